@@ -1,0 +1,206 @@
+"""The model-metadata schema: everything the runtime needs to use a ``.tflite`` file on its own.
+
+One versioned, strict schema (unknown and missing keys are errors), documented in
+docs/model-format.md. The JSON lives in the flatbuffer's metadata table under
+:data:`METADATA_NAME`; a sidecar ``<stem>.json`` next to the model is the fallback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any
+
+from kws.features.config import FeatureConfig
+
+SCHEMA_VERSION = 1
+METADATA_NAME = "kws_metadata"
+TASKS = ("keyword", "environment", "speaker")
+QUANTIZATIONS = ("float32", "int8")
+
+
+def _check_keys(where: str, data: dict[str, Any], required: set[str], optional: set[str]) -> None:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be an object, got {type(data).__name__}")
+    unknown = sorted(set(data) - required - optional)
+    missing = sorted(required - set(data))
+    if unknown:
+        raise ValueError(f"{where} has unknown keys: {', '.join(unknown)}")
+    if missing:
+        raise ValueError(f"{where} is missing keys: {', '.join(missing)}")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A detection threshold for one label, and the false-accept rate it was calibrated at."""
+
+    threshold: float
+    """Smoothed posterior (0..1) at or above which the label fires."""
+    fa_per_hour: float | None = None
+    """False accepts per hour measured at this threshold; None if not calibrated."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be within [0, 1], got {self.threshold}")
+
+
+@dataclass(frozen=True)
+class StateTensor:
+    """One streaming state: the signature input that receives it and the output that returns it."""
+
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a model is and how to feed it (schema version :data:`SCHEMA_VERSION`)."""
+
+    name: str
+    """Short model name used in events, e.g. 'hey_jarvis'."""
+    task: str
+    """'keyword', 'environment' or 'speaker'."""
+    labels: tuple[str, ...]
+    """Output labels, in the order of the score vector (for 'speaker': the embedding name)."""
+    features: FeatureConfig
+    """The frontend the model was trained on."""
+    window_frames: int
+    """Frames the window form sees per invocation (T)."""
+    stride_frames: int
+    """New frames per invocation (S): the window form runs every S frames; the streaming form
+    takes S frames per call."""
+    streaming: bool
+    """True if the file is the streaming form (S frames plus state in, scores plus state out)."""
+    quantization: str
+    """'float32' or 'int8' (int8 models quantize their inputs with the tensor's scale)."""
+    thresholds: dict[str, Threshold]
+    """Per-label detection thresholds; the labels listed here are the ones that fire events."""
+    smoothing_s: float = 0.0
+    """Posterior smoothing window in seconds (moving average over invocations; 0 = none)."""
+    refractory_s: float = 1.0
+    """After a detection, the same label cannot fire again for this many seconds."""
+    input_name: str = "frames"
+    """Signature input that receives feature frames, shape [1, frames, num_features]."""
+    output_name: str = "scores"
+    """Signature output with one probability per label, shape [1, len(labels)]."""
+    state_tensors: tuple[StateTensor, ...] = ()
+    """Streaming form only: state inputs paired by name with the outputs that update them."""
+    training: dict[str, Any] = field(default_factory=dict)
+    """Free-form summary of training data, configuration and metrics (model card numbers)."""
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.task not in TASKS:
+            problems.append(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.quantization not in QUANTIZATIONS:
+            problems.append(f"quantization must be one of {QUANTIZATIONS}")
+        if not self.labels or len(set(self.labels)) != len(self.labels):
+            problems.append("labels must be a non-empty list of distinct names")
+        unknown = sorted(set(self.thresholds) - set(self.labels))
+        if unknown:
+            problems.append(f"thresholds for unknown labels: {', '.join(unknown)}")
+        if self.window_frames < 1 or self.stride_frames < 1:
+            problems.append("window_frames and stride_frames must be >= 1")
+        if self.stride_frames > self.window_frames:
+            problems.append("stride_frames must not exceed window_frames")
+        if self.streaming != bool(self.state_tensors):
+            problems.append("a streaming model needs state_tensors and a window model has none")
+        if self.smoothing_s < 0 or self.refractory_s < 0:
+            problems.append("smoothing_s and refractory_s must be >= 0")
+        if self.schema_version != SCHEMA_VERSION:
+            problems.append(
+                f"schema_version {self.schema_version} is not supported (this kws reads "
+                f"{SCHEMA_VERSION})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """Labels that fire events, in label order."""
+        return tuple(label for label in self.labels if label in self.thresholds)
+
+    @property
+    def frames_per_invocation(self) -> int:
+        """Frames consumed per model call: the stride for both forms."""
+        return self.stride_frames
+
+    @property
+    def input_frames(self) -> int:
+        """Frames in the model's frame input tensor."""
+        return self.stride_frames if self.streaming else self.window_frames
+
+    @property
+    def window_seconds(self) -> float:
+        """Audio covered by one window of frames."""
+        f = self.features
+        return ((self.window_frames - 1) * f.frame_step + f.frame_length) / f.sample_rate
+
+    def with_thresholds(self, thresholds: dict[str, Threshold]) -> ModelMetadata:
+        return replace(self, thresholds=thresholds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "task": self.task,
+            "labels": list(self.labels),
+            "features": self.features.to_dict(),
+            "window_frames": self.window_frames,
+            "stride_frames": self.stride_frames,
+            "streaming": self.streaming,
+            "quantization": self.quantization,
+            "thresholds": {
+                k: {"threshold": v.threshold, "fa_per_hour": v.fa_per_hour}
+                for k, v in self.thresholds.items()
+            },
+            "smoothing_s": self.smoothing_s,
+            "refractory_s": self.refractory_s,
+            "input_name": self.input_name,
+            "output_name": self.output_name,
+            "state_tensors": [{"input": s.input, "output": s.output} for s in self.state_tensors],
+            "training": self.training,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
+        """Parse strictly: unknown or missing keys and wrong types raise ValueError."""
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is f.default_factory is MISSING}
+        _check_keys("metadata", data, required, names - required)
+        if data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+            raise ValueError(
+                f"schema_version {data['schema_version']} is not supported (this kws reads "
+                f"{SCHEMA_VERSION})"
+            )
+        thresholds = {}
+        for label, t in data["thresholds"].items():
+            _check_keys(f"thresholds[{label!r}]", t, {"threshold"}, {"fa_per_hour"})
+            thresholds[label] = Threshold(float(t["threshold"]), t.get("fa_per_hour"))
+        states = []
+        for i, s in enumerate(data.get("state_tensors", [])):
+            _check_keys(f"state_tensors[{i}]", s, {"input", "output"}, set())
+            states.append(StateTensor(str(s["input"]), str(s["output"])))
+        values = dict(data)
+        values.update(
+            labels=tuple(str(x) for x in data["labels"]),
+            features=FeatureConfig.from_dict(data["features"]),
+            thresholds=thresholds,
+            state_tensors=tuple(states),
+        )
+        for key, kind in (("window_frames", int), ("stride_frames", int), ("streaming", bool)):
+            if not isinstance(values[key], kind):
+                raise ValueError(f"metadata {key} must be {kind.__name__}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelMetadata:
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"metadata is not valid JSON ({exc})") from None
+        return cls.from_dict(data)
