@@ -1,0 +1,244 @@
+"""A small RIFF/WAVE reader and writer, and `load_audio` (any WAV → 16 kHz mono int16).
+
+Hand-written because the stdlib ``wave`` module (Python 3.11) reads neither IEEE float nor
+WAVE_FORMAT_EXTENSIBLE files, which is what most recording tools write. Every problem a user can
+cause raises :class:`~kws.errors.AudioFileError` with a one-line message starting with the path.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import soxr
+
+from kws.errors import AudioFileError
+
+FORMAT_PCM = 0x0001
+FORMAT_IEEE_FLOAT = 0x0003
+FORMAT_EXTENSIBLE = 0xFFFE
+
+# The 14 bytes that follow the 2-byte format code in a KSDATAFORMAT_SUBTYPE_* GUID.
+_SUBFORMAT_GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+
+# Data sizes that streaming writers leave in the header when the length is not known yet
+# (0 and 0xFFFFFFFF: common placeholders; 0x7FFFFFFF: arecord; 0x7FFFF000: sox).
+_UNKNOWN_DATA_SIZES = frozenset({0, 0x7FFFF000, 0x7FFFFFFF, 0xFFFFFFFF})
+
+_FORMAT_NAMES = {
+    0x0002: "MS ADPCM",
+    0x0006: "A-law",
+    0x0007: "mu-law",
+    0x0011: "IMA ADPCM",
+    0x0050: "MPEG",
+    0x0055: "MP3",
+}
+
+
+@dataclass(frozen=True)
+class WavAudio:
+    """The decoded contents of a WAV file."""
+
+    samples: np.ndarray
+    """float32 array of shape (frames, channels), nominally in [-1, 1]."""
+    sample_rate: int
+    """Frames per second (Hz) as declared by the file."""
+    channels: int
+    """Number of interleaved channels."""
+    encoding: str
+    """Sample encoding in the file: 'pcm8', 'pcm16', 'pcm24', 'pcm32', 'float32' or 'float64'."""
+
+    @property
+    def duration_seconds(self) -> float:
+        """Length of the audio in seconds."""
+        return self.samples.shape[0] / self.sample_rate
+
+
+@dataclass(frozen=True)
+class _Format:
+    code: int  # FORMAT_PCM or FORMAT_IEEE_FLOAT (after resolving EXTENSIBLE)
+    channels: int
+    sample_rate: int
+    sample_bytes: int  # container width of one sample
+
+
+def _fail(path: str | os.PathLike[str], problem: str) -> AudioFileError:
+    return AudioFileError(f"{os.fspath(path)}: {problem}")
+
+
+def _parse_fmt(path: str | os.PathLike[str], body: bytes) -> _Format:
+    """Decode a fmt chunk body, resolving WAVE_FORMAT_EXTENSIBLE to its subformat."""
+    if len(body) < 16:
+        raise _fail(path, f"fmt chunk is {len(body)} bytes, expected at least 16")
+    code, channels, rate, _byte_rate, _block_align, bits = struct.unpack_from("<HHIIHH", body)
+    if code == FORMAT_EXTENSIBLE:
+        if len(body) < 40:
+            raise _fail(path, f"extensible fmt chunk is {len(body)} bytes, expected 40")
+        guid = body[24:40]
+        if guid[2:] != _SUBFORMAT_GUID_TAIL:
+            raise _fail(path, f"unsupported WAV encoding: extensible subformat {guid.hex()}")
+        code = struct.unpack_from("<H", guid)[0]
+    if code not in (FORMAT_PCM, FORMAT_IEEE_FLOAT):
+        name = _FORMAT_NAMES.get(code, "unknown")
+        raise _fail(path, f"unsupported WAV encoding: format tag 0x{code:04X} ({name})")
+    if channels == 0:
+        raise _fail(path, "fmt chunk declares 0 channels")
+    if rate == 0:
+        raise _fail(path, "fmt chunk declares a sample rate of 0 Hz")
+    sample_bytes = (bits + 7) // 8
+    supported = (1, 2, 3, 4) if code == FORMAT_PCM else (4, 8)
+    if bits == 0 or sample_bytes not in supported:
+        kind = "PCM" if code == FORMAT_PCM else "float"
+        raise _fail(path, f"unsupported WAV encoding: {bits}-bit {kind}")
+    return _Format(code, channels, rate, sample_bytes)
+
+
+def _decode(fmt: _Format, raw: bytes) -> tuple[np.ndarray, str]:
+    """Turn whole frames of raw sample bytes into float32 (frames, channels) and a name."""
+    width = fmt.sample_bytes
+    if fmt.code == FORMAT_IEEE_FLOAT:
+        values = np.frombuffer(raw, dtype="<f4" if width == 4 else "<f8")
+        samples = np.clip(np.nan_to_num(values.astype(np.float32)), -1.0, 1.0)
+        encoding = f"float{8 * width}"
+    elif width == 1:  # 8-bit WAV is unsigned, centred on 128
+        samples = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+        encoding = "pcm8"
+    elif width == 3:  # place the 3 bytes in the top of an int32 so the sign comes for free
+        padded = np.zeros((len(raw) // 3, 4), dtype=np.uint8)
+        padded[:, 1:] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
+        samples = (padded.view("<i4")[:, 0] / 2.0**31).astype(np.float32)
+        encoding = "pcm24"
+    else:
+        ints = np.frombuffer(raw, dtype=f"<i{width}")
+        samples = (ints / float(2 ** (8 * width - 1))).astype(np.float32)
+        encoding = f"pcm{8 * width}"
+    return samples.reshape(-1, fmt.channels), encoding
+
+
+def _read_chunks(path: str | os.PathLike[str], f: BinaryIO, size: int) -> tuple[_Format, bytes]:
+    """Walk the chunks after the RIFF header; return the format and the data chunk's bytes."""
+    fmt: _Format | None = None
+    data: bytes | None = None
+    pos = 12
+    while (fmt is None or data is None) and pos + 8 <= size:
+        f.seek(pos)
+        chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+        printable = all(32 <= b < 127 for b in chunk_id)
+        name = chunk_id.decode("ascii").strip() if printable else f"0x{chunk_id.hex()}"
+        body_start = pos + 8
+        remaining = size - body_start
+        if chunk_id == b"data" and (
+            chunk_size == 0 or (chunk_size > remaining and chunk_size in _UNKNOWN_DATA_SIZES)
+        ):
+            chunk_size = remaining  # streamed file: the data runs to the end of the file
+        if chunk_size > remaining:
+            declares = f"{name} chunk declares {chunk_size} bytes"
+            raise _fail(path, f"truncated: {declares} but only {remaining} follow")
+        if chunk_id == b"data":
+            data = f.read(chunk_size)
+        elif chunk_id == b"fmt ":
+            fmt = _parse_fmt(path, f.read(chunk_size))
+        pos = body_start + chunk_size + (chunk_size & 1)  # chunks are padded to even sizes
+    if fmt is None:
+        raise _fail(path, "no fmt chunk (not a complete WAV file)")
+    if data is None:
+        raise _fail(path, "no data chunk (not a complete WAV file)")
+    return fmt, data
+
+
+def read_wav(path: str | os.PathLike[str]) -> WavAudio:
+    """Read a PCM (8/16/24/32-bit) or IEEE float (32/64-bit) WAV file, plain or extensible.
+
+    Unknown chunks (LIST, fact, cue…) are skipped. A data chunk whose size is a streaming
+    placeholder (0, 0xFFFFFFFF, …) is read to the end of the file; a trailing partial frame is
+    dropped. Raises AudioFileError for anything that is not such a file.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise _fail(path, "empty file (0 bytes)")
+            header = f.read(12)
+            if header[:4] == b"RF64":
+                raise _fail(path, "RF64 (64-bit) WAV files are not supported")
+            if header[:4] == b"RIFX":
+                raise _fail(path, "big-endian (RIFX) WAV files are not supported")
+            if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+                raise _fail(path, "not a WAV file (no RIFF/WAVE header)")
+            fmt, data = _read_chunks(path, f, size)
+    except FileNotFoundError:
+        raise _fail(path, "no such file") from None
+    except IsADirectoryError:
+        raise _fail(path, "is a directory, not a WAV file") from None
+    except PermissionError:
+        raise _fail(path, "permission denied") from None
+    except OSError as e:
+        raise _fail(path, f"cannot read ({e.strerror or e})") from None
+
+    frame_bytes = fmt.sample_bytes * fmt.channels
+    whole = len(data) - len(data) % frame_bytes
+    if whole == 0:
+        raise _fail(path, "contains no audio samples")
+    samples, encoding = _decode(fmt, data[:whole])
+    return WavAudio(samples, fmt.sample_rate, fmt.channels, encoding)
+
+
+def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:
+    """Write int16 samples, shape (n,) for mono or (n, channels), as a 16-bit PCM WAV file.
+
+    The file appears atomically (written to a temporary file in the same directory, then
+    renamed), so a reader never sees half a file.
+    """
+    array = np.asarray(samples)
+    if array.dtype != np.int16:
+        raise ValueError(f"write_wav needs int16 samples, got {array.dtype}")
+    if array.ndim == 1:
+        array = array[:, np.newaxis]
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise ValueError(f"write_wav needs shape (n,) or (n, channels), got {array.shape}")
+    channels = array.shape[1]
+    data = array.astype("<i2").tobytes()
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + len(data),
+        b"WAVE",
+        b"fmt ",
+        16,
+        FORMAT_PCM,
+        channels,
+        sample_rate,
+        sample_rate * channels * 2,
+        channels * 2,
+        16,
+        b"data",
+        len(data),
+    )
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(header)
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_mono_int16(audio: WavAudio, sample_rate: int = 16000) -> np.ndarray:
+    """Downmix (channel average), resample once with soxr if needed, and convert to int16."""
+    mono = audio.samples.mean(axis=1, dtype=np.float32)
+    if audio.sample_rate != sample_rate:
+        mono = soxr.resample(mono, audio.sample_rate, sample_rate, quality="HQ")
+    return np.clip(np.rint(mono * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def load_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> np.ndarray:
+    """Read a WAV file as 1-D int16 mono at ``sample_rate`` Hz (the runtime's boundary format)."""
+    return to_mono_int16(read_wav(path), sample_rate)
