@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import soxr
 
+from kws.atomic import atomic_write_bytes
 from kws.errors import AudioFileError
 
 FORMAT_PCM = 0x0001
@@ -191,8 +190,8 @@ def read_wav(path: str | os.PathLike[str]) -> WavAudio:
 def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:
     """Write int16 samples, shape (n,) for mono or (n, channels), as a 16-bit PCM WAV file.
 
-    The file appears atomically (written to a temporary file in the same directory, then
-    renamed), so a reader never sees half a file.
+    The file appears atomically (see :func:`kws.atomic.atomic_write_bytes`), so a reader never
+    sees half a file; a write failure raises KwsError.
     """
     array = np.asarray(samples)
     if array.dtype != np.int16:
@@ -219,16 +218,7 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: in
         b"data",
         len(data),
     )
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(header)
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, header + data)
 
 
 def to_mono_int16(audio: WavAudio, sample_rate: int = 16000) -> np.ndarray:
