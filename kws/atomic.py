@@ -29,7 +29,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         tmp_name = None
     except OSError as exc:
         reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-        raise KwsError(f"{target}: cannot write ({reason}); the previous file is unchanged") from None
+        raise KwsError(
+            f"{target}: cannot write ({reason}); the previous file is unchanged"
+        ) from None
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):

@@ -46,7 +46,7 @@ def window(name: str, length: int) -> np.ndarray:
 
 
 def dct_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """Orthonormal DCT-II as a (n_in, n_out) matrix: ``x @ D`` equals scipy's dct(x, norm='ortho')."""
+    """Orthonormal DCT-II as a (n_in, n_out) matrix: ``x @ D`` is scipy's dct(x, norm='ortho')."""
     n = np.arange(n_in)[:, None]
     k = np.arange(n_out)[None, :]
     d = np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) * np.sqrt(2.0 / n_in)

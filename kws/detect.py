@@ -1,0 +1,59 @@
+"""Posterior smoothing, per-keyword thresholds and a refractory period: scores in, firings out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One label crossing its threshold at a given model call."""
+
+    label: str
+    score: float
+
+
+class Detector:
+    """Moving-average smoothing over the last ``smoothing_calls`` score vectors, then thresholds.
+
+    A label fires when its smoothed score reaches its threshold and it has not fired within the
+    last ``refractory_s`` seconds of stream time.
+    """
+
+    def __init__(
+        self,
+        labels: tuple[str, ...],
+        thresholds: dict[str, float],
+        smoothing_calls: int = 1,
+        refractory_s: float = 1.0,
+    ) -> None:
+        unknown = set(thresholds) - set(labels)
+        if unknown:
+            raise ValueError(f"thresholds for unknown labels: {', '.join(sorted(unknown))}")
+        self.labels = labels
+        self._watch = [(labels.index(k), k, t) for k, t in thresholds.items()]
+        # A ring of recent outputs, averaged afresh each call (no running sum to drift).
+        self._recent = np.zeros((max(1, smoothing_calls), len(labels)), dtype=np.float64)
+        self._calls = 0
+        self.refractory_s = refractory_s
+        self._last_fired: dict[str, float] = {}
+
+    def update(self, scores: np.ndarray, t: float) -> list[Firing]:
+        """Feed one model output at stream time ``t``; return the labels that fire now."""
+        depth = len(self._recent)
+        self._recent[self._calls % depth] = scores
+        self._calls += 1
+        smoothed = self._recent[: min(self._calls, depth)].mean(axis=0)
+        fired = []
+        for index, label, threshold in self._watch:
+            score = float(smoothed[index])
+            if score < threshold:
+                continue
+            last = self._last_fired.get(label)
+            if last is not None and t - last < self.refractory_s:
+                continue
+            self._last_fired[label] = t
+            fired.append(Firing(label, score))
+        return fired

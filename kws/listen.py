@@ -1,0 +1,221 @@
+"""``python -m kws.listen``: microphone, WAV file or raw PCM in; JSON-line events out.
+
+Options map onto :class:`ListenConfig` (which a ``--config`` TOML file can also fill); errors the
+user can fix are one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from kws.errors import KwsError
+from kws.events import Event
+from kws.pipeline import Pipeline, PipelineConfig
+
+BLOCK_MS_DEFAULT = 20
+
+
+@dataclass(frozen=True)
+class ListenConfig:
+    """Everything ``kws.listen`` needs; TOML keys have the same names."""
+
+    models: tuple[str, ...] = ()
+    """Paths of .tflite models with embedded metadata."""
+    input: str | None = None
+    """WAV file, '-' for raw s16le 16 kHz mono on stdin, or None for the microphone."""
+    device: str | None = None
+    """Microphone: index or case-insensitive part of the device name (default device if None)."""
+    realtime: bool = False
+    """Pace file input like a live microphone instead of running as fast as possible."""
+    block_ms: int = BLOCK_MS_DEFAULT
+    """Audio block size in milliseconds (microphone and paced input)."""
+    backend: str | None = None
+    """Force a TFLite backend: ai_edge_litert, tflite_runtime or tensorflow."""
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+    @classmethod
+    def from_toml(cls, path: Path) -> ListenConfig:
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise KwsError(f"{path}: cannot read config ({exc})") from None
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise KwsError(f"{path}: unknown config keys: {', '.join(unknown)}")
+        pipeline = data.pop("pipeline", {})
+        unknown = sorted(set(pipeline) - {f.name for f in fields(PipelineConfig)})
+        if unknown:
+            raise KwsError(f"{path}: unknown [pipeline] keys: {', '.join(unknown)}")
+        data["models"] = tuple(data.get("models", ()))
+        return cls(**data, pipeline=PipelineConfig(**pipeline))
+
+
+def _threshold(text: str) -> tuple[str, float]:
+    """'0.6' -> ('*', 0.6); 'hey_jarvis=0.7' or 'model:label=0.7' -> (key, value)."""
+    key, _, value = text.rpartition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a threshold: {text!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"threshold must be within [0, 1]: {text!r}")
+    return (key or "*"), number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kws.listen",
+        description="Listen for keywords and print events as JSON lines on stdout.",
+        epilog="Event schema: see README.md (Events). Errors: one line on stderr, exit status 2.",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="M.tflite",
+        help="model with embedded kws metadata; repeat to run several models on one stream",
+    )
+    parser.add_argument(
+        "--input",
+        metavar="FILE|-",
+        help="WAV file (any PCM/float encoding, rate and channel count) or '-' for raw "
+        "s16le 16 kHz mono on stdin; default: the microphone",
+    )
+    parser.add_argument(
+        "--device", metavar="NAME|INDEX", help="input device (see --list-devices); default: system"
+    )
+    parser.add_argument(
+        "--list-devices", action="store_true", help="print the input devices and exit"
+    )
+    parser.add_argument(
+        "--threshold",
+        action="append",
+        type=_threshold,
+        default=[],
+        metavar="[LABEL=]T",
+        help="detection threshold 0..1 overriding the model's calibrated one; 'T' for every "
+        "keyword, 'LABEL=T' or 'MODEL:LABEL=T' for one; repeatable",
+    )
+    parser.add_argument(
+        "--emit-scores",
+        action="store_true",
+        help='also print every model output as {"type": "score", ...} for threshold sweeps',
+    )
+    parser.add_argument(
+        "--realtime", action="store_true", help="pace file input like a live microphone"
+    )
+    parser.add_argument(
+        "--block-ms", type=int, metavar="MS", help=f"audio block size (default {BLOCK_MS_DEFAULT})"
+    )
+    parser.add_argument(
+        "--status-interval",
+        type=float,
+        metavar="S",
+        help="stream seconds between 'running' status events (default 60; 0 = off)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["ai_edge_litert", "tflite_runtime", "tensorflow"],
+        help="force a TFLite interpreter backend (default: the first one installed)",
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE.toml", help="read ListenConfig values from TOML"
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ListenConfig:
+    """Merge a TOML config (if any) with the command line; command-line values win."""
+    config = ListenConfig.from_toml(args.config) if args.config else ListenConfig()
+    changes: dict[str, Any] = {}
+    if args.model:
+        changes["models"] = tuple(args.model)
+    for name in ("input", "device", "backend", "block_ms"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if args.realtime:
+        changes["realtime"] = True
+    pipeline: dict[str, Any] = {}
+    if args.threshold:
+        pipeline["thresholds"] = {**config.pipeline.thresholds, **dict(args.threshold)}
+    if args.emit_scores:
+        pipeline["emit_scores"] = True
+    if args.status_interval is not None:
+        pipeline["status_interval_s"] = args.status_interval
+    if pipeline:
+        changes["pipeline"] = replace(config.pipeline, **pipeline)
+    return replace(config, **changes)
+
+
+def print_devices(out: TextIO) -> None:
+    from kws.audio import list_input_devices
+
+    for device in list_input_devices():
+        out.write(
+            f"{device['index']:>3}  {device['name']}  ({device['channels']} ch, "
+            f"{device['default_samplerate']:.0f} Hz, {device['hostapi']})\n"
+        )
+
+
+def run(config: ListenConfig, out: TextIO) -> int:
+    """Load models, open the source, and stream events to ``out`` as JSON lines."""
+    from kws.audio import open_source
+    from kws.model import load_model
+
+    if not config.models:
+        raise KwsError("no model given: pass --model M.tflite (repeatable)")
+    if config.block_ms <= 0:
+        raise KwsError(f"--block-ms must be positive, got {config.block_ms}")
+    models = [load_model(path, backend=config.backend) for path in config.models]
+
+    def emit(event: Event) -> None:
+        out.write(event.to_json() + "\n")
+        out.flush()
+
+    try:
+        pipeline = Pipeline(models, config.pipeline, on_event=emit)
+    except ValueError as exc:
+        raise KwsError(str(exc)) from None
+    block = pipeline.sample_rate * config.block_ms // 1000
+    source = open_source(config.input, config.device, config.realtime, block)
+    try:
+        pipeline.run(source, getattr(source, "description", ""))
+    finally:
+        source.close()
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = out or sys.stdout
+    # A service manager stops us with SIGTERM: end like Ctrl-C, with a summary status event.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.list_devices:
+            print_devices(out)
+            return 0
+        return run(config_from_args(args), out)
+    except KwsError as exc:
+        print(f"kws.listen: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
