@@ -1,0 +1,375 @@
+"""Audio sources: WAV files, raw PCM on stdin, and the microphone, all as 16 kHz mono int16 blocks.
+
+Every source is an iterable of 1-D int16 numpy blocks (the runtime's boundary format), resampled
+once at the source when needed. The microphone's PortAudio callback only copies into a
+:class:`~kws.ring.RingBuffer`; resampling happens in the consuming thread.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+import numpy as np
+import soxr
+
+from kws.errors import DeviceError, KwsError
+from kws.ring import RingBuffer
+from kws.wavfile import read_wav, to_mono_int16
+
+SAMPLE_RATE = 16000  # Hz, the runtime's only rate
+WAV_BLOCK_SAMPLES = 1600  # 100 ms
+MIC_BLOCK_SAMPLES = 320  # 20 ms
+MIC_STALL_SECONDS = 5.0  # no callback for this long means the device is gone
+
+_INSTALL_HINT = "install the mic extra: pip install 'kws[mic]'; and libportaudio2"
+
+
+@runtime_checkable
+class AudioSource(Protocol):
+    """An iterable of 1-D int16 blocks of 16 kHz mono audio, with loss counters."""
+
+    @property
+    def sample_rate(self) -> int:
+        """Samples per second (Hz) of the yielded blocks; always 16000."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """Human-readable origin, e.g. ``wav:/a.wav (44100 Hz stereo pcm24, resampled)``."""
+        ...
+
+    @property
+    def overruns(self) -> int:
+        """Times audio was lost because the consumer fell behind (0 for files)."""
+        ...
+
+    @property
+    def dropped_samples(self) -> int:
+        """Input samples lost to overruns (0 for files)."""
+        ...
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+    def close(self) -> None:
+        """Release the source; iteration stops."""
+        ...
+
+
+class _Source:
+    """Shared plumbing: fixed rate, zero loss counters, context-manager support."""
+
+    sample_rate = SAMPLE_RATE
+    description = ""
+    _closed = False
+
+    @property
+    def overruns(self) -> int:
+        return 0
+
+    @property
+    def dropped_samples(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __enter__(self) -> _Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}-channel")
+
+
+class WavSource(_Source):
+    """A WAV file, decoded and resampled once up front, yielded in blocks.
+
+    With ``realtime=True`` blocks are paced by the wall clock like a live microphone: a block is
+    yielded no earlier than the moment its last sample would have been captured.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        block_samples: int = WAV_BLOCK_SAMPLES,
+        realtime: bool = False,
+    ) -> None:
+        if block_samples <= 0:
+            raise ValueError(f"block_samples must be positive, got {block_samples}")
+        audio = read_wav(path)
+        self.samples = to_mono_int16(audio, SAMPLE_RATE)
+        self.block_samples = block_samples
+        self.realtime = realtime
+        resampled = ", resampled" if audio.sample_rate != SAMPLE_RATE else ""
+        self.description = (
+            f"wav:{os.fspath(path)} ({audio.sample_rate} Hz {_layout(audio.channels)} "
+            f"{audio.encoding}{resampled})"
+        )
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        started = time.monotonic()
+        for start in range(0, len(self.samples), self.block_samples):
+            if self._closed:
+                return
+            block = self.samples[start : start + self.block_samples]
+            if self.realtime:
+                due = started + (start + len(block)) / SAMPLE_RATE
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield block.copy()
+
+
+class RawPcmSource(_Source):
+    """Raw little-endian signed 16-bit mono 16 kHz PCM from a binary stream (e.g. stdin).
+
+    Short reads are gathered into whole blocks; at end of stream the remainder is yielded and an
+    odd trailing byte (half a sample) is dropped. The stream is not closed by :meth:`close`.
+    """
+
+    def __init__(self, stream: BinaryIO, block_samples: int = WAV_BLOCK_SAMPLES) -> None:
+        if block_samples <= 0:
+            raise ValueError(f"block_samples must be positive, got {block_samples}")
+        self.stream = stream
+        self.block_samples = block_samples
+        name = getattr(stream, "name", None)
+        self.description = (
+            f"raw:{name if isinstance(name, str) else 'stream'} (16000 Hz mono s16le)"
+        )
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        want = 2 * self.block_samples
+        at_end = False
+        while not at_end and not self._closed:
+            buffer = bytearray()
+            while len(buffer) < want:
+                chunk = self.stream.read(want - len(buffer))
+                if not chunk:
+                    at_end = True
+                    break
+                buffer += chunk
+            usable = len(buffer) - len(buffer) % 2
+            if usable:
+                yield np.frombuffer(bytes(buffer[:usable]), dtype="<i2").astype(np.int16)
+
+
+def _import_sounddevice() -> Any:
+    """Import sounddevice lazily; a missing module or PortAudio library is a DeviceError."""
+    try:
+        import sounddevice
+    except (ImportError, OSError) as e:
+        reason = " ".join(str(e).split())
+        raise DeviceError(f"microphone input unavailable ({reason}); {_INSTALL_HINT}") from None
+    return sounddevice
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def list_input_devices() -> list[dict[str, Any]]:
+    """Input-capable audio devices: index, name, channels, default_samplerate, hostapi, default."""
+    sd = _import_sounddevice()
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_input = sd.default.device[0]
+    except (sd.PortAudioError, ValueError) as e:
+        raise DeviceError(f"cannot list audio devices: {_one_line(e)}") from None
+    return [
+        {
+            "index": index,
+            "name": info["name"],
+            "channels": int(info["max_input_channels"]),
+            "default_samplerate": float(info["default_samplerate"]),
+            "hostapi": hostapis[info["hostapi"]]["name"],
+            "default": index == default_input,
+        }
+        for index, info in enumerate(devices)
+        if info["max_input_channels"] > 0
+    ]
+
+
+def _describe_inputs(devices: list[dict[str, Any]]) -> str:
+    listed = ", ".join(f"{d['index']} {d['name']!r}" for d in devices)
+    return f"input devices: {listed}" if listed else "there are no input devices"
+
+
+def resolve_input_device(device: str | int | None) -> int | None:
+    """Turn an index, a digit string or a case-insensitive name fragment into a device index.
+
+    None means the system default input. A name must match exactly one input device (an exact
+    name match wins); otherwise DeviceError lists the input devices.
+    """
+    if device is None:
+        return None
+    inputs = list_input_devices()
+    if isinstance(device, int) or device.strip().isdigit():
+        index = int(device)
+        if not any(d["index"] == index for d in inputs):
+            raise DeviceError(
+                f"audio device {index}: no input device with that index; {_describe_inputs(inputs)}"
+            )
+        return index
+    wanted = device.strip().lower()
+    matches = [d for d in inputs if wanted in d["name"].lower()]
+    exact = [d for d in matches if d["name"].lower() == wanted]
+    if len(exact) == 1:
+        matches = exact
+    if not matches:
+        raise DeviceError(
+            f"audio device {device!r}: no input device matches; {_describe_inputs(inputs)}"
+        )
+    if len(matches) > 1:
+        raise DeviceError(
+            f"audio device {device!r}: matches several input devices, give the "
+            f"index or a longer name; {_describe_inputs(matches)}"
+        )
+    return int(matches[0]["index"])
+
+
+class MicrophoneSource(_Source):
+    """Live input through PortAudio (sounddevice), at 16 kHz if the device allows it.
+
+    The PortAudio callback only copies into a ring buffer (a full buffer drops the oldest audio
+    and counts an overrun). If the device refuses 16 kHz it runs at its default rate and the
+    consuming thread resamples with a streaming soxr resampler.
+    """
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        block_samples: int = MIC_BLOCK_SAMPLES,
+        ring_seconds: float = 5.0,
+    ) -> None:
+        if block_samples <= 0:
+            raise ValueError(f"block_samples must be positive, got {block_samples}")
+        sd = _import_sounddevice()
+        self._sd = sd
+        self.block_samples = block_samples
+        self._ring_seconds = ring_seconds
+        self._index = resolve_input_device(device)
+        label = "default input" if self._index is None else f"audio device {self._index}"
+        try:
+            info = sd.query_devices(self._index, "input")
+        except (sd.PortAudioError, ValueError) as e:
+            raise DeviceError(f"{label}: not usable ({_one_line(e)})") from None
+        self.device_rate = SAMPLE_RATE
+        try:
+            self._stream = self._open(SAMPLE_RATE)
+        except (sd.PortAudioError, ValueError) as e:
+            native = round(float(info["default_samplerate"]))
+            if native in (0, SAMPLE_RATE):
+                raise DeviceError(
+                    f"{label}: cannot open for 16 kHz input ({_one_line(e)})"
+                ) from None
+            try:
+                self._stream = self._open(native)
+            except (sd.PortAudioError, ValueError) as e2:
+                raise DeviceError(
+                    f"{label}: cannot open at 16000 or {native} Hz ({_one_line(e2)})"
+                ) from None
+            self.device_rate = native
+        self._started = False
+        resampled = ", resampled" if self.device_rate != SAMPLE_RATE else ""
+        where = "default" if self._index is None else str(self._index)
+        self.description = f"mic:{where} {info['name']!r} ({self.device_rate} Hz mono{resampled})"
+
+    def _open(self, rate: int) -> Any:
+        self._ring = RingBuffer(max(1, round(self._ring_seconds * rate)))
+        self._device_block = max(1, round(self.block_samples * rate / SAMPLE_RATE))
+        return self._sd.InputStream(
+            samplerate=rate,
+            channels=1,
+            dtype="int16",
+            blocksize=self._device_block,
+            device=self._index,
+            callback=self._callback,
+        )
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        # Runs on PortAudio's thread: copy and count, nothing else.
+        if getattr(status, "input_overflow", False):
+            self._ring.note_overrun()
+        self._ring.write(indata[:, 0])
+
+    @property
+    def overruns(self) -> int:
+        return self._ring.overruns
+
+    @property
+    def dropped_samples(self) -> int:
+        return self._ring.dropped_samples
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if not self._started and not self._closed:
+            try:
+                self._stream.start()
+            except self._sd.PortAudioError as e:
+                raise DeviceError(f"{self.description}: cannot start ({_one_line(e)})") from None
+            self._started = True
+        resampler = None
+        if self.device_rate != SAMPLE_RATE:
+            resampler = soxr.ResampleStream(
+                self.device_rate, SAMPLE_RATE, 1, dtype="int16", quality="HQ"
+            )
+        pending = np.empty(0, dtype=np.int16)
+        last_audio = time.monotonic()
+        while True:
+            raw = self._ring.read(self._device_block, timeout=0.25)
+            if len(raw) == 0:
+                if self._ring.closed:
+                    return
+                if time.monotonic() - last_audio > MIC_STALL_SECONDS:
+                    raise DeviceError(
+                        f"{self.description}: no audio for {MIC_STALL_SECONDS:g} s "
+                        "(device unplugged or stopped?)"
+                    )
+                continue
+            last_audio = time.monotonic()
+            if resampler is not None:
+                raw = resampler.resample_chunk(raw)
+            pending = np.concatenate([pending, raw]) if len(pending) else raw
+            while len(pending) >= self.block_samples:
+                yield pending[: self.block_samples]
+                pending = pending[self.block_samples :]
+
+    def close(self) -> None:
+        """Stop and close the stream; a reader waiting for audio wakes up and stops."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._stream.stop()
+            self._stream.close()
+        except self._sd.PortAudioError:
+            pass  # closing a stream whose device vanished; nothing left to release
+        finally:
+            self._ring.close()
+
+
+def open_source(
+    input: str | None,
+    device: str | int | None = None,
+    realtime: bool = False,
+    block_samples: int | None = None,
+) -> AudioSource:
+    """Pick the source for ``--input``: None → microphone, ``-`` → raw PCM on stdin, else WAV.
+
+    ``block_samples`` None means the source's default (20 ms for the microphone, 100 ms
+    otherwise). ``realtime`` paces WAV files like a microphone; live sources ignore it.
+    """
+    if input is None:
+        return MicrophoneSource(device, block_samples or MIC_BLOCK_SAMPLES)
+    if device is not None:
+        raise KwsError(f"audio device {device!r} only applies to microphone input, not {input}")
+    if input == "-":
+        return RawPcmSource(sys.stdin.buffer, block_samples or WAV_BLOCK_SAMPLES)
+    return WavSource(input, block_samples or WAV_BLOCK_SAMPLES, realtime)
