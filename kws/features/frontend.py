@@ -63,8 +63,7 @@ class Frontend:
         emphasized = np.empty_like(x)
         emphasized[0] = x[0]
         np.subtract(x[1:], c.preemph * x[:-1], out=emphasized[1:])
-        frames = np.lib.stride_tricks.sliding_window_view(emphasized, c.frame_length)
-        return self.spectral(frames[:: c.frame_step][:n])
+        return self.spectral(_frames(emphasized, n, c.frame_length, c.frame_step))
 
 
 class StreamingFrontend:
@@ -107,22 +106,32 @@ class StreamingFrontend:
         if available < 0:
             return np.zeros((0, self.config.num_features), dtype=np.float32)
         count = available // self._step + 1
-        step = self._step
-        raw = self._buf
-        if count == 1:
-            frames = raw[1 : self._length + 1] - self._preemph * raw[: self._length]
-            frames = frames[None, :]
-        else:
-            view = np.lib.stride_tricks.sliding_window_view(raw[:need], self._length + 1)
-            view = view[: count * step : step]
-            frames = view[:, 1:] - self._preemph * view[:, :-1]
+        raw = _frames(self._buf, count, self._length + 1, self._step)
+        frames = raw[:, 1:] - self._preemph * raw[:, :-1]
         features = self.frontend.spectral(frames)
-        consumed = count * step
+        consumed = count * self._step
         keep = need - consumed
-        raw[:keep] = raw[consumed:need]
+        self._buf[:keep] = self._buf[consumed:need]
         self._fill = keep
         self.frames_emitted += count
         return features
+
+
+def _frames(signal: np.ndarray, count: int, length: int, step: int) -> np.ndarray:
+    """A read-only (count, length) view of overlapping frames of a contiguous 1-D array.
+
+    Built with the ndarray constructor: numpy's sliding_window_view costs ~25 us per call,
+    which matters when a stream pushes one 10 ms hop at a time.
+    """
+    itemsize = signal.itemsize
+    view = np.ndarray(
+        shape=(count, length),
+        dtype=signal.dtype,
+        buffer=signal,
+        strides=(step * itemsize, itemsize),
+    )
+    view.flags.writeable = False
+    return view
 
 
 def compute_features(config: FeatureConfig, samples: np.ndarray) -> np.ndarray:

@@ -1,0 +1,189 @@
+"""Runtime cost on this machine: frontend and frontend+model CPU-seconds per hour of audio,
+``import kws`` time, and peak RSS of ``kws.listen``.
+
+    python -m benchmarks.runtime_cost [--model M.tflite ...] [--minutes 10] [--repeats 5]
+
+Without ``--model`` a small CRNN is trained on synthetic audio first (needs the train extra).
+Prints a table and writes benchmarks/results/runtime_cost.{json,md}. Figures are medians of
+``--repeats`` runs of ``--minutes`` of audio, on one thread, measured with process CPU time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kws.features import FeatureConfig, StreamingFrontend
+from kws.model import load_model
+from kws.pipeline import Pipeline, PipelineConfig
+from kws.wavfile import write_wav
+
+RESULTS = Path(__file__).parent / "results"
+SAMPLE_RATE = 16000
+
+
+def test_signal(seconds: float, seed: int = 0) -> np.ndarray:
+    """Noise with a slowly varying level: stands in for an hour of room audio."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SAMPLE_RATE)
+    level = 300 + 2000 * (0.5 + 0.5 * np.sin(2 * np.pi * np.arange(n) / (SAMPLE_RATE * 7)))
+    return np.clip(rng.standard_normal(n) * level, -32768, 32767).astype(np.int16)
+
+
+def cpu_per_hour(fn, audio: np.ndarray, chunk: int, repeats: int) -> list[float]:
+    """CPU-seconds per hour of audio for ``fn(chunk)`` over the audio, one value per repeat."""
+    hours = len(audio) / SAMPLE_RATE / 3600
+    chunks = [audio[i : i + chunk] for i in range(0, len(audio), chunk)]
+    values = []
+    for _ in range(repeats):
+        consume = fn()
+        start = time.process_time()
+        for block in chunks:
+            consume(block)
+        values.append((time.process_time() - start) / hours)
+    return values
+
+
+def frontend_cost(config: FeatureConfig, audio: np.ndarray, chunk_ms: int, repeats: int):
+    return cpu_per_hour(
+        lambda: StreamingFrontend(config).push, audio, SAMPLE_RATE * chunk_ms // 1000, repeats
+    )
+
+
+def pipeline_cost(model_path: Path, audio: np.ndarray, chunk_ms: int, repeats: int):
+    model = load_model(model_path, num_threads=1)
+    config = PipelineConfig(status_interval_s=0)
+    return cpu_per_hour(
+        lambda: Pipeline([model], config).process, audio, SAMPLE_RATE * chunk_ms // 1000, repeats
+    )
+
+
+def import_time(module: str, repeats: int) -> list[float]:
+    """Wall seconds for a fresh interpreter to import ``module`` (minus a bare start-up)."""
+
+    def run(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - start
+
+    values = []
+    for _ in range(repeats):
+        base = run("pass")
+        values.append(run(f"import {module}") - base)
+    return values
+
+
+def listen_peak_rss(model_path: Path, wav: Path) -> float:
+    """Peak resident memory (MiB) of ``python -m kws.listen`` over a WAV file."""
+    code = (
+        "import resource, sys, runpy\n"
+        "sys.argv = ['kws.listen', '--model', sys.argv[1], '--input', sys.argv[2]]\n"
+        "try:\n    runpy.run_module('kws.listen', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(model_path), str(wav)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stderr.strip().splitlines()[-1]) / 1024
+
+
+def train_default_model(folder: Path) -> Path:
+    from training.tiny import train_tiny_keyword_model
+
+    return Path(train_tiny_keyword_model(folder)["streaming"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", action="append", type=Path, default=[])
+    parser.add_argument("--minutes", type=float, default=10.0, help="audio per repeat")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    audio = test_signal(args.minutes * 60)
+    rows: list[dict[str, object]] = []
+
+    def record(what: str, chunk_ms: int | None, values: list[float], unit: str) -> None:
+        row = {
+            "what": what,
+            "chunk_ms": chunk_ms,
+            "median": statistics.median(values),
+            "min": min(values),
+            "max": max(values),
+            "unit": unit,
+            "runs": values,
+        }
+        rows.append(row)
+        chunk = f" ({chunk_ms} ms chunks)" if chunk_ms else ""
+        print(f"{what}{chunk}: median {row['median']:.3f} {unit} (min {min(values):.3f})")
+
+    for name, config in (("log-mel 40", FeatureConfig()), ("MFCC 13", FeatureConfig(numcep=13))):
+        for chunk_ms in (10, 20, 100):
+            values = frontend_cost(config, audio, chunk_ms, args.repeats)
+            record(f"frontend {name}", chunk_ms, values, "CPU-s per audio hour")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        models = args.model or [train_default_model(Path(tmp))]
+        wav = Path(tmp) / "cost.wav"
+        write_wav(wav, audio[: 60 * SAMPLE_RATE], SAMPLE_RATE)
+        for model_path in models:
+            md = load_model(model_path).metadata
+            label = f"frontend + {md.name} ({'streaming' if md.streaming else 'window'}, "
+            label += f"{md.quantization}, {model_path.stat().st_size} B)"
+            for chunk_ms in (10, 20):
+                values = pipeline_cost(model_path, audio, chunk_ms, args.repeats)
+                record(label, chunk_ms, values, "CPU-s per audio hour")
+        record("import kws", None, import_time("kws", args.repeats), "s")
+        record("import kws.listen", None, import_time("kws.listen", args.repeats), "s")
+        record("kws.listen peak RSS (1 min WAV)", None, [listen_peak_rss(models[0], wav)], "MiB")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.uname().machine,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "audio_minutes_per_run": args.minutes,
+        "repeats": args.repeats,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    (args.out / "runtime_cost.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    lines = [
+        "# Runtime cost",
+        "",
+        f"Median of {args.repeats} runs over {args.minutes:g} min of audio, one thread, "
+        f"{meta['cpus']} CPUs, Python {meta['python']}, numpy {meta['numpy']}, {meta['date']}.",
+        "Reproduce: `python -m benchmarks.runtime_cost`.",
+        "",
+        "| what | chunk | median | min | max | unit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        chunk = f"{r['chunk_ms']} ms" if r["chunk_ms"] else ""
+        lines.append(
+            f"| {r['what']} | {chunk} | {r['median']:.3f} | {r['min']:.3f} | {r['max']:.3f} "
+            f"| {r['unit']} |"
+        )
+    (args.out / "runtime_cost.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out / 'runtime_cost.json'} and runtime_cost.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
