@@ -42,10 +42,10 @@ class Detector:
 
     def update(self, scores: np.ndarray, t: float) -> list[Firing]:
         """Feed one model output at stream time ``t``; return the labels that fire now."""
-        depth = len(self._recent)
-        self._recent[self._calls % depth] = scores
+        self._recent[self._calls % len(self._recent)] = scores
         self._calls += 1
-        smoothed = self._recent[: min(self._calls, depth)].mean(axis=0)
+        # Calls before the stream began count as zeros, so a start-up transient cannot fire.
+        smoothed = self._recent.mean(axis=0)
         fired = []
         for index, label, threshold in self._watch:
             score = float(smoothed[index])
