@@ -19,6 +19,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from kws.metadata import ModelMetadata
 from kws.tflite_file import embed_metadata
 from training.models import spec_for_config
+from training.models.registry import copy_weights
 
 FORMS = ("window", "streaming")
 MAX_CALIBRATION_CALLS = 500
@@ -52,7 +53,10 @@ def export_tflite(
             )
         graph = spec.build_streaming(config, model)
     else:
-        graph = model
+        graph = spec.build(
+            config, model.inputs[0].shape[-1], model.outputs[0].shape[-1], unroll=True
+        )
+        copy_weights(model, graph)
     concrete = _frozen_signature(graph, metadata, form)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], tf.Module())
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

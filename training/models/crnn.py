@@ -20,7 +20,7 @@ import keras
 
 from kws.metadata import StateTensor
 from training.models.layers import FeatureNormalization
-from training.models.registry import register_model
+from training.models.registry import copy_weights, register_model
 
 CELLS = ("gru", "lstm")
 CONV_STATE = "state_conv"
@@ -120,11 +120,10 @@ class CRNNConfig:
             )
 
 
-def _rnn_layer(config: CRNNConfig, index: int, **kwargs: Any) -> keras.layers.Layer:
+def _rnn_layer(config: CRNNConfig, index: int, unroll: bool, **kwargs: Any) -> keras.layers.Layer:
     cls = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
     extra = {"reset_after": True} if config.cell == "gru" else {}
-    # unroll=True: the converter then emits plain builtin ops (no WHILE, no Flex ops).
-    return cls(config.rnn_units, unroll=True, name=f"rnn{index}", **extra, **kwargs)
+    return cls(config.rnn_units, unroll=unroll, name=f"rnn{index}", **extra, **kwargs)
 
 
 def _rnn_state_names(config: CRNNConfig, index: int) -> tuple[str, ...]:
@@ -170,16 +169,13 @@ def build_crnn_streaming(config: CRNNConfig, window_model: keras.Model) -> keras
         names = _rnn_state_names(config, i)
         states = [keras.Input((config.rnn_units,), batch_size=1, name=n) for n in names]
         inputs.update(zip(names, states, strict=True))
-        x, *new_states = _rnn_layer(config, i, return_sequences=True, return_state=True)(
-            x, initial_state=states
-        )
+        layer = _rnn_layer(config, i, unroll=True, return_sequences=True, return_state=True)
+        x, *new_states = layer(x, initial_state=states)
         outputs.update({f"{n}_out": s for n, s in zip(names, new_states, strict=True)})
     x = keras.layers.Reshape((config.rnn_units,))(x)
     scores = _head(config, num_labels)(x)
     model = keras.Model(inputs, {"scores": scores, **outputs}, name="crnn_streaming")
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights(window_model.get_layer(layer.name).get_weights())
+    copy_weights(window_model, model)
     return model
 
 
@@ -202,10 +198,14 @@ def _head(config: CRNNConfig, num_labels: int) -> keras.Sequential:
 @register_model(
     "crnn", CRNNConfig, streaming=build_crnn_streaming, state_tensors=crnn_state_tensors
 )
-def build_crnn(config: CRNNConfig, num_features: int, num_labels: int) -> keras.Model:
+def build_crnn(
+    config: CRNNConfig, num_features: int, num_labels: int, *, unroll: bool = False
+) -> keras.Model:
     """The window form: frames [batch, window_frames, num_features] -> scores [batch, labels].
 
-    The ``normalize`` layer is the identity until ``adapt``-ed on training features.
+    ``unroll=False`` keeps the recurrence a loop, which traces ~10x faster for training;
+    export rebuilds with ``unroll=True`` so the converter emits plain builtin ops (no WHILE,
+    no Flex). The ``normalize`` layer is the identity until ``adapt``-ed on training features.
     """
     freq_out = config.conv_out_features(num_features)
     frames = keras.Input((config.window_frames, num_features), name="frames")
@@ -217,7 +217,7 @@ def build_crnn(config: CRNNConfig, num_features: int, num_labels: int) -> keras.
     steps = config.window_frames // config.stride_t
     x = keras.layers.Reshape((steps, freq_out * config.conv_filters))(x)
     for i in range(config.rnn_layers):
-        layer = _rnn_layer(config, i, return_sequences=i < config.rnn_layers - 1)
+        layer = _rnn_layer(config, i, unroll, return_sequences=i < config.rnn_layers - 1)
         if config.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"birnn{i}")
         x = layer(x)

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
     from kws.metadata import StateTensor
 
-WindowBuilder = Callable[[Any, int, int], "keras.Model"]
-"""(config, num_features, num_labels) -> window model: [batch, window_frames, F] -> scores."""
+WindowBuilder = Callable[..., "keras.Model"]
+"""(config, num_features, num_labels, *, unroll=False) -> window model:
+[batch, window_frames, F] -> scores. ``unroll=True`` builds the export graph (same weights)."""
 StreamingBuilder = Callable[[Any, "keras.Model"], "keras.Model"]
 """(config, trained window model) -> streaming model sharing its weights."""
 StateNames = Callable[[Any], "tuple[StateTensor, ...]"]
@@ -92,3 +93,10 @@ def config_from_dict(name: str, values: dict[str, Any]) -> Any:
     if unknown:
         raise ValueError(f"{name} config has unknown keys: {', '.join(unknown)}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Give every weighted layer of ``target`` the weights of ``source``'s layer of that name."""
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
