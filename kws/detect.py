@@ -18,8 +18,9 @@ class Firing:
 class Detector:
     """Moving-average smoothing over the last ``smoothing_calls`` score vectors, then thresholds.
 
-    A label fires when its smoothed score reaches its threshold and it has not fired within the
-    last ``refractory_s`` seconds of stream time.
+    A label fires when its smoothed score reaches its threshold, it has not fired within the
+    last ``refractory_s`` seconds of stream time, and its score has fallen below the threshold
+    since it last fired: one sustained peak is one detection, however long it lasts.
     """
 
     def __init__(
@@ -39,6 +40,7 @@ class Detector:
         self._calls = 0
         self.refractory_s = refractory_s
         self._last_fired: dict[str, float] = {}
+        self._armed = {label: True for label in thresholds}
 
     def update(self, scores: np.ndarray, t: float) -> list[Firing]:
         """Feed one model output at stream time ``t``; return the labels that fire now."""
@@ -50,10 +52,12 @@ class Detector:
         for index, label, threshold in self._watch:
             score = float(smoothed[index])
             if score < threshold:
+                self._armed[label] = True
                 continue
             last = self._last_fired.get(label)
-            if last is not None and t - last < self.refractory_s:
+            if not self._armed[label] or (last is not None and t - last < self.refractory_s):
                 continue
+            self._armed[label] = False
             self._last_fired[label] = t
             fired.append(Firing(label, score))
         return fired

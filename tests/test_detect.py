@@ -28,14 +28,21 @@ def test_smoothing_averages_the_last_calls() -> None:
     detector = Detector(LABELS, {"yes": 0.5}, smoothing_calls=3, refractory_s=0.0)
     # A single spike of 1.0 averages to 1/3 and must not fire; three in a row do.
     rows = [[0, 1, 0], [1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0]]
-    assert feed(detector, rows) == [(0.5, "yes"), (0.6, "yes")]
+    assert feed(detector, rows) == [(0.5, "yes")]
 
 
 def test_refractory_period_suppresses_repeats_per_label() -> None:
     detector = Detector(LABELS, {"yes": 0.5, "no": 0.5}, smoothing_calls=1, refractory_s=0.25)
-    rows = [[0, 1, 0]] * 6 + [[0, 0, 1]]
-    # "yes" fires at 0.1, then not before 0.35 s: next at 0.4; "no" is independent.
-    assert feed(detector, rows) == [(0.1, "yes"), (0.4, "yes"), (0.7, "no")]
+    up, down = [0, 1, 0], [1, 0, 0]
+    rows = [up, down, up, down, up, [0, 0, 1]]
+    # "yes" fires at 0.1, not at 0.3 (within 0.25 s), again at 0.5; "no" is independent.
+    assert feed(detector, rows) == [(0.1, "yes"), (0.5, "yes"), (0.6, "no")]
+
+
+def test_a_sustained_peak_fires_once() -> None:
+    detector = Detector(LABELS, {"yes": 0.5}, smoothing_calls=1, refractory_s=0.1)
+    rows = [[0, 1, 0]] * 30 + [[1, 0, 0], [0, 1, 0]]
+    assert feed(detector, rows) == [(0.1, "yes"), (3.2, "yes")]
 
 
 def test_only_labels_with_thresholds_fire() -> None:
