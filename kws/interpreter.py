@@ -15,7 +15,7 @@ from kws.errors import ModelError
 BACKENDS = {
     "ai_edge_litert": "ai_edge_litert.interpreter",
     "tflite_runtime": "tflite_runtime.interpreter",
-    "tensorflow": "tensorflow.lite",
+    "tensorflow": "tensorflow.lite.python.interpreter",
 }
 
 
