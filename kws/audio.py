@@ -260,6 +260,11 @@ class MicrophoneSource(_Source):
         try:
             info = sd.query_devices(self._index, "input")
         except (sd.PortAudioError, ValueError) as e:
+            if self._index is None:
+                raise DeviceError(
+                    f"no default input device: no sound card or sound server answered "
+                    f"({_one_line(e)}); see --list-devices"
+                ) from None
             raise DeviceError(f"{label}: not usable ({_one_line(e)})") from None
         self.device_rate = SAMPLE_RATE
         try:

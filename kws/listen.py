@@ -159,7 +159,10 @@ def config_from_args(args: argparse.Namespace) -> ListenConfig:
 def print_devices(out: TextIO) -> None:
     from kws.audio import list_input_devices
 
-    for device in list_input_devices():
+    devices = list_input_devices()
+    if not devices:
+        raise KwsError("no input devices found (no sound card or sound server answered)")
+    for device in devices:
         out.write(
             f"{device['index']:>3}  {device['name']}  ({device['channels']} ch, "
             f"{device['default_samplerate']:.0f} Hz, {device['hostapi']})\n"
@@ -186,7 +189,10 @@ def run(config: ListenConfig, out: TextIO) -> int:
     except ValueError as exc:
         raise KwsError(str(exc)) from None
     block = pipeline.sample_rate * config.block_ms // 1000
-    source = open_source(config.input, config.device, config.realtime, block)
+    live = config.input is None or config.realtime
+    # Unpaced input runs as fast as possible: the sources' larger default blocks cost less
+    # per second of audio, and events do not depend on block size.
+    source = open_source(config.input, config.device, config.realtime, block if live else None)
     try:
         pipeline.run(source, getattr(source, "description", ""))
     finally:
