@@ -11,6 +11,16 @@ from pathlib import Path
 from kws.errors import KwsError
 
 
+def _mode_for(target: Path) -> int:
+    """Keep an existing file's permissions; a new file gets the usual 0666 & ~umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, then rename.
 
@@ -21,6 +31,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+        os.chmod(tmp_name, _mode_for(target))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

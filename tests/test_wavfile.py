@@ -301,3 +301,36 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_directory(tmp_path: Path) -> None:
     (tmp_path / "dir.wav").mkdir()
     assert_error(tmp_path / "dir.wav", "is a directory")
+
+
+def test_atomic_writes_keep_permissions_and_survive_a_full_disk(tmp_path, monkeypatch) -> None:
+    import errno
+    import os
+
+    from kws.atomic import atomic_write_bytes
+    from kws.errors import KwsError
+
+    path = tmp_path / "model.bin"
+    atomic_write_bytes(path, b"first")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    path.chmod(0o640)
+    atomic_write_bytes(path, b"second")
+    assert path.read_bytes() == b"second" and path.stat().st_mode & 0o777 == 0o640
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(KwsError, match="disk full") as exc:
+        atomic_write_bytes(path, b"third")
+    assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+    assert path.read_bytes() == b"second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin"]  # no temp file left
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

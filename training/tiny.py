@@ -138,3 +138,20 @@ def train_tiny_keyword_model(
     }
     atomic_write_bytes(paths["stream_json"], json.dumps(manifest, indent=1).encode())
     return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.tiny --out DIR``: train and write the demo model and recording."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for name, path in train_tiny_keyword_model(args.out, args.seed).items():
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
