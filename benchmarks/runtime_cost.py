@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{what}{chunk}: median {row['median']:.3f} {unit} (min {min(values):.3f})")
 
     for name, config in (("log-mel 40", FeatureConfig()), ("MFCC 13", FeatureConfig(numcep=13))):
-        for chunk_ms in (10, 20, 100):
+        for chunk_ms in (10, 20, 50, 100):
             values = frontend_cost(config, audio, chunk_ms, args.repeats)
             record(f"frontend {name}", chunk_ms, values, "CPU-s per audio hour")
 
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             md = load_model(model_path).metadata
             label = f"frontend + {md.name} ({'streaming' if md.streaming else 'window'}, "
             label += f"{md.quantization}, {model_path.stat().st_size} B)"
-            for chunk_ms in (10, 20):
+            for chunk_ms in (10, 20, 50):
                 values = pipeline_cost(model_path, audio, chunk_ms, args.repeats)
                 record(label, chunk_ms, values, "CPU-s per audio hour")
         record("import kws", None, import_time("kws", args.repeats), "s")

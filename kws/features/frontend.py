@@ -15,6 +15,23 @@ import numpy as np
 from kws.features.config import FeatureConfig
 from kws.features.signal import dct_matrix, lifter_weights, mel_filterbank, window
 
+DTYPE = np.float32
+"""Features come out as float32, what models take. Arithmetic is float64 so that a frame's
+features do not depend on how many frames one BLAS call computes (float32 sums would differ
+between batch and streaming in the 5th digit)."""
+WORK = np.float64
+
+_EMPTY_CACHE: dict[int, np.ndarray] = {}
+
+
+def _empty(num_features: int) -> np.ndarray:
+    """A shared read-only (0, num_features) result for pushes that complete no frame."""
+    if num_features not in _EMPTY_CACHE:
+        empty = np.zeros((0, num_features), dtype=DTYPE)
+        empty.flags.writeable = False
+        _EMPTY_CACHE[num_features] = empty
+    return _EMPTY_CACHE[num_features]
+
 
 class Frontend:
     """Precomputed matrices for one FeatureConfig and the spectral stage shared by both paths."""
@@ -23,17 +40,22 @@ class Frontend:
         self.config = config
         c = config
         fb = mel_filterbank(c.nfilt, c.nfft, c.sample_rate, c.lowfreq, c.high_hz)
-        # One matmul gives the filterbank energies and the total frame energy: the complex
-        # spectrum is viewed as interleaved (re, im) floats, squared, and each filter weight
-        # is repeated for the re and im entries of its bin; the last column sums all bins.
-        weights = np.concatenate([fb.T, np.ones((fb.shape[1], 1))], axis=1) / c.nfft
-        self._fb_energy = np.ascontiguousarray(np.repeat(weights, 2, axis=0))
-        win = window(c.winfunc, c.frame_length)
-        self._window = None if c.winfunc == "rectangular" else win
+        # One matmul gives the filterbank energies (and, for MFCC with append_energy, the total
+        # frame energy as a last column): the complex spectrum is viewed as interleaved
+        # (re, im) floats and squared, so each filter weight is repeated for both entries.
+        weights = fb.T
+        self._with_energy = bool(c.numcep and c.append_energy)
+        if self._with_energy:
+            weights = np.concatenate([weights, np.ones((fb.shape[1], 1))], axis=1)
+        self._weights = np.ascontiguousarray(np.repeat(weights / c.nfft, 2, axis=0), dtype=WORK)
+        self._window = None
+        if c.winfunc != "rectangular":
+            self._window = window(c.winfunc, c.frame_length)
+        self._floor = WORK(c.log_floor)
         self._dct = None
         if c.numcep:
             lift = lifter_weights(c.numcep, c.ceplifter)
-            self._dct = np.ascontiguousarray(dct_matrix(c.nfilt, c.numcep) * lift[None, :])
+            self._dct = np.ascontiguousarray(dct_matrix(c.nfilt, c.numcep) * lift, dtype=WORK)
 
     def spectral(self, frames: np.ndarray) -> np.ndarray:
         """Features for pre-emphasized frames, shape (n, frame_length) -> (n, num_features)."""
@@ -41,36 +63,37 @@ class Frontend:
         if self._window is not None:
             frames = frames * self._window
         spec = np.fft.rfft(frames, n=c.nfft)
-        power = spec.view(np.float64)
+        power = spec.view(spec.real.dtype)
         np.square(power, out=power)
-        energies = power @ self._fb_energy
-        np.maximum(energies, c.log_floor, out=energies)
+        energies = power @ self._weights
+        np.maximum(energies, self._floor, out=energies)
         np.log(energies, out=energies)
         if self._dct is None:
-            return energies[:, : c.nfilt].astype(np.float32)
+            return energies.astype(DTYPE)
         ceps = energies[:, : c.nfilt] @ self._dct
-        if c.append_energy:
+        if self._with_energy:
             ceps[:, 0] = energies[:, c.nfilt]
-        return ceps.astype(np.float32)
+        return ceps.astype(DTYPE)
 
     def compute(self, samples: np.ndarray) -> np.ndarray:
         """Features of a whole signal (int16 or float samples), shape (num_frames, num_features)."""
         c = self.config
-        x = np.asarray(samples, dtype=np.float64).reshape(-1)
+        x = np.asarray(samples).reshape(-1)
         n = c.num_frames(len(x))
         if n == 0:
-            return np.zeros((0, c.num_features), dtype=np.float32)
-        emphasized = np.empty_like(x)
+            return np.zeros((0, c.num_features), dtype=DTYPE)
+        emphasized = np.empty(len(x), dtype=WORK)
         emphasized[0] = x[0]
-        np.subtract(x[1:], c.preemph * x[:-1], out=emphasized[1:])
-        return self.spectral(_frames(emphasized, n, c.frame_length, c.frame_step))
+        np.subtract(x[1:], WORK(c.preemph) * x[:-1], out=emphasized[1:])
+        return self.spectral(_frames(emphasized, 0, n, c.frame_length, c.frame_step))
 
 
 class StreamingFrontend:
     """Incremental features: push any number of samples, get the frames completed so far.
 
-    State carried across pushes: the last raw sample (pre-emphasis memory) and the samples of
-    the partial window. Output equals :meth:`Frontend.compute` on the concatenated input.
+    State carried across pushes: the last raw sample (pre-emphasis memory) and the
+    pre-emphasized samples of the partial window, in a buffer compacted only when full.
+    Output equals :meth:`Frontend.compute` on the concatenated input.
     """
 
     def __init__(self, config: FeatureConfig, frontend: Frontend | None = None) -> None:
@@ -78,60 +101,70 @@ class StreamingFrontend:
         self.frontend = frontend or Frontend(config)
         self._length = config.frame_length
         self._step = config.frame_step
-        self._preemph = config.preemph
-        # _buf[0] is the raw sample before the first sample of the next frame (0 at the start),
-        # followed by the unconsumed raw samples.
-        self._buf = np.zeros(self._length + 1 + 16 * self._step, dtype=np.float64)
-        self._fill = 1
-        self.frames_emitted = 0
-        """Frames produced since creation (or the last reset)."""
+        # A numpy float64 (not a Python float) keeps float32 input products in float64.
+        self._preemph = WORK(config.preemph)
+        self._empty = _empty(config.num_features)
+        self._buf = np.zeros(self._length + 64 * self._step, dtype=WORK)
+        self.reset()
 
     def reset(self) -> None:
         """Forget all audio: the next sample is treated as the start of a stream."""
-        self._buf[0] = 0.0
-        self._fill = 1
+        self._start = 0  # buffer index of the next frame's first sample
+        self._fill = 0  # buffer index after the last sample
+        self._last = 0.0  # the raw sample before the next one (pre-emphasis memory)
         self.frames_emitted = 0
+        """Frames produced since creation (or the last reset)."""
+
+    def _make_room(self, n: int) -> None:
+        pending = self._fill - self._start
+        if pending + n > len(self._buf):
+            grown = np.zeros(2 * (pending + n), dtype=WORK)
+            grown[:pending] = self._buf[self._start : self._fill]
+            self._buf = grown
+        else:
+            self._buf[:pending] = self._buf[self._start : self._fill]
+        self._start, self._fill = 0, pending
 
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Add samples; return the features of every frame they complete (possibly none)."""
-        samples = np.asarray(samples).reshape(-1)
-        need = self._fill + len(samples)
-        if need > len(self._buf):
-            grown = np.zeros(max(need, 2 * len(self._buf)), dtype=np.float64)
-            grown[: self._fill] = self._buf[: self._fill]
-            self._buf = grown
-        self._buf[self._fill : need] = samples
-        self._fill = need
-        available = need - 1 - self._length
-        if available < 0:
-            return np.zeros((0, self.config.num_features), dtype=np.float32)
-        count = available // self._step + 1
-        raw = _frames(self._buf, count, self._length + 1, self._step)
-        frames = raw[:, 1:] - self._preemph * raw[:, :-1]
-        features = self.frontend.spectral(frames)
-        consumed = count * self._step
-        keep = need - consumed
-        self._buf[:keep] = self._buf[consumed:need]
-        self._fill = keep
+        x = samples if samples.ndim == 1 else samples.reshape(-1)
+        n = len(x)
+        if n == 0:
+            return self._empty
+        if self._fill + n > len(self._buf):
+            self._make_room(n)
+        fill = self._fill
+        end = fill + n
+        buf = self._buf
+        buf[fill] = float(x[0]) - self._preemph * self._last
+        if n > 1:
+            np.subtract(x[1:], self._preemph * x[:-1], out=buf[fill + 1 : end])
+        self._last = float(x[-1])
+        self._fill = end
+        pending = end - self._start
+        if pending < self._length:
+            return self._empty
+        count = (pending - self._length) // self._step + 1
+        frames = _frames(buf, self._start, count, self._length, self._step)
+        self._start += count * self._step
         self.frames_emitted += count
-        return features
+        return self.frontend.spectral(frames)
 
 
-def _frames(signal: np.ndarray, count: int, length: int, step: int) -> np.ndarray:
-    """A read-only (count, length) view of overlapping frames of a contiguous 1-D array.
+def _frames(signal: np.ndarray, start: int, count: int, length: int, step: int) -> np.ndarray:
+    """A (count, length) view of overlapping frames of a contiguous 1-D array from ``start``.
 
     Built with the ndarray constructor: numpy's sliding_window_view costs ~25 us per call,
-    which matters when a stream pushes one 10 ms hop at a time.
+    which matters when a stream pushes one 10 ms hop at a time. Callers must not write to it.
     """
     itemsize = signal.itemsize
-    view = np.ndarray(
+    return np.ndarray(
         shape=(count, length),
         dtype=signal.dtype,
         buffer=signal,
+        offset=start * itemsize,
         strides=(step * itemsize, itemsize),
     )
-    view.flags.writeable = False
-    return view
 
 
 def compute_features(config: FeatureConfig, samples: np.ndarray) -> np.ndarray:
