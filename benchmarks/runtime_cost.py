@@ -3,7 +3,7 @@
 
     python -m benchmarks.runtime_cost [--model M.tflite ...] [--minutes 10] [--repeats 5]
 
-Without ``--model`` a small CRNN is trained on synthetic audio first (needs the train extra).
+Without ``--model`` the shipped demo models (window and streaming forms) are measured.
 Prints a table and writes benchmarks/results/runtime_cost.{json,md}. Figures are medians of
 ``--repeats`` runs of ``--minutes`` of audio, on one thread, measured with process CPU time.
 """
@@ -29,6 +29,8 @@ from kws.pipeline import Pipeline, PipelineConfig
 from kws.wavfile import write_wav
 
 RESULTS = Path(__file__).parent / "results"
+FIRMWARE = Path(__file__).resolve().parent.parent / "firmware_models"
+DEFAULT_MODELS = [FIRMWARE / "chirp_demo_streaming.tflite", FIRMWARE / "chirp_demo.tflite"]
 SAMPLE_RATE = 16000
 
 
@@ -84,13 +86,18 @@ def import_time(module: str, repeats: int) -> list[float]:
 
 
 def listen_peak_rss(model_path: Path, wav: Path) -> float:
-    """Peak resident memory (MiB) of ``python -m kws.listen`` over a WAV file."""
+    """Peak resident memory (MiB) of ``python -m kws.listen`` over a WAV file.
+
+    Read from /proc/self/status (VmHWM), which exec resets; ru_maxrss would include the
+    benchmark process's own peak, which a forked child inherits on Linux.
+    """
     code = (
-        "import resource, sys, runpy\n"
+        "import sys, runpy\n"
         "sys.argv = ['kws.listen', '--model', sys.argv[1], '--input', sys.argv[2]]\n"
         "try:\n    runpy.run_module('kws.listen', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "print(int(hwm.split()[1]), file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(model_path), str(wav)],
@@ -99,12 +106,6 @@ def listen_peak_rss(model_path: Path, wav: Path) -> float:
         check=True,
     )
     return int(done.stderr.strip().splitlines()[-1]) / 1024
-
-
-def train_default_model(folder: Path) -> Path:
-    from training.tiny import train_tiny_keyword_model
-
-    return Path(train_tiny_keyword_model(folder)["streaming"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             record(f"frontend {name}", chunk_ms, values, "CPU-s per audio hour")
 
     with tempfile.TemporaryDirectory() as tmp:
-        models = args.model or [train_default_model(Path(tmp))]
+        models = args.model or DEFAULT_MODELS
         wav = Path(tmp) / "cost.wav"
         write_wav(wav, audio[: 60 * SAMPLE_RATE], SAMPLE_RATE)
         for model_path in models:

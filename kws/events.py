@@ -80,6 +80,6 @@ class Status(Event):
     cpu_s: float = 0.0
     """Process CPU seconds spent since start."""
     reason: str | None = None
-    """For 'stopped': end_of_input or interrupted."""
+    """For 'stopped': end_of_input, interrupted, or error (then ``info["error"]`` says why)."""
     info: dict[str, Any] = field(default_factory=dict)
     """For 'started': backend, source and model descriptions."""

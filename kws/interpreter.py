@@ -6,8 +6,12 @@ The runtime never imports TensorFlow unless neither small package is installed; 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kws.errors import ModelError
@@ -45,6 +49,34 @@ def make_interpreter(
     Raises ValueError with the interpreter's reason when the flatbuffer is not a valid model.
     """
     cls, name = interpreter_class(backend)
-    interpreter = cls(model_content=model_content, num_threads=num_threads)
-    interpreter.allocate_tensors()
+    with _native_stderr_captured() as captured:
+        try:
+            interpreter = cls(model_content=model_content, num_threads=num_threads)
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            detail = " ".join(captured().split())
+            raise ValueError(f"{exc}{'; ' + detail if detail else ''}") from None
     return interpreter, name
+
+
+@contextlib.contextmanager
+def _native_stderr_captured() -> Iterator[Callable[[], str]]:
+    """Capture what native code writes to file descriptor 2 while the block runs.
+
+    The TFLite runtime prints an INFO banner ("Created TensorFlow Lite XNNPACK delegate") and
+    its own error reports straight to fd 2; kws keeps stderr for one-line errors, so the banner
+    is dropped and error reports are folded into the exception message instead.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (embedded interpreters): capture nothing
+        yield lambda: ""
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lambda: (sink.seek(0), sink.read().decode("utf-8", "replace"))[1]
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kws.detect import Detector
+from kws.errors import KwsError
 from kws.events import Detection, Event, Score, Status
 from kws.features import FeatureConfig, Frontend, StreamingFrontend
 from kws.model import Model, Runner
@@ -185,7 +186,8 @@ class Pipeline:
         """Process a whole source; emit started/running/overrun/stopped status events.
 
         Returns the final ``stopped`` status. KeyboardInterrupt ends the run cleanly with
-        reason ``interrupted``.
+        reason ``interrupted``; a KwsError from the source (a vanished device) is reported as a
+        ``stopped`` status with reason ``error`` and then raised.
         """
         sink: list[Event] = []
         self._emit(
@@ -207,6 +209,11 @@ class Pipeline:
                     self._emit(self._health(source, "running"), sink)
         except KeyboardInterrupt:
             reason = "interrupted"
+        except KwsError as exc:  # e.g. the microphone vanished: say so, then let it propagate
+            self._emit(
+                self._health(source, "stopped", reason="error", info={"error": str(exc)}), sink
+            )
+            raise
         final = self._health(source, "stopped", reason=reason)
         self._emit(final, sink)
         return final

@@ -201,7 +201,6 @@ def test_sigterm_ends_with_a_summary(tiny_models) -> None:
 
 def assert_one_line_error(done: subprocess.CompletedProcess, *needles: str) -> None:
     err = done.stderr.decode().strip().splitlines()
-    err = [line for line in err if not line.startswith("INFO:")]  # interpreter banner
     assert done.returncode == 2, (done.returncode, err)
     assert len(err) == 1, err
     assert err[0].startswith("kws.listen: error: ")

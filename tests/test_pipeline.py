@@ -110,3 +110,18 @@ def test_threshold_overrides_resolve_from_general_to_specific() -> None:
     assert pipeline.describe()[0]["thresholds"] == {"chirp": 0.9}
     with pytest.raises(ValueError, match="within"):
         Pipeline([load_model(STREAMING)], PipelineConfig(thresholds={"*": 2.0}))
+
+
+def test_a_failing_source_is_reported_then_raised() -> None:
+    from kws.errors import DeviceError
+
+    def unplugged():
+        yield np.zeros(1600, dtype=np.int16)
+        raise DeviceError("mic:1 'USB': no audio for 5 s (device unplugged or stopped?)")
+
+    seen: list[Event] = []
+    with pytest.raises(DeviceError):
+        Pipeline([load_model(STREAMING)], on_event=seen.append).run(unplugged())
+    last = seen[-1]
+    assert isinstance(last, Status) and last.state == "stopped" and last.reason == "error"
+    assert "unplugged" in last.info["error"]
