@@ -208,3 +208,19 @@ def test_rewriting_metadata_keeps_the_model_runnable(tiny_models, tmp_path: Path
     model = load_model(path)
     assert model.metadata.thresholds["chirp"] == Threshold(0.8, 0.5)
     assert len(model.runner().push(np.zeros((4, 40), np.float32))) == 2
+
+
+@pytest.mark.parametrize("form", ["window", "streaming"])
+def test_int8_models_run_with_quantized_inputs_outputs_and_state(tiny_models, form: str) -> None:
+    float_model = load_model(tiny_models[form])
+    int8_model = load_model(tiny_models[f"{form}_int8"])
+    assert int8_model.metadata.quantization == "int8"
+    assert int8_model.frames_port.dtype == np.int8 and int8_model.frames_port.quantized
+    assert all(i.dtype == np.int8 for i, _ in int8_model.state_ports)
+    md = float_model.metadata
+    audio = load_audio(tiny_models["stream_wav"])[int(2.6 * 16000) : int(3.8 * 16000)]
+    frames = compute_features(md.features, audio)[: md.window_frames]
+    want = float_model.runner().push(frames)[-1][1]
+    got = int8_model.runner().push(frames)[-1][1]
+    np.testing.assert_allclose(got, want, atol=0.05)
+    assert got[1] > 0.5

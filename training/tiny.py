@@ -7,6 +7,7 @@ Features are 40 log-mel filterbank energies, 25 ms windows every 10 ms (FeatureC
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -78,13 +79,15 @@ def train_tiny_keyword_model(
     train_clips: int = 640,
     test_clips: int = 200,
     epochs: int = 12,
+    int8: bool = False,
 ) -> dict[str, Path]:
     """Train the tiny CRNN and write it to ``out_dir``; returns paths by name.
 
     Keys: ``window`` and ``streaming`` (float32 .tflite, metadata embedded), ``stream_wav``
     (20 s of 16 kHz int16 audio with 4 keywords and 5 distractors) and ``stream_json`` (its
     manifest: keyword onsets/offsets in seconds). Held-out accuracy is printed and stored in
-    the models' ``training`` metadata.
+    the models' ``training`` metadata. With ``int8`` also ``window_int8`` and
+    ``streaming_int8``: full-integer exports calibrated on 200 training windows.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -119,9 +122,14 @@ def train_tiny_keyword_model(
         "train_seconds": round(train_s, 2),
     }
     paths = {"window": out / "window.tflite", "streaming": out / "streaming.tflite"}
-    for form, path in paths.items():
+    for form in ("window", "streaming"):
         metadata = tiny_metadata(form == "streaming", summary)
-        atomic_write_bytes(path, export_tflite(model, TINY_CRNN, metadata, form))
+        atomic_write_bytes(paths[form], export_tflite(model, TINY_CRNN, metadata, form))
+        if int8:
+            metadata = dataclasses.replace(metadata, quantization="int8")
+            data = export_tflite(model, TINY_CRNN, metadata, form, "int8", x_train[:200])
+            paths[f"{form}_int8"] = out / f"{form}_int8.tflite"
+            atomic_write_bytes(paths[f"{form}_int8"], data)
 
     audio, events = synthetic.make_stream(
         STREAM_SECONDS, STREAM_KEYWORDS_S, seed, distractor_times=STREAM_DISTRACTORS_S
