@@ -1,0 +1,91 @@
+"""Google Speech Commands (v2, also v1) in its published layout, and the 12-class command task.
+
+Layout: ``<root>/<word>/<speaker>_nohash_<n>.wav``; ``validation_list.txt`` and
+``testing_list.txt`` name the validation and test files relative to the root, every other file is
+train. ``_background_noise_/`` holds long noise recordings: they are not labelled examples, so
+:func:`speech_commands_background` returns them separately (the usual source of ``_silence_``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from training.data.loaders.base import Example, SkipLog, require_dir, require_file
+
+DATASET = "Speech Commands v2"
+BACKGROUND_DIR = "_background_noise_"
+VALIDATION_LIST = "validation_list.txt"
+TESTING_LIST = "testing_list.txt"
+
+WORDS = (
+    "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
+    "backward", "forward", "follow", "learn", "visual",
+)  # fmt: skip
+"""The 35 words of v2 (v1 has the first 30)."""
+
+COMMAND_WORDS = WORDS[:10]
+"""The ten words of the standard 12-class command task."""
+SILENCE = "_silence_"
+UNKNOWN = "_unknown_"
+COMMAND_LABELS = (SILENCE, UNKNOWN, *COMMAND_WORDS)
+"""The 12 classes in the order the TensorFlow speech-commands recipe uses."""
+
+
+def command_label(word: str) -> str:
+    """Map a Speech Commands word to its 12-class label: itself if a command word, else
+    ``_unknown_`` (``_silence_`` is made from background noise, not from a word)."""
+    return word if word in COMMAND_WORDS else UNKNOWN
+
+
+def command_task(examples: Iterable[Example]) -> Iterator[Example]:
+    """Relabel Speech Commands examples for the 12-class task (see :func:`command_label`)."""
+    for example in examples:
+        yield replace(example, label=command_label(example.label))
+
+
+def _read_list(path: Path) -> set[str]:
+    with open(path, encoding="utf-8") as f:
+        return {line.strip().replace("\\", "/") for line in f if line.strip()}
+
+
+def speech_commands(root: str | os.PathLike[str]) -> Iterator[Example]:
+    """List the labelled clips under ``root`` (label = word, speaker = the hash before
+    ``_nohash_``), split by the two list files. Raises KwsError now if ``root`` is not the dataset;
+    listed files that are missing are skipped with one DatasetWarning when the listing ends."""
+    base = require_dir(root, DATASET)
+    validation = _read_list(require_file(base, VALIDATION_LIST, DATASET))
+    testing = _read_list(require_file(base, TESTING_LIST, DATASET))
+    return _examples(base, validation, testing)
+
+
+def _examples(root: Path, validation: set[str], testing: set[str]) -> Iterator[Example]:
+    with SkipLog(DATASET, root) as log:
+        seen: set[str] = set()
+        words = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+        for word_dir in words:
+            for path in sorted(word_dir.glob("*.wav")):
+                relative = f"{word_dir.name}/{path.name}"
+                seen.add(relative)
+                split = (
+                    "validation"
+                    if relative in validation
+                    else "test"
+                    if relative in testing
+                    else "train"
+                )
+                speaker, nohash, _ = path.name.partition("_nohash_")
+                yield Example(path, word_dir.name, split, speaker=speaker if nohash else None)
+        for relative in sorted((validation | testing) - seen):
+            log.skip("listed files missing", f"{root / relative} is in a list but not on disk")
+
+
+def speech_commands_background(root: str | os.PathLike[str]) -> list[Path]:
+    """The long background-noise WAVs in ``<root>/_background_noise_/`` (empty if absent)."""
+    base = require_dir(root, DATASET)
+    noise_dir = base / BACKGROUND_DIR
+    return sorted(noise_dir.glob("*.wav")) if noise_dir.is_dir() else []
