@@ -1,0 +1,335 @@
+"""Text-to-speech with espeak-ng and flite: the voice inventory, prosody grids and voice splits.
+
+The project makes its own wake-word data for any phrase, so every keyword clip comes from here.
+Variety comes from three places: espeak-ng's English voices crossed with all its voice variants
+(timbre), espeak-ng's other-language voices reading the English phrase (accents), and flite's
+voices (a different synthesis method). Speakers are kept apart across train/validation/test by
+:func:`split_voices`, so a test voice is never heard in training, not even with another variant.
+
+Prosody mapping (:class:`Prosody` is in espeak-ng's units):
+
+- espeak-ng: ``rate_wpm`` → ``-s``, ``pitch`` → ``-p``, ``amplitude`` → ``-a``,
+  ``word_gap_ms`` → ``-g`` (espeak-ng counts the gap in 10 ms units).
+- flite: ``rate_wpm`` → ``--setf duration_stretch=175/rate_wpm`` (175 wpm is espeak-ng's
+  default, so both engines speak at about the same pace); ``pitch`` → ``--setf
+  int_f0_target_mean=`` the voice's usual mean F0 × 2^((pitch - 50) / 100) (pitch 50 keeps the
+  voice's own F0; rms ignores it); ``amplitude`` → a gain of amplitude/100 applied to the samples;
+  ``word_gap_ms`` has no flite equivalent and is ignored (the grid keeps it 0 for flite).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kws.errors import AudioFileError, KwsError
+from kws.wavfile import read_wav, to_mono_int16
+
+ESPEAK = "espeak-ng"
+FLITE = "flite"
+SAMPLE_RATE = 16000
+"""Hz, the rate of every clip :func:`synthesize` returns."""
+ESPEAK_DEFAULT_WPM = 175
+ACCENT_LANGUAGES = (
+    *("de", "fr-fr", "es", "es-419", "it", "nl", "pl", "pt", "pt-br"),
+    *("ru", "hi", "sv", "cs", "hu", "ro", "id", "da", "fi"),
+)
+"""espeak-ng languages that read English text with their own (Latin-script) rules, or, for ru and
+hi, switch to English phonemes with their own voice: each gives an accent. All were checked to
+produce audio for "hey jarvis"."""
+ACCENTED_SHARE = 0.25
+"""Fraction of a prosody grid spoken by the non-English voices (they mispronounce on purpose)."""
+RATES_WPM = tuple(range(120, 221, 10))
+PITCHES = tuple(range(20, 81, 10))
+AMPLITUDES = (70, 100, 130, 160)
+WORD_GAPS_MS = (0, 10, 20, 30, 40)
+
+_DUPLICATE_VARIANTS = frozenset({"fast", "klatt6", "caleb"})
+"""Variants that sound exactly like another (plain voice, klatt, klatt) in espeak-ng 1.51 once a
+rate is given: kept out so every voice in the inventory is a distinct sound."""
+_INSTALL = {ESPEAK: "apt-get install espeak-ng", FLITE: "apt-get install flite"}
+_FLITE_F0_HZ = {"slt": 180.0, "rms": 100.0, "awb": 110.0, "kal": 110.0, "kal16": 110.0}
+_FLITE_ACCENTS = {"awb": ("en-gb-scotland", "Scottish English (flite awb)")}
+_VOICE_LINE = re.compile(r"^\s*\d+\s+(\S+)\s+(\S+)\s+(\S+)\s+(.*?)\s*(\([^)]*\)\s*)*$")
+_SILENCE = 100  # int16 level below which leading/trailing samples count as silence (-50 dBFS)
+_KEEP_MS = 5
+_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One speaker an engine can produce."""
+
+    engine: str
+    """'espeak-ng' or 'flite'."""
+    name: str
+    """What the engine's voice option takes: 'en-us+f3' (espeak-ng voice+variant) or 'slt'."""
+    language: str
+    """Language whose pronunciation rules read the text: 'en-us', 'en-gb-scotland', 'de'..."""
+    accent: str
+    """Readable description of the accent: 'English (Scotland)', 'German'..."""
+
+    @property
+    def base(self) -> str:
+        """The speaker without its variant: what :func:`split_voices` keeps in one split."""
+        if self.engine == ESPEAK:
+            return self.name.split("+", 1)[0]
+        return re.sub(r"\d+$", "", Path(self.name).stem)  # kal and kal16 are one speaker
+
+    @property
+    def is_english(self) -> bool:
+        """True for voices with English pronunciation rules (as opposed to accent voices)."""
+        return self.language.startswith("en")
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """How a phrase is spoken, in espeak-ng's units (see the module docstring for flite)."""
+
+    rate_wpm: int
+    """Speaking rate, words per minute (espeak-ng default 175)."""
+    pitch: int
+    """Base pitch, 0-99 (espeak-ng default 50)."""
+    amplitude: int
+    """Loudness, 0-200 (espeak-ng default 100)."""
+    word_gap_ms: int
+    """Extra pause between words, milliseconds (multiples of 10)."""
+
+
+def _require(engine: str) -> str:
+    """Return the engine's executable path, or raise KwsError saying what to install."""
+    path = shutil.which(engine)
+    if path is None:
+        raise KwsError(f"{engine} is not installed: {_INSTALL.get(engine, engine)}")
+    return path
+
+
+def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run an engine; a failure becomes KwsError with its stderr folded to one line."""
+    try:
+        done = subprocess.run(
+            args, input=stdin, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
+        )
+    except FileNotFoundError:
+        raise KwsError(f"{args[0]} is not installed: {_INSTALL.get(args[0], args[0])}") from None
+    except subprocess.TimeoutExpired:
+        raise KwsError(f"{Path(args[0]).name} took more than {_TIMEOUT_S} s") from None
+    if done.returncode != 0:
+        problem = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
+        raise KwsError(f"{Path(args[0]).name} failed: {problem}")
+    return done
+
+
+def _espeak_table(option: str) -> list[tuple[str, str, str]]:
+    """(language, voice name, file) rows of ``espeak-ng --voices[=...]``."""
+    rows = []
+    for line in _run([_require(ESPEAK), option]).stdout.splitlines()[1:]:
+        match = _VOICE_LINE.match(line)
+        if match:
+            rows.append((match[1], match[3], match[4]))
+    return rows
+
+
+def _mbrola_ready(file: str) -> bool:
+    """mbrola voices ('mb/mb-us1') need the mbrola binary and its voice data, rarely installed."""
+    voice = file.split("/")[-1].removeprefix("mb-").split("-")[0]
+    return shutil.which("mbrola") is not None and Path("/usr/share/mbrola", voice).exists()
+
+
+def _espeak_voices() -> list[Voice]:
+    table = _espeak_table("--voices")
+    listed = {f.split("/", 1)[1] for _, _, f in _espeak_table("--voices=variant")}
+    variants = ["", *sorted(listed - _DUPLICATE_VARIANTS)]
+    bases: dict[str, tuple[str, str]] = {}  # voice option -> (language, accent)
+    for language, name, file in table:
+        accent = name.replace("_", " ")
+        if file.startswith("mb/"):
+            if language.startswith("en") and _mbrola_ready(file):
+                bases.setdefault(file.split("/")[-1], (language, accent))
+        elif language.startswith("en") or language in ACCENT_LANGUAGES:
+            bases.setdefault(language, (language, accent))
+    return [
+        Voice(ESPEAK, f"{base}+{variant}" if variant else base, language, accent)
+        for base, (language, accent) in sorted(bases.items())
+        for variant in variants
+    ]
+
+
+def _flite_names() -> list[str]:
+    out = _run([_require(FLITE), "-lv"]).stdout
+    return out.split(":", 1)[1].split() if ":" in out else []
+
+
+def _flite_voices() -> list[Voice]:
+    voices = []
+    for name in _flite_names():
+        if name.endswith("_time"):  # limited-domain talking clocks: they only say times
+            continue
+        language, accent = _FLITE_ACCENTS.get(name, ("en-us", f"American English (flite {name})"))
+        voices.append(Voice(FLITE, name, language, accent))
+    return voices
+
+
+@functools.cache
+def list_voices() -> list[Voice]:
+    """Every usable voice of the installed engines (cached for the process; copy before editing).
+
+    Engines that are not installed contribute nothing; if neither is, raises KwsError.
+    """
+    voices: list[Voice] = []
+    for engine, lister in ((ESPEAK, _espeak_voices), (FLITE, _flite_voices)):
+        if shutil.which(engine):
+            voices += lister()
+    if not voices:
+        raise KwsError(f"no text-to-speech engine is installed: {_INSTALL[ESPEAK]} flite")
+    return voices
+
+
+def _command(binary: str, text: str, voice: Voice, prosody: Prosody, out: Path) -> list[str]:
+    if voice.engine == ESPEAK:
+        return [
+            *(binary, "-v", voice.name, "-s", str(prosody.rate_wpm), "-p", str(prosody.pitch)),
+            *("-a", str(prosody.amplitude), "-g", str(round(prosody.word_gap_ms / 10))),
+            *("-w", str(out)),
+        ]  # the text goes in on stdin, so a phrase starting with '-' is not an option
+    if voice.name not in _flite_names() and not Path(voice.name).exists():
+        raise KwsError(f"flite has no voice {voice.name!r} (flite -lv lists them)")
+    stretch = ESPEAK_DEFAULT_WPM / prosody.rate_wpm
+    f0 = _FLITE_F0_HZ.get(voice.name, 120.0) * 2.0 ** ((prosody.pitch - 50) / 100)
+    return [
+        *(binary, "-voice", voice.name, "--setf", f"duration_stretch={stretch:.4f}"),
+        *("--setf", f"int_f0_target_mean={f0:.1f}", "-t", text, "-o", str(out)),
+    ]
+
+
+def trim_silence(samples: np.ndarray, keep_ms: int = _KEEP_MS) -> np.ndarray:
+    """Cut leading and trailing samples quieter than -50 dBFS (or 5% of the peak, if lower),
+    keeping ``keep_ms`` of margin, so clips can be placed precisely in training windows."""
+    level = np.abs(samples.astype(np.int32))
+    threshold = max(1, min(_SILENCE, int(level.max() * 0.05)))
+    loud = np.flatnonzero(level >= threshold)
+    if loud.size == 0:
+        return samples[:0]
+    keep = keep_ms * SAMPLE_RATE // 1000
+    return samples[max(0, loud[0] - keep) : loud[-1] + 1 + keep]
+
+
+def synthesize(text: str, voice: Voice, prosody: Prosody) -> np.ndarray:
+    """Speak ``text``: int16 mono at 16 kHz, leading/trailing silence trimmed.
+
+    The engine writes a WAV to a temporary file which kws.wavfile reads and resamples once.
+    Raises KwsError if the engine is missing (one line saying what to install), fails (its
+    stderr on one line) or produces no sound.
+    """
+    binary = _require(voice.engine)
+    with tempfile.TemporaryDirectory(prefix="kws-tts-") as tmp:
+        out = Path(tmp, "speech.wav")
+        command = _command(binary, text, voice, prosody, out)
+        _run(command, stdin=text if voice.engine == ESPEAK else None)
+        try:
+            audio = read_wav(out)
+        except AudioFileError:
+            raise KwsError(f"{voice.engine} voice {voice.name!r} produced no audio") from None
+    if voice.engine == FLITE and prosody.amplitude != 100:
+        gained = np.clip(audio.samples * (prosody.amplitude / 100), -1.0, 1.0)
+        audio = dataclasses.replace(audio, samples=gained)
+    samples = trim_silence(to_mono_int16(audio, SAMPLE_RATE))
+    if samples.size == 0:
+        raise KwsError(f"{voice.engine} voice {voice.name!r} produced silence for {text!r}")
+    return samples
+
+
+def _identity(seed: int, voice: Voice) -> int:
+    digest = hashlib.sha256(f"{seed}/{voice.engine}/{voice.base}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _base_cycle(groups: dict[tuple[str, str], list[Voice]]) -> list[tuple[str, str]]:
+    """One round of base voices: every English base once, accent bases making ACCENTED_SHARE."""
+    english = [key for key, members in groups.items() if members[0].is_english]
+    accented = [key for key in groups if key not in english]
+    if not english or not accented:
+        return english or accented
+    per_round = max(1, round(len(english) * ACCENTED_SHARE / (1 - ACCENTED_SHARE)))
+    rounds = len(accented) // per_round or 1  # whole rounds: every accent base gets its turn
+    return [key for r in range(rounds) for key in english + accented[r::rounds]]
+
+
+def prosody_grid(voices: Sequence[Voice], count: int, seed: int) -> list[tuple[Voice, Prosody]]:
+    """``count`` distinct (voice, prosody) pairs spread over the voices' speakers.
+
+    Speakers (base voices) take turns, each cycling through its variants, so even a small count
+    hears many speakers; non-English accent voices make about ACCENTED_SHARE of the list. Prosody
+    is drawn from RATES_WPM x PITCHES x AMPLITUDES x WORD_GAPS_MS. The same seed and voice set
+    give the same list, whatever the order of ``voices``.
+    """
+    rng = random.Random(seed)
+    groups: dict[tuple[str, str], list[Voice]] = {}
+    for voice in sorted(set(voices), key=lambda v: (v.engine, v.name)):
+        groups.setdefault((voice.engine, voice.base), []).append(voice)
+    if not groups:
+        raise ValueError("prosody_grid needs at least one voice")
+    for members in groups.values():
+        rng.shuffle(members)
+    cycle = _base_cycle(groups)
+    turns = dict.fromkeys(groups, 0)
+    chosen: list[tuple[Voice, Prosody]] = []
+    seen: set[tuple[Voice, Prosody]] = set()
+    for attempt in range(count * 50):
+        if len(chosen) == count:
+            break
+        key = cycle[attempt % len(cycle)]
+        members = groups[key]
+        voice = members[turns[key] % len(members)]
+        turns[key] += 1
+        gaps = WORD_GAPS_MS if voice.engine == ESPEAK else (0,)
+        pair = (voice, Prosody(*(rng.choice(v) for v in (RATES_WPM, PITCHES, AMPLITUDES, gaps))))
+        if pair not in seen:
+            seen.add(pair)
+            chosen.append(pair)
+    if len(chosen) < count:
+        raise ValueError(f"only {len(chosen)} distinct voice/prosody pairs for {count} wanted")
+    return chosen
+
+
+def split_voices(
+    voices: Sequence[Voice], seed: int = 0, validation: float = 0.1, test: float = 0.15
+) -> dict[str, list[Voice]]:
+    """Split voices into 'train', 'validation' and 'test' by speaker, never by variant.
+
+    All variants of one base voice share a split. Within each stratum (engine x English or
+    accent), base voices are ranked by a hash of their identity (so list order does not matter)
+    and the first ``test`` and ``validation`` fractions (at least one each where the stratum has
+    three or more bases) go to test and validation. Raises ValueError if a split is left empty.
+    """
+    strata: dict[tuple[str, bool], list[Voice]] = {}
+    for voice in voices:
+        strata.setdefault((voice.engine, voice.is_english), []).append(voice)
+    where: dict[tuple[str, str], str] = {}
+    for members in strata.values():
+        bases = sorted({(v.engine, v.base): _identity(seed, v) for v in members}.items(),
+                       key=lambda item: (item[1], item[0]))  # fmt: skip
+        n = len(bases)
+        n_test = max(1, round(n * test)) if n >= 3 else 0
+        n_val = max(1, round(n * validation)) if n >= 3 else 0
+        for rank, (key, _) in enumerate(bases):
+            split = "test" if rank < n_test else "validation" if rank < n_test + n_val else "train"
+            where[key] = split
+    splits: dict[str, list[Voice]] = {"train": [], "validation": [], "test": []}
+    for voice in sorted(set(voices), key=lambda v: (v.engine, v.name)):
+        splits[where[(voice.engine, voice.base)]].append(voice)
+    empty = [name for name, members in splits.items() if not members]
+    if empty:
+        raise ValueError(f"too few base voices ({len(where)}) for a non-empty {empty[0]} split")
+    return splits
