@@ -1,0 +1,120 @@
+"""General English sentences from text that ships on the machine, for speech negatives.
+
+A keyword model must hear plenty of ordinary speech that is not the keyword. Nothing may be
+downloaded, so the sentences come from licence texts, package copyright files, READMEs and
+changelogs under /usr/share (gzip included): dry prose, but real English with varied words.
+Lines that look like code, addresses or lists are dropped; what remains is cleaned, deduplicated
+and cached for the process.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+from kws.errors import KwsError
+
+SOURCES = (
+    ("/usr/share/common-licenses/*", 1_000_000),
+    ("/usr/share/doc/*/copyright", 1_000_000),
+    ("/usr/share/doc/*/README*", 1_000_000),
+    ("/usr/share/doc/*/changelog*", 32_000),
+    ("/usr/share/doc/*/NEWS*", 32_000),
+)
+"""Glob patterns (from /) of the text files sentences are taken from, and how many bytes of each
+to read: changelogs hold 136 MB on a desktop Debian, so only their newest entries are used (the
+whole set took 20 s to clean; the 32 kB heads give ~15,000 sentences in about 3 s)."""
+MIN_WORDS = 3
+MAX_WORDS = 20
+_BLOCK_END = re.compile(r"\n\s*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_BAD = re.compile(r"https?:|www\.|@|:|--|\S+\.\S+\.\S+|[\\/{}\[\]<>=_|#$%^*`~;]|\.\w|\d|\s[-+]\s")
+_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+
+
+def _read(path: Path, limit: int) -> str:
+    """The first ``limit`` bytes of a text file, gunzipped if needed; '' if unreadable."""
+    try:
+        if not path.is_file():
+            return ""
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            data = f.read(limit)
+        text = data.decode("utf-8", errors="replace")  # a cut character is dropped as non-ASCII
+        return text if len(data) < limit else text[: text.rfind("\n") + 1]
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return ""
+
+
+def _paragraph(block: str) -> str:
+    """A blank-line separated block joined into one line, list bullets and '*' dropped."""
+    lines = (line.strip().lstrip("*-+ ").strip() for line in block.splitlines())
+    return " ".join(line for line in lines if line)
+
+
+def _clean(sentence: str) -> str | None:
+    """The sentence ready to speak, or None if it is not plain English prose."""
+    sentence = sentence.strip().strip("\"'()").strip()
+    if _BAD.search(sentence) or not sentence[:1].isupper():
+        return None
+    words = sentence.split()
+    if not MIN_WORDS <= len(words) <= MAX_WORDS:
+        return None
+    letters = sum(c.isalpha() for c in sentence)
+    if letters < 0.8 * len(sentence.replace(" ", "")) or not sentence.isascii():
+        return None
+    if sum(w.isupper() and len(w) > 1 for w in words) > len(words) // 2:
+        sentence = sentence.capitalize()  # licence disclaimers shout; speak them normally
+    if sentence.endswith(":") or sentence.endswith(":."):
+        return None
+    if sentence[-1] not in ".!?":
+        sentence += "."
+    return sentence
+
+
+@functools.cache
+def _corpus() -> tuple[str, ...]:
+    """Every clean sentence on the machine, deduplicated (case-insensitively) and sorted."""
+    blocks: set[str] = set()  # licence texts repeat across packages: handle each block once
+    for pattern, limit in SOURCES:
+        for path in sorted(Path("/").glob(pattern.lstrip("/"))):
+            blocks.update(_BLOCK_END.split(_read(path, limit)))
+    raw = {part for block in blocks for part in _SENTENCE_END.split(_paragraph(block))}
+    seen: dict[str, str] = {}
+    for sentence in sorted(raw):
+        cleaned = _clean(sentence)
+        if cleaned is not None:
+            seen.setdefault(cleaned.lower(), cleaned)
+    return tuple(sorted(seen.values()))
+
+
+def words(text: str) -> list[str]:
+    """The lower-case words of ``text`` (letters and apostrophes), as the filters see them."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+@functools.cache
+def word_counts() -> Counter[str]:
+    """How often each lower-case word occurs in the corpus sentences (a 'common words' list)."""
+    return Counter(w for sentence in _corpus() for w in words(sentence))
+
+
+def sentences(exclude: str, count: int, seed: int) -> list[str]:
+    """``count`` distinct sentences, none containing a word of ``exclude`` (nor the phrase).
+
+    Words are compared whole and case-insensitively ("Hey Jarvis" excludes "hey" and "jarvis"
+    but not "they"). The same seed gives the same list. Raises KwsError if fewer than ``count``
+    sentences are available on this machine.
+    """
+    banned = set(words(exclude))
+    pool = [s for s in _corpus() if banned.isdisjoint(words(s))]
+    if len(pool) < count:
+        raise KwsError(
+            f"only {len(pool)} sentences without the words of {exclude!r} found in "
+            f"/usr/share text on this machine, {count} wanted"
+        )
+    return random.Random(seed).sample(pool, count)
