@@ -1,0 +1,215 @@
+"""Synthetic backgrounds, augmentation and evaluation streams: spectra, exact SNR, determinism,
+and manifests whose times point at the audio they describe."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import signal as sps
+
+from kws.wavfile import read_wav
+from training.data import signals
+from training.data.augment import AugmentConfig, augment, mix_at_snr, power, spec_augment
+from training.data.streams import NegativeSource, write_negative_streams, write_positive_streams
+
+SR = signals.SAMPLE_RATE
+OFF = {name: 0.0 for name in ("speed_p", "pitch_p", "reverb_p", "noise_p", "gain_p", "shift_p")}
+ALL_ON = AugmentConfig(**{name: 1.0 for name in OFF})
+
+
+def _rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _speechlike(seed: int, seconds: float = 0.6) -> np.ndarray:
+    """A distinctive float32 clip: a chirp with a random start frequency, faded at both ends."""
+    t = np.arange(round(seconds * SR)) / SR
+    f0 = 300 + 100 * seed
+    x = np.sin(2 * np.pi * (f0 * t + 900 * t**2)) * np.hanning(len(t))
+    return (0.5 * x).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("name", "db_per_octave"), [("white", 0.0), ("pink", -3.0), ("brown", -6.0)]
+)
+def test_noise_spectral_tilt(name: str, db_per_octave: float) -> None:
+    audio = signals.BACKGROUNDS[name](8.0, _rng())
+    freqs, psd = sps.welch(audio, SR, nperseg=4096)
+    band = (freqs >= 100) & (freqs <= 4000)
+    slope = np.polyfit(np.log2(freqs[band]), 10 * np.log10(psd[band]), 1)[0]
+    assert slope == pytest.approx(db_per_octave, abs=0.4)
+
+
+GENERATORS = {
+    **signals.BACKGROUNDS,
+    "babble": functools.partial(signals.babble, [_speechlike(i) for i in range(4)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_backgrounds_in_range_and_deterministic(name: str) -> None:
+    make = GENERATORS[name]
+    a, b, c = make(1.5, _rng(1)), make(1.5, _rng(1)), make(1.5, _rng(2))
+    assert a.dtype == np.float32 and a.shape == (round(1.5 * SR),)
+    assert np.all(np.abs(a) <= 1.0) and power(a) > 0
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != c.tobytes()
+
+
+def test_int16_round_trip() -> None:
+    x = np.array([-32768, -1, 0, 1, 32767], dtype=np.int16)
+    assert np.array_equal(signals.to_int16(signals.as_float32(x)), x)
+
+
+@pytest.mark.parametrize("snr_db", [-5.0, 0.0, 7.5, 20.0])
+def test_mix_at_snr_is_exact(snr_db: float) -> None:
+    speech = 0.1 * _speechlike(0)
+    noise = signals.pink(len(speech) / SR, _rng(3))
+    mixed = mix_at_snr(speech, noise, snr_db)
+    added = mixed.astype(np.float64) - speech
+    assert 10 * np.log10(power(speech) / power(added)) == pytest.approx(snr_db, abs=0.1)
+
+
+def test_mix_at_snr_keeps_full_scale() -> None:
+    speech = 0.99 * np.sign(_speechlike(0))
+    assert np.max(np.abs(mix_at_snr(speech, signals.white(len(speech) / SR, _rng()), 0.0))) <= 1.0
+
+
+def test_augment_is_seeded() -> None:
+    clip, noise = _speechlike(1, 1.0), [signals.pink(3.0, _rng(4)), signals.music(3.0, _rng(5))]
+    a = augment(clip, _rng(7), ALL_ON, noise)
+    b = augment(clip, _rng(7), ALL_ON, noise)
+    c = augment(clip, _rng(8), ALL_ON, noise)
+    assert a.dtype == np.float32 and np.all(np.abs(a) <= 1.0)
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != c.tobytes()
+
+
+def test_reverb_lengthens_the_tail() -> None:
+    clip = _speechlike(2, 0.5)
+    config = AugmentConfig(**{**OFF, "reverb_p": 1.0}, rt60_s=(0.5, 0.6))
+    wet = augment(clip, _rng(), config)
+    assert len(wet) > len(clip) + 0.05 * SR
+    tail = wet[len(clip) :]
+    assert power(tail[: SR // 20]) > 1e-4 * power(clip)  # audible for the first 50 ms
+
+
+@pytest.mark.parametrize("rate", [0.8, 1.25])
+def test_speed_changes_duration(rate: float) -> None:
+    clip = _speechlike(3, 1.0)
+    config = AugmentConfig(**{**OFF, "speed_p": 1.0}, speed=(rate, rate))
+    assert len(augment(clip, _rng(), config)) == pytest.approx(len(clip) / rate, rel=0.02)
+
+
+def test_config_rejects_bad_values() -> None:
+    with pytest.raises(ValueError):
+        AugmentConfig(snr_db=(10.0, 0.0))
+    with pytest.raises(ValueError):
+        AugmentConfig(reverb_p=1.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ALL_ON.gain_p = 0.0  # type: ignore[misc]
+
+
+def _runs(mask: np.ndarray) -> list[int]:
+    """Lengths of the runs of True in a 1-D boolean array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
+    return list(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
+
+
+def test_spec_augment_masks_bands_with_the_mean() -> None:
+    features = _rng(9).standard_normal((100, 40)).astype(np.float32)
+    original = features.copy()
+    means = features.mean(axis=0, dtype=np.float64).astype(np.float32)
+    single_widths = set()
+    for seed in range(40):
+        one = spec_augment(features, _rng(seed), time_masks=0, freq_masks=1, freq_width=8)
+        masked = np.all(one == means, axis=0)
+        assert np.array_equal(one[:, ~masked], features[:, ~masked])  # the rest is untouched
+        assert len(_runs(masked)) == 1
+        single_widths.add(int(masked.sum()))
+        two = spec_augment(features, _rng(seed), time_masks=0, freq_masks=2, freq_width=8)
+        masked = np.all(two == means, axis=0)
+        assert 1 <= len(_runs(masked)) <= 2 and masked.sum() <= 16  # masks may overlap
+        time = spec_augment(features, _rng(seed), time_masks=3, time_width=10, freq_masks=0)
+        rows = np.all(time == means, axis=1)
+        assert 1 <= len(_runs(rows)) <= 3 and rows.sum() <= 30
+    assert min(single_widths) >= 1 and max(single_widths) == 8  # widths drawn from 1..8
+    assert features.tobytes() == original.tobytes()  # the input is not modified
+
+
+def _positives() -> list[tuple[np.ndarray, dict[str, str]]]:
+    return [
+        (signals.to_int16(_speechlike(i)), {"voice": f"v{i}", "text": "hey kws"}) for i in range(4)
+    ]
+
+
+def _backgrounds() -> dict[str, signals.Background]:
+    return {"pink": signals.pink, "music": signals.music(20.0, _rng(6))}
+
+
+def test_positive_manifest_points_at_the_clips(tmp_path: Path) -> None:
+    positives = _positives()
+    path = write_positive_streams(
+        positives, _backgrounds(), tmp_path, seed=3, snrs_db=(10, 20), stream_seconds=20
+    )
+    manifest = json.loads(path.read_text())
+    assert manifest["schema_version"] == 1 and manifest["sample_rate"] == SR
+    events = [e for s in manifest["streams"] for e in s["events"]]
+    assert len(events) == 2 * len(positives)
+    assert {e["background"] for e in events} == {"pink", "music"}
+    for stream in manifest["streams"]:
+        audio = read_wav(tmp_path / stream["file"]).samples[:, 0]
+        assert len(audio) == stream["num_samples"]
+        for event in stream["events"]:
+            clip = positives[event["positive_index"]][0].astype(np.float64)
+            onset = event["onset_sample"]
+            assert event["onset_s"] * SR == pytest.approx(onset, abs=1e-6)
+            assert event["offset_sample"] - onset == len(clip)
+            assert event["voice"] == f"v{event['positive_index']}"
+            lo = onset - SR // 2
+            region = audio[lo : onset + len(clip) + SR // 2]
+            score = np.correlate(region, clip, mode="valid")
+            assert lo + int(np.argmax(score)) == onset
+            # What is left after removing the clip at its recorded level is background at the SNR.
+            speech = clip * np.sqrt(10 ** (event["speech_dbfs"] / 10) / power(clip))
+            rest = audio[onset : event["offset_sample"]] - speech
+            snr = 10 * np.log10(power(speech) / power(rest))
+            assert snr == pytest.approx(event["snr_db"], abs=0.1)
+
+
+def test_streams_are_byte_identical_for_a_seed(tmp_path: Path) -> None:
+    for run in ("a", "b"):
+        write_positive_streams(
+            _positives(), _backgrounds(), tmp_path / run, seed=5, snrs_db=(0,), stream_seconds=15
+        )
+        write_negative_streams({"pink": signals.pink}, tmp_path / run, 0.002, seed=5)
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert "positives.json" in names and "negatives.json" in names
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_negative_streams_total_the_requested_hours(tmp_path: Path) -> None:
+    sources: dict[str, NegativeSource] = {
+        "speech": [_speechlike(i, 1.2) for i in range(3)],
+        "music": signals.music,
+        "noise": signals.pink,
+        "silence": signals.silence,
+    }
+    path = write_negative_streams(sources, tmp_path, hours=0.01, seed=1, file_seconds=10)
+    manifest = json.loads(path.read_text())
+    assert manifest["total_duration_s"] == 36.0
+    assert len(manifest["files"]) == 4
+    total = 0
+    for entry in manifest["files"]:
+        audio = read_wav(tmp_path / entry["file"]).samples
+        assert len(audio) == entry["num_samples"] and entry["duration_s"] <= 10
+        assert entry["segments"][-1]["offset_sample"] == entry["num_samples"]
+        assert set(entry["kinds"]) <= set(sources)
+        total += len(audio)
+    assert total == 36 * SR
