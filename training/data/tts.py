@@ -107,7 +107,7 @@ class Prosody:
     """Extra pause between words, milliseconds (multiples of 10)."""
 
 
-def _require(engine: str) -> str:
+def require_engine(engine: str) -> str:
     """Return the engine's executable path, or raise KwsError saying what to install."""
     path = shutil.which(engine)
     if path is None:
@@ -115,7 +115,7 @@ def _require(engine: str) -> str:
     return path
 
 
-def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_engine(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run an engine; a failure becomes KwsError with its stderr folded to one line."""
     try:
         done = subprocess.run(
@@ -134,7 +134,7 @@ def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProce
 def _espeak_table(option: str) -> list[tuple[str, str, str]]:
     """(language, voice name, file) rows of ``espeak-ng --voices[=...]``."""
     rows = []
-    for line in _run([_require(ESPEAK), option]).stdout.splitlines()[1:]:
+    for line in run_engine([require_engine(ESPEAK), option]).stdout.splitlines()[1:]:
         match = _VOICE_LINE.match(line)
         if match:
             rows.append((match[1], match[3], match[4]))
@@ -167,7 +167,7 @@ def _espeak_voices() -> list[Voice]:
 
 
 def _flite_names() -> list[str]:
-    out = _run([_require(FLITE), "-lv"]).stdout
+    out = run_engine([require_engine(FLITE), "-lv"]).stdout
     return out.split(":", 1)[1].split() if ":" in out else []
 
 
@@ -232,11 +232,11 @@ def synthesize(text: str, voice: Voice, prosody: Prosody) -> np.ndarray:
     Raises KwsError if the engine is missing (one line saying what to install), fails (its
     stderr on one line) or produces no sound.
     """
-    binary = _require(voice.engine)
+    binary = require_engine(voice.engine)
     with tempfile.TemporaryDirectory(prefix="kws-tts-") as tmp:
         out = Path(tmp, "speech.wav")
         command = _command(binary, text, voice, prosody, out)
-        _run(command, stdin=text if voice.engine == ESPEAK else None)
+        run_engine(command, stdin=text if voice.engine == ESPEAK else None)
         try:
             audio = read_wav(out)
         except AudioFileError:

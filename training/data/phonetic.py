@@ -1,0 +1,180 @@
+"""Phonemes from espeak-ng and hard-negative phrases that sound almost like the keyword.
+
+A wake-word model that has only heard the keyword and unrelated speech learns to fire on any
+word that shares a syllable with it. Confusable phrases, made automatically for any keyword,
+teach it the difference: each word of the keyword alone ("jarvis"), the first word followed by
+other words ("hey there"), and words one or two phonemes away from the keyword's words
+("hey travis", "hay harvest"), found by phoneme edit distance in a word list on the machine.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from kws.errors import KwsError
+from training.data.text_corpus import word_counts, words
+from training.data.tts import ESPEAK, require_engine, run_engine
+
+WORD_LISTS = ("/usr/share/dict/words",)
+"""Vocabulary files (one word a line) searched for near words; 'apt-get install wamerican'."""
+PHONEME_VOICE = "en-us"
+COMMON_WORDS = 300
+"""How many of the corpus's most frequent words follow the keyword's first word ("hey there")."""
+MAX_PHONEME_DISTANCE = 2
+_STRESS = str.maketrans("", "", "',%=")
+
+
+def _phonemize(lines: Sequence[str]) -> list[list[str]]:
+    """Phonemes of each line, in one espeak-ng run (one clause a line)."""
+    if not lines:
+        return []
+    binary = require_engine(ESPEAK)
+    text = "".join(f"{line}.\n" for line in lines)
+    args = [binary, "-q", "-x", "--sep=_", "-v", PHONEME_VOICE]
+    out = run_engine(args, stdin=text).stdout.splitlines()
+    if len(out) != len(lines):  # espeak-ng split or merged a clause: fall back to one run each
+        out = [" ".join(run_engine(args, stdin=f"{line}.\n").stdout.split()) for line in lines]
+    return [[p for p in line.translate(_STRESS).replace(" ", "_").split("_") if p] for line in out]
+
+
+def phonemes(text: str) -> list[str]:
+    """espeak-ng's (en-us) phoneme names for ``text``, stress marks and word breaks removed.
+
+    "hey jarvis" → ['h', 'eI', 'dZ', 'A@', 'v', 'I', 's']. Raises KwsError without espeak-ng.
+    """
+    return _phonemize([" ".join(text.split())])[0]
+
+
+def _levenshtein(query: np.ndarray, table: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Distance from the code sequence ``query`` to each row of ``table`` (rows padded past
+    their ``lengths`` with codes absent from ``query``), one numpy step per cell column."""
+    width = table.shape[1]
+    prev = np.tile(np.arange(width + 1), (len(table), 1))
+    for i, code in enumerate(query, 1):
+        cost = table != code
+        cur = np.empty_like(prev)
+        cur[:, 0] = i
+        for j in range(1, width + 1):
+            best = np.minimum(prev[:, j] + 1, prev[:, j - 1] + cost[:, j - 1])
+            cur[:, j] = np.minimum(best, cur[:, j - 1] + 1)
+        prev = cur
+    return prev[np.arange(len(table)), lengths]
+
+
+def edit_distances(query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
+    """Levenshtein distance from ``query`` to each candidate (sequences of symbols such as
+    phoneme names), vectorized over the candidates."""
+    if not candidates:
+        return np.zeros(0, dtype=np.int64)
+    codes: dict[str, int] = {}
+    table = np.full((len(candidates), max(map(len, candidates))), -1, dtype=np.int64)
+    for row, cand in enumerate(candidates):
+        table[row, : len(cand)] = [codes.setdefault(s, len(codes)) for s in cand]
+    query_codes = np.array([codes.get(s, -2) for s in query], dtype=np.int64)
+    return _levenshtein(query_codes, table, np.array([len(c) for c in candidates]))
+
+
+def _spelled_like(word: str, vocabulary: Sequence[str], limit: int) -> list[str]:
+    """Vocabulary words within ``limit`` letter edits of ``word`` (ASCII bytes as codes)."""
+    cands = [v for v in vocabulary if abs(len(v) - len(word)) <= limit]
+    if not cands:
+        return []
+    table = np.array(cands, dtype=bytes).view(np.uint8).reshape(len(cands), -1)
+    query = np.frombuffer(word.encode("ascii", "replace"), dtype=np.uint8)
+    dist = _levenshtein(query, table, np.array([len(c) for c in cands]))
+    return [c for c, d in zip(cands, dist, strict=True) if d <= limit]
+
+
+def _vocabulary() -> list[str]:
+    """Lower-case words from the system word lists, else the text corpus's repeated words."""
+    found: set[str] = set()
+    for name in WORD_LISTS:
+        path = Path(name)
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found.update(w.lower() for w in text.split() if w.isascii() and w.isalpha())
+    if not found:
+        found = {w for w, n in word_counts().items() if n >= 3 and w.isalpha()}
+    found = {w for w in found if any(c in "aeiouy" for c in w)}  # drops abbreviations ("bk")
+    return sorted(w for w in found if len(w) > 1 or w in ("a", "i"))
+
+
+def _near_words(
+    keyword_words: Sequence[str], vocabulary: Sequence[str], banned: set[str]
+) -> dict[str, list[str]]:
+    """For each keyword word, vocabulary words 1..MAX_PHONEME_DISTANCE phonemes away.
+
+    Spelling narrows the word list first (letter distance 3, 2 for four letters, 1 for fewer), so
+    espeak-ng only phonemizes a few hundred candidates.
+    """
+    spelled: dict[str, list[str]] = {}
+    for word in keyword_words:
+        limit = 1 if len(word) <= 3 else 2 if len(word) == 4 else 3
+        spelled[word] = _spelled_like(word, vocabulary, limit)
+    unique = sorted({v for vs in spelled.values() for v in vs} | set(keyword_words))
+    sounds = dict(zip(unique, _phonemize(unique), strict=True))
+    near: dict[str, list[str]] = {}
+    for word in keyword_words:
+        cands = [v for v in spelled[word] if v not in banned and sounds[v]]
+        dist = edit_distances(sounds[word], [sounds[v] for v in cands])
+        near[word] = [v for v, d in zip(cands, dist, strict=True) if 1 <= d <= 2]
+    return near
+
+
+def _contains(phrase: Sequence[str], keyword: Sequence[str]) -> bool:
+    n = len(keyword)
+    return any(list(phrase[i : i + n]) == list(keyword) for i in range(len(phrase) - n + 1))
+
+
+def _interleave(groups: Iterable[list[str]]) -> list[str]:
+    """Round-robin over the groups, so every kind of confusable appears early in the list."""
+    lists = [g for g in groups if g]
+    out: list[str] = []
+    for i in range(max((len(g) for g in lists), default=0)):
+        out += [g[i] for g in lists if i < len(g)]
+    return out
+
+
+def confusable_phrases(keyword: str, count: int, seed: int) -> list[str]:
+    """``count`` phrases that sound like, or share words with, ``keyword`` but are not it.
+
+    The list starts with each keyword word alone (for multi-word keywords), then interleaves
+    near-word substitutions ("hey travis", "hay jarvis", "hay harvest"), near words alone
+    ("travis"), the first/last word with common words ("hey there", "the jarvis") and near words
+    with common words ("the harvest", for one-word keywords above all). Never
+    the keyword, a phrase containing it, or one whose phonemes equal it. Deterministic by seed;
+    raises KwsError if fewer than ``count`` can be made.
+    """
+    rng = random.Random(seed)
+    kw = words(keyword)
+    if not kw:
+        raise KwsError(f"keyword {keyword!r} has no words to make confusable phrases from")
+    vocabulary = _vocabulary()
+    near = _near_words(sorted(set(kw)), vocabulary, banned=set(kw))
+    known = set(vocabulary)  # drops corpus jargon ("lintian") from the common words
+    common = [w for w, _ in word_counts().most_common() if w in known and w not in kw]
+    common = common[:COMMON_WORDS]
+    nears = [n for w in dict.fromkeys(kw) for n in near[w]]
+    alone = list(dict.fromkeys(kw)) if len(kw) > 1 else []
+    swapped_one = [[*kw[:i], n, *kw[i + 1 :]] for i, w in enumerate(kw) for n in near[w]]
+    swapped_all = []  # a sample of the (large) product of near words, every word replaced
+    if len(kw) > 1 and all(near[w] for w in kw):
+        swapped_all = [[rng.choice(near[w]) for w in kw] for _ in range(4 * count)]
+    with_common = [[kw[0], c] for c in common] + [[c, kw[-1]] for c in common]
+    carried = [[c, n] for c in common[:50] for n in nears] + [[n, c] for n in nears for c in common]
+    groups = []
+    for group in (swapped_one, [[n] for n in nears], swapped_all, with_common, carried):
+        texts = sorted({" ".join(p) for p in group if not _contains(p, kw)})
+        rng.shuffle(texts)
+        groups.append(texts)
+    candidates = list(dict.fromkeys(alone + _interleave(groups)))[: 2 * count + 10]
+    target = phonemes(keyword)
+    sounds = _phonemize(candidates)
+    chosen = [c for c, s in zip(candidates, sounds, strict=True) if s != target][:count]
+    if len(chosen) < count:
+        raise KwsError(f"only {len(chosen)} confusable phrases for {keyword!r}, {count} wanted")
+    return chosen
