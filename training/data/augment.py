@@ -184,9 +184,10 @@ def augment(
     if rng.random() < config.reverb_p:
         x = reverberate(x, room_impulse_response(rng, config))
     if rng.random() < config.noise_p and backgrounds and power(x) > 0:
-        noise = as_float32(backgrounds[int(rng.integers(len(backgrounds)))])
-        if power(noise) > 0:
-            x = mix_at_snr(x, excerpt(noise, len(x), rng), rng.uniform(*config.snr_db))
+        source = backgrounds[int(rng.integers(len(backgrounds)))]
+        noise = as_float32(excerpt(np.asarray(source), len(x), rng))
+        if power(noise) > 0:  # a silent stretch of background: nothing to mix
+            x = mix_at_snr(x, noise, rng.uniform(*config.snr_db))
     if rng.random() < config.gain_p:
         x = _apply("gain", config.gain_db, x, rng)
     if rng.random() < config.shift_p:

@@ -43,7 +43,7 @@ _NOTES = (
 def _background(source: Background, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` samples of a background: a random excerpt of a recording, or freshly generated."""
     if isinstance(source, np.ndarray):
-        return excerpt(as_float32(source), n, rng).astype(np.float64)
+        return as_float32(excerpt(source, n, rng)).astype(np.float64)
     audio = as_float32(source(n / SAMPLE_RATE, rng))
     return np.pad(audio, (0, max(0, n - len(audio))))[:n].astype(np.float64)
 
