@@ -1,0 +1,76 @@
+"""``python -m training.data generate --keyword "hey jarvis" --out DIR`` (see generate.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kws.errors import KwsError
+from training.data.corpus import CorpusConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.data")
+    commands = parser.add_subparsers(dest="command", required=True)
+    gen = commands.add_parser(
+        "generate",
+        help="render a TTS wake-word corpus with hard negatives and evaluation streams",
+        description="Render a wake-word corpus (resumes an interrupted run in the same --out).",
+    )
+    defaults = CorpusConfig(keyword="x")
+    gen.add_argument("--keyword", required=True, help='the wake phrase, e.g. "hey jarvis"')
+    gen.add_argument("--out", type=Path, required=True, help="output folder")
+    gen.add_argument("--seed", type=int, default=defaults.seed)
+    for name in ("positives", "confusables", "speech", "noise", "music", "silence"):
+        gen.add_argument(
+            f"--{name}", type=int, default=getattr(defaults, name), help=f"{name} clips"
+        )
+    gen.add_argument("--clip-seconds", type=float, default=defaults.clip_seconds)
+    gen.add_argument(
+        "--engines",
+        default=",".join(defaults.engines),
+        help="comma-separated TTS engines whose voices speak (espeak-ng, flite)",
+    )
+    gen.add_argument("--eval-positives", type=int, default=defaults.eval_positives)
+    gen.add_argument(
+        "--eval-hours", type=float, default=defaults.eval_negative_hours,
+        help="hours of keyword-free evaluation audio",
+    )  # fmt: skip
+    gen.add_argument("--workers", type=int, help="processes (default: every core)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = CorpusConfig(
+            keyword=args.keyword,
+            seed=args.seed,
+            positives=args.positives,
+            confusables=args.confusables,
+            speech=args.speech,
+            noise=args.noise,
+            music=args.music,
+            silence=args.silence,
+            clip_seconds=args.clip_seconds,
+            engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
+            eval_positives=args.eval_positives,
+            eval_negative_hours=args.eval_hours,
+        )
+        from training.data.generate import generate
+
+        summary = generate(config, args.out, args.workers)
+    except (KwsError, ValueError) as exc:
+        print(f"training.data: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("training.data: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""The built-in wake-word corpus: a plan of clips (who says what, how, with which seed) and the
+work that renders one clip. :mod:`training.data.generate` runs the plan on every core.
+
+Every clip is a fixed-length 16 kHz int16 WAV whose content ends near the end of the window
+(detectors fire at the end of a word). Voices are split by speaker, so test and validation clips
+are spoken by voices that training never hears. Each clip has its own seed: the same corpus seed
+gives byte-identical clips whichever worker renders them, and a rerun skips finished clips.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kws.wavfile import write_wav
+from training.data import signals
+from training.data.augment import AugmentConfig, augment
+from training.data.phonetic import confusable_phrases
+from training.data.text_corpus import sentences
+from training.data.tts import Prosody, Voice, list_voices, prosody_grid, split_voices, synthesize
+
+SPLITS = ("train", "validation", "test")
+SPLIT_SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
+BACKGROUND_LABEL = "_background_"
+TTS_KINDS = ("positive", "confusable", "speech")
+NOISE_KINDS = ("white", "pink", "brown", "babble")
+END_MARGIN_S = (0.05, 0.3)  # the spoken phrase ends this long before the clip's end
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """What to generate; every count is a number of clips over all splits."""
+
+    keyword: str
+    seed: int = 0
+    positives: int = 6000
+    confusables: int = 4000
+    speech: int = 4000
+    noise: int = 2500
+    music: int = 2000
+    silence: int = 1500
+    clip_seconds: float = 1.5
+    engines: tuple[str, ...] = ("espeak-ng", "flite")
+    """TTS engines whose voices speak (both by default; each must be installed)."""
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    eval_positives: int = 150
+    """Held-out (test-voice) utterances embedded in the positive evaluation streams."""
+    eval_snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0)
+    eval_negative_hours: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.keyword.strip():
+            raise ValueError("keyword must not be empty")
+        counts = (self.positives, self.confusables, self.speech, self.noise, self.music)
+        if min(*counts, self.silence, self.eval_positives) < 0:
+            raise ValueError("counts must be >= 0")
+        if self.clip_seconds <= 0.5:
+            raise ValueError("clip_seconds must be > 0.5")
+
+    @property
+    def label(self) -> str:
+        """The keyword's label: lower case, words joined by underscores ('hey_jarvis')."""
+        return "_".join(self.keyword.lower().split())
+
+    @property
+    def clip_samples(self) -> int:
+        return round(self.clip_seconds * signals.SAMPLE_RATE)
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    """One clip to render: everything needed, nothing shared but the background pool."""
+
+    id: str
+    kind: str
+    """positive, confusable, speech, white/pink/brown/babble, music or silence."""
+    label: str
+    split: str
+    seed: int
+    text: str | None = None
+    voice: Voice | None = None
+    prosody: Prosody | None = None
+
+    @property
+    def relpath(self) -> str:
+        return f"clips/{self.split}/{self.kind}/{self.id}.wav"
+
+    def row(self) -> dict[str, Any]:
+        """The manifest line for this clip."""
+        return {
+            "id": self.id,
+            "path": self.relpath,
+            "label": self.label,
+            "kind": self.kind,
+            "split": self.split,
+            "seed": self.seed,
+            "text": self.text,
+            "voice": asdict(self.voice) if self.voice else None,
+            "prosody": asdict(self.prosody) if self.prosody else None,
+        }
+
+
+def clip_seed(seed: int, clip_id: str) -> int:
+    digest = hashlib.sha256(f"{seed}/{clip_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _split_counts(total: int) -> dict[str, int]:
+    counts = {s: int(total * SPLIT_SHARES[s]) for s in SPLITS}
+    counts["train"] += total - sum(counts.values())
+    return counts
+
+
+def voices_by_split(config: CorpusConfig) -> dict[str, list[Voice]]:
+    voices = [v for v in list_voices() if v.engine in config.engines]
+    return split_voices(voices, seed=config.seed)
+
+
+def plan(config: CorpusConfig) -> list[ClipJob]:
+    """Every clip of the corpus, in a fixed order (deterministic for a config)."""
+    voices = voices_by_split(config)
+    phrases = confusable_phrases(config.keyword, 300, config.seed)
+    texts = sentences(config.keyword, max(config.speech, 1), config.seed)
+    jobs: list[ClipJob] = []
+
+    def add(kind: str, label: str, split: str, **extra: Any) -> None:
+        clip_id = f"{kind}-{split}-{sum(j.kind == kind for j in jobs):06d}"
+        jobs.append(ClipJob(clip_id, kind, label, split, clip_seed(config.seed, clip_id), **extra))
+
+    text_index = 0
+    for offset, split in enumerate(SPLITS):
+        tts_counts = {
+            "positive": _split_counts(config.positives)[split],
+            "confusable": _split_counts(config.confusables)[split],
+            "speech": _split_counts(config.speech)[split],
+        }
+        grid = prosody_grid(voices[split], sum(tts_counts.values()), config.seed + offset)
+        pairs = iter(grid)
+        for _ in range(tts_counts["positive"]):
+            voice, prosody = next(pairs)
+            add("positive", config.label, split, text=config.keyword, voice=voice, prosody=prosody)
+        for i in range(tts_counts["confusable"]):
+            voice, prosody = next(pairs)
+            text = phrases[(i * 7 + offset) % len(phrases)]
+            add("confusable", BACKGROUND_LABEL, split, text=text, voice=voice, prosody=prosody)
+        for _ in range(tts_counts["speech"]):
+            voice, prosody = next(pairs)
+            add(
+                "speech",
+                BACKGROUND_LABEL,
+                split,
+                text=texts[text_index],
+                voice=voice,
+                prosody=prosody,
+            )
+            text_index += 1
+        for i in range(_split_counts(config.noise)[split]):
+            add(NOISE_KINDS[i % len(NOISE_KINDS)], BACKGROUND_LABEL, split)
+        for _ in range(_split_counts(config.music)[split]):
+            add("music", BACKGROUND_LABEL, split)
+        for _ in range(_split_counts(config.silence)[split]):
+            add("silence", BACKGROUND_LABEL, split)
+    return jobs
+
+
+# ---- rendering (runs in worker processes) ---------------------------------------------------
+
+
+@functools.cache
+def background_pool(seed: int, engines: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """Ten-second backgrounds every worker builds identically: coloured noise, music, babble.
+
+    Babble is made from training voices speaking corpus sentences, so it is real speech.
+    """
+    rng = np.random.default_rng(seed)
+    pool = [signals.BACKGROUNDS[k](10.0, rng) for k in ("white", "pink", "brown", "music")]
+    return (*pool, signals.babble(babble_speech(seed, engines), 10.0, rng))
+
+
+@functools.cache
+def babble_speech(seed: int, engines: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """A dozen sentences spoken by training voices, for babble noise."""
+    config = CorpusConfig(keyword="unused", seed=seed, engines=engines)
+    train_voices = voices_by_split(config)["train"]
+    pairs = prosody_grid(train_voices, 12, seed + 17)
+    texts = sentences("", 12, seed + 17)
+    return tuple(synthesize(t, v, p) for t, (v, p) in zip(texts, pairs, strict=True))
+
+
+def _fit_end(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Place ``audio`` so that it ends END_MARGIN_S before the end of an ``n``-sample canvas."""
+    margin = round(rng.uniform(*END_MARGIN_S) * signals.SAMPLE_RATE)
+    canvas = np.zeros(n, dtype=np.float32)
+    audio = audio[-(n - margin) :] if len(audio) > n - margin else audio
+    end = n - margin
+    canvas[end - len(audio) : end] = audio
+    return canvas
+
+
+def _fit_window(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``n``-sample window of ``audio`` (zero-padded at a random place if shorter)."""
+    if len(audio) >= n:
+        start = int(rng.integers(0, len(audio) - n + 1))
+        return audio[start : start + n]
+    canvas = np.zeros(n, dtype=np.float32)
+    start = int(rng.integers(0, n - len(audio) + 1))
+    canvas[start : start + len(audio)] = audio
+    return canvas
+
+
+def _source(job: ClipJob, config: CorpusConfig, rng: np.random.Generator) -> np.ndarray:
+    n = config.clip_samples
+    seconds = config.clip_seconds
+    if job.kind in TTS_KINDS:
+        assert job.text is not None and job.voice is not None and job.prosody is not None
+        speech = signals.as_float32(synthesize(job.text, job.voice, job.prosody))
+        fit = _fit_window if job.kind == "speech" else _fit_end
+        return fit(speech, n, rng)
+    if job.kind == "babble":
+        return signals.babble(babble_speech(config.seed, config.engines), seconds, rng)
+    return signals.BACKGROUNDS[job.kind](seconds, rng)
+
+
+def render(job: ClipJob, config: CorpusConfig) -> np.ndarray:
+    """The clip's int16 samples (exactly clip_samples long)."""
+    rng = np.random.default_rng(job.seed)
+    audio = _source(job, config, rng)
+    backgrounds: Sequence[np.ndarray] = ()
+    if job.kind in TTS_KINDS:
+        backgrounds = background_pool(config.seed, config.engines)
+    augmented = augment(audio, rng, config.augment, backgrounds)
+    fit: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
+    fit = _fit_window if job.kind not in ("positive", "confusable") else _keep_end
+    return signals.to_int16(fit(augmented, config.clip_samples, rng))
+
+
+def _keep_end(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """After augmentation changed the length: keep the end (the phrase), pad the start."""
+    if len(audio) >= n:
+        return audio[len(audio) - n :]
+    return np.concatenate([np.zeros(n - len(audio), dtype=audio.dtype), audio])
+
+
+def render_to(job: ClipJob, config: CorpusConfig, out: Path) -> str:
+    """Render one clip to its file unless it is already there (resume); returns its id."""
+    target = out / job.relpath
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(target, render(job, config), signals.SAMPLE_RATE)
+    return job.id
