@@ -53,6 +53,10 @@ class CorpusConfig:
     """Held-out (test-voice) utterances embedded in the positive evaluation streams."""
     eval_snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0)
     eval_negative_hours: float = 2.0
+    eval_sentences: int = 250
+    """Distinct TTS sentences (test voices) that the negative streams' speech is drawn from."""
+    eval_confusables: int = 150
+    """Distinct confusable phrases (test voices) in the negative streams."""
 
     def __post_init__(self) -> None:
         if not self.keyword.strip():
@@ -193,13 +197,28 @@ def babble_speech(seed: int, engines: tuple[str, ...]) -> tuple[np.ndarray, ...]
     return tuple(synthesize(t, v, p) for t, (v, p) in zip(texts, pairs, strict=True))
 
 
+def active_end(audio: np.ndarray, frame: int = 160, drop_db: float = 20.0) -> int:
+    """Sample index where speech ends: the end of the last 10 ms frame within ``drop_db`` of the
+    loudest frame (TTS voices can trail off in long low-level tails that silence trimming keeps).
+    """
+    usable = len(audio) - len(audio) % frame
+    if usable == 0:
+        return len(audio)
+    rms = np.sqrt(np.mean(np.square(audio[:usable].reshape(-1, frame), dtype=np.float64), axis=1))
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-drop_db / 20))
+    return int(loud[-1] + 1) * frame if len(loud) else len(audio)
+
+
 def _fit_end(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Place ``audio`` so that it ends END_MARGIN_S before the end of an ``n``-sample canvas."""
+    """Place ``audio`` on an ``n``-sample canvas so that its speech ends END_MARGIN_S before the
+    canvas ends; what trails after that is kept up to the end of the canvas."""
     margin = round(rng.uniform(*END_MARGIN_S) * signals.SAMPLE_RATE)
+    start = (n - margin) - active_end(audio)
+    if start < 0:  # longer than the window: keep the end of the phrase
+        audio, start = audio[-start:], 0
     canvas = np.zeros(n, dtype=np.float32)
-    audio = audio[-(n - margin) :] if len(audio) > n - margin else audio
-    end = n - margin
-    canvas[end - len(audio) : end] = audio
+    piece = audio[: n - start]
+    canvas[start : start + len(piece)] = piece
     return canvas
 
 
@@ -241,9 +260,14 @@ def render(job: ClipJob, config: CorpusConfig) -> np.ndarray:
 
 
 def _keep_end(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """After augmentation changed the length: keep the end (the phrase), pad the start."""
+    """Back to ``n`` samples after augmentation changed the length, the phrase still at the end.
+
+    Augmentation keeps the canvas's start aligned (speed scales it, reverberation appends its
+    tail), so a longer result loses the tail past the canvas and a shorter one is padded at the
+    start.
+    """
     if len(audio) >= n:
-        return audio[len(audio) - n :]
+        return audio[:n]
     return np.concatenate([np.zeros(n - len(audio), dtype=audio.dtype), audio])
 
 

@@ -115,9 +115,10 @@ def _write_eval(config: CorpusConfig, out: Path, workers: int) -> None:
                 snrs_db=config.eval_snrs_db,
             )
         if not negatives_manifest.is_file() and config.eval_negative_hours > 0:
-            pairs = prosody_grid(test_voices, 400, config.seed + 202)
-            texts = sentences(config.keyword, 250, config.seed + 202)
-            phrases = confusable_phrases(config.keyword, 150, config.seed + 202)
+            count = config.eval_sentences + config.eval_confusables
+            pairs = prosody_grid(test_voices, count, config.seed + 202)
+            texts = sentences(config.keyword, config.eval_sentences, config.seed + 202)
+            phrases = confusable_phrases(config.keyword, config.eval_confusables, config.seed + 202)
             items = [(t, v, p) for t, (v, p) in zip(texts + phrases, pairs, strict=False)]
             spoken = list(tqdm(pool.imap(_speak, items), total=len(items), desc="eval speech"))
             sources = {

@@ -1,0 +1,158 @@
+"""The corpus generator: deterministic, resumable, and clear about what is missing."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kws.wavfile import read_wav
+from training.data.corpus import CorpusConfig, plan
+from training.data.generate import generate
+
+pytestmark = pytest.mark.slow
+
+SMALL = dict(
+    positives=12, confusables=6, speech=6, noise=4, music=2, silence=2,
+    eval_positives=3, eval_negative_hours=0.005, eval_sentences=8, eval_confusables=4,
+)  # fmt: skip
+
+
+def config(**changes: object) -> CorpusConfig:
+    return CorpusConfig(keyword="hey jarvis", **{**SMALL, **changes})  # type: ignore[arg-type]
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "summary.json"
+    }
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("corpus")
+    return out, generate(config(), out, workers=2)
+
+
+def test_corpus_layout_labels_and_speaker_disjoint_splits(corpus) -> None:
+    out, summary = corpus
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert summary["clips"] == len(rows) == 32
+    for row in rows:
+        audio = read_wav(out / row["path"])
+        assert audio.sample_rate == 16000 and audio.channels == 1
+        assert len(audio.samples) == 24000  # 1.5 s
+        assert row["label"] == ("hey_jarvis" if row["kind"] == "positive" else "_background_")
+    positives = [r for r in rows if r["kind"] == "positive"]
+    assert all(r["text"] == "hey jarvis" for r in positives)
+    assert any(r["kind"] == "confusable" and "jarvis" in r["text"] for r in rows)
+    bases: dict[str, set[str]] = {}
+    for r in rows:
+        if r["voice"]:
+            base = r["voice"]["name"].split("+")[0]
+            bases.setdefault(r["split"], set()).add(base)
+    assert not bases["train"] & bases.get("test", set())
+    assert not bases["train"] & bases.get("validation", set())
+    positives_manifest = json.loads((out / "eval/positives/positives.json").read_text())
+    assert positives_manifest["num_positives"] == 3
+    assert {s["snr_db"] for s in positives_manifest["streams"]} == {0.0, 5.0, 10.0, 20.0}
+    negatives_manifest = json.loads((out / "eval/negatives/negatives.json").read_text())
+    assert negatives_manifest["total_duration_s"] >= 0.005 * 3600
+
+
+def test_positive_clips_end_near_the_window_end(corpus) -> None:
+    out, _ = corpus
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    for row in rows:
+        if row["kind"] != "positive":
+            continue
+        x = read_wav(out / row["path"]).samples[:, 0]
+        energy = np.convolve(x**2, np.ones(160) / 160, mode="same")
+        loud = np.flatnonzero(energy > 0.1 * energy.max())
+        assert loud[-1] > len(x) * 0.6, row["id"]  # the phrase is in the last part
+
+
+def test_same_seed_is_byte_identical_and_a_rerun_resumes(corpus, tmp_path: Path) -> None:
+    out, _ = corpus
+    again = tmp_path / "again"
+    generate(config(), again, workers=1)
+    assert digests(again) == digests(out)
+    victim = next((again / "clips").rglob("*.wav"))
+    victim.unlink()
+    summary = generate(config(), again, workers=2)
+    assert summary["rendered_now"] == 1
+    assert digests(again) == digests(out)
+
+
+def test_other_settings_in_the_same_folder_are_refused(corpus) -> None:
+    from kws.errors import KwsError
+
+    out, _ = corpus
+    with pytest.raises(KwsError, match="other settings"):
+        generate(config(seed=7), out)
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "training.data", "generate", *args],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+
+
+def test_missing_tts_binary_says_what_to_install(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}  # neither espeak-ng nor flite on PATH
+    done = run_cli("--keyword", "hey jarvis", "--out", str(tmp_path / "c"), env=env)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "espeak-ng is not installed: apt-get install espeak-ng" in line
+
+
+def test_unwritable_output_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = run_cli("--keyword", "hey jarvis", "--out", str(blocker / "corpus"))
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert str(blocker / "corpus") in line and "cannot write" in line
+
+
+def test_full_disk_is_one_line_and_loses_nothing(tmp_path: Path, monkeypatch) -> None:
+    from kws.errors import KwsError
+
+    out = tmp_path / "c"
+    cfg = config(eval_positives=0, eval_negative_hours=0)
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] > 10:  # the disk fills up after a few clips
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(KwsError, match="disk full"):
+        generate(cfg, out, workers=1)
+    written = list((out / "clips").rglob("*.wav"))
+    assert 0 < len(written) < 32
+    for path in written:
+        read_wav(path)  # every file left behind is whole
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    summary = generate(cfg, out, workers=1)
+    assert summary["rendered_now"] == 32 - len(written)
+
+
+def test_default_plan_has_20000_clips_and_300_voice_prosody_combinations() -> None:
+    jobs = plan(CorpusConfig(keyword="hey jarvis"))
+    assert len(jobs) >= 20000
+    positives = {(j.voice, j.prosody) for j in jobs if j.kind == "positive"}
+    assert len(positives) >= 300
