@@ -1,0 +1,127 @@
+"""The one FRR / false-accepts-per-hour routine, shared by the benchmarks, training and tests.
+
+Pure functions over score timelines (stream times and scores of one label, as the pipeline emits
+them with ``--emit-scores``). :func:`fire_times` replays exactly what :class:`kws.detect.Detector`
+does after smoothing — a label fires when the score reaches the threshold, at most once per
+stretch above it, and not within the refractory period of its last firing — so that a threshold
+chosen here behaves the same in ``kws.listen``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+DETECTION_TOLERANCE_S = 1.0
+"""A positive counts as detected by a firing between its onset and this long after its offset."""
+
+
+def smooth(scores: np.ndarray, calls: int) -> np.ndarray:
+    """The Detector's moving average over the last ``calls`` outputs (zeros before the start)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if calls <= 1:
+        return scores
+    padded = np.concatenate([np.zeros(calls - 1), scores])
+    sums = np.cumsum(padded)
+    sums[calls:] = sums[calls:] - sums[:-calls]
+    return sums[calls - 1 :] / calls
+
+
+def fire_times(
+    times: np.ndarray, smoothed: np.ndarray, threshold: float, refractory_s: float
+) -> np.ndarray:
+    """Stream times at which a Detector with this threshold fires on ``smoothed`` scores."""
+    above = np.asarray(smoothed) >= threshold
+    if not above.any():
+        return np.zeros(0)
+    edges = np.diff(np.concatenate([[False], above, [False]]).astype(np.int8))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    fired: list[float] = []
+    last = -np.inf
+    for start, end in zip(starts, ends, strict=True):
+        if times[start] - last >= refractory_s:
+            at = start
+        else:  # still refractory when the stretch begins: fire once it is over, if still above
+            at = start + int(np.searchsorted(times[start:end], last + refractory_s, side="left"))
+            if at >= end:
+                continue
+        last = float(times[at])
+        fired.append(last)
+    return np.asarray(fired)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One stream's smoothed scores for one label, and where its keywords are (if any)."""
+
+    times: np.ndarray
+    """Stream time (s) of each model output."""
+    scores: np.ndarray
+    """Smoothed posterior of the label at each time."""
+    duration_s: float
+    """Length of the stream (for false accepts per hour)."""
+    positives: tuple[tuple[float, float], ...] = ()
+    """(onset_s, offset_s) of each keyword occurrence; empty for a negative stream."""
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    threshold: float
+    fa_per_hour: float
+    frr: float
+    false_accepts: int
+    misses: int
+
+
+def operating_point(
+    timelines: Sequence[Timeline], threshold: float, refractory_s: float
+) -> OperatingPoint:
+    """FRR over every positive, and false accepts per hour over the negative streams.
+
+    A firing inside [onset, offset + DETECTION_TOLERANCE_S] of a positive detects it; any other
+    firing in a positive stream is ignored (positive streams measure misses), every firing in a
+    negative stream (one without positives) is a false accept.
+    """
+    false_accepts = misses = total = 0
+    negative_s = 0.0
+    for timeline in timelines:
+        fired = fire_times(timeline.times, timeline.scores, threshold, refractory_s)
+        if not timeline.positives:
+            false_accepts += len(fired)
+            negative_s += timeline.duration_s
+            continue
+        for onset, offset in timeline.positives:
+            total += 1
+            hit = np.any((fired >= onset) & (fired <= offset + DETECTION_TOLERANCE_S))
+            misses += int(not hit)
+    hours = negative_s / 3600
+    return OperatingPoint(
+        threshold=threshold,
+        fa_per_hour=false_accepts / hours if hours else float("nan"),
+        frr=misses / total if total else float("nan"),
+        false_accepts=false_accepts,
+        misses=misses,
+    )
+
+
+def det_curve(
+    timelines: Sequence[Timeline], refractory_s: float, thresholds: Sequence[float] | None = None
+) -> list[OperatingPoint]:
+    """Operating points over a threshold sweep (default: 0.01 .. 0.99 and a fine top end)."""
+    if thresholds is None:
+        thresholds = np.unique(
+            np.concatenate([np.linspace(0.01, 0.99, 99), 1 - np.logspace(-2, -5, 31)])
+        )
+    return [operating_point(timelines, float(t), refractory_s) for t in thresholds]
+
+
+def frr_at(points: Sequence[OperatingPoint], fa_per_hour: float) -> OperatingPoint | None:
+    """The lowest-FRR point whose FA/hr does not exceed ``fa_per_hour`` (ties: lowest FA/hr,
+    then the lowest threshold); None if no threshold is that quiet."""
+    ok = [p for p in points if p.fa_per_hour <= fa_per_hour]
+    if not ok:
+        return None
+    return min(ok, key=lambda p: (p.frr, p.fa_per_hour, p.threshold))

@@ -1,0 +1,98 @@
+"""The FRR / FA-per-hour routine on hand-made score sequences with known answers, and its
+agreement with the runtime's Detector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kws.detect import Detector
+from kws.evaluation import Timeline, det_curve, fire_times, frr_at, operating_point, smooth
+
+T = np.arange(1, 21) * 0.1  # 20 calls, 0.1 s apart
+
+
+def test_fires_once_per_stretch_above_the_threshold() -> None:
+    s = np.array([0, 0.9, 0.9, 0.9, 0, 0, 0.8, 0, 0, 0, 0, 0, 0.95, 0.95, 0, 0, 0, 0, 0, 0.6])
+    assert fire_times(T, s, 0.5, refractory_s=0.0).tolist() == pytest.approx([0.2, 0.7, 1.3, 2.0])
+    assert fire_times(T, s, 0.85, refractory_s=0.0).tolist() == pytest.approx([0.2, 1.3])
+    assert fire_times(T, s, 0.99, refractory_s=0.0).tolist() == []
+
+
+def test_refractory_suppresses_then_fires_if_still_above() -> None:
+    s = np.array([0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=float)
+    # Fires at 0.2; the stretch starting at 0.4 is within 0.35 s, so it fires at 0.55 -> 0.6.
+    assert fire_times(T, s, 0.5, refractory_s=0.35).tolist() == pytest.approx([0.2, 0.6])
+    # A refractory longer than the stretch swallows it.
+    assert fire_times(T, s, 0.5, refractory_s=1.0).tolist() == pytest.approx([0.2])
+
+
+def test_smoothing_matches_a_moving_average_with_zeros_before_the_start() -> None:
+    np.testing.assert_allclose(smooth(np.array([3.0, 3, 3, 0]), 3), [1, 2, 3, 2])
+    np.testing.assert_allclose(smooth(np.array([0.5, 1.0]), 1), [0.5, 1.0])
+
+
+def test_operating_point_counts_hits_misses_and_false_accepts() -> None:
+    quiet = np.zeros(20)
+    noisy = quiet.copy()
+    noisy[[3, 9, 15]] = 0.9  # three false accepts
+    positive = quiet.copy()
+    positive[4] = 0.9  # fires at 0.5 s
+    positive[17] = 0.9  # fires at 1.8 s, near no keyword: ignored in a positive stream
+    timelines = [
+        Timeline(T, noisy, duration_s=2.0),
+        Timeline(T, quiet, duration_s=1600.0),
+        Timeline(T, positive, duration_s=2.0, positives=((0.3, 0.4), (0.5, 0.6), (0.05, 0.1))),
+    ]
+    point = operating_point(timelines, 0.5, refractory_s=0.0)
+    assert point.false_accepts == 3
+    assert point.fa_per_hour == pytest.approx(3 / (1602 / 3600))
+    # 0.5 s detects the first two keywords (their windows overlap); the third ended at 0.1 s and
+    # its window [0.05, 1.1] holds the 0.5 s firing too: all three detected.
+    assert point.misses == 0 and point.frr == 0
+    strict = operating_point(timelines, 0.95, refractory_s=0.0)
+    assert strict.false_accepts == 0 and strict.frr == 1.0
+
+
+def test_frr_at_picks_the_best_threshold_within_the_false_accept_budget() -> None:
+    rng = np.random.default_rng(0)
+    times = np.arange(36000) * 0.1  # one hour of negatives at 10 calls/s
+    negatives = Timeline(times, rng.uniform(0, 0.6, len(times)), duration_s=3600.0)
+    negatives.scores[[1000, 5000]] = [0.8, 0.9]  # exactly two loud false accepts
+    pos_times = np.arange(100) * 0.1
+    positive = np.zeros(100)
+    positive[[10, 50]] = [0.85, 0.7]
+    positives = Timeline(pos_times, positive, 10.0, positives=((0.9, 1.0), (4.9, 5.0)))
+    points = det_curve([negatives, positives], refractory_s=1.0)
+    best = frr_at(points, 1.0)  # at most one false accept per hour
+    assert best is not None
+    assert best.false_accepts <= 1 and 0.8 < best.threshold <= 0.85
+    assert best.frr == 0.5  # only the 0.85 keyword survives a threshold above 0.8
+    zero = frr_at(points, 0.0)  # no false accept at all: above 0.9, which misses both
+    assert zero is not None and zero.threshold > 0.9 and zero.frr == 1.0
+    loose = frr_at(points, 2.0)  # both false accepts allowed: threshold <= 0.7 hears both
+    assert loose is not None and loose.frr == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    scores=st.lists(st.floats(0, 1), min_size=1, max_size=200),
+    threshold=st.floats(0.05, 0.95),
+    refractory_calls=st.integers(0, 30),
+    calls=st.integers(1, 5),
+)
+def test_replays_the_runtime_detector_exactly(
+    scores: list[float], threshold: float, refractory_calls: int, calls: int
+) -> None:
+    times = np.round((np.arange(len(scores)) + 1) * 0.02, 6)
+    refractory_s = refractory_calls * 0.02 - 1e-9
+    detector = Detector(("_bg_", "kw"), {"kw": threshold}, calls, refractory_s)
+    expected = [
+        t
+        for t, p in zip(times, scores, strict=True)
+        if detector.update(np.array([1 - p, p]), float(t))
+    ]
+    got = fire_times(times, smooth(np.array(scores), calls), threshold, refractory_s)
+    np.testing.assert_allclose(got, expected)
