@@ -1,0 +1,289 @@
+"""Evaluation inputs for ``benchmarks.frr_fa``: positive and negative streams, from manifests or
+from plain audio.
+
+Positives come from a ``positives.json`` manifest (``training.data.streams`` format), from a folder
+of plain keyword clips, or from a Speech-Commands-style test list; clips are embedded here into
+the negative audio at seeded random places with known onsets, written as temporary streams.
+Negatives come from a ``negatives.json`` manifest or a folder of WAVs (each one stream). Every
+problem is a ValueError or KwsError with a one-line message naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kws.audio import SAMPLE_RATE
+from kws.wavfile import load_audio, write_wav
+
+POSITIVE_SCHEMA = "kws.eval.positive_streams"  # training.data.streams.POSITIVE_SCHEMA
+NEGATIVE_SCHEMA = "kws.eval.negative_streams"  # training.data.streams.NEGATIVE_SCHEMA
+GAP_BEFORE_S = (1.5, 3.0)
+"""Background before each embedded clip (uniform range, seconds)."""
+GAP_AFTER_S = 1.5
+"""Background after each embedded clip: more than the 1 s detection tolerance."""
+STREAM_MAX_S = 600.0
+"""Streams written here (embedded positives, concatenated negative clips) are at most this long."""
+SNR_BIN_DB = 5.0
+"""Measured SNRs of embedded clips are reported rounded to this step, so they group."""
+EDGE_FADE_S = 0.01
+
+
+@dataclass(frozen=True)
+class Positive:
+    """One keyword occurrence in a positive stream and the conditions it was recorded under."""
+
+    onset_s: float
+    """Stream time (s) where the keyword starts."""
+    offset_s: float
+    """Stream time (s) where it ends (exclusive)."""
+    snr_db: float | None = None
+    """Speech-to-background ratio (dB) over the keyword; None if unknown."""
+    background: str | None = None
+    """Background kind, e.g. 'pink' or 'music'; None if unknown."""
+    voice: str | None = None
+    """Voice or speaker id; None if unknown."""
+
+
+@dataclass(frozen=True)
+class EvalStream:
+    """One WAV streamed through the pipeline: a positive stream (with keywords) or a negative."""
+
+    path: Path
+    positives: tuple[Positive, ...] = ()
+    """The keywords in it; empty for a negative stream (every firing is a false accept)."""
+    segments: tuple[tuple[float, float, str], ...] = ()
+    """Negatives from a manifest: (onset_s, offset_s, kind) of each stretch."""
+
+
+def _load_json(path: Path, schema: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such manifest") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable JSON manifest ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{path}: expected a {schema!r} manifest, found schema {found!r}")
+    return data
+
+
+def _wav(manifest: Path, name: object) -> Path:
+    if not isinstance(name, str):
+        raise ValueError(f"{manifest}: a 'file' entry is missing or not a string")
+    path = manifest.parent / name
+    if not path.is_file():
+        raise ValueError(f"{manifest}: {name}: no such WAV file")
+    return path
+
+
+def read_positive_manifest(path: Path) -> list[EvalStream]:
+    """The streams of a ``positives.json`` (training.data.streams format), files checked."""
+    data = _load_json(path, POSITIVE_SCHEMA)
+    streams = []
+    try:
+        for entry in data["streams"]:
+            events = tuple(
+                Positive(
+                    onset_s=float(e["onset_s"]),
+                    offset_s=float(e["offset_s"]),
+                    snr_db=None if e.get("snr_db") is None else float(e["snr_db"]),
+                    background=e.get("background"),
+                    voice=None if e.get("voice") is None else str(e["voice"]),
+                )
+                for e in entry["events"]
+            )
+            streams.append(EvalStream(_wav(path, entry.get("file")), events))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: malformed positives manifest (missing {exc})") from None
+    return streams
+
+
+def read_negative_manifest(path: Path) -> list[EvalStream]:
+    """The files of a ``negatives.json`` (training.data.streams format), files checked."""
+    data = _load_json(path, NEGATIVE_SCHEMA)
+    try:
+        return [
+            EvalStream(
+                _wav(path, entry.get("file")),
+                segments=tuple(
+                    (float(s["onset_s"]), float(s["offset_s"]), str(s["kind"]))
+                    for s in entry.get("segments", [])
+                ),
+            )
+            for entry in data["files"]
+        ]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: malformed negatives manifest (missing {exc})") from None
+
+
+def wav_files(folder: Path) -> list[Path]:
+    """Every ``*.wav`` under ``folder`` (recursively), sorted."""
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
+    if not found:
+        raise ValueError(f"{folder}: no WAV files in this folder")
+    return found
+
+
+def read_test_list(path: Path, label: str) -> tuple[list[Path], list[Path]]:
+    """(clips of ``label``, clips of other words) of a Speech-Commands-style list of
+    ``word/file.wav`` lines relative to the list's folder."""
+    try:
+        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the test list ({exc})") from None
+    keyword, others = [], []
+    for line in lines:
+        clip = path.parent / line
+        if not clip.is_file():
+            raise ValueError(f"{path}: {line}: no such WAV file")
+        (keyword if Path(line).parts[0] == label else others).append(clip)
+    return keyword, others
+
+
+def _voice(clip: Path, root: Path) -> str | None:
+    """Speech Commands names files ``<speaker>_nohash_<n>.wav``; nested folders name a voice."""
+    if "_nohash_" in clip.name:
+        return clip.name.split("_nohash_")[0]
+    parent = clip.parent.relative_to(root) if clip.is_relative_to(root) else Path()
+    return str(parent) if parent.parts else None
+
+
+def _kind_at(stream: EvalStream, t: float) -> str:
+    for onset, offset, kind in stream.segments:
+        if onset <= t < offset:
+            return kind
+    return stream.path.stem
+
+
+def _fade(x: np.ndarray) -> np.ndarray:
+    n = min(int(EDGE_FADE_S * SAMPLE_RATE), len(x) // 2)
+    ramp = np.linspace(0.0, 1.0, n, endpoint=False)
+    x[:n] *= ramp
+    x[len(x) - n :] *= ramp[::-1]
+    return x
+
+
+def _write_streams(
+    pieces: Sequence[tuple[np.ndarray, tuple[Positive, ...]]], out_dir: Path, prefix: str
+) -> list[EvalStream]:
+    """Concatenate pieces (audio, positives relative to the piece) into streams of at most
+    :data:`STREAM_MAX_S` (a longer piece gets one of its own) and write them as WAVs."""
+    groups: list[list[tuple[np.ndarray, tuple[Positive, ...]]]] = [[]]
+    used = 0
+    for piece in pieces:
+        if groups[-1] and used + len(piece[0]) > STREAM_MAX_S * SAMPLE_RATE:
+            groups.append([])
+            used = 0
+        groups[-1].append(piece)
+        used += len(piece[0])
+    streams = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for index, group in enumerate(groups):
+        events, start = [], 0
+        for audio, positives in group:
+            shift = start / SAMPLE_RATE
+            events += [
+                Positive(p.onset_s + shift, p.offset_s + shift, p.snr_db, p.background, p.voice)
+                for p in positives
+            ]
+            start += len(audio)
+        path = out_dir / f"{prefix}_{index:03d}.wav"
+        audio = np.concatenate([a for a, _ in group])
+        write_wav(path, np.clip(np.rint(audio), -32768, 32767).astype(np.int16), SAMPLE_RATE)
+        streams.append(EvalStream(path, tuple(events)))
+    return streams
+
+
+def embed_clips(
+    clips: Sequence[Path], negatives: Sequence[EvalStream], out_dir: Path, seed: int, root: Path
+) -> list[EvalStream]:
+    """Write positive streams: each clip, at its own level, added to a random excerpt of a random
+    negative stream, with background before and after it; returns them with known onsets.
+
+    The event's SNR is the measured clip-to-background power ratio over the clip, rounded to
+    :data:`SNR_BIN_DB`; its background is the negative manifest's kind there (else the file).
+    """
+    if not clips:
+        raise ValueError("no positive clips to evaluate")
+    rng = np.random.default_rng(seed)
+    source = rng.integers(len(negatives), size=len(clips))
+    gaps = rng.uniform(*GAP_BEFORE_S, size=len(clips))
+    pieces: list[tuple[np.ndarray, tuple[Positive, ...]] | None] = [None] * len(clips)
+    for n in sorted(set(source.tolist())):  # load each negative file once
+        background = load_audio(negatives[n].path).astype(np.float64)
+        for i in np.flatnonzero(source == n):
+            clip = load_audio(clips[i]).astype(np.float64)
+            before = round(gaps[i] * SAMPLE_RATE)
+            length = before + len(clip) + round(GAP_AFTER_S * SAMPLE_RATE)
+            start = int(rng.integers(max(1, len(background) - length + 1)))
+            piece = np.resize(background[start:], length) if len(background) else np.zeros(length)
+            piece = _fade(piece.copy())
+            noise = float(np.mean(piece[before : before + len(clip)] ** 2))
+            speech = float(np.mean(clip**2))
+            snr = None
+            if noise > 0 and speech > 0:
+                snr = SNR_BIN_DB * round(10 * math.log10(speech / noise) / SNR_BIN_DB)
+            piece[before : before + len(clip)] += clip
+            kind = _kind_at(negatives[n], (start + before) / SAMPLE_RATE)
+            event = Positive(
+                before / SAMPLE_RATE,
+                (before + len(clip)) / SAMPLE_RATE,
+                snr,
+                kind,
+                _voice(clips[i], root),
+            )
+            pieces[i] = (piece, (event,))
+    return _write_streams([p for p in pieces if p is not None], out_dir, "embedded_positives")
+
+
+def concatenate_clips(clips: Sequence[Path], out_dir: Path, prefix: str) -> list[EvalStream]:
+    """Negative streams made of short clips (e.g. other Speech Commands words) back to back."""
+    pieces = [(load_audio(c).astype(np.float64), ()) for c in clips]
+    return [EvalStream(s.path) for s in _write_streams(pieces, out_dir, prefix)]
+
+
+def load_streams(
+    positives: Path, negatives: Path, work_dir: Path, label: str | None = None, seed: int = 0
+) -> tuple[list[EvalStream], list[EvalStream]]:
+    """(positive streams, negative streams) for the CLI's ``--positives`` / ``--negatives``.
+
+    ``positives``: a positives.json, a folder of keyword clips, or a Speech Commands test list
+    (whose ``label`` clips are positives and other words extra negatives). ``negatives``: a
+    negatives.json or a folder of WAVs. Streams made here are written under ``work_dir``.
+    """
+    if negatives.is_dir():
+        negative = [EvalStream(p) for p in wav_files(negatives)]
+    elif negatives.is_file():
+        negative = read_negative_manifest(negatives)
+    else:
+        raise ValueError(f"{negatives}: no such negatives manifest or folder")
+    if not negative:
+        raise ValueError(f"{negatives}: no negative streams")
+    if positives.is_dir():
+        positive = embed_clips(wav_files(positives), negative, work_dir, seed, positives)
+    elif positives.suffix.lower() == ".json":
+        if not positives.is_file():
+            raise ValueError(f"{positives}: no such manifest")
+        positive = read_positive_manifest(positives)
+    elif positives.is_file():
+        if not label:
+            raise ValueError(f"{positives}: a test list needs --label naming the keyword word")
+        keyword, others = read_test_list(positives, label)
+        if not keyword:
+            raise ValueError(f"{positives}: no clips of {label!r} in the test list")
+        positive = embed_clips(keyword, negative, work_dir, seed, positives.parent)
+        if others:
+            negative = negative + concatenate_clips(others, work_dir, "other_words")
+    else:
+        raise ValueError(f"{positives}: no such positives manifest, folder or test list")
+    if not any(s.positives for s in positive):
+        raise ValueError(f"{positives}: no positives to evaluate")
+    return positive, negative
