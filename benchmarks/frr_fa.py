@@ -1,0 +1,305 @@
+"""False rejects against false accepts per hour, streamed through the runtime's own pipeline.
+
+    python -m benchmarks.frr_fa --model M.tflite [--model M2.tflite] --positives POSITIVES
+        --negatives NEGATIVES --out DIR [--calibrate FA_PER_HOUR] [--label LABEL] [--seed N]
+
+Every positive and negative stream goes once through :class:`kws.pipeline.Pipeline` (all models
+in one pass, sharing the frontend) fed from :class:`kws.audio.WavSource` blocks, exactly as
+``kws.listen`` runs; the raw scores are smoothed as the Detector smooths them and swept with
+:func:`kws.evaluation.det_curve`. Writes results.json, results.md and det.png to ``--out``;
+``--calibrate`` writes the threshold for that FA/hr into each model's metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks import report
+from benchmarks.streams import EvalStream, load_streams
+from kws.audio import WavSource
+from kws.errors import KwsError
+from kws.evaluation import (
+    DETECTION_TOLERANCE_S,
+    OperatingPoint,
+    Timeline,
+    det_curve,
+    frr_at,
+    operating_point,
+    smooth,
+)
+from kws.events import Event, Score
+from kws.metadata import ModelMetadata, Threshold
+from kws.model import Model, load_model
+from kws.pipeline import Pipeline, PipelineConfig
+from kws.tflite_file import read_metadata, read_model_bytes, write_model
+
+TARGETS_FA_PER_HOUR = (0.5, 1.0)
+BREAKDOWN_TARGET = 1.0
+CONDITIONS = ("snr_db", "background", "voice")
+
+Timelines = dict[tuple[int, str], list[Timeline]]
+"""(model index, label) -> one smoothed Timeline per stream, in stream order."""
+
+
+def smoothing_calls(md: ModelMetadata) -> int:
+    """Model calls the Detector averages over: the same formula as Pipeline.__init__ (kws/
+    computes it inline; keep the two in step)."""
+    f = md.features
+    step_s = f.frame_step * md.stride_frames / f.sample_rate
+    return max(1, round(md.smoothing_s / step_s)) if md.smoothing_s else 1
+
+
+def score_streams(
+    models: Sequence[Model], streams: Sequence[EvalStream], progress: bool = True
+) -> Timelines:
+    """Stream every WAV through one Pipeline of all ``models`` (emit_scores on, no status) and
+    return each model's smoothed score timeline per label and stream.
+
+    Score events name their model by metadata name only, so for the run each model is named by
+    its index (two exports of one model share a name); the original metadata is restored.
+    """
+    originals = [m.metadata for m in models]
+    for i, model in enumerate(models):
+        model.metadata = dataclasses.replace(model.metadata, name=str(i))
+    out: Timelines = {(i, label): [] for i, md in enumerate(originals) for label in md.labels}
+    config = PipelineConfig(emit_scores=True, status_interval_s=0)
+    try:
+        for stream in tqdm(streams, desc="streams", unit="stream", disable=not progress):
+            times: list[list[float]] = [[] for _ in models]
+            rows: list[list[list[float]]] = [[] for _ in models]
+
+            def collect(event: Event, times: Any = times, rows: Any = rows) -> None:
+                if isinstance(event, Score):
+                    i = int(event.model)
+                    times[i].append(event.t)
+                    rows[i].append([event.scores[label] for label in originals[i].labels])
+
+            source = WavSource(stream.path)
+            Pipeline(models, config, on_event=collect).run(source, source.description)
+            duration_s = len(source.samples) / source.sample_rate
+            spans = tuple((p.onset_s, p.offset_s) for p in stream.positives)
+            for i, md in enumerate(originals):
+                raw = np.asarray(rows[i], dtype=np.float64).reshape(-1, len(md.labels))
+                for j, label in enumerate(md.labels):
+                    scores = smooth(raw[:, j], smoothing_calls(md))
+                    out[i, label].append(Timeline(np.asarray(times[i]), scores, duration_s, spans))
+    finally:
+        for model, md in zip(models, originals, strict=True):
+            model.metadata = md
+    return out
+
+
+def _point(p: OperatingPoint | None) -> dict[str, Any] | None:
+    return None if p is None else dataclasses.asdict(p)
+
+
+def breakdown(
+    timelines: Sequence[Timeline],
+    streams: Sequence[EvalStream],
+    threshold: float,
+    refractory_s: float,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """FRR at ``threshold`` per value of each condition (SNR, background, voice): the positive
+    streams with only that value's keywords kept, through :func:`operating_point`."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    positive = [(t, s) for t, s in zip(timelines, streams, strict=True) if s.positives]
+    for condition in CONDITIONS:
+        values = {getattr(p, condition) for _, s in positive for p in s.positives}
+        cells = {}
+        for value in sorted(values, key=lambda v: (v is None, v if v is not None else 0)):
+            subset = []
+            for timeline, stream in positive:
+                spans = tuple(
+                    (p.onset_s, p.offset_s)
+                    for p in stream.positives
+                    if getattr(p, condition) == value
+                )
+                if spans:
+                    subset.append(dataclasses.replace(timeline, positives=spans))
+            point = operating_point(subset, threshold, refractory_s)
+            key = "unknown" if value is None else f"{value:g}" if condition == "snr_db" else value
+            cells[str(key)] = {
+                "frr": point.frr,
+                "misses": point.misses,
+                "positives": sum(len(t.positives) for t in subset),
+            }
+        out[condition] = cells
+    return out
+
+
+def evaluate(
+    models: Sequence[Model],
+    labels: Sequence[Sequence[str]],
+    streams: Sequence[EvalStream],
+    timelines: Timelines,
+) -> list[dict[str, Any]]:
+    """Per (model, label): the DET curve, FRR at each target, and the condition breakdown."""
+    entries = []
+    for i, model in enumerate(models):
+        md = model.metadata
+        for label in labels[i]:
+            lines = timelines[i, label]
+            points = det_curve(lines, md.refractory_s)
+            at = {report.target_key(t): frr_at(points, t) for t in TARGETS_FA_PER_HOUR}
+            chosen = at[report.target_key(BREAKDOWN_TARGET)]
+            cells: dict[str, Any] = {"threshold": None, "target_fa_per_hour": BREAKDOWN_TARGET}
+            if chosen is not None:
+                cells["threshold"] = chosen.threshold
+                cells.update(breakdown(lines, streams, chosen.threshold, md.refractory_s))
+            entries.append(
+                {
+                    "model": str(model.path),
+                    "name": md.name,
+                    "label": label,
+                    "streaming": md.streaming,
+                    "quantization": md.quantization,
+                    "smoothing_s": md.smoothing_s,
+                    "smoothing_calls": smoothing_calls(md),
+                    "refractory_s": md.refractory_s,
+                    "negative_hours": sum(t.duration_s for t in lines if not t.positives) / 3600,
+                    "num_positives": sum(len(t.positives) for t in lines),
+                    "frr_at": {k: _point(p) for k, p in at.items()},
+                    "breakdown": cells,
+                    "det": [dataclasses.asdict(p) for p in points],
+                }
+            )
+    return entries
+
+
+def labels_to_evaluate(model: Model, label: str | None) -> list[str]:
+    """``label`` if the model has it; else the model's only keyword; without ``label`` every
+    keyword (a label with a threshold in the metadata)."""
+    md = model.metadata
+    if label is None:
+        if not md.keywords:
+            raise ValueError(f"{model.path}: the model has no keyword labels (no thresholds)")
+        return list(md.keywords)
+    if label in md.labels:
+        return [label]
+    if len(md.keywords) == 1:
+        return list(md.keywords)
+    raise ValueError(f"{model.path}: no label {label!r} (keywords: {', '.join(md.keywords)})")
+
+
+def calibrate(entries: Sequence[dict[str, Any]], target: float) -> list[dict[str, Any]]:
+    """Write, per model file, the threshold :func:`frr_at` picks for ``target`` FA/hr into its
+    metadata (atomic replace). Checks every model first: if any label has no threshold that
+    quiet, raises ValueError and no file is touched."""
+    chosen = []
+    for entry in entries:
+        points = [OperatingPoint(**p) for p in entry["det"]]
+        point = frr_at(points, target)
+        if point is None:
+            raise ValueError(
+                f"{entry['model']}: no threshold keeps {entry['label']!r} at or below "
+                f"{target:g} FA/hr (fewest: {min(p.fa_per_hour for p in points):.3g} FA/hr)"
+            )
+        chosen.append((entry, point))
+    done = []
+    for path in dict.fromkeys(entry["model"] for entry, _ in chosen):
+        data = read_model_bytes(path)
+        md = read_metadata(path, data)
+        thresholds = dict(md.thresholds)
+        for entry, point in chosen:
+            if entry["model"] != path:
+                continue
+            old = md.thresholds.get(entry["label"])
+            thresholds[entry["label"]] = Threshold(point.threshold, point.fa_per_hour)
+            done.append(
+                {
+                    "model": path,
+                    "label": entry["label"],
+                    "old_threshold": None if old is None else old.threshold,
+                    "threshold": point.threshold,
+                    "fa_per_hour": point.fa_per_hour,
+                    "frr": point.frr,
+                }
+            )
+        write_model(path, data, md.with_thresholds(thresholds))
+    return done
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the models and streams, score, evaluate, calibrate if asked, write the report."""
+    models = [load_model(path) for path in args.model]
+    rates = {m.metadata.features.sample_rate for m in models}
+    if rates != {16000}:
+        raise ValueError(f"models must take 16 kHz audio, got {sorted(rates)} Hz")
+    labels = [labels_to_evaluate(m, args.label) for m in models]
+    with tempfile.TemporaryDirectory(prefix="frr_fa_") as work:
+        positives, negatives = load_streams(
+            args.positives, args.negatives, Path(work), args.label, args.seed
+        )
+        streams = positives + negatives
+        timelines = score_streams(models, streams, progress=not args.quiet)
+    entries = evaluate(models, labels, streams, timelines)
+    results: dict[str, Any] = {
+        "schema": report.SCHEMA,
+        "schema_version": report.SCHEMA_VERSION,
+        "positives": str(args.positives),
+        "negatives": str(args.negatives),
+        "seed": args.seed,
+        "targets_fa_per_hour": list(TARGETS_FA_PER_HOUR),
+        "detection_tolerance_s": DETECTION_TOLERANCE_S,
+        "num_positives": sum(len(s.positives) for s in positives),
+        "num_positive_streams": len(positives),
+        "num_negative_streams": len(negatives),
+        "negative_hours": entries[0]["negative_hours"],
+        "models": entries,
+    }
+    if args.calibrate is not None:
+        results["calibration"] = {
+            "target_fa_per_hour": args.calibrate,
+            "models": calibrate(entries, args.calibrate),
+        }
+    report.write_report(results, args.out)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", action="append", type=Path, required=True, help=".tflite")
+    parser.add_argument(
+        "--positives",
+        type=Path,
+        required=True,
+        help="positives.json, a folder of keyword clips, or a Speech Commands test list",
+    )
+    parser.add_argument(
+        "--negatives", type=Path, required=True, help="negatives.json or a folder of WAVs"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="folder for results and det.png")
+    parser.add_argument(
+        "--calibrate", type=float, metavar="FA_PER_HOUR", help="write this FA/hr's threshold"
+    )
+    parser.add_argument("--label", help="keyword label (and the Speech Commands word)")
+    parser.add_argument("--seed", type=int, default=0, help="where clips are embedded")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        results = run(args)
+    except (KwsError, ValueError) as exc:
+        print(f"frr_fa: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    print(report.text_table(report.summary_header(results), report.summary_rows(results)))
+    for c in results.get("calibration", {}).get("models", []):
+        old = "none" if c["old_threshold"] is None else f"{c['old_threshold']:.4g}"
+        print(
+            f"calibrated {c['model']} {c['label']}: threshold {old} -> {c['threshold']:.4g} "
+            f"({c['fa_per_hour']:.3g} FA/hr, FRR {100 * c['frr']:.1f}%)"
+        )
+    print(f"wrote {args.out / 'results.json'}, results.md and det.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

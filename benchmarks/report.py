@@ -1,0 +1,166 @@
+"""Write the FRR / FA-per-hour results of ``benchmarks.frr_fa``: JSON, a markdown table and a DET
+plot (FRR against FA/hr on a log axis, one curve per model)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kws.atomic import atomic_write_bytes
+
+SCHEMA = "kws.bench.frr_fa"
+SCHEMA_VERSION = 1
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+def target_key(target: float) -> str:
+    """Key of a target FA/hr in ``frr_at``: 0.5 -> '0.5', 1.0 -> '1'."""
+    return f"{target:g}"
+
+
+def summary_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per (model, label): model, label, FRR and threshold at each target, positives,
+    negative hours."""
+    rows = []
+    for entry in results["models"]:
+        row = [Path(entry["model"]).name, entry["label"]]
+        for target in results["targets_fa_per_hour"]:
+            point = entry["frr_at"][target_key(target)]
+            row += [
+                _pct(point and point["frr"]),
+                _num(point and point["threshold"]),
+            ]
+        row += [str(entry["num_positives"]), f"{entry['negative_hours']:.3f}"]
+        rows.append(row)
+    return rows
+
+
+def summary_header(results: dict[str, Any]) -> list[str]:
+    header = ["model", "label"]
+    for target in results["targets_fa_per_hour"]:
+        header += [f"FRR@{target:g} FA/h", f"threshold@{target:g}"]
+    return [*header, "positives", "negative hours"]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned table for the terminal."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    lines = [header, ["-" * w for w in widths], *rows]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in lines
+    )
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """results.md: the summary table, then per model the FRR by condition at the 1 FA/hr
+    threshold."""
+    lines = [
+        "# FRR / false accepts per hour",
+        "",
+        f"Positives: `{results['positives']}` ({results['num_positives']} keywords); negatives: "
+        f"`{results['negatives']}` ({results['negative_hours']:.3f} h). A keyword counts as "
+        f"detected by a firing between its onset and {results['detection_tolerance_s']:g} s "
+        "after its offset; FRR at a target is the lowest FRR among thresholds whose FA/hr "
+        "does not exceed it (kws.evaluation).",
+        "",
+        *_table(summary_header(results), summary_rows(results)),
+    ]
+    for entry in results["models"]:
+        breakdown = entry["breakdown"]
+        if breakdown["threshold"] is None:
+            continue
+        lines += [
+            "",
+            f"## {Path(entry['model']).name} ({entry['label']}): FRR by condition at threshold "
+            f"{breakdown['threshold']:.4g} ({breakdown['target_fa_per_hour']:g} FA/h)",
+        ]
+        for condition in ("snr_db", "background", "voice"):
+            rows = [
+                [value, _pct(cell["frr"]), str(cell["misses"]), str(cell["positives"])]
+                for value, cell in breakdown[condition].items()
+            ]
+            lines += ["", *_table([condition, "FRR", "misses", "positives"], rows)]
+    calibration = results.get("calibration")
+    if calibration:
+        lines += ["", f"## Calibrated at {calibration['target_fa_per_hour']:g} FA/h", ""]
+        rows = [
+            [
+                Path(c["model"]).name,
+                c["label"],
+                _num(c["old_threshold"]),
+                _num(c["threshold"]),
+                _num(c["fa_per_hour"]),
+                _pct(c["frr"]),
+            ]
+            for c in calibration["models"]
+        ]
+        lines += _table(["model", "label", "old", "new", "FA/h", "FRR"], rows)
+    return "\n".join(lines) + "\n"
+
+
+def det_png(results: dict[str, Any]) -> bytes:
+    """The DET plot as PNG bytes. Points with no false accepts sit at a floor below one false
+    accept over the negatives (a log axis has no 0); markers show the chosen operating points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hours = results["negative_hours"]
+    floor = min(0.1, 0.5 / hours) if hours else 0.1
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
+    markers = {0.5: "o", 1.0: "s"}
+    for entry in results["models"]:
+        det = entry["det"]
+        fa = [max(p["fa_per_hour"], floor) for p in det]
+        name = f"{Path(entry['model']).name} ({entry['label']})"
+        (line,) = ax.plot(fa, [100 * p["frr"] for p in det], label=name)
+        for target in results["targets_fa_per_hour"]:
+            point = entry["frr_at"][target_key(target)]
+            if point is not None:
+                ax.plot(
+                    max(point["fa_per_hour"], floor),
+                    100 * point["frr"],
+                    markers.get(target, "^"),
+                    color=line.get_color(),
+                    label=f"{name} @ {target:g} FA/h",
+                )
+    for target in results["targets_fa_per_hour"]:
+        ax.axvline(target, color="grey", linestyle=":", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"false accepts per hour (0 drawn at {floor:.3g})")
+    ax.set_ylabel("false reject rate (%)")
+    ax.set_title(f"DET: {results['num_positives']} positives, {hours:.2f} h of negatives")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_report(results: dict[str, Any], out: Path) -> None:
+    """results.json, results.md and det.png in ``out`` (each written atomically)."""
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=1, allow_nan=False) + "\n"
+    atomic_write_bytes(out / "results.json", text.encode())
+    atomic_write_bytes(out / "results.md", markdown(results).encode())
+    atomic_write_bytes(out / "det.png", det_png(results))
