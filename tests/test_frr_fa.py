@@ -1,0 +1,215 @@
+"""End to end: ``python -m benchmarks.frr_fa`` on the tiny chirp model with generated streams."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def make_eval_data(out: Path, seed: int = 0) -> dict[str, Path]:
+    """A positives.json (chirp keywords at 5 and 20 dB in pink and white noise, two "voices"),
+    a negatives.json (2.5 min of noise and non-keyword sounds), and a folder of plain clips."""
+    from kws.wavfile import write_wav
+    from training import synthetic
+    from training.data import signals
+    from training.data.streams import write_negative_streams, write_positive_streams
+
+    rng = np.random.default_rng(seed)
+    clips = [synthetic.keyword(rng) for _ in range(8)]
+    positives = [
+        (clip, {"voice": "low" if i % 2 else "high", "text": "chirp"})
+        for i, clip in enumerate(clips)
+    ]
+    backgrounds = {"pink": signals.pink, "white": signals.white}
+    positives_json = write_positive_streams(
+        positives, backgrounds, out / "pos", seed=seed, snrs_db=(5, 20), gap_s=(2.0, 3.0)
+    )
+    hard = [synthetic.make_clip(k, rng) for k in ("falling_chirp", "steady_tone", "noise") * 6]
+    negatives_json = write_negative_streams(
+        {"pink": signals.pink, "sounds": hard},
+        out / "neg",
+        hours=2.5 / 60,
+        seed=seed,
+        file_seconds=75,
+    )
+    folder = out / "clips"
+    folder.mkdir()
+    for i, clip in enumerate(clips[:6]):
+        write_wav(folder / f"chirp_{i}.wav", (clip * 6000).astype(np.int16), 16000)
+    return {"positives": positives_json, "negatives": negatives_json, "clips": folder}
+
+
+@pytest.fixture(scope="module")
+def eval_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_eval_data(tmp_path_factory.mktemp("frr_fa_data"))
+
+
+def run_cli(*args: object) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "benchmarks.frr_fa", "--quiet", *map(str, args)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_manifests_two_models_one_pass(
+    tiny_models: dict[str, Path], eval_data: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    done = run_cli(
+        "--model", tiny_models["window"], "--model", tiny_models["streaming"],
+        "--positives", eval_data["positives"], "--negatives", eval_data["negatives"],
+        "--out", out,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["num_positives"] == 16
+    assert results["negative_hours"] == pytest.approx(2.5 / 60)
+    assert [m["model"] for m in results["models"]] == [
+        str(tiny_models["window"]),
+        str(tiny_models["streaming"]),
+    ]
+    for entry in results["models"]:
+        assert entry["label"] == "chirp" and entry["num_positives"] == 16
+        at1 = entry["frr_at"]["1"]
+        assert at1 is not None and at1["frr"] <= 0.125 and at1["fa_per_hour"] <= 1.0
+        assert entry["frr_at"]["0.5"]["frr"] >= at1["frr"]
+        det = entry["det"]
+        thresholds = [p["threshold"] for p in det]
+        assert thresholds == sorted(thresholds)
+        assert all(a["frr"] <= b["frr"] for a, b in itertools.pairwise(det))
+        assert all(a["fa_per_hour"] >= b["fa_per_hour"] for a, b in itertools.pairwise(det))
+        assert det[0]["frr"] == 0.0 and det[-1]["frr"] > det[0]["frr"]
+        cells = entry["breakdown"]
+        assert cells["threshold"] == at1["threshold"]
+        assert {k: v["positives"] for k, v in cells["snr_db"].items()} == {"5": 8, "20": 8}
+        assert set(cells["background"]) == {"pink", "white"}
+        assert set(cells["voice"]) == {"high", "low"}
+    assert (out / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (out / "results.md").read_text()
+    assert "| model | label | FRR@0.5 FA/h |" in markdown
+    assert "| window.tflite | chirp |" in markdown and "| snr_db | FRR |" in markdown
+    assert "streaming.tflite" in done.stdout  # the summary table
+
+
+def test_calibrate_rewrites_the_threshold_and_refuses_the_impossible(
+    tiny_models: dict[str, Path], eval_data: dict[str, Path], tmp_path: Path
+) -> None:
+    from kws.model import load_model
+    from kws.pipeline import Pipeline, PipelineConfig
+    from kws.tflite_file import read_metadata
+    from kws.wavfile import load_audio
+
+    model = tmp_path / "chirp.tflite"
+    model.write_bytes(tiny_models["streaming"].read_bytes())
+    data = ["--positives", eval_data["positives"], "--negatives", eval_data["negatives"]]
+    before = model.read_bytes()
+    done = run_cli("--model", model, *data, "--out", tmp_path / "no", "--calibrate", "-1")
+    assert done.returncode == 2
+    assert done.stderr.startswith("frr_fa: error: ") and done.stderr.count("\n") == 1
+    assert "no threshold" in done.stderr
+    assert model.read_bytes() == before
+
+    done = run_cli("--model", model, *data, "--out", tmp_path / "out", "--calibrate", "1")
+    assert done.returncode == 0, done.stderr
+    calibration = json.loads((tmp_path / "out" / "results.json").read_text())["calibration"]
+    (entry,) = calibration["models"]
+    assert entry["old_threshold"] == 0.5 and entry["fa_per_hour"] <= 1.0
+    threshold = read_metadata(model).thresholds["chirp"]
+    assert threshold.threshold == entry["threshold"] != 0.5
+    assert threshold.fa_per_hour == entry["fa_per_hour"]
+    assert "threshold 0.5 -> " in done.stdout
+    pipeline = Pipeline([load_model(model)], PipelineConfig(status_interval_s=0))
+    events = pipeline.process(load_audio(tiny_models["stream_wav"]))
+    assert len([e for e in events if e.type == "detection"]) == 4
+
+
+def test_folder_of_clips_and_test_list(
+    tiny_models: dict[str, Path], eval_data: dict[str, Path], tmp_path: Path
+) -> None:
+    from kws.wavfile import write_wav
+    from training import synthetic
+
+    done = run_cli(
+        "--model", tiny_models["window"], "--positives", eval_data["clips"],
+        "--negatives", eval_data["negatives"], "--out", tmp_path / "clips",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (entry,) = json.loads((tmp_path / "clips" / "results.json").read_text())["models"]
+    assert entry["num_positives"] == 6 and entry["frr_at"]["1"]["frr"] <= 1 / 6
+    assert set(entry["breakdown"]["background"]) <= {"pink", "sounds"}
+
+    # Speech Commands layout: word/speaker_nohash_n.wav, listed relative to the list's folder.
+    rng = np.random.default_rng(1)
+    lines = []
+    for word, kind in (("chirp", "keyword"), ("tone", "steady_tone")):
+        (tmp_path / "sc" / word).mkdir(parents=True)
+        for i in range(4):
+            name = f"{word}/spk{i % 2}_nohash_{i}.wav"
+            write_wav(tmp_path / "sc" / name, synthetic.make_clip(kind, rng), 16000)
+            lines.append(name)
+    (tmp_path / "sc" / "testing_list.txt").write_text("\n".join(lines) + "\n")
+    done = run_cli(
+        "--model", tiny_models["window"], "--positives", tmp_path / "sc" / "testing_list.txt",
+        "--label", "chirp", "--negatives", eval_data["negatives"], "--out", tmp_path / "sc_out",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "sc_out" / "results.json").read_text())
+    assert results["num_positives"] == 4 and results["num_negative_streams"] == 3
+    assert set(results["models"][0]["breakdown"]["voice"]) == {"spk0", "spk1"}
+
+
+def test_errors_are_one_line_with_exit_2(
+    tiny_models: dict[str, Path], eval_data: dict[str, Path], tmp_path: Path
+) -> None:
+    bad_json = tmp_path / "positives.json"
+    bad_json.write_text('{"schema": "something else"}')
+    missing_wav = tmp_path / "m" / "positives.json"
+    missing_wav.parent.mkdir()
+    manifest = json.loads(eval_data["positives"].read_text())
+    missing_wav.write_text(json.dumps(manifest))  # its WAVs are not next to it
+    cases = {
+        tmp_path / "nope.json": "no such manifest",
+        bad_json: "expected a 'kws.eval.positive_streams' manifest",
+        missing_wav: "no such WAV file",
+        tmp_path / "empty_dir": "no WAV files",
+    }
+    (tmp_path / "empty_dir").mkdir()
+    for positives, message in cases.items():
+        done = run_cli(
+            "--model", tiny_models["window"], "--positives", positives,
+            "--negatives", eval_data["negatives"], "--out", tmp_path / "out",
+        )  # fmt: skip
+        assert done.returncode == 2, (positives, done.stderr)
+        assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+        assert not (tmp_path / "out").exists()
+
+
+def test_replayed_timelines_fire_where_the_pipeline_detects(tiny_models: dict[str, Path]) -> None:
+    """The benchmark's smoothing (smoothing_calls) and kws.evaluation replay give exactly the
+    detections kws.listen's pipeline makes at the metadata threshold."""
+    from benchmarks.frr_fa import score_streams
+    from benchmarks.streams import EvalStream
+    from kws.audio import WavSource
+    from kws.evaluation import fire_times
+    from kws.events import Detection
+    from kws.model import load_model
+    from kws.pipeline import Pipeline, PipelineConfig
+
+    for form in ("window", "streaming"):
+        model = load_model(tiny_models[form])
+        pipeline = Pipeline([model], PipelineConfig(thresholds={"*": 0.3}, status_interval_s=0))
+        events = [e for b in WavSource(tiny_models["stream_wav"]) for e in pipeline.process(b)]
+        detected = [e.end for e in events if isinstance(e, Detection)]
+        timelines = score_streams([model], [EvalStream(tiny_models["stream_wav"])], False)
+        (timeline,) = timelines[0, "chirp"]
+        replayed = fire_times(timeline.times, timeline.scores, 0.3, model.metadata.refractory_s)
+        assert len(detected) >= 4
+        np.testing.assert_allclose(replayed, detected)
+        assert model.metadata.name == "chirp"  # restored after scoring
