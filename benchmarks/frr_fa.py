@@ -37,7 +37,7 @@ from kws.evaluation import (
     smooth,
 )
 from kws.events import Event, Score
-from kws.metadata import ModelMetadata, Threshold
+from kws.metadata import Threshold
 from kws.model import Model, load_model
 from kws.pipeline import Pipeline, PipelineConfig
 from kws.tflite_file import read_metadata, read_model_bytes, write_model
@@ -50,51 +50,36 @@ Timelines = dict[tuple[int, str], list[Timeline]]
 """(model index, label) -> one smoothed Timeline per stream, in stream order."""
 
 
-def smoothing_calls(md: ModelMetadata) -> int:
-    """Model calls the Detector averages over: the same formula as Pipeline.__init__ (kws/
-    computes it inline; keep the two in step)."""
-    f = md.features
-    step_s = f.frame_step * md.stride_frames / f.sample_rate
-    return max(1, round(md.smoothing_s / step_s)) if md.smoothing_s else 1
-
-
 def score_streams(
     models: Sequence[Model], streams: Sequence[EvalStream], progress: bool = True
 ) -> Timelines:
     """Stream every WAV through one Pipeline of all ``models`` (emit_scores on, no status) and
-    return each model's smoothed score timeline per label and stream.
-
-    Score events name their model by metadata name only, so for the run each model is named by
-    its index (two exports of one model share a name); the original metadata is restored.
-    """
-    originals = [m.metadata for m in models]
-    for i, model in enumerate(models):
-        model.metadata = dataclasses.replace(model.metadata, name=str(i))
-    out: Timelines = {(i, label): [] for i, md in enumerate(originals) for label in md.labels}
+    return each model's smoothed score timeline per label and stream."""
+    out: Timelines = {(i, label): [] for i, m in enumerate(models) for label in m.metadata.labels}
     config = PipelineConfig(emit_scores=True, status_interval_s=0)
-    try:
-        for stream in tqdm(streams, desc="streams", unit="stream", disable=not progress):
-            times: list[list[float]] = [[] for _ in models]
-            rows: list[list[list[float]]] = [[] for _ in models]
+    for stream in tqdm(streams, desc="streams", unit="stream", disable=not progress):
+        source = WavSource(stream.path)
+        pipeline = Pipeline(models, config)
+        index = {name: i for i, name in enumerate(pipeline.names)}
+        times: list[list[float]] = [[] for _ in models]
+        rows: list[list[list[float]]] = [[] for _ in models]
 
-            def collect(event: Event, times: Any = times, rows: Any = rows) -> None:
-                if isinstance(event, Score):
-                    i = int(event.model)
-                    times[i].append(event.t)
-                    rows[i].append([event.scores[label] for label in originals[i].labels])
+        def collect(event: Event, index: Any = index, times: Any = times, rows: Any = rows) -> None:
+            if isinstance(event, Score):
+                i = index[event.model]
+                times[i].append(event.t)
+                rows[i].append([event.scores[label] for label in models[i].metadata.labels])
 
-            source = WavSource(stream.path)
-            Pipeline(models, config, on_event=collect).run(source, source.description)
-            duration_s = len(source.samples) / source.sample_rate
-            spans = tuple((p.onset_s, p.offset_s) for p in stream.positives)
-            for i, md in enumerate(originals):
-                raw = np.asarray(rows[i], dtype=np.float64).reshape(-1, len(md.labels))
-                for j, label in enumerate(md.labels):
-                    scores = smooth(raw[:, j], smoothing_calls(md))
-                    out[i, label].append(Timeline(np.asarray(times[i]), scores, duration_s, spans))
-    finally:
-        for model, md in zip(models, originals, strict=True):
-            model.metadata = md
+        pipeline.on_event = collect
+        pipeline.run(source, source.description)
+        duration_s = len(source.samples) / source.sample_rate
+        spans = tuple((p.onset_s, p.offset_s) for p in stream.positives)
+        for i, model in enumerate(models):
+            md = model.metadata
+            raw = np.asarray(rows[i], dtype=np.float64).reshape(-1, len(md.labels))
+            for j, label in enumerate(md.labels):
+                scores = smooth(raw[:, j], md.smoothing_calls)
+                out[i, label].append(Timeline(np.asarray(times[i]), scores, duration_s, spans))
     return out
 
 
@@ -163,7 +148,7 @@ def evaluate(
                     "streaming": md.streaming,
                     "quantization": md.quantization,
                     "smoothing_s": md.smoothing_s,
-                    "smoothing_calls": smoothing_calls(md),
+                    "smoothing_calls": md.smoothing_calls,
                     "refractory_s": md.refractory_s,
                     "negative_hours": sum(t.duration_s for t in lines if not t.positives) / 3600,
                     "num_positives": sum(len(t.positives) for t in lines),

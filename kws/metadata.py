@@ -132,6 +132,13 @@ class ModelMetadata:
         return self.stride_frames if self.streaming else self.window_frames
 
     @property
+    def smoothing_calls(self) -> int:
+        """Model outputs the detector averages over: smoothing_s in strides, at least 1."""
+        f = self.features
+        stride_s = f.frame_step * self.stride_frames / f.sample_rate
+        return max(1, round(self.smoothing_s / stride_s)) if self.smoothing_s else 1
+
+    @property
     def window_seconds(self) -> float:
         """Audio covered by one window of frames."""
         f = self.features

@@ -37,8 +37,20 @@ class PipelineConfig:
 @dataclass
 class _Track:
     model: Model
+    name: str
     runner: Runner
     detector: Detector
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Event names for models: the metadata name, with ``#2``, ``#3``... on repeats so that two
+    exports of one model in one pipeline stay distinguishable."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
 
 
 def resolve_thresholds(model: Model, overrides: dict[str, float]) -> dict[str, float]:
@@ -78,18 +90,21 @@ class Pipeline:
         if len(rates) != 1:
             raise ValueError(f"models disagree on the sample rate: {sorted(rates)}")
         self.sample_rate = rates.pop()
+        self.names = unique_names([m.metadata.name for m in models])
+        """The name each model has in events, in model order (see :func:`unique_names`)."""
+        self._tracks: list[_Track] = []
         self._groups: dict[FeatureConfig, tuple[StreamingFrontend, list[_Track]]] = {}
         for model in models:
             md = model.metadata
             features = md.features
             if features not in self._groups:
                 self._groups[features] = (StreamingFrontend(features, Frontend(features)), [])
-            step_s = features.frame_step * md.stride_frames / features.sample_rate
-            calls = max(1, round(md.smoothing_s / step_s)) if md.smoothing_s else 1
-            detector = Detector(
-                md.labels, resolve_thresholds(model, self.config.thresholds), calls, md.refractory_s
-            )
-            self._groups[features][1].append(_Track(model, model.runner(), detector))
+            thresholds = resolve_thresholds(model, self.config.thresholds)
+            detector = Detector(md.labels, thresholds, md.smoothing_calls, md.refractory_s)
+            name = self.names[len(self._tracks)]
+            track = _Track(model, name, model.runner(), detector)
+            self._tracks.append(track)
+            self._groups[features][1].append(track)
         self.samples_seen = 0
         self.detections = 0
         self._cpu_start = time.process_time()
@@ -143,12 +158,12 @@ class Pipeline:
         )
         if self.config.emit_scores:
             named = {label: float(p) for label, p in zip(md.labels, scores, strict=True)}
-            self._emit(Score(t=end, model=md.name, scores=named), events)
+            self._emit(Score(t=end, model=track.name, scores=named), events)
         for firing in track.detector.update(scores, end):
             self.detections += 1
             latency_ms = (time.monotonic() - arrival) * 1000.0
             event = Detection(
-                model=md.name,
+                model=track.name,
                 keyword=firing.label,
                 score=firing.score,
                 start=max(0.0, end - md.window_seconds),
@@ -171,7 +186,7 @@ class Pipeline:
         """What each model is, for the ``started`` status event."""
         return [
             {
-                "name": m.name,
+                "name": name,
                 "path": str(m.path),
                 "task": m.metadata.task,
                 "backend": m.backend,
@@ -179,7 +194,7 @@ class Pipeline:
                 "quantization": m.metadata.quantization,
                 "thresholds": resolve_thresholds(m, self.config.thresholds),
             }
-            for m in self.models
+            for name, m in zip(self.names, self.models, strict=True)
         ]
 
     def run(self, source: Iterable[np.ndarray], source_name: str = "") -> Status:

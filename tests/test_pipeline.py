@@ -125,3 +125,16 @@ def test_a_failing_source_is_reported_then_raised() -> None:
     last = seen[-1]
     assert isinstance(last, Status) and last.state == "stopped" and last.reason == "error"
     assert "unplugged" in last.info["error"]
+
+
+def test_two_exports_of_one_model_get_distinct_event_names() -> None:
+    seen: list[Event] = []
+    pipeline = Pipeline(
+        [load_model(WINDOW), load_model(STREAMING)],
+        PipelineConfig(emit_scores=True),
+        on_event=seen.append,
+    )
+    assert pipeline.names == ["chirp", "chirp#2"]
+    pipeline.process(AUDIO[: 16000 * 2])
+    assert {e.model for e in seen if isinstance(e, Score)} == {"chirp", "chirp#2"}
+    assert [d["name"] for d in pipeline.describe()] == ["chirp", "chirp#2"]
