@@ -1,0 +1,106 @@
+"""Score a peer engine on the benchmark's streams: its per-chunk probabilities as
+kws.evaluation Timelines (smoothed by the engine's own convention), FRR at the FA/hr targets,
+and its CPU cost per hour of audio.
+
+Each stream WAV is read with :func:`kws.wavfile.load_audio` (16 kHz int16), the engine is reset,
+and the audio is fed in the engine's natural chunks. CPU time is the process's
+(``time.process_time``) around the feeding only, not the WAV reading; the adapters run their
+TensorFlow Lite interpreters on one thread, so this is one thread's cost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks.peers import SAMPLE_RATE, PeerEngine
+from benchmarks.streams import EvalStream
+from kws.evaluation import Timeline, det_curve, frr_at, smooth
+from kws.wavfile import load_audio
+
+TARGETS_FA_PER_HOUR = (0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class PeerRun:
+    """One engine's scores over every stream and what computing them cost."""
+
+    name: str
+    """The engine's name, e.g. 'microwakeword:okay_nabu'."""
+    timelines: list[Timeline]
+    """One smoothed Timeline per stream, in stream order."""
+    cpu_s: float
+    """Process CPU seconds spent feeding the audio."""
+    audio_s: float
+    """Seconds of audio fed."""
+
+    @property
+    def cpu_s_per_audio_hour(self) -> float:
+        return self.cpu_s / self.audio_s * 3600 if self.audio_s else float("nan")
+
+
+def feed(engine: PeerEngine, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(times, raw probabilities) of one stream fed to a freshly reset ``engine`` in its
+    natural chunks."""
+    engine.reset()
+    pairs: list[tuple[float, float]] = []
+    step = engine.chunk_samples
+    for start in range(0, len(audio), step):
+        pairs += engine.process(audio[start : start + step])
+    out = np.asarray(pairs, dtype=np.float64).reshape(-1, 2)
+    return out[:, 0], out[:, 1]
+
+
+def score_peer(
+    engine: PeerEngine, streams: Sequence[EvalStream], progress: bool = False
+) -> PeerRun:
+    """Feed every stream to ``engine`` and build its Timelines (scores smoothed over
+    ``engine.smoothing_calls``) with the streams' keyword spans; time the feeding."""
+    timelines = []
+    cpu_s = audio_s = 0.0
+    for stream in tqdm(streams, desc=engine.name, unit="stream", disable=not progress):
+        audio = load_audio(stream.path)
+        started = time.process_time()
+        times, raw = feed(engine, audio)
+        cpu_s += time.process_time() - started
+        duration_s = len(audio) / SAMPLE_RATE
+        audio_s += duration_s
+        spans = tuple((p.onset_s, p.offset_s) for p in stream.positives)
+        scores = smooth(raw, engine.smoothing_calls)
+        timelines.append(Timeline(times, scores, duration_s, spans))
+    return PeerRun(engine.name, timelines, cpu_s, audio_s)
+
+
+def peer_entry(
+    engine: PeerEngine, run: PeerRun, targets: Sequence[float] = TARGETS_FA_PER_HOUR
+) -> dict[str, Any]:
+    """The engine's DET curve (with its own refractory period), FRR at each target FA/hr
+    (keys '0.5', '1' as in benchmarks.report), and its CPU cost, as JSON-ready values."""
+    points = det_curve(run.timelines, engine.refractory_s)
+    at = {f"{t:g}": frr_at(points, t) for t in targets}
+    return {
+        "name": run.name,
+        "smoothing_calls": engine.smoothing_calls,
+        "refractory_s": engine.refractory_s,
+        "chunk_samples": engine.chunk_samples,
+        "negative_hours": sum(t.duration_s for t in run.timelines if not t.positives) / 3600,
+        "num_positives": sum(len(t.positives) for t in run.timelines),
+        "frr_at": {k: None if p is None else dataclasses.asdict(p) for k, p in at.items()},
+        "cpu_s": run.cpu_s,
+        "audio_s": run.audio_s,
+        "cpu_s_per_audio_hour": run.cpu_s_per_audio_hour,
+        "det": [dataclasses.asdict(p) for p in points],
+    }
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    """``ours / theirs`` (below 1: ours is lower), None when either is missing or theirs is 0."""
+    if ours is None or theirs is None or theirs == 0:
+        return None
+    return ours / theirs
