@@ -110,10 +110,14 @@ def operating_point(
 def det_curve(
     timelines: Sequence[Timeline], refractory_s: float, thresholds: Sequence[float] | None = None
 ) -> list[OperatingPoint]:
-    """Operating points over a threshold sweep (default: 0.01 .. 0.99 and a fine top end)."""
+    """Operating points over a threshold sweep.
+
+    The default grid is 0.01 .. 0.99 in steps of 0.01 plus 100 steps between 0.9 and 0.999999
+    spaced evenly in log(1 - threshold), where useful thresholds of a confident model live.
+    """
     if thresholds is None:
         thresholds = np.unique(
-            np.concatenate([np.linspace(0.01, 0.99, 99), 1 - np.logspace(-2, -5, 31)])
+            np.concatenate([np.linspace(0.01, 0.99, 99), 1 - np.logspace(-1, -6, 101)])
         )
     return [operating_point(timelines, float(t), refractory_s) for t in thresholds]
 
