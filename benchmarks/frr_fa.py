@@ -2,12 +2,14 @@
 
     python -m benchmarks.frr_fa --model M.tflite [--model M2.tflite] --positives POSITIVES
         --negatives NEGATIVES --out DIR [--calibrate FA_PER_HOUR] [--label LABEL] [--seed N]
+        [--peers [ENGINE:WAKE_WORD ...]]
 
 Every positive and negative stream goes once through :class:`kws.pipeline.Pipeline` (all models
 in one pass, sharing the frontend) fed from :class:`kws.audio.WavSource` blocks, exactly as
 ``kws.listen`` runs; the raw scores are smoothed as the Detector smooths them and swept with
 :func:`kws.evaluation.det_curve`. Writes results.json, results.md and det.png to ``--out``;
-``--calibrate`` writes the threshold for that FA/hr into each model's metadata.
+``--calibrate`` writes the threshold for that FA/hr into each model's metadata; ``--peers``
+scores peer engines on the same streams and compares them (benchmarks.compare).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import dataclasses
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks import report
+from benchmarks import compare, report
 from benchmarks.streams import EvalStream, load_streams
 from kws.audio import WavSource
 from kws.errors import KwsError
@@ -220,12 +223,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if rates != {16000}:
         raise ValueError(f"models must take 16 kHz audio, got {sorted(rates)} Hz")
     labels = [labels_to_evaluate(m, args.label) for m in models]
+    peers = [] if args.peers is None else compare.load_peers(args.peers, labels)
     with tempfile.TemporaryDirectory(prefix="frr_fa_") as work:
         positives, negatives = load_streams(
             args.positives, args.negatives, Path(work), args.label, args.seed
         )
         streams = positives + negatives
+        started = time.process_time()
         timelines = score_streams(models, streams, progress=not args.quiet)
+        cpu_s = time.process_time() - started
+        peer_entries = compare.score_peers(peers, streams, progress=not args.quiet)
     entries = evaluate(models, labels, streams, timelines)
     results: dict[str, Any] = {
         "schema": report.SCHEMA,
@@ -241,6 +248,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "negative_hours": entries[0]["negative_hours"],
         "models": entries,
     }
+    if args.peers is not None:
+        results.update(compare.section(entries, timelines, cpu_s, len(models), peer_entries))
     if args.calibrate is not None:
         results["calibration"] = {
             "target_fa_per_hour": args.calibrate,
@@ -269,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", help="keyword label (and the Speech Commands word)")
     parser.add_argument("--seed", type=int, default=0, help="where clips are embedded")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--peers", nargs="*", metavar="ENGINE:WAKE_WORD", help=compare.HELP)
     args = parser.parse_args(argv)
     try:
         results = run(args)
@@ -276,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"frr_fa: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     print(report.text_table(report.summary_header(results), report.summary_rows(results)))
+    if "comparison" in results:
+        print(report.text_table(report.comparison_header(results), report.comparison_rows(results)))
     for c in results.get("calibration", {}).get("models", []):
         old = "none" if c["old_threshold"] is None else f"{c['old_threshold']:.4g}"
         print(

@@ -1,5 +1,5 @@
 """Write the FRR / FA-per-hour results of ``benchmarks.frr_fa``: JSON, a markdown table and a DET
-plot (FRR against FA/hr on a log axis, one curve per model)."""
+plot (FRR against FA/hr on a log axis, one curve per model, dashed for peers)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,50 @@ def summary_header(results: dict[str, Any]) -> list[str]:
     return [*header, "positives", "negative hours"]
 
 
+def comparison_header(results: dict[str, Any]) -> list[str]:
+    header = ["model", "label", "peer"]
+    for target in results["targets_fa_per_hour"]:
+        header += [f"FRR@{target:g} ours", f"FRR@{target:g} peer", "Δ pts"]
+    return [*header, "CPU-s/h ours", "CPU-s/h peer", "peer/ours"]
+
+
+def comparison_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per (our model and label, peer): FRR side by side with the peer's minus ours in
+    points, CPU seconds per audio hour side by side with peer / ours (x: ours N times cheaper)."""
+    rows = []
+    for c in results["comparison"]:
+        row = [Path(c["model"]).name, c["label"], c["peer"]]
+        for target in results["targets_fa_per_hour"]:
+            cell = c["frr_at"][target_key(target)]
+            diff = cell["peer_minus_ours_points"]
+            row += [_pct(cell["ours"]), _pct(cell["peer"]), "—" if diff is None else f"{diff:+.1f}"]
+        cpu = c["cpu_s_per_audio_hour"]
+        times = cpu["peer_over_ours"]
+        row += [
+            _num(cpu["ours"], 3),
+            _num(cpu["peer"], 3),
+            "—" if times is None else f"{times:.2g}×",
+        ]
+        rows.append(row)
+    return rows
+
+
+def _peers_markdown(results: dict[str, Any]) -> list[str]:
+    cpu = results["ours_cpu"]
+    return [
+        "",
+        "## Peers",
+        "",
+        "The peer engines scored on the same streams, each smoothed and refractory by its own "
+        "convention. Δ pts: the peer's FRR minus ours in percentage points (positive: the peer "
+        "misses more). CPU-s/h: process CPU seconds per hour of audio on one thread; peer/ours "
+        f"above 1 means ours is that many times cheaper. Our CPU cost is for {cpu['scope']}, "
+        "including reading the WAVs.",
+        "",
+        *_table(comparison_header(results), comparison_rows(results)),
+    ]
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [
         "| " + " | ".join(header) + " |",
@@ -98,6 +142,8 @@ def markdown(results: dict[str, Any]) -> str:
                 for value, cell in breakdown[condition].items()
             ]
             lines += ["", *_table([condition, "FRR", "misses", "positives"], rows)]
+    if "comparison" in results:
+        lines += _peers_markdown(results)
     calibration = results.get("calibration")
     if calibration:
         lines += ["", f"## Calibrated at {calibration['target_fa_per_hour']:g} FA/h", ""]
@@ -143,6 +189,10 @@ def det_png(results: dict[str, Any]) -> bytes:
                     color=line.get_color(),
                     label=f"{name} @ {target:g} FA/h",
                 )
+    for peer in results.get("peers", []):
+        det = peer["det"]
+        fa = [max(p["fa_per_hour"], floor) for p in det]
+        ax.plot(fa, [100 * p["frr"] for p in det], linestyle="--", label=peer["name"])
     for target in results["targets_fa_per_hour"]:
         ax.axvline(target, color="grey", linestyle=":", linewidth=0.8)
     ax.set_xscale("log")
