@@ -213,3 +213,70 @@ def test_replayed_timelines_fire_where_the_pipeline_detects(tiny_models: dict[st
         assert len(detected) >= 4
         np.testing.assert_allclose(replayed, detected)
         assert model.metadata.name == "chirp"  # restored after scoring
+
+
+def _peer_package_or_skip(module: str) -> None:
+    """Skip without the peer package (the bench extra), except under CI where that fails."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec(module) is None:
+        why = f"peer package not installed: {module} (the bench extra)"
+        if os.environ.get("CI"):
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+
+
+def test_peers_on_the_same_streams(
+    tiny_models: dict[str, Path], eval_data: dict[str, Path], tmp_path: Path
+) -> None:
+    _peer_package_or_skip("pymicro_wakeword")
+    data = ["--positives", eval_data["positives"], "--negatives", eval_data["negatives"]]
+    out = tmp_path / "out"
+    done = run_cli(
+        "--model", tiny_models["window"], "--model", tiny_models["streaming"], *data,
+        "--out", out, "--peers", "microwakeword:hey_jarvis",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads((out / "results.json").read_text())
+    cpu = results["ours_cpu"]
+    assert cpu["models_in_pass"] == 2 and "pass total of 2 models" in cpu["scope"]
+    assert cpu["audio_s"] > 2.5 * 60 and 0 < cpu["cpu_s_per_audio_hour"] < 3600
+    (peer,) = results["peers"]
+    assert peer["name"] == "microwakeword:hey_jarvis"
+    assert peer["num_positives"] == 16 and peer["negative_hours"] == pytest.approx(2.5 / 60)
+    assert peer["audio_s"] == pytest.approx(cpu["audio_s"], abs=0.01)
+    assert 0 < peer["cpu_s_per_audio_hour"] < 3600 and peer["det"]
+    rows = results["comparison"]
+    assert [(r["model"], r["peer"]) for r in rows] == [
+        (str(tiny_models[form]), "microwakeword:hey_jarvis") for form in ("window", "streaming")
+    ]
+    for row, entry in zip(rows, results["models"], strict=True):
+        for key in ("0.5", "1"):
+            cell = row["frr_at"][key]
+            assert cell["ours"] == entry["frr_at"][key]["frr"]
+            theirs = peer["frr_at"][key]
+            assert cell["peer"] == (theirs and theirs["frr"])
+            if cell["peer"] is not None:  # a hey_jarvis model hears no chirps: it misses more
+                assert 0 <= cell["ours"] <= cell["peer"] <= 1
+                expected = 100 * (cell["peer"] - cell["ours"])
+                assert cell["peer_minus_ours_points"] == pytest.approx(expected)
+        c = row["cpu_s_per_audio_hour"]
+        assert (
+            c["ours"] == cpu["cpu_s_per_audio_hour"] and c["peer"] == peer["cpu_s_per_audio_hour"]
+        )
+        assert c["peer_over_ours"] == pytest.approx(c["peer"] / c["ours"])
+    markdown = (out / "results.md").read_text()
+    assert "## Peers" in markdown and "pass total of 2 models" in markdown
+    assert "| window.tflite | chirp | microwakeword:hey_jarvis |" in markdown
+    assert "microwakeword:hey_jarvis" in done.stdout and "peer/ours" in done.stdout
+
+    for peers, message in (
+        (["nope:hey_jarvis"], "no peer engine 'nope'"),
+        (["microwakeword:nope"], "microwakeword ships no 'nope' model"),
+        (["hey_jarvis"], "--peers takes ENGINE:WAKE_WORD"),
+        ([], "no peer engine ships a model for 'chirp'"),
+    ):
+        done = run_cli("--model", tiny_models["window"], *data, "--out", out, "--peers", *peers)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
