@@ -16,7 +16,7 @@ from kws.features.config import FeatureConfig
 SCHEMA_VERSION = 1
 METADATA_NAME = "kws_metadata"
 TASKS = ("keyword", "environment", "speaker")
-QUANTIZATIONS = ("float32", "int8")
+QUANTIZATIONS = ("float32", "int8", "int8_weights")
 
 
 def _check_keys(where: str, data: dict[str, Any], required: set[str], optional: set[str]) -> None:
@@ -72,7 +72,8 @@ class ModelMetadata:
     streaming: bool
     """True if the file is the streaming form (S frames plus state in, scores plus state out)."""
     quantization: str
-    """'float32' or 'int8' (int8 models quantize their inputs with the tensor's scale)."""
+    """'float32'; 'int8' (full integer: inputs, outputs and state quantized with each tensor's
+    scale); or 'int8_weights' (int8 weights, float32 activations, inputs and state)."""
     thresholds: dict[str, Threshold]
     """Per-label detection thresholds; the labels listed here are the ones that fire events."""
     smoothing_s: float = 0.0

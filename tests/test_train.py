@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kws.model import load_model
@@ -50,6 +51,19 @@ def test_train_exports_every_form_with_metadata(corpus: Path, tmp_path: Path) ->
         assert md.training["metrics"]["params"] == metrics["params"]
     assert len(metrics["files"]) == 4
     assert json.loads((out / "config.json").read_text())["epochs"] == 3
+    done = subprocess.run(
+        [sys.executable, "-m", "training.export", str(out), "--form", "streaming",
+         "--quantization", "int8_weights"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    hybrid = load_model(out / "jarvis_tiny_streaming_int8_weights.tflite")
+    assert hybrid.metadata.quantization == "int8_weights"
+    assert hybrid.frames_port.dtype == np.float32
+    assert all(i.dtype == np.float32 for i, _ in hybrid.state_ports)
+    assert (out / "jarvis_tiny_streaming_int8_weights.tflite").stat().st_size < (
+        out / "jarvis_tiny_streaming_float32.tflite"
+    ).stat().st_size
 
 
 def test_bad_config_fails_before_training_and_names_the_key(corpus: Path, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from training.models import spec_for_config
 from training.models.registry import copy_weights
 
 FORMS = ("window", "streaming")
-MAX_CALIBRATION_CALLS = 500
+MAX_CALIBRATION_CALLS = 8000
 
 
 def export_tflite(
@@ -38,7 +38,9 @@ def export_tflite(
     ``form='streaming'`` builds the streaming graph from the same weights via the model's
     registry entry. ``quantization='int8'`` is full-integer (int8 weights, activations, inputs
     and outputs, state tensors included), calibrated on ``representative``: real feature
-    windows of shape [n, window_frames, num_features].
+    windows of shape [n, window_frames, num_features]. ``'int8_weights'`` stores int8 weights
+    and keeps activations, inputs and streaming state in float32 (dynamic-range quantization):
+    the CPU option when full-integer state costs accuracy.
     """
     spec = spec_for_config(config)
     _check_metadata(model, config, metadata, form, quantization)
@@ -60,6 +62,8 @@ def export_tflite(
     concrete = _frozen_signature(graph, metadata, form)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], tf.Module())
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization == "int8_weights":  # dynamic range: float state, no calibration needed
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "int8":
         if representative is None or len(representative) == 0:
             raise ValueError("int8 export needs representative feature windows")
@@ -175,3 +179,56 @@ def verify_signature(data: bytes, metadata: ModelMetadata) -> None:
     want_out = {metadata.output_name, *(s.output for s in metadata.state_tensors)}
     if set(signature["inputs"]) != want_in or set(signature["outputs"]) != want_out:
         raise ValueError(f"exported signature {signature} does not match metadata names")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.export RUN_DIR``: re-export a finished training run's weights."""
+    import argparse
+    import dataclasses
+    import json
+    import sys
+    from pathlib import Path
+
+    from kws.errors import KwsError
+    from training.data.feature_cache import FeatureCache
+    from training.models import get_model
+    from training.models.registry import config_from_dict
+    from training.train import TrainConfig, export_run, read_corpus
+
+    parser = argparse.ArgumentParser(prog="python -m training.export", description=main.__doc__)
+    parser.add_argument("run", type=Path, help="run folder written by python -m training.train")
+    parser.add_argument("--form", action="append", choices=FORMS, help="default: both")
+    parser.add_argument(
+        "--quantization",
+        action="append",
+        choices=("float32", "int8", "int8_weights"),
+        help="default: the run's configured quantizations",
+    )
+    args = parser.parse_args(argv)
+    try:
+        config = TrainConfig.from_dict(json.loads((args.run / "config.json").read_text()))
+        summary = json.loads((args.run / "metrics.json").read_text())
+        features = config.feature_config()
+        model_config = config_from_dict(config.model, config.params)
+        model = get_model(config.model).build(model_config, features.num_features, 2)
+        model.load_weights(args.run / "model.weights.h5")
+        paths, _, keyword = read_corpus(Path(config.corpus))
+        train = FeatureCache(Path(config.corpus) / "features").features(
+            features, paths["train"], model_config.window_frames, desc="train features"
+        )
+        training = {
+            "data": config.corpus,
+            "config": dataclasses.asdict(config),
+            "metrics": summary,
+        }
+        forms = tuple(args.form or FORMS)
+        quantizations = tuple(args.quantization) if args.quantization else None
+        export_run(model, config, keyword, train, training, args.run, forms, quantizations)
+    except (KwsError, ValueError, OSError) as exc:
+        print(f"training.export: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

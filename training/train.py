@@ -29,6 +29,8 @@ from training.data.corpus import BACKGROUND_LABEL
 from training.data.feature_cache import FeatureCache
 
 FORMS = ("window", "streaming")
+CALIBRATION_WINDOWS = 400
+"""Training windows, drawn at random over every kind of clip, that calibrate int8 ranges."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,6 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     """Train, export every form, write the run folder; return the metrics."""
     import keras
 
-    from training.export import export_tflite
     from training.models import get_model
     from training.models.registry import config_from_dict
 
@@ -163,6 +164,8 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
             best_loss, best_weights = row["val_loss"], model.get_weights()
     model.set_weights(best_weights)
     train_s = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_weights(out / "model.weights.h5")  # for re-export without retraining
 
     probs = model.predict(x["test"], batch_size=256, verbose=0)[:, 1]
     y = labels["test"]
@@ -175,21 +178,48 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
         "params": int(model.count_params()),
         "clips": {s: len(p) for s, p in paths.items()},
     }
-    out.mkdir(parents=True, exist_ok=True)
     summary = {
         "data": f"{corpus.resolve()} (training.data generate)",
         "config": dataclasses.asdict(config),
         "metrics": metrics,
     }
+    files = export_run(model, config, keyword, x["train"], summary, out)
+    metrics["files"] = files
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "history.json", history)
+    write_json(out / "config.json", dataclasses.asdict(config))
+    return metrics
+
+
+def export_run(
+    model: Any,
+    config: TrainConfig,
+    keyword: str,
+    train_features: np.ndarray,
+    summary: dict[str, Any],
+    out: Path,
+    forms: tuple[str, ...] = FORMS,
+    quantizations: tuple[str, ...] | None = None,
+) -> dict[str, str]:
+    """Write ``<name>_<form>_<quantization>.tflite`` for each form and quantization; return
+    the file names by ``<form>_<quantization>``. int8 is calibrated on random training windows."""
+    from training.export import export_tflite
+    from training.models import get_model
+    from training.models.registry import config_from_dict
+
+    spec = get_model(config.model)
+    model_config = config_from_dict(config.model, config.params)
+    rng = np.random.default_rng(config.seed)
+    representative = train_features[rng.permutation(len(train_features))[:CALIBRATION_WINDOWS]]
     files = {}
-    for quantization in config.quantizations:
-        for form in FORMS:
+    for quantization in quantizations or config.quantizations:
+        for form in forms:
             metadata = ModelMetadata(
                 name=config.name,
                 task="keyword",
                 labels=(BACKGROUND_LABEL, keyword),
-                features=features,
-                window_frames=frames,
+                features=config.feature_config(),
+                window_frames=model_config.window_frames,
                 stride_frames=model_config.stride_t,
                 streaming=form == "streaming",
                 quantization=quantization,
@@ -199,17 +229,12 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
                 state_tensors=spec.state_tensors(model_config) if form == "streaming" else (),
                 training=summary,
             )
-            representative = x["train"][rng.permutation(len(x["train"]))[:300]]
             data = export_tflite(model, model_config, metadata, form, quantization, representative)
             path = out / f"{config.name}_{form}_{quantization}.tflite"
             atomic_write_bytes(path, data)
             files[f"{form}_{quantization}"] = path.name
             print(f"wrote {path} ({len(data)} bytes)")
-    metrics["files"] = files
-    write_json(out / "metrics.json", metrics)
-    write_json(out / "history.json", history)
-    write_json(out / "config.json", dataclasses.asdict(config))
-    return metrics
+    return files
 
 
 def write_json(path: Path, value: Any) -> None:
