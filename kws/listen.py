@@ -12,13 +12,14 @@ import sys
 import threading
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from kws.errors import KwsError
 from kws.events import Event
 from kws.pipeline import Pipeline, PipelineConfig
+from kws.schema import field_names, reject_unknown_keys
 
 BLOCK_MS_DEFAULT = 20
 
@@ -47,14 +48,12 @@ class ListenConfig:
             data = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise KwsError(f"{path}: cannot read config ({exc})") from None
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise KwsError(f"{path}: unknown config keys: {', '.join(unknown)}")
         pipeline = data.pop("pipeline", {})
-        unknown = sorted(set(pipeline) - {f.name for f in fields(PipelineConfig)})
-        if unknown:
-            raise KwsError(f"{path}: unknown [pipeline] keys: {', '.join(unknown)}")
+        try:
+            reject_unknown_keys("config", data, field_names(cls))
+            reject_unknown_keys("[pipeline]", pipeline, field_names(PipelineConfig))
+        except ValueError as exc:
+            raise KwsError(f"{path}: {exc}") from None
         data["models"] = tuple(data.get("models", ()))
         return cls(**data, pipeline=PipelineConfig(**pipeline))
 

@@ -12,6 +12,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
 from kws.features.config import FeatureConfig
+from kws.schema import reject_unknown_keys
 
 SCHEMA_VERSION = 1
 METADATA_NAME = "kws_metadata"
@@ -22,10 +23,8 @@ QUANTIZATIONS = ("float32", "int8", "int8_weights")
 def _check_keys(where: str, data: dict[str, Any], required: set[str], optional: set[str]) -> None:
     if not isinstance(data, dict):
         raise ValueError(f"{where} must be an object, got {type(data).__name__}")
-    unknown = sorted(set(data) - required - optional)
+    reject_unknown_keys(where, data, required | optional)
     missing = sorted(required - set(data))
-    if unknown:
-        raise ValueError(f"{where} has unknown keys: {', '.join(unknown)}")
     if missing:
         raise ValueError(f"{where} is missing keys: {', '.join(missing)}")
 

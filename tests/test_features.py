@@ -134,5 +134,5 @@ def test_invalid_config_names_the_field(changes: dict, word: str) -> None:
 def test_config_round_trips_and_rejects_unknown_keys() -> None:
     config = FeatureConfig(numcep=13, highfreq=7000.0, winfunc="hamming")
     assert FeatureConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(ValueError, match="unknown FeatureConfig keys: nfilter"):
+    with pytest.raises(ValueError, match="FeatureConfig has unknown keys: nfilter"):
         FeatureConfig.from_dict({"nfilter": 40})

@@ -156,7 +156,7 @@ def test_config_file_maps_onto_the_same_settings(tiny_models, tmp_path: Path) ->
     assert detections(done) == []
     config.write_text("modles = []\n")
     bad = listen("--config", str(config))
-    assert bad.returncode == 2 and b"unknown config keys: modles" in bad.stderr
+    assert bad.returncode == 2 and b"config has unknown keys: modles" in bad.stderr
 
 
 def test_help_explains_every_option() -> None:

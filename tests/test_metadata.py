@@ -38,7 +38,7 @@ def test_json_round_trip() -> None:
     [
         (lambda d: d.update(colour="red"), "unknown keys: colour"),
         (lambda d: d.pop("labels"), "missing keys: labels"),
-        (lambda d: d["features"].update(nfilters=3), "unknown FeatureConfig keys: nfilters"),
+        (lambda d: d["features"].update(nfilters=3), "FeatureConfig has unknown keys: nfilters"),
         (lambda d: d.update(schema_version=7), "schema_version 7 is not supported"),
         (lambda d: d["thresholds"].update(other={"threshold": 0.5}), "unknown labels: other"),
         (lambda d: d["thresholds"]["kw"].update(threshold=1.5), r"within \[0, 1\]"),

@@ -24,6 +24,7 @@ from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.features import FeatureConfig
 from kws.metadata import ModelMetadata, Threshold
+from kws.schema import field_names, reject_unknown_keys
 from training.data.augment import spec_augment
 from training.data.corpus import BACKGROUND_LABEL
 from training.data.feature_cache import FeatureCache
@@ -59,10 +60,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown training config keys: {', '.join(unknown)}")
+        reject_unknown_keys("training config", data, field_names(cls))
         values = dict(data)
         if "quantizations" in values:
             values["quantizations"] = tuple(values["quantizations"])

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from kws.schema import field_names, reject_unknown_keys
+
 WINDOWS = ("rectangular", "hamming", "hann")
 
 # python_speech_features replaces zero energies with float64 eps before the log.
@@ -120,8 +122,5 @@ class FeatureConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
         """Build from a dict, rejecting unknown keys (missing keys take their defaults)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown FeatureConfig keys: {', '.join(unknown)}")
+        reject_unknown_keys("FeatureConfig", data, field_names(cls))
         return cls(**data)

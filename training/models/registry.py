@@ -6,10 +6,11 @@ dict of config values, so adding a model never means editing a chain of if/elif 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from kws.schema import field_names, reject_unknown_keys
 
 if TYPE_CHECKING:
     import keras
@@ -88,10 +89,7 @@ def config_from_dict(name: str, values: dict[str, Any]) -> Any:
     Lists become tuples, so ``kernel = [5, 8]`` in a file gives the tuple the dataclass holds.
     """
     cls = get_model(name).config_cls
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"{name} config has unknown keys: {', '.join(unknown)}")
+    reject_unknown_keys(f"{name} config", values, field_names(cls))
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
