@@ -1,0 +1,86 @@
+"""Speaker embeddings: the one way audio becomes a d-vector, for enrollment, runtime and benchmarks.
+
+A speaker model (metadata ``task = "speaker"``) is a window-form model: ``window_frames`` feature
+frames in, an embedding out (``output_name``, shape [1, D]). An utterance of any length is embedded
+by scoring windows every ``stride_frames`` frames and averaging their L2-normalized embeddings;
+an utterance shorter than one window is tiled (repeated) to fill it, because padding log-mel
+frames with zeros would look like a loud flat spectrum rather than silence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kws.errors import ModelError
+from kws.features import Frontend
+from kws.model import Model
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (a zero row stays zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norm, 1e-12)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two vectors, in [-1, 1]."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b / denom) if denom > 0 else 0.0
+
+
+def windows_of(frames: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """[n, window, F] windows covering ``frames`` ([T, F]), every ``stride`` frames.
+
+    Fewer than ``window`` frames are tiled to one window; the last window is aligned to the end
+    so that no trailing frames are ignored.
+    """
+    frames = np.asarray(frames, dtype=np.float32)
+    if len(frames) == 0:
+        raise ValueError("cannot embed an utterance with no feature frames")
+    if len(frames) < window:
+        reps = -(-window // len(frames))
+        return np.tile(frames, (reps, 1))[None, :window]
+    starts = list(range(0, len(frames) - window + 1, stride))
+    if starts[-1] != len(frames) - window:
+        starts.append(len(frames) - window)
+    return np.stack([frames[s : s + window] for s in starts])
+
+
+class SpeakerEncoder:
+    """Turns audio (16 kHz int16 or float) or feature frames into a unit-length embedding."""
+
+    def __init__(self, model: Model) -> None:
+        md = model.metadata
+        if md.task != "speaker":
+            raise ModelError(f"{model.path}: task is {md.task!r}, not a speaker model")
+        if md.streaming:
+            raise ModelError(f"{model.path}: a speaker model must be exported in window form")
+        self.model = model
+        self.frontend = Frontend(md.features)
+        self.dim = int(np.prod(model.scores_port.shape[1:]))
+
+    @property
+    def model_id(self) -> str:
+        """What a profile records to refuse being scored with another model's embeddings."""
+        md = self.model.metadata
+        return f"{md.name}:{self.dim}:{md.training.get('fingerprint', md.window_frames)}"
+
+    def embed_frames(self, frames: np.ndarray) -> np.ndarray:
+        """Embedding of feature frames [T, F]."""
+        md = self.model.metadata
+        windows = windows_of(frames, md.window_frames, md.stride_frames)
+        outputs = [self.model.invoke(w, [])[0] for w in windows]
+        return l2_normalize(np.mean(l2_normalize(np.stack(outputs)), axis=0))
+
+    def embed(self, audio: np.ndarray) -> np.ndarray:
+        """Embedding of an utterance: int16 samples (or floats in [-1, 1]) at the model's rate."""
+        audio = np.asarray(audio)
+        if audio.dtype.kind == "f":
+            audio = np.clip(audio * 32768.0, -32768, 32767)
+        frames = self.frontend.compute(audio)
+        if len(frames) == 0:
+            raise ValueError(f"utterance of {len(audio)} samples is shorter than one feature frame")
+        return self.embed_frames(frames)
