@@ -90,11 +90,13 @@ def _check_metadata(
         problems.append(f"metadata quantization {metadata.quantization!r} != {quantization!r}")
     if metadata.window_frames != config.window_frames:
         problems.append(f"metadata window_frames {metadata.window_frames} != config's")
-    if metadata.stride_frames != config.stride_t:
+    if form == "streaming" and metadata.stride_frames != config.stride_t:
+        # A window model may be invoked at any hop; a streaming call consumes one conv stride.
         problems.append(f"metadata stride_frames {metadata.stride_frames} != config stride_t")
     if metadata.features.num_features != model.inputs[0].shape[-1]:
         problems.append("metadata features do not match the model's input width")
-    if len(metadata.labels) != model.outputs[0].shape[-1]:
+    if metadata.task != "speaker" and len(metadata.labels) != model.outputs[0].shape[-1]:
+        # A speaker model's one label names its embedding output, whatever its width.
         problems.append("metadata labels do not match the model's output width")
     if problems:
         raise ValueError("cannot export: " + "; ".join(problems))
