@@ -57,13 +57,19 @@ class TrainConfig:
     threshold: float = 0.5
     """Default detection threshold until the benchmark calibrates one for a target FA/hr."""
     quantizations: tuple[str, ...] = ("float32", "int8")
+    forms: tuple[str, ...] = FORMS
+    """Export forms: 'window' (the last T frames every S) and/or 'streaming' (S frames + state)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         reject_unknown_keys("training config", data, field_names(cls))
         values = dict(data)
-        if "quantizations" in values:
-            values["quantizations"] = tuple(values["quantizations"])
+        for key in ("quantizations", "forms"):
+            if key in values:
+                values[key] = tuple(values[key])
+        unknown = set(values.get("forms", ())) - set(FORMS)
+        if unknown:
+            raise ValueError(f"forms must be among {FORMS}, got {sorted(unknown)}")
         return cls(**values)
 
     def feature_config(self) -> FeatureConfig:
@@ -181,7 +187,7 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
         "config": dataclasses.asdict(config),
         "metrics": metrics,
     }
-    files = export_run(model, config, keyword, x["train"], summary, out)
+    files = export_run(model, config, keyword, x["train"], summary, out, config.forms)
     metrics["files"] = files
     write_json(out / "metrics.json", metrics)
     write_json(out / "history.json", history)

@@ -1,0 +1,356 @@
+"""``python -m training.sweep GRID.toml``: train a grid of models, evaluate each the one way, and
+pick winners by FRR at a fixed false-accept rate under a size budget.
+
+A grid is data (training/grids/*.toml): ``[base]`` is a training config (the keys of
+:class:`training.train.TrainConfig`), each ``[[run]]`` row overrides some of its keys (``params``
+merged key by key), and ``[axes]`` maps dotted keys to value lists whose Cartesian product is
+applied to every row. Runs execute in worker processes, each with its own seed; a finished run is
+cached under the hash of its resolved config and of the corpus, so an interrupted sweep resumes
+where it stopped. Every run is evaluated on the corpus's held-out evaluation streams by
+:mod:`benchmarks.frr_fa` (the runtime pipeline and :mod:`kws.evaluation`, as every benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from kws.errors import KwsError
+from kws.schema import field_names, reject_unknown_keys
+from training.train import TrainConfig, _set, write_json
+
+SWEEP_FORM = "streaming"
+"""The form every row is evaluated and sized in: what a device runs."""
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """The ``[sweep]`` table."""
+
+    budget_bytes: int = 250_000
+    """Winners are chosen among rows whose evaluated file is at most this large."""
+    target_fa_per_hour: float = 1.0
+    """Rows are ranked by FRR at this false-accept rate."""
+    quantization: str = "int8"
+    """The export whose size counts and whose FRR ranks rows ('int8' or 'int8_weights')."""
+    compare_float: bool = True
+    """Also evaluate the float32 streaming file, to report what quantization costs."""
+    positives: str = ""
+    """Evaluation positives manifest; default ``<corpus>/eval/positives/positives.json``."""
+    negatives: str = ""
+    """Evaluation negatives manifest; default ``<corpus>/eval/negatives/negatives.json``."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A parsed grid file: the resolved training configs of its rows, and the sweep options."""
+
+    name: str
+    runs: tuple[tuple[str, dict[str, Any]], ...]
+    """(row name, resolved TrainConfig dict) in file order."""
+    options: SweepOptions = field(default_factory=SweepOptions)
+
+
+def _merge(base: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in row.items():
+        if key in ("params", "features") and isinstance(value, dict):
+            out.setdefault(key, {}).update(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _axis_label(key: str, value: Any) -> str:
+    text = "x".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    return f"{key.rsplit('.', 1)[-1]}{text}"
+
+
+def parse_grid(data: dict[str, Any], where: str) -> Grid:
+    """Resolve a grid's rows into training configs; every row is validated before any trains."""
+    from training.models import get_model
+    from training.models.registry import config_from_dict
+
+    reject_unknown_keys(where, data, {"base", "run", "axes", "sweep"})
+    base = data.get("base")
+    if not isinstance(base, dict) or "name" not in base:
+        raise ValueError(f"{where}: needs a [base] table with at least name and corpus")
+    options = SweepOptions(**_checked(f"{where} [sweep]", data.get("sweep", {}), SweepOptions))
+    rows = data.get("run") or [{"name": "base"}]
+    axes = data.get("axes", {})
+    runs = []
+    for i, row in enumerate(rows):
+        if "name" not in row:
+            raise ValueError(f"{where}: [[run]] number {i + 1} has no name")
+        combos = itertools.product(*axes.values()) if axes else [()]
+        for combo in combos:
+            name = "-".join([str(row["name"]), *map(_axis_label, axes, combo)])
+            resolved = _merge(base, {k: v for k, v in row.items() if k != "name"})
+            for key, value in zip(axes, combo, strict=True):
+                _set(resolved, f"{key}={json.dumps(value)}")
+            resolved["name"] = str(base["name"])
+            resolved.setdefault("seed", 0)
+            try:
+                config = TrainConfig.from_dict(resolved)
+                model_config = config_from_dict(config.model, config.params)
+                model_config.check_input(config.feature_config().num_features)
+                if not get_model(config.model).streamable or not getattr(
+                    model_config, "streamable", True
+                ):
+                    raise ValueError(f"model {config.model!r} has no streaming form to sweep")
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where}: run {name!r}: {exc}") from None
+            runs.append((name, dataclasses.asdict(config)))
+    names = [n for n, _ in runs]
+    if len(set(names)) != len(names):
+        raise ValueError(
+            f"{where}: run names repeat: {sorted(n for n in names if names.count(n) > 1)}"
+        )
+    return Grid(str(base["name"]), tuple(runs), options)
+
+
+def _checked(where: str, values: dict[str, Any], cls: type) -> dict[str, Any]:
+    reject_unknown_keys(where, values, field_names(cls))
+    return values
+
+
+def load_grid(path: Path, overrides: Sequence[str] = ()) -> Grid:
+    """Read a grid TOML and apply ``--set`` overrides (dotted keys, e.g. ``base.corpus=DIR``)."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KwsError(f"{path}: cannot read grid ({exc})") from None
+    for assignment in overrides:
+        _set(data, assignment)
+    return parse_grid(data, str(path))
+
+
+def corpus_fingerprint(corpus: Path) -> str:
+    """Hash of what defines a corpus: its config and clip manifest (not the audio bytes)."""
+    digest = hashlib.sha256()
+    for name in ("corpus.json", "manifest.jsonl"):
+        path = corpus / name
+        if not path.is_file():
+            raise KwsError(f"{corpus}: not a generated corpus (no {name})")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def run_key(config: dict[str, Any], options: SweepOptions, corpus_hash: str) -> str:
+    """The cache key of one row: resolved config, evaluation options and corpus."""
+    blob = json.dumps(
+        {"config": config, "options": dataclasses.asdict(options), "corpus": corpus_hash},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def eval_manifests(config: dict[str, Any], options: SweepOptions) -> tuple[Path, Path]:
+    corpus = Path(config["corpus"])
+    positives = Path(options.positives or corpus / "eval/positives/positives.json")
+    negatives = Path(options.negatives or corpus / "eval/negatives/negatives.json")
+    for path in (positives, negatives):
+        if not path.is_file():
+            raise KwsError(
+                f"{path}: no evaluation manifest (generate the corpus with eval streams, or set "
+                "sweep.positives / sweep.negatives)"
+            )
+    return positives, negatives
+
+
+def run_one(
+    name: str, config: dict[str, Any], options: dict[str, Any], run_dir: str, threads: int
+) -> dict[str, Any]:
+    """Train, export and evaluate one row in this (worker) process; write and return its result.
+
+    Output goes to ``run_dir/train.log`` so that parallel workers do not interleave.
+    """
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    log = open(run / "train.log", "w", buffering=1)  # noqa: SIM115 - lives as long as the worker
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    sys.stdout = sys.stderr = log
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    return evaluate_run(name, TrainConfig.from_dict(config), SweepOptions(**options), run)
+
+
+def evaluate_run(
+    name: str, config: TrainConfig, options: SweepOptions, run: Path
+) -> dict[str, Any]:
+    """Train ``config`` into ``run`` and measure it: the row of the results table."""
+    import numpy as np
+
+    from benchmarks.frr_fa import evaluate, score_streams
+    from benchmarks.streams import load_streams
+    from kws.model import load_model
+    from training.models import get_model
+    from training.models.cost import macs_per_second
+    from training.models.registry import config_from_dict
+    from training.train import train
+
+    quantizations = tuple(dict.fromkeys([options.quantization, "float32"]))
+    config = dataclasses.replace(config, quantizations=quantizations, forms=(SWEEP_FORM,))
+    started = time.perf_counter()
+    metrics = train(config, run)
+    spec = get_model(config.model)
+    model_config = config_from_dict(config.model, config.params)
+    features = config.feature_config()
+    window = spec.build(model_config, features.num_features, 2)
+    assert spec.build_streaming is not None
+    streaming = spec.build_streaming(model_config, window)
+    calls_per_s = features.sample_rate / (features.frame_step * model_config.stride_t)
+    files = {q: run / metrics["files"][f"{SWEEP_FORM}_{q}"] for q in quantizations}
+    evaluated = [options.quantization] + (["float32"] if options.compare_float else [])
+    evaluated = list(dict.fromkeys(evaluated))
+    models = [load_model(files[q]) for q in evaluated]
+    positives, negatives = eval_manifests(dataclasses.asdict(config), options)
+    pos, neg = load_streams(positives, negatives, run)
+    timelines = score_streams(models, pos + neg, progress=False)
+    labels = [list(m.metadata.keywords) for m in models]
+    entries = evaluate(models, labels, pos + neg, timelines)
+    frr = {}
+    for q, entry in zip(evaluated, entries, strict=True):
+        frr[q] = {k: (p["frr"] if p else None) for k, p in entry["frr_at"].items()}
+    latency = _invoke_latency_us(models[0], np.random.default_rng(0))
+    result = {
+        "name": name,
+        "config": dataclasses.asdict(config),
+        "params": metrics["params"],
+        "macs_per_second": macs_per_second(streaming, calls_per_s),
+        "bytes": files[options.quantization].stat().st_size,
+        "float32_bytes": files["float32"].stat().st_size,
+        "quantization": options.quantization,
+        "frr": frr[options.quantization],
+        "frr_float32": frr.get("float32"),
+        "test_accuracy": metrics["test_accuracy"],
+        "invoke_us_median": latency,
+        "negative_hours": entries[0]["negative_hours"],
+        "num_positives": entries[0]["num_positives"],
+        "train_seconds": metrics["train_seconds"],
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "file": str(files[options.quantization]),
+    }
+    write_json(run / "result.json", result)
+    return result
+
+
+def _invoke_latency_us(model: Any, rng: Any, calls: int = 200) -> float:
+    """Median wall time of one interpreter call on random frames (state carried)."""
+    import numpy as np
+
+    md = model.metadata
+    states = [port.zeros() for port, _ in model.state_ports]
+    times = []
+    for _ in range(calls):
+        frames = rng.standard_normal((1, md.input_frames, md.features.num_features)) * 3
+        t0 = time.perf_counter()
+        _, states = model.invoke(frames.astype(np.float32), states)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e6)
+
+
+def sweep(
+    grid: Grid, out: Path, workers: int = 1, only: Sequence[str] = (), progress: bool = True
+) -> dict[str, Any]:
+    """Run (or reuse) every row of ``grid`` into ``out/runs``; write results and the plot."""
+    from tqdm import tqdm
+
+    from training.sweep_report import write_results
+
+    # Each row's seed is fixed by its place in the grid, so --only reproduces the full sweep's row.
+    seeded = [
+        (name, {**config, "seed": int(config["seed"]) + index})
+        for index, (name, config) in enumerate(grid.runs)
+    ]
+    runs = [(n, c) for n, c in seeded if not only or n in only]
+    if only and len(runs) != len(set(only)):
+        missing = sorted(set(only) - {n for n, _ in runs})
+        raise KwsError(f"--only names rows the grid does not have: {', '.join(missing)}")
+    corpora = {c["corpus"]: corpus_fingerprint(Path(c["corpus"])) for _, c in runs}
+    for _, config in runs:
+        eval_manifests(config, grid.options)
+    results: dict[str, dict[str, Any]] = {}
+    todo = []
+    for name, config in runs:
+        key = run_key(config, grid.options, corpora[config["corpus"]])
+        run_dir = out / "runs" / f"{name}-{key}"
+        done = run_dir / "result.json"
+        if done.is_file():
+            results[name] = json.loads(done.read_text())
+        else:
+            todo.append((name, config, run_dir))
+    print(f"sweep {grid.name}: {len(runs)} rows, {len(results)} cached, {len(todo)} to train")
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    options = dataclasses.asdict(grid.options)
+    failures = {}
+    if todo:
+        context = get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
+            futures = {
+                pool.submit(run_one, name, config, options, str(run_dir), threads): (name, run_dir)
+                for name, config, run_dir in todo
+            }
+            bar = tqdm(total=len(futures), desc="rows", unit="row", disable=not progress)
+            for future in as_completed(futures):
+                name, run_dir = futures[future]
+                try:
+                    results[name] = future.result()
+                except Exception as exc:  # one bad row must not lose the others
+                    failures[name] = f"{type(exc).__name__}: {exc} (log: {run_dir / 'train.log'})"
+                    print(f"row {name} failed: {failures[name]}", file=sys.stderr)
+                bar.update()
+            bar.close()
+    ordered = [results[n] for n, _ in runs if n in results]
+    summary = write_results(grid, ordered, failures, out)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.sweep", description=__doc__)
+    parser.add_argument("grid", type=Path, help="grid file (TOML), e.g. training/grids/ci.toml")
+    parser.add_argument("--out", type=Path, help="sweep folder (default runs/sweeps/<name>)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel training processes")
+    parser.add_argument("--only", action="append", default=[], metavar="ROW", help="run one row")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a grid value, e.g. --set base.corpus=data/hey_jarvis --set base.epochs=5",
+    )  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true", help="validate and list the rows")
+    args = parser.parse_args(argv)
+    try:
+        if args.workers < 1:
+            raise ValueError("--workers must be at least 1")
+        grid = load_grid(args.grid, args.set)
+        if args.dry_run:
+            for name, config in grid.runs:
+                print(name, json.dumps(config["params"], sort_keys=True))
+            return 0
+        summary = sweep(grid, args.out or Path("runs/sweeps") / grid.name, args.workers, args.only)
+    except (KwsError, ValueError) as exc:
+        print(f"training.sweep: error: {exc}", file=sys.stderr)
+        return 2
+    winner = summary.get("winner")
+    print(json.dumps({"winner": winner, "failed": summary["failed"]}, indent=1))
+    return 1 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
