@@ -1,0 +1,77 @@
+"""training.wakeword: phrase in, calibrated model and model card out, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kws.model import load_model
+from training.wakeword import DEFAULT_RECIPE, load_recipe, plan
+
+TINY = [
+    "corpus.positives=100", "corpus.confusables=30", "corpus.speech=30", "corpus.noise=20",
+    "corpus.music=10", "corpus.silence=10", "corpus.eval_positives=6", "corpus.eval_snrs_db=[10]",
+    "corpus.eval_negative_hours=0.01", "corpus.eval_sentences=10", "corpus.eval_confusables=6",
+    "train.epochs=3", "train.params.conv_filters=8", "train.params.kernel=[10, 5]",
+    "train.params.stride=[4, 2]", "train.params.rnn_layers=1", "train.params.rnn_units=16",
+    "train.params.fc_units=16", "ship.cost_minutes=0.5",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("corpus.positivez=3", "positivez"),
+        ("train.epochz=3", "epochz"),
+        ("train.name='x'", "name"),
+        ("train.params.kernel=[10, 80]", "features"),
+        ("ship.form='sideways'", "form"),
+        ("extra.x=1", "extra"),
+    ],
+)
+def test_bad_recipes_fail_before_any_work(override: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        plan("hey computer", load_recipe(DEFAULT_RECIPE, [override]), tmp_path)
+
+
+def test_default_recipe_plans_the_shipped_export(tmp_path: Path) -> None:
+    corpus, train, ship = plan("Hey  Computer", load_recipe(DEFAULT_RECIPE, []), tmp_path)
+    assert corpus.label == "hey_computer" and train.name == "hey_computer"
+    assert ship.form in train.forms and ship.quantization in train.quantizations
+    assert train.corpus == str(tmp_path)
+
+
+@pytest.mark.slow
+def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    out = tmp_path / "model"
+    cmd = [sys.executable, "-m", "training.wakeword", "hey computer", "--data",
+           str(tmp_path / "data"), "--out", str(out), "--workers", "2"]  # fmt: skip
+    for assignment in TINY:
+        cmd += ["--set", assignment]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = load_model(out / "hey_computer.tflite")
+    md = model.metadata
+    assert md.streaming and md.quantization == "int8_weights"
+    assert md.keywords == ("hey_computer",)
+    summary = json.loads((out / "wakeword.json").read_text())
+    evaluation = summary["evaluation"]
+    assert evaluation["num_positives"] == 6 and set(evaluation["at"]) == {"0.5", "1"}
+    if evaluation["calibrated"]:
+        assert md.thresholds["hey_computer"].fa_per_hour is not None
+        assert md.thresholds["hey_computer"].threshold == evaluation["at"]["1"]["threshold"]
+    assert summary["cpu_s_per_audio_hour"] > 0
+    card = (out / "hey_computer.md").read_text()
+    assert "FRR at 1 FA/h" in card and "hey_computer.tflite" in card
+    listen = subprocess.run(
+        [sys.executable, "-m", "kws.listen", "--model", str(out / "hey_computer.tflite"),
+         "--input", str(tmp_path / "data/eval/positives/positives_snr10_000.wav")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert listen.returncode == 0, listen.stderr
+    assert '"state": "stopped"' in listen.stdout

@@ -1,0 +1,279 @@
+"""``python -m training.wakeword "hey computer"``: one command from a phrase to a calibrated model.
+
+Steps, each resumable and shown with progress: generate the TTS corpus (training.data), train
+the configured architecture (training.train), evaluate the streaming export on the corpus's
+held-out-voice streams through the runtime pipeline (benchmarks.frr_fa, the one FRR/FA routine),
+write the threshold for the target FA/hr into the model's metadata, and write a model card.
+The recipe is data: training/configs/wakeword.toml, overridable with ``--set``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from kws.errors import KwsError
+from kws.schema import field_names, reject_unknown_keys
+from training.train import TrainConfig, _set, write_json
+
+DEFAULT_RECIPE = Path(__file__).parent / "configs" / "wakeword.toml"
+CARD_TARGETS = (0.5, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ShipOptions:
+    """The ``[ship]`` table: which export becomes the model and how it is calibrated."""
+
+    form: str = "streaming"
+    quantization: str = "int8_weights"
+    calibrate_fa_per_hour: float = 1.0
+    cost_minutes: float = 5.0
+    """Minutes of audio the CPU-cost measurement streams (three times; the median is kept)."""
+
+    def __post_init__(self) -> None:
+        from kws.metadata import QUANTIZATIONS
+        from training.train import FORMS
+
+        if self.form not in FORMS:
+            raise ValueError(f"[ship] form must be one of {FORMS}, got {self.form!r}")
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"[ship] quantization must be one of {QUANTIZATIONS}")
+        if self.calibrate_fa_per_hour <= 0 or self.cost_minutes <= 0:
+            raise ValueError("[ship] calibrate_fa_per_hour and cost_minutes must be > 0")
+
+
+def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
+    """A CorpusConfig for ``keyword`` from the recipe's ``[corpus]`` table (strict keys)."""
+    from training.data.corpus import CorpusConfig
+
+    allowed = field_names(CorpusConfig) - {"keyword", "augment"}
+    reject_unknown_keys("[corpus]", values, allowed)
+    return CorpusConfig(
+        keyword=keyword,
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()},
+    )
+
+
+def load_recipe(path: Path, overrides: list[str]) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KwsError(f"{path}: cannot read recipe ({exc})") from None
+    for assignment in overrides:
+        _set(data, assignment)
+    reject_unknown_keys(str(path), data, {"corpus", "train", "ship"})
+    return data
+
+
+def plan(phrase: str, recipe: dict[str, Any], data_dir: Path) -> tuple[Any, TrainConfig, Any]:
+    """Validate the whole recipe before anything runs: (corpus, training, ship) configs."""
+    from training.models.registry import config_from_dict
+
+    corpus = corpus_config(phrase, recipe.get("corpus", {}))
+    train_values = dict(recipe.get("train", {}))
+    for key in ("name", "corpus"):
+        if key in train_values:
+            raise ValueError(f"[train] {key} comes from the phrase and --data; remove it")
+    train = TrainConfig.from_dict({**train_values, "name": corpus.label, "corpus": str(data_dir)})
+    model_config = config_from_dict(train.model, train.params)
+    model_config.check_input(train.feature_config().num_features)
+    ship_values = recipe.get("ship", {})
+    reject_unknown_keys("[ship]", ship_values, field_names(ShipOptions))
+    ship = ShipOptions(**ship_values)
+    if ship.form not in train.forms or ship.quantization not in train.quantizations:
+        train = dataclasses.replace(
+            train,
+            forms=tuple(dict.fromkeys([*train.forms, ship.form])),
+            quantizations=tuple(dict.fromkeys([*train.quantizations, ship.quantization])),
+        )
+    return corpus, train, ship
+
+
+def calibrate_and_measure(
+    model_path: Path, corpus_dir: Path, target: float, work: Path
+) -> dict[str, Any]:
+    """Score the held-out streams once; write the ``target`` threshold into the model; return
+    FRR and thresholds at 0.5 and 1 FA/hr."""
+    from benchmarks.frr_fa import calibrate, evaluate, score_streams
+    from benchmarks.report import target_key
+    from benchmarks.streams import load_streams
+    from kws.model import load_model
+
+    model = load_model(model_path)
+    positives, negatives = load_streams(
+        corpus_dir / "eval/positives/positives.json",
+        corpus_dir / "eval/negatives/negatives.json",
+        work,
+    )
+    streams = positives + negatives
+    timelines = score_streams([model], streams)
+    (entry,) = evaluate([model], [list(model.metadata.keywords)], streams, timelines)
+    try:
+        calibrate([entry], target)
+        calibrated = True
+    except ValueError as exc:  # no threshold that quiet: keep the default and say so
+        print(f"warning: {exc}; the model keeps its default threshold", file=sys.stderr)
+        calibrated = False
+    at = {}
+    for fa in CARD_TARGETS:
+        point = entry["frr_at"][target_key(fa)]
+        at[target_key(fa)] = (
+            None
+            if point is None
+            else {
+                "frr": point["frr"],
+                "threshold": point["threshold"],
+                "fa_per_hour": point["fa_per_hour"],
+            }
+        )
+    return {
+        "num_positives": entry["num_positives"],
+        "negative_hours": entry["negative_hours"],
+        "calibrated": calibrated,
+        "at": at,
+    }
+
+
+def cpu_seconds_per_hour(model_path: Path, minutes: float) -> float:
+    """CPU seconds the runtime (frontend + this model, 20 ms blocks) spends per audio hour."""
+    from benchmarks.runtime_cost import pipeline_cost, test_signal
+
+    audio = test_signal(minutes * 60.0)
+    return float(sorted(pipeline_cost(model_path, audio, 20, 3))[1])
+
+
+def model_card(
+    phrase: str,
+    model_path: Path,
+    train: TrainConfig,
+    metrics: dict[str, Any],
+    evaluation: dict[str, Any],
+    corpus_summary: dict[str, Any],
+    cpu_s: float,
+) -> str:
+    from kws.model import load_model
+
+    md = load_model(model_path).metadata
+    label = md.keywords[0]
+    threshold = md.thresholds[label]
+
+    def frr(key: str) -> str:
+        point = evaluation["at"].get(key)
+        if point is None:
+            return "not reached"
+        return f"{100 * point['frr']:.1f} % (threshold {point['threshold']:.3f})"
+
+    shipped = (
+        f"{threshold.threshold:.3f}, calibrated at {threshold.fa_per_hour:.2f} FA/h measured"
+        if threshold.fa_per_hour is not None
+        else f"{threshold.threshold:.3f} (default: no threshold reached the target FA/h)"
+    )
+    params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
+    return "\n".join(
+        [
+            f'# {md.name} — wake word "{phrase}"',
+            "",
+            f'Made by `python -m training.wakeword "{phrase}"` from built-in text-to-speech '
+            "data only (espeak-ng and flite voices); evaluated on voices held out of training.",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| file | `{model_path.name}`, {model_path.stat().st_size:,} bytes, "
+            f"{md.quantization}, {'streaming' if md.streaming else 'window'} form |",
+            f"| model | {train.model} ({params}); {metrics['params']:,} parameters |",
+            f"| features | {md.features.nfilt} log-mel, {md.window_frames} frames window, "
+            f"one call per {md.stride_frames} frames |",
+            f"| data | {corpus_summary.get('clips', '?')} clips; "
+            f"{corpus_summary.get('positive_voices', '?')} positive voices |",
+            f"| training | {train.epochs} epochs, {metrics['train_seconds']:.0f} s; test "
+            f"accuracy {metrics['test_accuracy']:.3f} |",
+            f"| evaluation | {evaluation['num_positives']} positives in noise, "
+            f"{evaluation['negative_hours']:.2f} h of negatives |",
+            f"| FRR at 0.5 FA/h | {frr('0.5')} |",
+            f"| FRR at 1 FA/h | {frr('1')} |",
+            f"| shipped threshold | {shipped} |",
+            f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
+            "",
+            "Limits: trained and evaluated on synthetic voices only; real voices, accents and",
+            "rooms will differ. Measure on your own recordings with `python -m benchmarks.frr_fa`.",
+            "",
+        ]
+    )
+
+
+def run(phrase: str, recipe: dict[str, Any], data_dir: Path, out: Path, workers: int) -> Path:
+    """Every step; returns the path of the calibrated model."""
+    from training.data.generate import generate
+    from training.train import train as train_model
+
+    corpus, train, ship = plan(phrase, recipe, data_dir)
+    started = time.perf_counter()
+    print(f"[1/4] corpus for {phrase!r} in {data_dir}", flush=True)
+    summary = generate(corpus, data_dir, workers)
+    run_dir = out / "run"
+    print(f"[2/4] training {train.model} into {run_dir}", flush=True)
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.is_file() and json.loads((run_dir / "config.json").read_text()) == (
+        json.loads(json.dumps(dataclasses.asdict(train)))
+    ):
+        metrics = json.loads(metrics_path.read_text())
+        print("      (already trained with this config)")
+    else:
+        metrics = train_model(train, run_dir)
+    source = run_dir / metrics["files"][f"{ship.form}_{ship.quantization}"]
+    final = out / f"{corpus.label}.tflite"
+    shutil.copyfile(source, final)
+    print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
+    evaluation = calibrate_and_measure(final, data_dir, ship.calibrate_fa_per_hour, out / "eval")
+    print("[4/4] measuring CPU cost and writing the model card", flush=True)
+    cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
+    card = model_card(phrase, final, train, metrics, evaluation, summary, cpu_s)
+    (out / f"{corpus.label}.md").write_text(card)
+    write_json(
+        out / "wakeword.json",
+        {
+            "phrase": phrase,
+            "model": final.name,
+            "evaluation": evaluation,
+            "cpu_s_per_audio_hour": cpu_s,
+            "wall_seconds": round(time.perf_counter() - started, 1),
+        },
+    )
+    return final
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.wakeword", description=__doc__)
+    parser.add_argument("phrase", help='the wake phrase, e.g. "hey computer"')
+    parser.add_argument("--recipe", type=Path, default=DEFAULT_RECIPE, help="recipe TOML")
+    parser.add_argument("--data", type=Path, help="corpus folder (default data/<label>)")
+    parser.add_argument("--out", type=Path, help="output folder (default models/<label>)")
+    parser.add_argument("--workers", type=int, help="corpus rendering processes (default: all)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override the recipe, e.g. --set train.epochs=10 --set corpus.positives=3000",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        recipe = load_recipe(args.recipe, args.set)
+        label = corpus_config(args.phrase, recipe.get("corpus", {})).label
+        data_dir = args.data or Path("data") / label
+        out = args.out or Path("models") / label
+        out.mkdir(parents=True, exist_ok=True)
+        final = run(args.phrase, recipe, data_dir, out, args.workers)
+    except (KwsError, ValueError, OSError) as exc:
+        print(f"training.wakeword: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"done: {final} and {final.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
