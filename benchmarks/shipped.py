@@ -1,0 +1,147 @@
+"""``python -m benchmarks.shipped``: regenerate the results of every shipped keyword model.
+
+For each ``firmware_models/*.tflite`` whose task is ``keyword`` and whose evaluation corpus
+exists (``<data>/<label>/eval``, made by ``python -m training.data generate``), run
+:mod:`benchmarks.frr_fa` with the peers that ship the same wake word and
+:mod:`benchmarks.latency`, into ``<out>/<name>/``; then write ``<out>/README.md`` with one row
+per model. Models without a corpus are listed as skipped, with the command that makes one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks import frr_fa, latency
+from benchmarks.peers import ENGINES, TARGET_WAKE_WORDS
+from kws.atomic import atomic_write_bytes
+from kws.errors import KwsError
+from kws.model import load_model
+
+
+def keyword_models(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.tflite") if load_model(p).metadata.task == "keyword")
+
+
+def peers_for(label: str) -> list[str]:
+    """``engine:label`` for every peer engine whose installed package ships ``label``."""
+    if label not in TARGET_WAKE_WORDS:
+        return []
+    out = []
+    for engine, cls in ENGINES.items():
+        try:
+            if label in cls.wake_words():
+                out.append(f"{engine}:{label}")
+        except ImportError:
+            continue
+    return out
+
+
+def run_model(path: Path, data: Path, out: Path, latency_seconds: float) -> dict[str, Any]:
+    md = load_model(path).metadata
+    label = md.keywords[0]
+    corpus = data / label / "eval"
+    if not (corpus / "positives/positives.json").is_file():
+        phrase = label.replace("_", " ")
+        return {
+            "name": md.name,
+            "skipped": f"no evaluation corpus in {corpus} (python -m training.data generate "
+            f'--keyword "{phrase}" --out {data / label})',
+        }
+    target = out / md.name
+    positives = corpus / "positives/positives.json"
+    argv = ["--model", str(path), "--positives", str(positives), "--negatives",
+            str(corpus / "negatives/negatives.json"), "--out", str(target), "--quiet"]  # fmt: skip
+    peers = peers_for(label)
+    if peers:
+        argv += ["--peers", *peers]
+    if frr_fa.main(argv) != 0:
+        raise KwsError(f"{path}: benchmarks.frr_fa failed")
+    argv = ["--model", str(path), "--positives", str(positives), "--seconds",
+            str(latency_seconds), "--out", str(target)]  # fmt: skip
+    if latency.main(argv) != 0:
+        raise KwsError(f"{path}: benchmarks.latency failed")
+    results = json.loads((target / "results.json").read_text())
+    lat = json.loads((target / "latency.json").read_text())["models"][0]
+    ours = results["models"][0]
+    row: dict[str, Any] = {
+        "name": md.name,
+        "bytes": path.stat().st_size,
+        "frr": {k: (p["frr"] if p else None) for k, p in ours["frr_at"].items()},
+        "latency_ms": lat["latency_ms"],
+        "cpu_s_per_audio_hour": lat["cpu_s_per_audio_hour"],
+        "peers": {},
+    }
+    for cmp in results.get("comparison", []):
+        row["peers"][cmp["peer"]] = {
+            "frr": {k: v["peer"] for k, v in cmp["frr_at"].items()},
+            "cpu_s_per_audio_hour": cmp["cpu_s_per_audio_hour"]["peer"],
+        }
+    return row
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def markdown(rows: list[dict[str, Any]], command: str) -> str:
+    lines = [
+        "# Shipped keyword models",
+        "",
+        f"Regenerate: `{command}`. Each model's folder holds results.json/md, det.png and",
+        "latency.json/md. Evaluation audio is the model's own corpus's held-out TTS voices.",
+        "",
+        "| model | engine | FRR @ 0.5 FA/h | FRR @ 1 FA/h | CPU-s / audio h | latency p50 | "
+        "latency p95 | bytes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if "skipped" in row:
+            lines.append(f"| {row['name']} | skipped: {row['skipped']} | | | | | | |")
+            continue
+        lat = row["latency_ms"]
+
+        def ms(v: float | None) -> str:
+            return "—" if v is None else f"{v:.0f} ms"
+
+        lines.append(
+            f"| {row['name']} | kws | {_pct(row['frr'].get('0.5'))} | {_pct(row['frr'].get('1'))}"
+            f" | {row['cpu_s_per_audio_hour']:.1f} | {ms(lat['median'])} | {ms(lat['p95'])} | "
+            f"{row['bytes']:,} |"
+        )
+        for peer, cells in row["peers"].items():
+            lines.append(
+                f"| {row['name']} | {peer} | {_pct(cells['frr'].get('0.5'))} | "
+                f"{_pct(cells['frr'].get('1'))} | {cells['cpu_s_per_audio_hour']:.1f} | | | |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.shipped", description=__doc__)
+    parser.add_argument("--models", type=Path, default=Path("firmware_models"))
+    parser.add_argument("--data", type=Path, default=Path("data"), help="corpora: DATA/<label>")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/shipped"))
+    parser.add_argument("--latency-seconds", type=float, default=300.0)
+    args = parser.parse_args(argv)
+    try:
+        rows = [
+            run_model(path, args.data, args.out, args.latency_seconds)
+            for path in keyword_models(args.models)
+        ]
+    except (KwsError, ValueError, OSError) as exc:
+        print(f"benchmarks.shipped: error: {exc}", file=sys.stderr)
+        return 2
+    command = "python -m benchmarks.shipped " + " ".join(argv if argv is not None else sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out / "summary.json", json.dumps(rows, indent=1).encode())
+    atomic_write_bytes(args.out / "README.md", markdown(rows, command.strip()).encode())
+    print(markdown(rows, command.strip()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
