@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--record",
         type=int,
         metavar="N",
-        help="record N takes at the microphone instead of reading FILEs (3 to 5 is typical)",
+        help="record N takes at the microphone instead of reading FILEs (3 to 5 is typical); "
+        "prompts go to stderr, and a take that is too quiet, clipped, too short, too long or cut "
+        "off is explained and asked for again",
     )
     parser.add_argument("--device", metavar="NAME|INDEX", help="microphone for --record")
     parser.add_argument(

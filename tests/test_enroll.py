@@ -206,3 +206,11 @@ def test_record_enrolls_from_the_microphone(
     assert "too quiet" in captured.err and captured.err.count("ok:") == 3
     (alice,) = load_profiles(profiles)
     assert alice.name == "alice" and alice.utterances == 3
+
+
+@pytest.mark.parametrize("module", ["kws.enroll", "kws.profiles", "kws.environment"])
+def test_enrollment_and_environment_modules_stay_light(module: str) -> None:
+    code = f"import sys, {module}; print(sorted({{m.split('.')[0] for m in sys.modules}}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    for heavy in ("tensorflow", "keras", "scipy", "training", "sounddevice"):
+        assert f"'{heavy}'" not in done.stdout, f"{module} imported {heavy}"

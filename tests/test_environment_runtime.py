@@ -176,3 +176,23 @@ def test_listen_cli_rejects_a_negative_interval(tiny_environment) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "kws.listen: error: the environment interval must be >= 0"
+
+
+def test_cli_options_and_toml_map_onto_the_configs(tmp_path: Path) -> None:
+    from kws.listen import build_parser, config_from_args
+
+    toml = tmp_path / "listen.toml"
+    toml.write_text(
+        'speaker_model = "s.tflite"\nprofiles = "p.json"\n'
+        "[pipeline]\nenvironment_interval_s = 30.0\nspeaker_threshold = 0.7\n"
+    )
+    config = config_from_args(build_parser().parse_args(["--config", str(toml)]))
+    assert (config.speaker_model, config.profiles) == ("s.tflite", "p.json")
+    assert config.pipeline.environment_interval_s == 30.0
+    assert config.pipeline.speaker_threshold == 0.7
+    argv = ["--config", str(toml), "--environment-interval", "5", "--speaker-threshold", "0.5",
+            "--speaker-model", "t.tflite", "--profiles", "q.json"]  # fmt: skip
+    config = config_from_args(build_parser().parse_args(argv))
+    assert (config.speaker_model, config.profiles) == ("t.tflite", "q.json")
+    assert config.pipeline.environment_interval_s == 5.0
+    assert config.pipeline.speaker_threshold == 0.5
