@@ -1,9 +1,12 @@
 """Runtime cost on this machine: frontend and frontend+model CPU-seconds per hour of audio,
 ``import kws`` time, and peak RSS of ``kws.listen``.
 
-    python -m benchmarks.runtime_cost [--model M.tflite ...] [--minutes 10] [--repeats 5]
+    python -m benchmarks.runtime_cost [--model M.tflite ...] [--environment-model E.tflite ...]
+        [--minutes 10] [--repeats 5]
 
-Without ``--model`` the shipped demo models (window and streaming forms) are measured.
+Without ``--model`` the shipped demo models (window and streaming forms) are measured; without
+``--environment-model`` the shipped environment model, if there is one. Each environment model
+is measured alone and next to the first keyword model (sharing its frontend when they match).
 Prints a table and writes benchmarks/results/runtime_cost.{json,md}. Figures are medians of
 ``--repeats`` runs of ``--minutes`` of audio, on one thread, measured with process CPU time.
 """
@@ -31,6 +34,7 @@ from kws.wavfile import write_wav
 RESULTS = Path(__file__).parent / "results"
 FIRMWARE = Path(__file__).resolve().parent.parent / "firmware_models"
 DEFAULT_MODELS = [FIRMWARE / "chirp_demo_streaming.tflite", FIRMWARE / "chirp_demo.tflite"]
+DEFAULT_ENVIRONMENT = FIRMWARE / "environment.tflite"
 SAMPLE_RATE = 16000
 
 
@@ -62,11 +66,12 @@ def frontend_cost(config: FeatureConfig, audio: np.ndarray, chunk_ms: int, repea
     )
 
 
-def pipeline_cost(model_path: Path, audio: np.ndarray, chunk_ms: int, repeats: int):
-    model = load_model(model_path, num_threads=1)
+def pipeline_cost(model_paths: list[Path], audio: np.ndarray, chunk_ms: int, repeats: int):
+    """Frontend(s) + models in one pipeline (an environment model counts like any other)."""
+    models = [load_model(path, num_threads=1) for path in model_paths]
     config = PipelineConfig(status_interval_s=0)
     return cpu_per_hour(
-        lambda: Pipeline([model], config).process, audio, SAMPLE_RATE * chunk_ms // 1000, repeats
+        lambda: Pipeline(models, config).process, audio, SAMPLE_RATE * chunk_ms // 1000, repeats
     )
 
 
@@ -111,6 +116,7 @@ def listen_peak_rss(model_path: Path, wav: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", type=Path, default=[])
+    parser.add_argument("--environment-model", action="append", type=Path, default=[])
     parser.add_argument("--minutes", type=float, default=10.0, help="audio per repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -147,8 +153,25 @@ def main(argv: list[str] | None = None) -> int:
             label = f"frontend + {md.name} ({'streaming' if md.streaming else 'window'}, "
             label += f"{md.quantization}, {model_path.stat().st_size} B)"
             for chunk_ms in (10, 20, 50):
-                values = pipeline_cost(model_path, audio, chunk_ms, args.repeats)
+                values = pipeline_cost([model_path], audio, chunk_ms, args.repeats)
                 record(label, chunk_ms, values, "CPU-s per audio hour")
+        environment = args.environment_model or [DEFAULT_ENVIRONMENT] * DEFAULT_ENVIRONMENT.exists()
+        for env_path in environment:
+            md = load_model(env_path).metadata
+            hop = md.stride_frames * md.features.frame_step / md.features.sample_rate
+            label = f"frontend + environment {md.name} (window {md.window_seconds:.2f} s, hop "
+            label += f"{hop:.2f} s, {md.quantization}, {env_path.stat().st_size} B)"
+            record(
+                label,
+                20,
+                pipeline_cost([env_path], audio, 20, args.repeats),
+                "CPU-s per audio hour",
+            )
+            shared = load_model(models[0]).metadata.features == md.features
+            label = f"frontend + {load_model(models[0]).metadata.name} + environment {md.name} "
+            label += "(one shared frontend)" if shared else "(two frontends)"
+            values = pipeline_cost([models[0], env_path], audio, 20, args.repeats)
+            record(label, 20, values, "CPU-s per audio hour")
         record("import kws", None, import_time("kws", args.repeats), "s")
         record("import kws.listen", None, import_time("kws.listen", args.repeats), "s")
         record("kws.listen peak RSS (1 min WAV)", None, [listen_peak_rss(models[0], wav)], "MiB")

@@ -23,6 +23,7 @@ _EXPORTS = {
     "PipelineConfig": "kws.pipeline",
     "Detection": "kws.events",
     "Score": "kws.events",
+    "Environment": "kws.events",
     "Status": "kws.events",
     "Event": "kws.events",
     "open_source": "kws.audio",

@@ -51,6 +51,31 @@ class Detection(Event):
     """Stream time (s) of the end of the audio that triggered the detection."""
     latency_ms: float
     """Wall-clock milliseconds from the arrival of the triggering audio block to this event."""
+    speaker: dict[str, Any] | None = None
+    """With a speaker model: ``{"name": enrolled name or None, "score": best cosine or None}``;
+    left out of the JSON when speaker verification is off."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.speaker is None:
+            del out["speaker"]
+        return out
+
+
+@dataclass(frozen=True)
+class Environment(Event):
+    """What an environment model hears: sent when the label changes, or every interval."""
+
+    type: ClassVar[str] = "environment"
+    model: str
+    label: str
+    """The top smoothed class, or "unknown" when its score is below that class's threshold."""
+    score: float
+    """Smoothed probability of the top class."""
+    start: float
+    """Stream time (s) where the audio the smoothed decision covers began."""
+    end: float
+    """Stream time (s) where it ended."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,10 @@ class ListenConfig:
     """Audio block size in milliseconds (microphone and paced input)."""
     backend: str | None = None
     """Force a TFLite backend: ai_edge_litert, tflite_runtime or tensorflow."""
+    speaker_model: str | None = None
+    """Speaker-embedding .tflite: detections then say which enrolled speaker said the keyword."""
+    profiles: str | None = None
+    """Enrolled speaker profiles (default: $XDG_DATA_HOME/kws/speakers.json)."""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
     @classmethod
@@ -105,6 +109,31 @@ def build_parser() -> argparse.ArgumentParser:
         "keyword, 'LABEL=T' or 'MODEL:LABEL=T' for one; repeatable",
     )
     parser.add_argument(
+        "--environment-interval",
+        type=float,
+        metavar="S",
+        help="also repeat each environment model's current label every S stream seconds "
+        "(default 0: only when the label changes)",
+    )
+    parser.add_argument(
+        "--speaker-model",
+        metavar="S.tflite",
+        help='speaker-embedding model: each detection gains "speaker": {name, score}, the '
+        "best enrolled match (see python -m kws.enroll) or null",
+    )
+    parser.add_argument(
+        "--speaker-threshold",
+        type=float,
+        metavar="T",
+        help="cosine similarity (-1..1) a speaker must reach to be named; default: the "
+        "speaker model's calibrated threshold",
+    )
+    parser.add_argument(
+        "--profiles",
+        metavar="FILE.json",
+        help="enrolled speaker profiles (default $XDG_DATA_HOME/kws/speakers.json)",
+    )
+    parser.add_argument(
         "--emit-scores",
         action="store_true",
         help='also print every model output as {"type": "score", ...} for threshold sweeps',
@@ -138,7 +167,7 @@ def config_from_args(args: argparse.Namespace) -> ListenConfig:
     changes: dict[str, Any] = {}
     if args.model:
         changes["models"] = tuple(args.model)
-    for name in ("input", "device", "backend", "block_ms"):
+    for name in ("input", "device", "backend", "block_ms", "speaker_model", "profiles"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.realtime:
@@ -150,6 +179,10 @@ def config_from_args(args: argparse.Namespace) -> ListenConfig:
         pipeline["emit_scores"] = True
     if args.status_interval is not None:
         pipeline["status_interval_s"] = args.status_interval
+    if args.environment_interval is not None:
+        pipeline["environment_interval_s"] = args.environment_interval
+    if args.speaker_threshold is not None:
+        pipeline["speaker_threshold"] = args.speaker_threshold
     if pipeline:
         changes["pipeline"] = replace(config.pipeline, **pipeline)
     return replace(config, **changes)
@@ -178,13 +211,24 @@ def run(config: ListenConfig, out: TextIO) -> int:
     if config.block_ms <= 0:
         raise KwsError(f"--block-ms must be positive, got {config.block_ms}")
     models = [load_model(path, backend=config.backend) for path in config.models]
+    speaker, profiles = None, []
+    if config.speaker_model is not None:
+        from kws.profiles import check_model, default_path, load_profiles
+        from kws.speaker import SpeakerEncoder
+
+        speaker = SpeakerEncoder(load_model(config.speaker_model, backend=config.backend))
+        profiles_path = Path(config.profiles) if config.profiles else default_path()
+        profiles = load_profiles(profiles_path)
+        check_model(profiles, speaker.model_id, profiles_path)
+    elif config.profiles is not None:
+        raise KwsError("--profiles needs --speaker-model (the model the profiles were made with)")
 
     def emit(event: Event) -> None:
         out.write(event.to_json() + "\n")
         out.flush()
 
     try:
-        pipeline = Pipeline(models, config.pipeline, on_event=emit)
+        pipeline = Pipeline(models, config.pipeline, emit, speaker, profiles)
     except ValueError as exc:
         raise KwsError(str(exc)) from None
     block = pipeline.sample_rate * config.block_ms // 1000

@@ -107,3 +107,45 @@ class RingBuffer:
         with self._ready:
             self._closed = True
             self._ready.notify_all()
+
+
+class SampleHistory:
+    """The last ``capacity`` int16 samples of a stream, addressed by stream sample index.
+
+    The pipeline keeps one so that a detection's audio (its ``[start, end]``) can be cut out after
+    the fact, e.g. to embed the speaker. Single-threaded: the processing thread writes and reads.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError(f"history capacity must be positive, got {capacity}")
+        self._buffer = np.zeros(capacity, dtype=np.int16)
+        self.total = 0
+        """Samples pushed since the start of the stream."""
+
+    @property
+    def capacity(self) -> int:
+        return len(self._buffer)
+
+    def push(self, block: np.ndarray) -> None:
+        """Append samples, forgetting the oldest beyond ``capacity``."""
+        data = np.asarray(block, dtype=np.int16).reshape(-1)
+        capacity = len(self._buffer)
+        if len(data) >= capacity:
+            self.total += len(data) - capacity
+            data = data[len(data) - capacity :]
+        at = self.total % capacity
+        first = min(len(data), capacity - at)
+        self._buffer[at : at + first] = data[:first]
+        self._buffer[: len(data) - first] = data[first:]
+        self.total += len(data)
+
+    def get(self, start: int, end: int) -> np.ndarray:
+        """Samples ``[start, end)`` of the stream (a copy), clipped to what is still held."""
+        start = max(start, self.total - len(self._buffer), 0)
+        end = min(end, self.total)
+        if end <= start:
+            return np.zeros(0, dtype=np.int16)
+        capacity = len(self._buffer)
+        index = np.arange(start, end) % capacity
+        return self._buffer[index]
