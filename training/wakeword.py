@@ -146,7 +146,7 @@ def cpu_seconds_per_hour(model_path: Path, minutes: float) -> float:
     from benchmarks.runtime_cost import pipeline_cost, test_signal
 
     audio = test_signal(minutes * 60.0)
-    return float(sorted(pipeline_cost(model_path, audio, 20, 3))[1])
+    return float(sorted(pipeline_cost([model_path], audio, 20, 3))[1])
 
 
 def model_card(
