@@ -8,8 +8,8 @@ samples (float, full scale 1); it is flattened and a learned strided 1-D convolu
 (``frontend_filters`` filters of ``frontend_length`` samples, stride ``frontend_stride``,
 causal padding so it yields window_frames steps) with a log(1 + ReLU) compression stands in for
 the mel filterbank. Both continue through the same layers: ``conv_layers`` x (Conv1D(
-``conv_filters``, ``kernel``), ReLU, MaxPool1D(``pool``)), global average pooling, a dense layer
-and the softmax or sigmoid head.
+``conv_filters``, ``kernel``, 'same' padding), ReLU, MaxPool1D(``pool``)), global average
+pooling, a dense layer and the softmax or sigmoid head.
 """
 
 from __future__ import annotations
@@ -79,21 +79,16 @@ class DielemanConfig:
                 f"frontend_length {self.frontend_length} is not a multiple of frontend_stride "
                 f"{self.frontend_stride}"
             )
-        steps = self.window_frames
-        for layer in range(self.conv_layers):
-            if steps < self.kernel:
-                problems.append(
-                    f"kernel {self.kernel} is larger than the {steps} frames left at conv layer "
-                    f"{layer} (window_frames {self.window_frames}, pool {self.pool})"
-                )
-                break
-            steps = pooled_size(steps - self.kernel + 1, [self.pool])
-            if steps < 1:
-                problems.append(
-                    f"pool {self.pool} is larger than what conv layer {layer} leaves of "
-                    f"window_frames {self.window_frames}"
-                )
-                break
+        if self.kernel > self.window_frames:
+            problems.append(
+                f"kernel {self.kernel} is larger than the input's window_frames "
+                f"{self.window_frames}"
+            )
+        elif pooled_size(self.window_frames, [self.pool] * self.conv_layers) < 1:
+            problems.append(
+                f"pool {self.pool} over {self.conv_layers} conv_layers is larger than the "
+                f"input's window_frames {self.window_frames}"
+            )
         raise_problems("DielemanConfig", problems)
 
     def input_width(self, features: FeatureConfig) -> int:
@@ -132,7 +127,11 @@ def build_dieleman(
         x = keras.layers.BatchNormalization(name="frontend_bn")(x)
     for layer in range(config.conv_layers):
         x = keras.layers.Conv1D(
-            config.conv_filters, config.kernel, activation="relu", name=f"conv{layer}"
+            config.conv_filters,
+            config.kernel,
+            padding="same",
+            activation="relu",
+            name=f"conv{layer}",
         )(x)
         x = keras.layers.MaxPooling1D(config.pool, name=f"pool{layer}")(x)
     x = keras.layers.GlobalAveragePooling1D()(x)

@@ -1,0 +1,6 @@
+"""Environmental sound classification: train clip classifiers (VGG-, SqueezeNet-style, CRNN,
+Dieleman 2014) on ESC-50-layout or UrbanSound8K data with fold cross-validation, and export the
+window model the runtime's environment task runs.
+
+``python -m training.environment CONFIG.toml --out DIR`` (see :mod:`.run`).
+"""
