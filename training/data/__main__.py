@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
 from kws.errors import KwsError
 from training.data.corpus import CorpusConfig
 
@@ -58,7 +60,7 @@ def debian_sounds(args: argparse.Namespace) -> int:
 
     def report(message: str) -> None:
         failures.append(message)
-        print(f"training.data: error: {message}", file=sys.stderr)
+        tqdm.write(f"training.data: error: {message}", file=sys.stderr)  # keeps the bar intact
 
     try:
         summary = builder.build(

@@ -140,7 +140,7 @@ def download_deb(package: str, version: str, cache: Path) -> Path:
     result = _run(["apt-get", "download", package], cwd=cache)
     deb = _cached_deb(package, None, cache)
     if result.returncode != 0 or deb is None:
-        raise KwsError(f"{package}: apt-get download failed ({_last_line(result.stderr)})")
+        raise KwsError(f"apt-get download {package} failed ({_last_line(result.stderr)})")
     print(
         f"training.data: warning: {package} {version} is not available; using {deb.name}",
         file=sys.stderr,

@@ -17,6 +17,7 @@ import json
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,20 +94,29 @@ def main(argv: list[str] | None = None) -> int:
         for length, stride in PAIRS:
             for frontend in FRONTENDS:  # fail on a bad combination before training anything
                 pair_config(base, length, stride, frontend, args.window_s).model_config()
-        rows = run(base, args.window_s)
+        command = f"{PROG} {shlex.join(argv if argv is not None else sys.argv[1:])}"
+        args.out.mkdir(parents=True, exist_ok=True)
+
+        def write(rows: list[dict[str, Any]]) -> None:
+            """The table so far (rows are written as they finish)."""
+            result = {"command": command, "base": dataclasses.asdict(base), "rows": rows}
+            data = json.dumps(result, indent=1).encode()
+            atomic_write_bytes(args.out / "frontend_experiment.json", data)
+            atomic_write_bytes(
+                args.out / "frontend_experiment.md", markdown(rows, command, base).encode()
+            )
+
+        rows = run(base, args.window_s, write)
     except (KwsError, ValueError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    command = f"{PROG} {shlex.join(argv if argv is not None else sys.argv[1:])}"
-    args.out.mkdir(parents=True, exist_ok=True)
-    result = {"command": command, "base": dataclasses.asdict(base), "rows": rows}
-    atomic_write_bytes(args.out / "frontend_experiment.json", json.dumps(result, indent=1).encode())
-    (args.out / "frontend_experiment.md").write_text(markdown(rows, command, base))
     print(markdown(rows, command, base))
     return 0
 
 
-def run(base: EnvConfig, window_s: float) -> list[dict[str, Any]]:
+def run(
+    base: EnvConfig, window_s: float, write: Callable[[list[dict[str, Any]]], None]
+) -> list[dict[str, Any]]:
     from training.environment.data import load_clips
     from training.environment.run import cross_validate
 
@@ -132,6 +142,7 @@ def run(base: EnvConfig, window_s: float) -> list[dict[str, Any]]:
                 flush=True,
             )
         rows.append(row)
+        write(rows)
     return rows
 
 

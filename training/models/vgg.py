@@ -17,6 +17,10 @@ from training.models.classify import check_fields, output_layer, pooled_size, ra
 from training.models.layers import FeatureNormalization
 from training.models.registry import register_model
 
+BN_MOMENTUM = 0.9
+"""Batch-norm moving-average momentum: small datasets give few steps, and Keras' 0.99 would
+leave the inference statistics near their initial values."""
+
 
 @dataclass(frozen=True)
 class VGGConfig:
@@ -79,7 +83,7 @@ def build_vgg(
             x = keras.layers.Conv2D(
                 channels, 3, padding="same", use_bias=False, name=f"conv{b}_{c}"
             )(x)
-            x = keras.layers.BatchNormalization(name=f"bn{b}_{c}")(x)
+            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{b}_{c}")(x)
             x = keras.layers.ReLU()(x)
         x = keras.layers.MaxPooling2D(config.pool, name=f"pool{b}")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
