@@ -49,6 +49,9 @@ class EnvConfig:
     """Copies of each training clip mixed with a generated background (noise, music)."""
     snr_db: tuple[float, float] = (5.0, 25.0)
     """Range of the backgrounds' signal-to-noise ratio."""
+    gain_db: tuple[float, float] = (-12.0, 12.0)
+    """Random level change per training crop, dB: recordings from different sources differ in
+    level more than in anything a class depends on."""
     threshold: float = 0.3
     """Per-label threshold written into the metadata (smoothed score needed to report it)."""
     smoothing_s: float = 1.0
@@ -69,8 +72,10 @@ class EnvConfig:
             problems.append(f"background_copies must be >= 0, got {self.background_copies!r}")
         if self.mixup_alpha < 0:
             problems.append(f"mixup_alpha must be >= 0, got {self.mixup_alpha}")
-        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
-            problems.append(f"snr_db must be (low, high), got {self.snr_db!r}")
+        for key in ("snr_db", "gain_db"):
+            value = getattr(self, key)
+            if len(value) != 2 or value[0] > value[1]:
+                problems.append(f"{key} must be (low, high), got {value!r}")
         if not 0.0 <= self.threshold <= 1.0:
             problems.append(f"threshold must be in [0, 1], got {self.threshold}")
         bad = [q for q in self.quantizations if q not in QUANTIZATIONS]
@@ -83,7 +88,7 @@ class EnvConfig:
     def from_dict(cls, data: dict[str, Any]) -> EnvConfig:
         reject_unknown_keys("environment config", data, field_names(cls))
         values = dict(data)
-        for key in ("test_folds", "snr_db", "quantizations"):
+        for key in ("test_folds", "snr_db", "gain_db", "quantizations"):
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)

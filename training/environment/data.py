@@ -56,6 +56,13 @@ def load_clips(dataset: str, root: str | os.PathLike[str]) -> Clips:
     )
 
 
+def gain_kind(features: FeatureConfig, model_config: Any) -> str:
+    """How a level change shows in a view (see :func:`training_batch`)."""
+    if getattr(model_config, "frontend", "features") == "raw":
+        return "raw"
+    return "logmel" if features.numcep == 0 else "none"
+
+
 def view(audio: np.ndarray, features: FeatureConfig, model_config: Any) -> np.ndarray:
     """A clip's model input over its whole length, [steps, width] float32."""
     if getattr(model_config, "frontend", "features") == "raw":
@@ -132,9 +139,13 @@ def training_batch(
     mixup_alpha: float,
     masks: bool,
     freq_masks: bool = True,
+    gain_db: tuple[float, float] = (0.0, 0.0),
+    gain: str = "none",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One epoch of random crops (a random variant, a start within the active part), with
-    SpecAugment masks and mixup; ``targets`` are one-hot rows, mixed like the inputs."""
+    """One epoch of random crops (a random variant, a start within the active part), with a
+    random gain, SpecAugment masks and mixup; ``targets`` are one-hot rows, mixed like the
+    inputs. ``gain`` says how a gain acts on a view: 'logmel' adds its log power ratio to every
+    band, 'raw' scales the samples, 'none' (MFCC) skips it."""
     xs, ys = [], []
     for clip, target, active in zip(views.views, targets, views.active, strict=True):
         for _ in range(crops_per_clip):
@@ -142,6 +153,11 @@ def training_batch(
             last = max(0, min(active, len(v)) - window // 2, 0)
             start = int(rng.integers(0, min(last, len(v) - window) + 1))
             crop = v[start : start + window]
+            db = rng.uniform(*gain_db)
+            if gain == "logmel":
+                crop = crop + np.float32(db * np.log(10.0) / 10.0)
+            elif gain == "raw":
+                crop = crop * np.float32(10.0 ** (db / 20.0))
             if masks:
                 crop = spec_augment(crop, rng, freq_masks=2 if freq_masks else 0)
             xs.append(crop)

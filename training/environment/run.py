@@ -23,6 +23,7 @@ from training.environment.data import (
     Clips,
     Views,
     eval_crops,
+    gain_kind,
     make_views,
     training_batch,
 )
@@ -80,7 +81,8 @@ def fit(
     for _ in range(config.epochs):
         x, y = training_batch(
             views, targets, window, config.crops_per_clip, rng, config.mixup_alpha,
-            config.spec_augment, freq_masks=not raw,
+            config.spec_augment, freq_masks=not raw, gain_db=config.gain_db,
+            gain=gain_kind(config.feature_config(), model_config),
         )  # fmt: skip
         model.fit(x, y, batch_size=config.batch_size, epochs=1, verbose=0, shuffle=True)
     return Trained(model, model_config, views, time.perf_counter() - start)
