@@ -255,6 +255,11 @@ def test_cli_on_an_esc50_replica_writes_reports_and_models(tmp_path: Path) -> No
         assert md.training["head"] == "softmax" and "cv" in md.training
         scores, _ = model.invoke(np.zeros((48, 40), np.float32), [])
         assert scores.shape == (3,) and abs(float(scores.sum()) - 1.0) < 0.05
+    # a final model trained apart from its CV gets the CV summary written into its metadata
+    assert env_main([str(config), "--out", str(out), "--attach-cv", str(out / "cv.json")]) == 0
+    training = load_model(out / "environment_window_int8.tflite").metadata.training
+    assert training["cv_source"] == str(out / "cv.json")
+    assert training["cv"]["fold_accuracy"] == [cv["folds"][0]["accuracy"]]
 
 
 @pytest.mark.slow

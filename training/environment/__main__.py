@@ -1,7 +1,9 @@
 """``python -m training.environment CONFIG.toml --out DIR [--set key=value] [--no-cv]
 [--no-final]``: cross-validate on the dataset's folds, then train on every clip and export.
 
-Writes to DIR: ``config.json``; ``cv.json``, ``cv.md`` and ``confusion.png`` (per-fold and mean
+``--attach-cv RUN/cv.json`` writes an earlier cross-validation's summary into the models of
+DIR (when the final model was trained in a separate ``--no-cv`` run). Writes to DIR:
+``config.json``; ``cv.json``, ``cv.md`` and ``confusion.png`` (per-fold and mean
 accuracy, mean ROC AUC over tags, float and full-int8); ``<name>_window_<quantization>.tflite``
 for each configured quantization (the final model, metadata embedded) and ``final.json``.
 """
@@ -26,6 +28,31 @@ PROG = "python -m training.environment"
 
 def write_json(path: Path, value: Any) -> None:
     atomic_write_bytes(path, json.dumps(value, indent=1).encode())
+
+
+CV_KEYS = (
+    "mean_accuracy", "std_accuracy", "mean_roc_auc", "pooled_accuracy", "seen_class_share",
+    "int8_mean_accuracy", "int8_mean_roc_auc",
+)  # fmt: skip
+
+
+def cv_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The cross-validation numbers a model's metadata carries."""
+    summary = {k: result[k] for k in CV_KEYS if k in result}
+    summary["fold_accuracy"] = [r["accuracy"] for r in result["folds"]]
+    return summary
+
+
+def attach_cv(cv_json: Path, models: list[Path]) -> None:
+    """Put the cross-validation summary of ``cv_json`` into each model's ``training`` metadata
+    (for a final model trained in a separate ``--no-cv`` run), replacing the files atomically."""
+    from kws.tflite_file import read_metadata, read_model_bytes, write_model
+
+    result = json.loads(cv_json.read_text())
+    for path in models:
+        metadata = read_metadata(path)
+        training = {**metadata.training, "cv": cv_summary(result), "cv_source": str(cv_json)}
+        write_model(path, read_model_bytes(path), dataclasses.replace(metadata, training=training))
 
 
 def cv_markdown(config: EnvConfig, cv: dict[str, Any], classes: tuple[str, ...]) -> str:
@@ -76,8 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
     parser.add_argument("--no-final", action="store_true", help="skip the all-data model")
+    parser.add_argument(
+        "--attach-cv", type=Path, metavar="CV_JSON",
+        help="only write the CV summary of CV_JSON into the .tflite files of --out",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
+        if args.attach_cv:
+            attach_cv(args.attach_cv, sorted(args.out.glob("*.tflite")))
+            return 0
         config = load_config(args.config, args.set)
         run(config, args.out, cv=not args.no_cv, final=not args.no_final)
     except (KwsError, ValueError) as exc:
@@ -121,13 +155,7 @@ def run(config: EnvConfig, out: Path, cv: bool = True, final: bool = True) -> di
         (out / "cv.md").write_text(cv_markdown(config, result, clips.classes))
         title = f"{config.name}: out-of-fold confusion, mean accuracy {result['mean_accuracy']:.3f}"
         plot_confusion(np.array(result["confusion"]), clips.classes, title, out / "confusion.png")
-        summary["cv"] = {
-            k: result[k]
-            for k in ("mean_accuracy", "std_accuracy", "mean_roc_auc", "pooled_accuracy")
-        }
-        summary["cv"]["fold_accuracy"] = [r["accuracy"] for r in result["folds"]]
-        if "int8_mean_accuracy" in result:
-            summary["cv"]["int8_mean_accuracy"] = result["int8_mean_accuracy"]
+        summary["cv"] = cv_summary(result)
         print(f"cross-validation: mean accuracy {result['mean_accuracy']:.3f}", flush=True)
     if final:
         rng = np.random.default_rng(config.seed)
