@@ -93,7 +93,10 @@ def _check_metadata(
     if form == "streaming" and metadata.stride_frames != config.stride_t:
         # A window model may be invoked at any hop; a streaming call consumes one conv stride.
         problems.append(f"metadata stride_frames {metadata.stride_frames} != config stride_t")
-    if metadata.features.num_features != model.inputs[0].shape[-1]:
+    # A config may take other values per frame than features (a raw-audio front end's samples).
+    width_of = getattr(config, "input_width", None)
+    width = width_of(metadata.features) if width_of else metadata.features.num_features
+    if width != model.inputs[0].shape[-1]:
         problems.append("metadata features do not match the model's input width")
     if metadata.task != "speaker" and len(metadata.labels) != model.outputs[0].shape[-1]:
         # A speaker model's one label names its embedding output, whatever its width.

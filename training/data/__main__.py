@@ -1,10 +1,13 @@
-"""``python -m training.data generate --keyword "hey jarvis" --out DIR`` (see generate.py)."""
+"""``python -m training.data generate --keyword "hey jarvis" --out DIR`` (see generate.py) and
+``python -m training.data debian-sounds --out DIR`` (see debian_sounds.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from tqdm import tqdm
 
 from kws.errors import KwsError
 from training.data.corpus import CorpusConfig
@@ -38,11 +41,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="hours of keyword-free evaluation audio",
     )  # fmt: skip
     gen.add_argument("--workers", type=int, help="processes (default: every core)")
+    deb = commands.add_parser(
+        "debian-sounds",
+        help="build the real environmental-sound corpus from Debian packages (ESC-50 layout)",
+        description="Download the listed Debian packages, extract and cut the listed recordings "
+        "into an ESC-50 layout (audio/, meta/esc50.csv; fold = package).",
+    )
+    deb.add_argument("--out", type=Path, required=True, help="output folder")
+    deb.add_argument("--manifest", type=Path, help="sound manifest CSV (default: the shared one)")
+    deb.add_argument("--cache", type=Path, help="folder for downloaded .debs (default OUT/debs)")
     return parser
+
+
+def debian_sounds(args: argparse.Namespace) -> int:
+    from training.data import debian_sounds as builder
+
+    failures: list[str] = []
+
+    def report(message: str) -> None:
+        failures.append(message)
+        tqdm.write(f"training.data: error: {message}", file=sys.stderr)  # keeps the bar intact
+
+    try:
+        summary = builder.build(
+            args.out, args.manifest or builder.DEFAULT_MANIFEST, args.cache, report
+        )
+    except KwsError as exc:
+        print(f"training.data: error: {exc}", file=sys.stderr)
+        return 2
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 2 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "debian-sounds":
+        return debian_sounds(args)
     try:
         config = CorpusConfig(
             keyword=args.keyword,

@@ -19,6 +19,7 @@ from typing import Any
 import keras
 
 from kws.metadata import StateTensor
+from training.models.classify import HEADS
 from training.models.layers import FeatureNormalization
 from training.models.registry import copy_weights, register_model
 
@@ -48,6 +49,8 @@ class CRNNConfig:
     """Units of the fully connected layer before the output (N_F)."""
     window_frames: int = 96
     """Frames in the window form's input (T); a multiple of stride_t."""
+    head: str = "softmax"
+    """Output activation: 'softmax' (one label) or 'sigmoid' (independent tags)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -61,6 +64,8 @@ class CRNNConfig:
                 problems.append(f"{key} must be two positive integers (time, freq), got {value!r}")
         if problems:  # the checks below need well-formed values
             raise ValueError("invalid CRNNConfig: " + "; ".join(problems))
+        if self.head not in HEADS:
+            problems.append(f"head must be one of {HEADS}, got {self.head!r}")
         if self.cell not in CELLS:
             problems.append(f"cell must be one of {CELLS}, got {self.cell!r}")
         if self.stride_t > self.kernel_t:
@@ -189,7 +194,7 @@ def _head(config: CRNNConfig, num_labels: int) -> keras.Sequential:
     return keras.Sequential(
         [
             keras.layers.Dense(config.fc_units, activation="relu", name="fc"),
-            keras.layers.Dense(num_labels, activation="softmax", name="output"),
+            keras.layers.Dense(num_labels, activation=config.head, name="output"),
         ],
         name="head",
     )
