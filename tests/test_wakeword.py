@@ -59,7 +59,7 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     md = model.metadata
     assert md.streaming and md.quantization == "int8_weights"
     assert md.keywords == ("hey_computer",)
-    summary = json.loads((out / "wakeword.json").read_text())
+    summary = json.loads((out / "hey_computer.json").read_text())
     evaluation = summary["evaluation"]
     assert evaluation["num_positives"] == 6 and set(evaluation["at"]) == {"0.5", "1"}
     if evaluation["calibrated"]:

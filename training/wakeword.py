@@ -208,26 +208,47 @@ def model_card(
     )
 
 
-def run(phrase: str, recipe: dict[str, Any], data_dir: Path, out: Path, workers: int) -> Path:
-    """Every step; returns the path of the calibrated model."""
+def run(
+    phrase: str,
+    recipe: dict[str, Any],
+    data_dir: Path,
+    out: Path,
+    workers: int | None,
+    from_run: Path | None = None,
+    note: str = "",
+) -> Path:
+    """Every step; returns the path of the calibrated model. ``from_run`` skips corpus and
+    training and ships that finished run instead (e.g. a sweep's winner)."""
     from training.data.generate import generate
     from training.train import train as train_model
 
     corpus, train, ship = plan(phrase, recipe, data_dir)
     started = time.perf_counter()
-    print(f"[1/4] corpus for {phrase!r} in {data_dir}", flush=True)
-    summary = generate(corpus, data_dir, workers)
-    run_dir = out / "run"
-    print(f"[2/4] training {train.model} into {run_dir}", flush=True)
-    metrics_path = run_dir / "metrics.json"
-    if metrics_path.is_file() and json.loads((run_dir / "config.json").read_text()) == (
-        json.loads(json.dumps(dataclasses.asdict(train)))
-    ):
-        metrics = json.loads(metrics_path.read_text())
-        print("      (already trained with this config)")
+    if from_run is not None:
+        print(f"[1-2/4] shipping the finished run {from_run}", flush=True)
+        train = TrainConfig.from_dict(json.loads((from_run / "config.json").read_text()))
+        metrics = json.loads((from_run / "metrics.json").read_text())
+        data_dir = Path(train.corpus)
+        summary_path = data_dir / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        run_dir = from_run
     else:
-        metrics = train_model(train, run_dir)
-    source = run_dir / metrics["files"][f"{ship.form}_{ship.quantization}"]
+        print(f"[1/4] corpus for {phrase!r} in {data_dir}", flush=True)
+        summary = generate(corpus, data_dir, workers)
+        run_dir = out / "run"
+        print(f"[2/4] training {train.model} into {run_dir}", flush=True)
+        metrics_path = run_dir / "metrics.json"
+        if metrics_path.is_file() and json.loads((run_dir / "config.json").read_text()) == (
+            json.loads(json.dumps(dataclasses.asdict(train)))
+        ):
+            metrics = json.loads(metrics_path.read_text())
+            print("      (already trained with this config)")
+        else:
+            metrics = train_model(train, run_dir)
+    key = f"{ship.form}_{ship.quantization}"
+    if key not in metrics["files"]:
+        raise KwsError(f"{run_dir}: the run has no {key} export (python -m training.export)")
+    source = run_dir / metrics["files"][key]
     final = out / f"{corpus.label}.tflite"
     shutil.copyfile(source, final)
     print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
@@ -235,12 +256,15 @@ def run(phrase: str, recipe: dict[str, Any], data_dir: Path, out: Path, workers:
     print("[4/4] measuring CPU cost and writing the model card", flush=True)
     cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
     card = model_card(phrase, final, train, metrics, evaluation, summary, cpu_s)
+    if note:
+        card += "\n" + note.strip() + "\n"
     (out / f"{corpus.label}.md").write_text(card)
     write_json(
-        out / "wakeword.json",
+        out / f"{corpus.label}.json",
         {
             "phrase": phrase,
             "model": final.name,
+            "run": str(run_dir),
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,
             "wall_seconds": round(time.perf_counter() - started, 1),
@@ -257,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output folder (default models/<label>)")
     parser.add_argument("--workers", type=int, help="corpus rendering processes (default: all)")
     parser.add_argument(
+        "--from-run", type=Path, help="ship this finished training run (e.g. a sweep row) instead"
+    )
+    parser.add_argument("--note", default="", help="a paragraph appended to the model card")
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override the recipe, e.g. --set train.epochs=10 --set corpus.positives=3000",
     )  # fmt: skip
@@ -267,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = args.data or Path("data") / label
         out = args.out or Path("models") / label
         out.mkdir(parents=True, exist_ok=True)
-        final = run(args.phrase, recipe, data_dir, out, args.workers)
+        final = run(args.phrase, recipe, data_dir, out, args.workers, args.from_run, args.note)
     except (KwsError, ValueError, OSError) as exc:
         print(f"training.wakeword: error: {exc}", file=sys.stderr)
         return 2
