@@ -78,9 +78,7 @@ def test_keras_streaming_equals_window(stride: int) -> None:
     window.get_layer("normalize").adapt(frames[None] * 0.5)
     streaming = spec.build_streaming(config, window)
     state = np.zeros((1, 12 - stride, 10), np.float32)
-    got = _stream(
-        lambda x, s: streaming({"frames": x, "state_frames": s}), state, frames, stride
-    )
+    got = _stream(lambda x, s: streaming({"frames": x, "state_frames": s}), state, frames, stride)
     np.testing.assert_allclose(got, window(frames[None]).numpy(), atol=1e-5)
 
 
@@ -121,9 +119,7 @@ def test_train_cli_trains_and_exports_a_dnn(tmp_path: Path) -> None:
     assert [s.input for s in stream_md.state_tensors] == ["state_frames"]
 
     window = Interpreter(model_content=(out / "chirp_dnn_window_float32.tflite").read_bytes())
-    streaming = Interpreter(
-        model_content=(out / "chirp_dnn_streaming_float32.tflite").read_bytes()
-    )
+    streaming = Interpreter(model_content=(out / "chirp_dnn_streaming_float32.tflite").read_bytes())
     run_window, run_stream = window.get_signature_runner(), streaming.get_signature_runner()
     clips, _ = synthetic.make_clips(3, seed=999)
     for frames in clip_features(clips)[:, -64:]:
