@@ -51,3 +51,55 @@ def test_int8_weights_window_loop_matches_float(tiny_models: dict[str, Path]) ->
     frames = np.random.default_rng(0).normal(size=(1, 98, 40)).astype(np.float32)
     got = Interpreter(model_content=hybrid).get_signature_runner()(frames=frames)["scores"]
     np.testing.assert_allclose(got, model(frames).numpy(), atol=0.02)
+
+
+def test_bidirectional_window_exports_with_builtin_ops(tiny_models: dict[str, Path]) -> None:
+    """The paper grid's bidirectional rows: window form only, builtin ops, Keras' scores."""
+    import keras
+
+    from training.export import export_tflite
+    from training.models import get_model
+    from training.models.crnn import CRNNConfig
+
+    config = CRNNConfig(
+        conv_filters=4, kernel=(4, 8), stride=(2, 4), rnn_layers=2, rnn_units=6,
+        bidirectional=True, fc_units=5, window_frames=98,
+    )  # fmt: skip
+    keras.utils.set_random_seed(2)
+    model = get_model("crnn").build(config, 40, 2)
+    metadata = read_metadata(tiny_models["window"])
+    data = export_tflite(model, config, metadata, "window", "float32")
+    assert not any(op.startswith("Flex") for op in _ops(data))
+    frames = np.random.default_rng(1).normal(size=(1, 98, 40)).astype(np.float32)
+    got = Interpreter(model_content=data).get_signature_runner()(frames=frames)["scores"]
+    np.testing.assert_allclose(got, model(frames).numpy(), atol=1e-5)
+    streaming = dataclasses.replace(
+        read_metadata(tiny_models["streaming"]),
+        state_tensors=get_model("crnn").state_tensors(config),
+    )
+    with pytest.raises(ValueError, match="bidirectional models have no streaming form"):
+        export_tflite(model, config, streaming, "streaming", "float32")
+
+
+def test_int8_loop_is_refused_before_converting(tiny_models: dict[str, Path]) -> None:
+    import keras
+
+    from training.export import export_tflite
+    from training.models import get_model
+    from training.tiny import TINY_CRNN
+
+    keras.utils.set_random_seed(3)
+    model = get_model("crnn").build(TINY_CRNN, 40, 2)
+    metadata = dataclasses.replace(read_metadata(tiny_models["window"]), quantization="int8")
+    windows = np.zeros((2, 98, 40), np.float32)
+    with pytest.raises(ValueError, match="int8 window export needs unroll=True"):
+        export_tflite(model, TINY_CRNN, metadata, "window", "int8", windows, unroll=False)
+
+
+def test_window_sizes_cli_names_a_bad_config(tmp_path: Path, capsys) -> None:
+    from training.window_sizes import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ncorpus = "y"\n[params]\nkernal = [5, 8]\n')
+    assert main([str(bad)]) == 2
+    assert "kernal" in capsys.readouterr().err
