@@ -77,6 +77,12 @@ def test_bad_grids_fail_before_training_naming_the_problem(override: str, messag
         load_grid(CI_GRID, [override])
 
 
+def test_a_grid_without_rows_says_so() -> None:
+    arik = Path(__file__).parents[1] / "training/grids/arik2017.toml"
+    with pytest.raises(ValueError, match="no \\[\\[run\\]\\] rows"):
+        load_grid(arik)
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("tensorflow")

@@ -32,6 +32,8 @@ def export_tflite(
     form: str = "window",
     quantization: str = "float32",
     representative: np.ndarray | None = None,
+    *,
+    unroll: bool | None = None,
 ) -> bytes:
     """The ``.tflite`` bytes of ``model`` (a trained window model) in ``form``, metadata embedded.
 
@@ -41,6 +43,10 @@ def export_tflite(
     windows of shape [n, window_frames, num_features]. ``'int8_weights'`` stores int8 weights
     and keeps activations, inputs and streaming state in float32 (dynamic-range quantization):
     the CPU option when full-integer state costs accuracy.
+
+    ``unroll`` (window form only) chooses how a recurrence is emitted: None keeps it one builtin
+    WHILE loop for float32 and int8_weights and unrolls it for int8; True or False force it.
+    int8 with a loop is refused: TF 2.21's calibrator crashes the process on a WHILE body.
     """
     spec = spec_for_config(config)
     _check_metadata(model, config, metadata, form, quantization)
@@ -55,8 +61,15 @@ def export_tflite(
             )
         graph = spec.build_streaming(config, model)
     else:
+        # A WHILE loop keeps one copy of the recurrent cell (the tiny CRNN: 33 KB float32 instead
+        # of 161 KB unrolled), but TF 2.21's full-integer calibration crashes the process on a
+        # WHILE body, so int8 window files stay unrolled (docs/model-format.md).
+        if unroll is None:
+            unroll = quantization == "int8"
+        if quantization == "int8" and not unroll:
+            raise ValueError("int8 window export needs unroll=True (calibration crashes on WHILE)")
         graph = spec.build(
-            config, model.inputs[0].shape[-1], model.outputs[0].shape[-1], unroll=True
+            config, model.inputs[0].shape[-1], model.outputs[0].shape[-1], unroll=unroll
         )
         copy_weights(model, graph)
     concrete = _frozen_signature(graph, metadata, form)

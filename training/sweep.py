@@ -90,8 +90,10 @@ def parse_grid(data: dict[str, Any], where: str) -> Grid:
     if not isinstance(base, dict) or "name" not in base:
         raise ValueError(f"{where}: needs a [base] table with at least name and corpus")
     options = SweepOptions(**_checked(f"{where} [sweep]", data.get("sweep", {}), SweepOptions))
-    rows = data.get("run") or [{"name": "base"}]
     axes = data.get("axes", {})
+    if not data.get("run") and not axes:
+        raise ValueError(f"{where}: the grid has no [[run]] rows and no [axes]: nothing to train")
+    rows = data.get("run") or [{"name": "base"}]
     runs = []
     for i, row in enumerate(rows):
         if "name" not in row:

@@ -218,6 +218,11 @@ def export_run(
     files = {}
     for quantization in quantizations or config.quantizations:
         for form in forms:
+            if form == "streaming" and not (
+                spec.streamable and getattr(model_config, "streamable", True)
+            ):
+                print(f"skipping the streaming form: {config.model} {config.params} cannot stream")
+                continue
             metadata = ModelMetadata(
                 name=config.name,
                 task="keyword",

@@ -208,9 +208,11 @@ def build_crnn(
 ) -> keras.Model:
     """The window form: frames [batch, window_frames, num_features] -> scores [batch, labels].
 
-    ``unroll=False`` keeps the recurrence a loop, which traces ~10x faster for training;
-    export rebuilds with ``unroll=True`` so the converter emits plain builtin ops (no WHILE,
-    no Flex). The ``normalize`` layer is the identity until ``adapt``-ed on training features.
+    ``unroll=False`` keeps the recurrence a loop, which traces ~10x faster for training and
+    converts to one builtin WHILE op (float32 and int8_weights exports: 3-7x smaller files);
+    ``unroll=True`` emits the cell once per step, which full-int8 export needs (the converter's
+    calibration crashes on a WHILE body). The ``normalize`` layer is the identity until
+    ``adapt``-ed on training features.
     """
     freq_out = config.conv_out_features(num_features)
     frames = keras.Input((config.window_frames, num_features), name="frames")

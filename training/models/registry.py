@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 WindowBuilder = Callable[..., "keras.Model"]
 """(config, num_features, num_labels, *, unroll=False) -> window model:
-[batch, window_frames, F] -> scores. ``unroll=True`` builds the export graph (same weights)."""
+[batch, window_frames, F] -> scores. ``unroll=True`` emits recurrences step by step instead of
+as a loop (same weights; full-int8 export needs it)."""
 StreamingBuilder = Callable[[Any, "keras.Model"], "keras.Model"]
 """(config, trained window model) -> streaming model sharing its weights."""
 StateNames = Callable[[Any], "tuple[StateTensor, ...]"]
