@@ -181,14 +181,20 @@ def _augmented_features(
     frontend: Frontend, paths: dict[str, list[Path]], copies: int, seed: int
 ) -> dict[str, list[np.ndarray]]:
     """Features of ``copies`` augmented versions of each file (reverb, noise, gain; no speed or
-    pitch: they change the voice)."""
+    pitch: they change the voice). Noise is pink, brown, music-like or babble of 3-8 training
+    talkers (whose voices are then in the background, not the foreground)."""
     from kws.wavfile import load_audio
     from training.data import signals
     from training.data.augment import AugmentConfig, augment
 
     config = AugmentConfig(speed_p=0.0, pitch_p=0.0, shift_p=0.0, snr_db=(5.0, 25.0))
     rng = np.random.default_rng(seed)
-    backgrounds = [signals.pink(10.0, rng), signals.babble(10.0, rng), signals.white(10.0, rng)]
+    files = [f for fs in paths.values() for f in fs]
+    clips = [load_audio(files[i]) for i in rng.permutation(len(files))[:40]]
+    backgrounds = [
+        *(signals.babble(clips, 20.0, rng) for _ in range(3)),
+        *(noise(20.0, rng) for noise in (signals.pink, signals.brown, signals.music)),
+    ]
     out: dict[str, list[np.ndarray]] = {}
     for speaker, files in tqdm(paths.items(), desc="augmenting", unit="speaker"):
         out[speaker] = []
