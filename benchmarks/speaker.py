@@ -296,7 +296,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         systems.append(system_entry(baseline, score(trials, embeddings), same, costs, None, extra))
     if not systems:
         raise KwsError("nothing to evaluate: give --model and/or --baseline")
-    speakers = {p.parent.name for p in paths}
+    root = Path(os.path.commonpath(paths))  # speaker = first folder below the shared root
+    speakers = {p.relative_to(root).parts[0] for p in paths}
     return {
         "schema": SCHEMA,
         "trials_file": str(args.trials),
