@@ -271,7 +271,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         encoder = SpeakerEncoder(load_model(model_path))
         md = encoder.model.metadata
         band = md.features.highfreq if band is None else band
-        embeddings = _embed_all(paths, encoder.embed, audio, Path(model_path).name)
+        name = f"{Path(model_path).parent.name}/{Path(model_path).name}"  # runs share file names
+        embeddings = _embed_all(paths, encoder.embed, audio, name)
         threshold = md.thresholds.get(md.labels[0])
         extra = {
             "model": str(model_path),
@@ -281,7 +282,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         systems.append(
             system_entry(
-                Path(model_path).name,
+                name,
                 score(trials, embeddings),
                 same,
                 costs,

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
-from kws.errors import ModelError
 from kws.model import load_model
 from kws.speaker import SpeakerEncoder, cosine
 from kws.wavfile import load_audio, write_wav
@@ -72,7 +71,8 @@ def runs(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
     out = {}
     for loss in ("triplet", "center"):
         run = tmp_path_factory.mktemp(loss)
-        train(tiny_config(corpus, loss), run)
+        quantizations = ["float32", "int8"] if loss == "triplet" else ["float32"]
+        train(tiny_config(corpus, loss, quantizations=quantizations), run)
         out[loss] = run
     return out
 
@@ -113,8 +113,9 @@ def test_training_separates_held_out_generated_speakers(
 @pytest.mark.slow
 def test_untrained_encoder_does_not_separate_them(corpus: Path, tmp_path: Path) -> None:
     """The check above can fail: with the learning rate at ~0 the same model does not pass."""
-    config = tiny_config(corpus, "triplet", steps=2, eval_every=1, learning_rate=1e-9)
-    config = SpeakerTrainConfig.from_dict({**config.__dict__, "quantizations": ["float32"]})
+    config = tiny_config(
+        corpus, "triplet", steps=2, eval_every=1, learning_rate=1e-9, quantizations=["float32"]
+    )
     train(config, tmp_path)
     gap, nearest = _test_eer(tmp_path / "tiny_triplet_float32.tflite", corpus)
     assert not (gap > 0.2 and nearest > 0.8)
@@ -149,11 +150,6 @@ def test_exported_model_embeds_like_keras(
     assert cosine(emb, expected) > (0.9999 if quantization == "float32" else 0.95)
 
 
-def test_speaker_encoder_refuses_a_keyword_model(tiny_models: dict[str, Path]) -> None:
-    with pytest.raises(ModelError, match="not a speaker model"):
-        SpeakerEncoder(load_model(tiny_models["window"]))
-
-
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -166,7 +162,8 @@ def test_speaker_encoder_refuses_a_keyword_model(tiny_models: dict[str, Path]) -
 )
 def test_config_errors_are_one_line(overrides: dict, message: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=message):
-        tiny_config(tmp_path, "triplet", **overrides)
+        values = dict(overrides)
+        tiny_config(tmp_path, str(values.pop("loss", "triplet")), **values)
 
 
 def test_cli_reports_bad_data_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
