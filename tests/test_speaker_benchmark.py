@@ -66,3 +66,24 @@ def test_bad_inputs_are_one_line_errors(
     assert main(["make-trials", str(speakers), "--out", str(trials), "--count", "20"]) == 0
     assert main(["--trials", str(trials), "--out", str(tmp_path / "r")]) == 2
     assert "nothing to evaluate" in capsys.readouterr().err
+
+
+SHIPPED = Path(__file__).resolve().parent.parent / "firmware_models" / "speaker.tflite"
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped speaker model")
+def test_shipped_speaker_model_embeds_and_names_its_held_out_speakers(speakers: Path) -> None:
+    from kws.model import load_model
+    from kws.speaker import SpeakerEncoder, cosine
+    from kws.wavfile import load_audio
+
+    encoder = SpeakerEncoder(load_model(SHIPPED))
+    md = encoder.model.metadata
+    assert md.task == "speaker" and md.quantization == "int8" and not md.streaming
+    assert 0 < md.thresholds["embedding"].threshold < 1
+    held_out = md.training["held_out_speakers"]
+    assert {"june_wallack", "menardi_it"} <= set(held_out["test"])
+    wavs = sorted(speakers.rglob("*.wav"))
+    a, b = (encoder.embed(load_audio(w)) for w in wavs[:2])
+    assert a.shape == (encoder.dim,) and abs(float(np.linalg.norm(a)) - 1) < 1e-5
+    assert -1 <= cosine(a, b) <= 1
