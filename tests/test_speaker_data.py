@@ -136,3 +136,36 @@ def test_tts_speakers_are_distinct_deterministic_and_split_by_voice(tmp_path: Pa
         base = entry["voice"].split("+")[0]
         bases.setdefault(base, set()).add(entry["split"])
     assert all(len(s) == 1 for s in bases.values())  # no base voice in two splits
+
+
+def test_librispeech_flac_and_voxceleb_layouts_give_whole_speaker_splits(tmp_path: Path) -> None:
+    """LibriSpeech keeps its subsets' (disjoint) speakers; VoxCeleb without iden_split.txt has
+    only 'train', so its speakers are hash-split; FLAC decodes for training."""
+    import soundfile
+
+    from training.speaker.train import SpeakerTrainConfig, load_audio, speaker_splits
+
+    tone = _tone(0.5, 16000)
+    libri = tmp_path / "LibriSpeech"
+    for subset, speakers in (("train-clean-100", "123"), ("dev-clean", "45"), ("test-clean", "67")):
+        for spk in speakers:
+            chapter = libri / subset / spk / "10"
+            chapter.mkdir(parents=True)
+            for utt in range(2):
+                soundfile.write(chapter / f"{spk}-10-{utt:04d}.flac", tone, 16000)
+    config = SpeakerTrainConfig(name="s", data=str(libri), source="librispeech")
+    splits = speaker_splits(config)
+    assert {k: sorted(v) for k, v in splits.items()} == {
+        "train": ["1", "2", "3"], "validation": ["4", "5"], "test": ["6", "7"]
+    }  # fmt: skip
+    assert len(load_audio(splits["train"]["1"][0])) == len(tone)
+    vox = tmp_path / "vox" / "wav"
+    for n in range(40):
+        folder = vox / f"id{n:05d}" / "video"
+        folder.mkdir(parents=True)
+        write_wav(folder / "00001.wav", tone, 16000)
+    config = SpeakerTrainConfig(name="s", data=str(tmp_path / "vox"), source="voxceleb")
+    splits = speaker_splits(config)
+    assert sum(len(v) for v in splits.values()) == 40
+    assert splits["train"] and splits["validation"] and splits["test"]
+    assert not set(splits["train"]) & (set(splits["validation"]) | set(splits["test"]))

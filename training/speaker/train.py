@@ -165,11 +165,17 @@ def speaker_splits(config: SpeakerTrainConfig) -> dict[str, dict[str, list[Path]
     return splits
 
 
+def load_audio(path: Path) -> np.ndarray:
+    """16 kHz int16 mono of any file the dataset loaders read (WAV, FLAC for LibriSpeech, ...)."""
+    from kws.wavfile import to_mono_int16
+    from training.data.loaders import read_audio
+
+    return to_mono_int16(read_audio(path), 16000)
+
+
 def _features(
     frontend: Frontend, paths: dict[str, list[Path]], desc: str
 ) -> dict[str, list[np.ndarray]]:
-    from kws.wavfile import load_audio
-
     out: dict[str, list[np.ndarray]] = {}
     for speaker, files in tqdm(paths.items(), desc=desc, unit="speaker"):
         feats = [frontend.compute(load_audio(p)) for p in files]
@@ -183,7 +189,6 @@ def _augmented_features(
     """Features of ``copies`` augmented versions of each file (reverb, noise, gain; no speed or
     pitch: they change the voice). Noise is pink, brown, music-like or babble of 3-8 training
     talkers (whose voices are then in the background, not the foreground)."""
-    from kws.wavfile import load_audio
     from training.data import signals
     from training.data.augment import AugmentConfig, augment
 
