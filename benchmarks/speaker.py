@@ -147,6 +147,20 @@ def score(trials: Sequence[Trial[Path]], embeddings: dict[Path, np.ndarray]) -> 
     return np.asarray(out)
 
 
+DET_POINTS = 300
+"""Operating points kept per curve in results.json (evenly spaced, ends included)."""
+
+
+def thin_det(far: Sequence[float], frr: Sequence[float]) -> dict[str, list[float]]:
+    """At most DET_POINTS evenly spaced operating points (ends kept), rounded to 5 decimals,
+    so results.json stays small; the plot is drawn from the full curve."""
+    keep = np.unique(np.linspace(0, len(far) - 1, min(len(far), DET_POINTS)).round().astype(int))
+    return {
+        "far": [round(float(far[i]), 5) for i in keep],
+        "frr": [round(float(frr[i]), 5) for i in keep],
+    }
+
+
 def system_entry(
     name: str,
     scores: np.ndarray,
@@ -166,7 +180,7 @@ def system_entry(
         "min_dcf": dcf,
         "min_dcf_threshold": dcf_threshold,
         **extra,
-        "det": {"far": far.tolist(), "frr": frr.tolist()},
+        "det": {"far": far.tolist(), "frr": frr.tolist()},  # thinned by write_report
     }
     if threshold is not None:
         targets, nontargets = scores[same], scores[~same]
@@ -313,7 +327,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def write_report(results: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "results.json", (json.dumps(results, indent=1) + "\n").encode())
+    thinned = {
+        **results,
+        "systems": [
+            {**e, "det": thin_det(e["det"]["far"], e["det"]["frr"])} for e in results["systems"]
+        ],
+    }
+    atomic_write_bytes(out / "results.json", (json.dumps(thinned, indent=1) + "\n").encode())
     atomic_write_bytes(out / "results.md", markdown(results).encode())
     atomic_write_bytes(out / "det.png", det_png(results))
 

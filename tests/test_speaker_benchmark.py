@@ -40,6 +40,7 @@ def test_make_trials_then_baseline_report(speakers: Path, tmp_path: Path) -> Non
     # Pitch and formants differ a lot between these speakers: MFCC statistics separate them.
     assert entry["eer"] < 0.15
     assert 0 <= entry["min_dcf"] <= 1.0
+    assert 2 <= len(entry["det"]["far"]) == len(entry["det"]["frr"]) <= 300
     assert results["speakers"] == 4 and results["dcf"]["p_target"] == 0.05
     assert (out / "det.png").read_bytes()[:4] == b"\x89PNG"
     assert "| mfcc-stats |" in (out / "results.md").read_text()
