@@ -1,5 +1,6 @@
-"""``python -m training.data generate --keyword "hey jarvis" --out DIR`` (see generate.py) and
-``python -m training.data debian-sounds --out DIR`` (see debian_sounds.py)."""
+"""``python -m training.data generate --keyword "hey jarvis" --out DIR`` (see generate.py),
+``python -m training.data debian-sounds --out DIR`` (see debian_sounds.py) and
+``python -m training.data asterisk --out DIR`` (speaker-verification data, see asterisk.py)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,24 @@ def build_parser() -> argparse.ArgumentParser:
     deb.add_argument("--out", type=Path, required=True, help="output folder")
     deb.add_argument("--manifest", type=Path, help="sound manifest CSV (default: the shared one)")
     deb.add_argument("--cache", type=Path, help="folder for downloaded .debs (default OUT/debs)")
+    ast = commands.add_parser(
+        "asterisk",
+        help="speaker-verification data: Asterisk prompt voices plus text-to-speech speakers",
+        description="Write OUT/<split>/<speaker>/*.wav from Debian's Asterisk prompt packages "
+        "(apt-get download, cached) and synthetic TTS speakers; speakers are held out whole "
+        "(see training/data/asterisk.py). Resumes in the same --out.",
+    )
+    ast.add_argument("--out", type=Path, required=True, help="output folder")
+    ast.add_argument(
+        "--cache", type=Path, help="where downloaded .deb files are kept (default OUT/../debs)"
+    )
+    ast.add_argument("--seed", type=int, default=0)
+    ast.add_argument(
+        "--tts-speakers", default="48,8,10", metavar="TRAIN,VAL,TEST",
+        help="synthetic speakers per split (0,0,0: none)",
+    )  # fmt: skip
+    ast.add_argument("--tts-utterances", type=int, default=30, help="sentences per TTS speaker")
+    ast.add_argument("--no-asterisk", action="store_true", help="only the TTS speakers")
     return parser
 
 
@@ -74,10 +93,40 @@ def debian_sounds(args: argparse.Namespace) -> int:
     return 2 if failures else 0
 
 
+def _asterisk(args: argparse.Namespace) -> dict[str, object]:
+    from training.data.asterisk import build_asterisk
+    from training.data.speakers import build_tts_speakers
+
+    try:
+        counts = [int(n) for n in args.tts_speakers.split(",")]
+    except ValueError:
+        counts = []
+    if len(counts) != 3 or min(counts) < 0:
+        raise ValueError(
+            f"--tts-speakers must be three counts TRAIN,VAL,TEST, got {args.tts_speakers!r}"
+        )
+    summary: dict[str, object] = {}
+    if not args.no_asterisk:
+        cache = args.cache or args.out.resolve().parent / "debs"
+        summary.update(build_asterisk(args.out, cache))
+    if sum(counts):
+        splits = dict(zip(("train", "validation", "test"), counts, strict=True))
+        summary.update(build_tts_speakers(args.out, splits, args.tts_utterances, args.seed))
+    return {name: f"{v['split']}: {v['utterances']} utterances" for name, v in summary.items()}  # type: ignore[index]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "debian-sounds":
         return debian_sounds(args)
+    if args.command == "asterisk":
+        try:
+            for key, value in _asterisk(args).items():
+                print(f"{key}: {value}")
+        except (KwsError, ValueError) as exc:
+            print(f"training.data: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     try:
         config = CorpusConfig(
             keyword=args.keyword,

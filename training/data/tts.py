@@ -333,3 +333,43 @@ def split_voices(
     if empty:
         raise ValueError(f"too few base voices ({len(where)}) for a non-empty {empty[0]} split")
     return splits
+
+
+@dataclass(frozen=True)
+class SyntheticSpeaker:
+    """A text-to-speech "person": one voice (with its variant) at a fixed pitch and rate.
+
+    Speaker verification needs many speakers; the same engine voice at another pitch and pace
+    is treated as another person (a hard negative for its neighbours, as siblings are).
+    """
+
+    voice: Voice
+    pitch: int
+    rate_wpm: int
+
+    @property
+    def name(self) -> str:
+        engine = "espeak" if self.voice.engine == ESPEAK else "flite"
+        voice = re.sub(r"[^A-Za-z0-9-]+", "-", self.voice.name)
+        return f"tts_{engine}_{voice}_p{self.pitch}_r{self.rate_wpm}"
+
+    def prosody(self, rng: random.Random) -> Prosody:
+        """One utterance's prosody: the speaker's pitch, its rate within ±5%, a random level."""
+        rate = round(self.rate_wpm * rng.uniform(0.95, 1.05))
+        return Prosody(rate, self.pitch, rng.choice(AMPLITUDES), 0)
+
+
+def synthetic_speakers(voices: Sequence[Voice], count: int, seed: int) -> list[SyntheticSpeaker]:
+    """``count`` distinct speakers spread over ``voices``' base voices, with pitch and rate drawn
+    per speaker from PITCHES and RATES_WPM (the same seed and voices give the same list)."""
+    pairs = prosody_grid(voices, count, seed)  # spreads speakers over base voices
+    rng = random.Random(seed)
+    speakers: dict[str, SyntheticSpeaker] = {}
+    for voice, prosody in pairs:
+        for _ in range(50):
+            speaker = SyntheticSpeaker(voice, prosody.pitch, prosody.rate_wpm)
+            if speaker.name not in speakers:
+                speakers[speaker.name] = speaker
+                break
+            prosody = Prosody(rng.choice(RATES_WPM), rng.choice(PITCHES), 100, 0)
+    return list(speakers.values())

@@ -1,0 +1,1 @@
+"""Speaker-encoder training: losses (triplet, center) and the ``python -m training.speaker`` run."""
