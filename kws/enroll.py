@@ -230,7 +230,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         utterances = [load_audio(f) for f in args.files]
     profile = enroll(args.model, args.name, utterances, path)
-    out.write(f"enrolled {profile.name} from {profile.utterances} utterances in {path}\n")
+    plural = "" if profile.utterances == 1 else "s"
+    out.write(f"enrolled {profile.name} from {profile.utterances} utterance{plural} in {path}\n")
     return 0
 
 
