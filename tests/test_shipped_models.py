@@ -29,6 +29,14 @@ def test_shipped_model_loads_with_metadata(path: Path) -> None:
     assert path.stat().st_size < 250_000
 
 
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
+def test_shipped_model_has_a_model_card(path: Path) -> None:
+    card = path.with_suffix(".md")
+    if not card.is_file():  # the demo models share the folder's README as their card
+        card = FIRMWARE / "README.md"
+    assert path.name in card.read_text() or card.stem == path.stem
+
+
 @pytest.mark.parametrize("name", ["chirp_demo.tflite", "chirp_demo_streaming.tflite"])
 def test_demo_model_finds_exactly_the_demo_keywords(name: str) -> None:
     manifest = json.loads((FIRMWARE / "demo" / "chirp_demo.json").read_text())
