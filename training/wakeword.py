@@ -157,6 +157,7 @@ def model_card(
     evaluation: dict[str, Any],
     corpus_summary: dict[str, Any],
     cpu_s: float,
+    command: str,
 ) -> str:
     from kws.model import load_model
 
@@ -180,8 +181,9 @@ def model_card(
         [
             f'# {md.name} — wake word "{phrase}"',
             "",
-            f'Made by `python -m training.wakeword "{phrase}"` from built-in text-to-speech '
-            "data only (espeak-ng and flite voices); evaluated on voices held out of training.",
+            f"Made by `{command}` from built-in text-to-speech data only (espeak-ng and flite "
+            "voices); evaluated on voices held out of training. The threshold is calibrated on "
+            "the same evaluation streams.",
             "",
             "| | |",
             "|---|---|",
@@ -255,7 +257,10 @@ def run(
     evaluation = calibrate_and_measure(final, data_dir, ship.calibrate_fa_per_hour, out / "eval")
     print("[4/4] measuring CPU cost and writing the model card", flush=True)
     cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
-    card = model_card(phrase, final, train, metrics, evaluation, summary, cpu_s)
+    command = f'python -m training.wakeword "{phrase}"'
+    if from_run is not None:
+        command += f" --from-run {from_run}"
+    card = model_card(phrase, final, train, metrics, evaluation, summary, cpu_s, command)
     if note:
         card += "\n" + note.strip() + "\n"
     (out / f"{corpus.label}.md").write_text(card)
