@@ -21,7 +21,6 @@ import json
 import os
 import sys
 import time
-import tomllib
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -31,7 +30,8 @@ from typing import Any
 
 from kws.errors import KwsError
 from kws.schema import field_names, reject_unknown_keys
-from training.train import TrainConfig, _set, write_json
+from training.toml_config import add_override_option, read_toml, set_path
+from training.train import TrainConfig, write_json
 
 SWEEP_FORM = "streaming"
 """The form every row is evaluated and sized in: what a device runs."""
@@ -103,7 +103,7 @@ def parse_grid(data: dict[str, Any], where: str) -> Grid:
             name = "-".join([str(row["name"]), *map(_axis_label, axes, combo)])
             resolved = _merge(base, {k: v for k, v in row.items() if k != "name"})
             for key, value in zip(axes, combo, strict=True):
-                _set(resolved, f"{key}={json.dumps(value)}")
+                set_path(resolved, key, value)
             resolved["name"] = str(base["name"])
             resolved.setdefault("seed", 0)
             try:
@@ -132,13 +132,7 @@ def _checked(where: str, values: dict[str, Any], cls: type) -> dict[str, Any]:
 
 def load_grid(path: Path, overrides: Sequence[str] = ()) -> Grid:
     """Read a grid TOML and apply ``--set`` overrides (dotted keys, e.g. ``base.corpus=DIR``)."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise KwsError(f"{path}: cannot read grid ({exc})") from None
-    for assignment in overrides:
-        _set(data, assignment)
-    return parse_grid(data, str(path))
+    return parse_grid(read_toml(path, overrides, "grid"), str(path))
 
 
 def corpus_fingerprint(corpus: Path) -> str:
@@ -331,10 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="sweep folder (default runs/sweeps/<name>)")
     parser.add_argument("--workers", type=int, default=1, help="parallel training processes")
     parser.add_argument("--only", action="append", default=[], metavar="ROW", help="run one row")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override a grid value, e.g. --set base.corpus=data/hey_jarvis --set base.epochs=5",
-    )  # fmt: skip
+    add_override_option(parser, "--set base.corpus=data/hey_jarvis --set base.epochs=5")
     parser.add_argument("--dry-run", action="store_true", help="validate and list the rows")
     args = parser.parse_args(argv)
     try:

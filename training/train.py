@@ -13,7 +13,6 @@ import dataclasses
 import json
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from kws.schema import field_names, reject_unknown_keys
 from training.data.augment import spec_augment
 from training.data.corpus import BACKGROUND_LABEL
 from training.data.feature_cache import FeatureCache
+from training.toml_config import add_override_option, read_toml
 
 FORMS = ("window", "streaming")
 CALIBRATION_WINDOWS = 400
@@ -76,29 +76,8 @@ class TrainConfig:
         return FeatureConfig.from_dict(self.features)
 
 
-def _set(data: dict[str, Any], assignment: str) -> None:
-    """Apply ``a.b=value`` (value parsed as TOML, else taken as a string) to nested dicts."""
-    key, sep, raw = assignment.partition("=")
-    if not sep:
-        raise ValueError(f"--set needs key=value, got {assignment!r}")
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    *parents, leaf = key.strip().split(".")
-    for parent in parents:
-        data = data.setdefault(parent, {})
-    data[leaf] = value
-
-
 def load_config(path: Path, overrides: list[str]) -> TrainConfig:
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise KwsError(f"{path}: cannot read training config ({exc})") from None
-    for assignment in overrides:
-        _set(data, assignment)
-    return TrainConfig.from_dict(data)
+    return TrainConfig.from_dict(read_toml(path, overrides, "training config"))
 
 
 def read_corpus(folder: Path) -> tuple[dict[str, list[Path]], dict[str, np.ndarray], str]:
@@ -254,10 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
     parser.add_argument("config", type=Path, help="training config (TOML)")
     parser.add_argument("--out", type=Path, help="run folder (default runs/<name>)")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config value, e.g. --set epochs=5 --set params.rnn_units=64",
-    )  # fmt: skip
+    add_override_option(parser, "--set epochs=5 --set params.rnn_units=64")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config, args.set)

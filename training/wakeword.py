@@ -15,13 +15,13 @@ import json
 import shutil
 import sys
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from kws.errors import KwsError
 from kws.schema import field_names, reject_unknown_keys
-from training.train import TrainConfig, _set, write_json
+from training.toml_config import add_override_option, read_toml
+from training.train import TrainConfig, write_json
 
 DEFAULT_RECIPE = Path(__file__).parent / "configs" / "wakeword.toml"
 CARD_TARGETS = (0.5, 1.0)
@@ -62,12 +62,7 @@ def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
 
 
 def load_recipe(path: Path, overrides: list[str]) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise KwsError(f"{path}: cannot read recipe ({exc})") from None
-    for assignment in overrides:
-        _set(data, assignment)
+    data = read_toml(path, overrides, "recipe")
     reject_unknown_keys(str(path), data, {"corpus", "train", "ship"})
     return data
 
@@ -289,10 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         "--from-run", type=Path, help="ship this finished training run (e.g. a sweep row) instead"
     )
     parser.add_argument("--note", default="", help="a paragraph appended to the model card")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override the recipe, e.g. --set train.epochs=10 --set corpus.positives=3000",
-    )  # fmt: skip
+    add_override_option(parser, "--set train.epochs=10 --set corpus.positives=3000")
     args = parser.parse_args(argv)
     try:
         recipe = load_recipe(args.recipe, args.set)

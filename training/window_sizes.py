@@ -17,6 +17,7 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.metadata import ModelMetadata, Threshold
+from training.toml_config import add_override_option
 from training.train import load_config
 
 QUANTIZATIONS = ("float32", "int8_weights", "int8")
@@ -75,7 +76,7 @@ def sizes(config_path: Path, overrides: list[str]) -> list[tuple[str, dict[str, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.window_sizes", description=__doc__)
     parser.add_argument("config", type=Path, help="training config (TOML)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_override_option(parser, "--set params.rnn_units=64")
     args = parser.parse_args(argv)
     try:
         rows = sizes(args.config, args.set)

@@ -22,6 +22,7 @@ import numpy as np
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from training.environment.config import EnvConfig, load_config
+from training.toml_config import add_override_option
 
 PROG = "python -m training.environment"
 
@@ -97,10 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("config", type=Path, help="environment training config (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="run folder")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config value, e.g. --set epochs=5 --set params.head=sigmoid",
-    )  # fmt: skip
+    add_override_option(parser, "--set epochs=5 --set params.head=sigmoid")  # fmt: skip
     parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
     parser.add_argument("--no-final", action="store_true", help="skip the all-data model")
     parser.add_argument(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from kws.errors import KwsError
 from kws.features import FeatureConfig
 from kws.schema import field_names, reject_unknown_keys
-from training.train import _set
+from training.toml_config import read_toml
 
 DATASETS = ("esc50", "urbansound8k")
 QUANTIZATIONS = ("float32", "int8", "int8_weights")
@@ -114,12 +113,7 @@ class EnvConfig:
 
 def load_config(path: Path, overrides: list[str]) -> EnvConfig:
     """Read a TOML config and apply ``key=value`` overrides (values parsed as TOML)."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise KwsError(f"{path}: cannot read environment config ({exc})") from None
-    for assignment in overrides:
-        _set(data, assignment)
+    data = read_toml(path, overrides, "environment config")
     try:
         config = EnvConfig.from_dict(data)
         config.model_config()

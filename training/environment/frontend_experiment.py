@@ -24,6 +24,7 @@ from typing import Any
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from training.environment.config import EnvConfig, load_config
+from training.toml_config import add_override_option
 
 PAIRS = ((1024, 1024), (1024, 512), (512, 512), (512, 256), (256, 256))
 """(filter length, stride) in samples, the rows of the paper's Table 1."""
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("config", type=Path, help="base environment config (dieleman model)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the table")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_override_option(parser, "--set epochs=10 --set 'test_folds=[4, 5]'")
     parser.add_argument("--window-s", type=float, default=2.0, help="crop length, seconds")
     args = parser.parse_args(argv)
     try:

@@ -10,16 +10,14 @@ from pathlib import Path
 from kws.errors import KwsError
 from training.speaker.train import __doc__ as TRAIN_DOC
 from training.speaker.train import load_config, train
+from training.toml_config import add_override_option
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.speaker", description=TRAIN_DOC)
     parser.add_argument("config", type=Path, help="speaker training config (TOML)")
     parser.add_argument("--out", type=Path, help="run folder (default runs/<name>)")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config value, e.g. --set loss=center --set params.embedding_dim=128",
-    )  # fmt: skip
+    add_override_option(parser, "--set loss=center --set params.embedding_dim=128")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config, args.set)

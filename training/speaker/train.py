@@ -23,7 +23,6 @@ import hashlib
 import itertools
 import json
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from kws.verification import (
     min_dcf,
     threshold_for_far,
 )
+from training.toml_config import read_toml
 
 LOSSES = ("triplet", "center")
 SOURCES = ("folders", "librispeech", "voxceleb")
@@ -123,15 +123,7 @@ class SpeakerTrainConfig:
 
 
 def load_config(path: Path, overrides: list[str]) -> SpeakerTrainConfig:
-    from training.train import _set
-
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise KwsError(f"{path}: cannot read training config ({exc})") from None
-    for assignment in overrides:
-        _set(data, assignment)
-    return SpeakerTrainConfig.from_dict(data)
+    return SpeakerTrainConfig.from_dict(read_toml(path, overrides, "training config"))
 
 
 def _hash_split(speaker: str, seed: int, validation: float, test: float) -> str:
