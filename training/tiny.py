@@ -148,17 +148,23 @@ def train_tiny_keyword_model(
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m training.tiny --out DIR``: train and write the demo model and recording."""
+def tiny_cli(train: Any, description: str, argv: list[str] | None) -> int:
+    """The ``--out DIR [--seed N]`` command of a tiny-model module: train, print the paths."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for name, path in train_tiny_keyword_model(args.out, args.seed).items():
-        print(f"{name}: {path}")
+    for name, path in train(args.out, args.seed).items():
+        if isinstance(path, Path):
+            print(f"{name}: {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.tiny --out DIR``: train and write the demo model and recording."""
+    return tiny_cli(train_tiny_keyword_model, main.__doc__ or "", argv)
 
 
 if __name__ == "__main__":

@@ -178,15 +178,9 @@ def train_tiny_environment_model(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m training.tiny_environment --out DIR``: train and write the demo model."""
-    import argparse
+    from training.tiny import tiny_cli
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    for name, path in train_tiny_environment_model(args.out, args.seed).items():
-        print(f"{name}: {path}")
-    return 0
+    return tiny_cli(train_tiny_environment_model, main.__doc__ or "", argv)
 
 
 if __name__ == "__main__":

@@ -257,15 +257,9 @@ def speaker_stream(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m training.tiny_speaker --out DIR``: train and write the demo encoder."""
-    import argparse
+    from training.tiny import tiny_cli
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    result = train_tiny_speaker_model(args.out, args.seed)
-    print(f"model: {result['model']}")
-    return 0
+    return tiny_cli(train_tiny_speaker_model, main.__doc__ or "", argv)
 
 
 if __name__ == "__main__":
