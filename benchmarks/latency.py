@@ -61,15 +61,15 @@ def match_latencies(
     return latencies, misses
 
 
-def paced_run(model_path: Path, streams: list[EvalStream], block_ms: int) -> dict[str, Any]:
-    """Play ``streams`` in real time through one pipeline each; collect latencies and cost."""
+def paced_run(model_path: Path, streams: list[tuple[EvalStream, WavSource]]) -> dict[str, Any]:
+    """Play ``streams`` (paced sources) in real time through one pipeline each; collect
+    latencies and cost."""
     model = load_model(model_path)
     latencies: list[float] = []
     processing: list[float] = []
     misses = 0
     audio_s = wall_s = cpu_s = 0.0
-    for stream in streams:
-        source = WavSource(stream.path, block_samples=16 * block_ms, realtime=True)
+    for stream, source in streams:
         detections: list[tuple[float, Detection]] = []
 
         def on_event(event: Event, detections: list = detections) -> None:
@@ -103,14 +103,19 @@ def paced_run(model_path: Path, streams: list[EvalStream], block_ms: int) -> dic
     }
 
 
-def pick_streams(manifest: Path, seconds: float) -> list[EvalStream]:
-    """The manifest's first streams, up to ``seconds`` of audio (at least one)."""
-    chosen, total = [], 0.0
+def pick_streams(
+    manifest: Path, seconds: float, block_ms: int
+) -> list[tuple[EvalStream, WavSource]]:
+    """The manifest's first streams, up to ``seconds`` of audio (at least one), each decoded
+    once into a source paced like a microphone (reused for every model)."""
+    chosen: list[tuple[EvalStream, WavSource]] = []
+    total = 0.0
     for stream in read_positive_manifest(manifest):
-        duration = WavSource(stream.path).samples.size / 16000
+        source = WavSource(stream.path, block_samples=16 * block_ms, realtime=True)
+        duration = source.samples.size / source.sample_rate
         if chosen and total + duration > seconds:
             break
-        chosen.append(stream)
+        chosen.append((stream, source))
         total += duration
     return chosen
 
@@ -155,15 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write latency.json and latency.md here")
     args = parser.parse_args(argv)
     try:
-        streams = pick_streams(args.positives, args.seconds)
+        streams = pick_streams(args.positives, args.seconds, args.block_ms)
         rows = []
         for path in args.model:
-            row = paced_run(path, streams, args.block_ms)
+            row = paced_run(path, streams)
             row.update(
                 name=load_model(path).metadata.name,
                 model=str(path),
                 bytes=path.stat().st_size,
-                peak_rss_mib=listen_peak_rss(path, streams[0].path),
+                peak_rss_mib=listen_peak_rss(path, streams[0][0].path),
             )
             lat = row["latency_ms"]
             print(
