@@ -75,3 +75,18 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     )  # fmt: skip
     assert listen.returncode == 0, listen.stderr
     assert '"state": "stopped"' in listen.stdout
+
+
+def test_from_run_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.wakeword import main
+
+    run = tmp_path / "run"
+    assert main(["hey computer", "--from-run", str(run), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "config.json" in err
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"name": "hey_computer", "corpus": str(tmp_path)}))
+    (run / "metrics.json").write_text(json.dumps({"files": {"window_float32": "x.tflite"}}))
+    assert main(["hey computer", "--from-run", str(run), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no streaming_int8_weights export" in err and str(run) in err
