@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import frr_fa, latency
-from benchmarks.peers import ENGINES, TARGET_WAKE_WORDS
+from benchmarks import compare, frr_fa, latency
+from benchmarks.peers import TARGET_WAKE_WORDS
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.model import load_model
@@ -27,17 +27,10 @@ def keyword_models(folder: Path) -> list[Path]:
 
 
 def peers_for(label: str) -> list[str]:
-    """``engine:label`` for every peer engine whose installed package ships ``label``."""
+    """``engine:label`` for every peer engine that ships ``label`` (compare.peer_specs' rule)."""
     if label not in TARGET_WAKE_WORDS:
         return []
-    out = []
-    for engine, cls in ENGINES.items():
-        try:
-            if label in cls.wake_words():
-                out.append(f"{engine}:{label}")
-        except ImportError:
-            continue
-    return out
+    return [f"{engine}:{word}" for engine, word in compare.peer_specs([], [[label]])]
 
 
 def _fresh(path: Path, model: Path) -> bool:
