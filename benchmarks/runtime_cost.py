@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.features import FeatureConfig, StreamingFrontend
+from kws.features import FeatureConfig, Frontend, StreamingFrontend
+from kws.features.frontend import native_available
 from kws.model import load_model
 from kws.pipeline import Pipeline, PipelineConfig
 from kws.wavfile import write_wav
@@ -60,9 +61,14 @@ def cpu_per_hour(fn, audio: np.ndarray, chunk: int, repeats: int) -> list[float]
     return values
 
 
-def frontend_cost(config: FeatureConfig, audio: np.ndarray, chunk_ms: int, repeats: int):
+def frontend_cost(
+    config: FeatureConfig, audio: np.ndarray, chunk_ms: int, repeats: int, backend: str
+) -> list[float]:
     return cpu_per_hour(
-        lambda: StreamingFrontend(config).push, audio, SAMPLE_RATE * chunk_ms // 1000, repeats
+        lambda: StreamingFrontend(config, Frontend(config, backend)).push,
+        audio,
+        SAMPLE_RATE * chunk_ms // 1000,
+        repeats,
     )
 
 
@@ -139,10 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         chunk = f" ({chunk_ms} ms chunks)" if chunk_ms else ""
         print(f"{what}{chunk}: median {row['median']:.3f} {unit} (min {min(values):.3f})")
 
+    backends = ["native", "numpy"] if native_available() else ["numpy"]
     for name, config in (("log-mel 40", FeatureConfig()), ("MFCC 13", FeatureConfig(numcep=13))):
-        for chunk_ms in (10, 20, 50, 100):
-            values = frontend_cost(config, audio, chunk_ms, args.repeats)
-            record(f"frontend {name}", chunk_ms, values, "CPU-s per audio hour")
+        for backend in backends:
+            for chunk_ms in (10, 20, 50, 100):
+                values = frontend_cost(config, audio, chunk_ms, args.repeats, backend)
+                record(f"frontend {name} ({backend})", chunk_ms, values, "CPU-s per audio hour")
 
     with tempfile.TemporaryDirectory() as tmp:
         models = args.model or DEFAULT_MODELS
@@ -183,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "pipeline_frontend": Frontend(FeatureConfig()).backend,
         "audio_minutes_per_run": args.minutes,
         "repeats": args.repeats,
         "date": time.strftime("%Y-%m-%d"),
@@ -192,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         "# Runtime cost",
         "",
         f"Median of {args.repeats} runs over {args.minutes:g} min of audio, one thread, "
-        f"{meta['cpus']} CPUs, Python {meta['python']}, numpy {meta['numpy']}, {meta['date']}.",
+        f"{meta['cpus']} CPUs, Python {meta['python']}, numpy {meta['numpy']}, {meta['date']}. "
+        f"Pipelines use the {meta['pipeline_frontend']} frontend.",
         "Reproduce: `python -m benchmarks.runtime_cost`.",
         "",
         "| what | chunk | median | min | max | unit |",

@@ -313,6 +313,7 @@ class Pipeline:
                 "path": str(m.path),
                 "task": m.metadata.task,
                 "backend": m.backend,
+                "frontend": self._groups[m.metadata.features][0].backend,
                 "streaming": m.metadata.streaming,
                 "quantization": m.metadata.quantization,
                 "thresholds": resolve_thresholds(m, self.config.thresholds),

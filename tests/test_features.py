@@ -1,4 +1,5 @@
-"""The frontend matches python_speech_features and streams exactly like it batches."""
+"""The frontend matches python_speech_features and streams exactly like it batches, with both
+backends (the compiled kernel and numpy), which agree with each other."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kws.features import FeatureConfig, Frontend, StreamingFrontend, compute_features
+from kws.features import FeatureConfig, Frontend, StreamingFrontend
+from kws.features.frontend import BACKEND_ENV, choose_backend, native_available
 
 psf = pytest.importorskip("python_speech_features")
 
@@ -24,7 +26,17 @@ CONFIGS = [
     FeatureConfig(numcep=13, nfilt=26),  # psf's mfcc defaults
     FeatureConfig(numcep=20, nfilt=40, ceplifter=0, append_energy=False, winfunc="hann"),
     FeatureConfig(numcep=10, nfilt=32, winlen=0.04, winstep=0.02, nfft=1024, lowfreq=100),
+    FeatureConfig(winlen=0.032, winstep=0.032, nfft=512, nfilt=40, winfunc="hann"),  # no padding
 ]
+BACKENDS = pytest.mark.parametrize("backend", ["native", "numpy"])
+
+
+def compute_features(config: FeatureConfig, x: np.ndarray, backend: str) -> np.ndarray:
+    return Frontend(config, backend).compute(x)
+
+
+def stream(config: FeatureConfig, backend: str) -> StreamingFrontend:
+    return StreamingFrontend(config, Frontend(config, backend))
 
 
 def speechlike(seconds: float, rate: int, seed: int) -> np.ndarray:
@@ -52,10 +64,11 @@ def psf_reference(config: FeatureConfig, x: np.ndarray) -> np.ndarray:
     return np.log(energies)
 
 
+@BACKENDS
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.kind}-{c.nfilt}-{c.winfunc}")
-def test_matches_python_speech_features(config: FeatureConfig) -> None:
+def test_matches_python_speech_features(config: FeatureConfig, backend: str) -> None:
     x = speechlike(2.0, config.sample_rate, seed=1)
-    ours = compute_features(config, x)
+    ours = compute_features(config, x, backend)
     ref = psf_reference(config, x)
     # psf pads a final partial frame; a stream cannot, so we produce only complete frames.
     assert ours.shape == (config.num_frames(len(x)), config.num_features)
@@ -63,17 +76,19 @@ def test_matches_python_speech_features(config: FeatureConfig) -> None:
     np.testing.assert_allclose(ours, ref[: len(ours)], rtol=1e-5, atol=2e-5)
 
 
-def test_silence_is_finite_at_the_log_floor() -> None:
+@BACKENDS
+def test_silence_is_finite_at_the_log_floor(backend: str) -> None:
     config = FeatureConfig(nfilt=40)
-    feats = compute_features(config, np.zeros(16000, dtype=np.int16))
+    feats = compute_features(config, np.zeros(16000, dtype=np.int16), backend)
     assert np.all(np.isfinite(feats))
     np.testing.assert_allclose(feats, np.log(config.log_floor), rtol=1e-6)
 
 
-def test_short_input_has_no_frames() -> None:
+@BACKENDS
+def test_short_input_has_no_frames(backend: str) -> None:
     config = FeatureConfig()
-    assert compute_features(config, np.zeros(config.frame_length - 1)).shape == (0, 40)
-    assert StreamingFrontend(config).push(np.zeros(10, dtype=np.int16)).shape == (0, 40)
+    assert compute_features(config, np.zeros(config.frame_length - 1), backend).shape == (0, 40)
+    assert stream(config, backend).push(np.zeros(10, dtype=np.int16)).shape == (0, 40)
 
 
 @settings(max_examples=60, deadline=None)
@@ -82,37 +97,96 @@ def test_short_input_has_no_frames() -> None:
     seconds=st.floats(0.0, 0.6),
     cuts=st.lists(st.integers(0, 20000), max_size=25),
     seed=st.integers(0, 2**16),
+    backend=st.sampled_from(["native", "numpy"]),
 )
 def test_streaming_equals_batch_for_any_chunking(
-    config_index: int, seconds: float, cuts: list[int], seed: int
+    config_index: int, seconds: float, cuts: list[int], seed: int, backend: str
 ) -> None:
     config = CONFIGS[config_index]
     x = speechlike(seconds, config.sample_rate, seed)
     bounds = sorted({0, len(x), *(c % (len(x) + 1) for c in cuts)})
-    stream = StreamingFrontend(config)
-    parts = [stream.push(x[a:b]) for a, b in itertools.pairwise(bounds)]
+    frontend = stream(config, backend)
+    parts = [frontend.push(x[a:b]) for a, b in itertools.pairwise(bounds)]
     streamed = np.concatenate(parts) if parts else np.zeros((0, config.num_features))
-    batch = compute_features(config, x)
+    batch = compute_features(config, x, backend)
     assert streamed.shape == batch.shape
-    assert stream.frames_emitted == len(batch)
+    assert frontend.frames_emitted == len(batch)
     np.testing.assert_allclose(streamed, batch, rtol=1e-6, atol=1e-6)
 
 
-def test_reset_starts_a_new_stream() -> None:
+@settings(max_examples=40, deadline=None)
+@given(
+    nfilt=st.integers(8, 64),
+    numcep=st.integers(0, 20),
+    winlen_ms=st.integers(10, 64),
+    hop_ms=st.integers(5, 40),
+    winfunc=st.sampled_from(["rectangular", "hamming", "hann"]),
+    preemph=st.sampled_from([0.0, 0.95, 0.97]),
+    seed=st.integers(0, 2**16),
+)
+def test_native_kernel_equals_numpy_reference(
+    nfilt: int, numcep: int, winlen_ms: int, hop_ms: int, winfunc: str, preemph: float, seed: int
+) -> None:
+    winlen, winstep = winlen_ms / 1000, min(hop_ms, winlen_ms) / 1000
+    nfft = 512 if winlen_ms <= 32 else 1024
+    config = FeatureConfig(
+        winlen=winlen, winstep=winstep, nfft=nfft, nfilt=nfilt, numcep=min(numcep, nfilt),
+        winfunc=winfunc, preemph=preemph,
+    )  # fmt: skip
+    x = speechlike(0.4, 16000, seed)
+    np.testing.assert_allclose(
+        compute_features(config, x, "native"), compute_features(config, x, "numpy"),
+        rtol=1e-6, atol=1e-5,
+    )  # fmt: skip
+
+
+@BACKENDS
+def test_reset_starts_a_new_stream(backend: str) -> None:
     config = FeatureConfig(numcep=13)
     x = speechlike(0.5, 16000, seed=3)
-    stream = StreamingFrontend(config)
-    stream.push(speechlike(0.3, 16000, seed=4))
-    stream.reset()
-    np.testing.assert_allclose(stream.push(x), Frontend(config).compute(x), rtol=1e-6, atol=1e-6)
+    frontend = stream(config, backend)
+    frontend.push(speechlike(0.3, 16000, seed=4))
+    frontend.reset()
+    np.testing.assert_allclose(
+        frontend.push(x), compute_features(config, x, backend), rtol=1e-6, atol=1e-6
+    )
 
 
-def test_float_and_int16_input_agree() -> None:
+@BACKENDS
+def test_every_input_layout_gives_the_same_features(backend: str) -> None:
+    """Microphone blocks arrive as (n, 1) int16, WAVs as float32, users pass int32 or views."""
     x = speechlike(0.5, 16000, seed=5)
     config = FeatureConfig()
-    np.testing.assert_array_equal(
-        compute_features(config, x), compute_features(config, x.astype(np.float32))
-    )
+    expected = compute_features(config, x, backend)
+    doubled = np.repeat(x, 2)[::2]  # a strided view
+    for variant in (
+        x.astype(np.float32),
+        x.astype(np.float64),
+        x.astype(np.int32),
+        x.reshape(-1, 1),
+        doubled,
+    ):
+        np.testing.assert_array_equal(compute_features(config, variant, backend), expected)
+        parts = [stream(config, backend).push(variant)]
+        np.testing.assert_array_equal(np.concatenate(parts), expected)
+
+
+def test_native_kernel_is_built() -> None:
+    """CI installs with a C compiler, so the fast path must be what it tests and benchmarks."""
+    assert native_available()
+    assert Frontend(FeatureConfig()).backend == "native"
+
+
+def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    odd = FeatureConfig(nfft=400)  # not a power of two: numpy serves it
+    assert choose_backend(odd) == "numpy"
+    with pytest.raises(ValueError, match="nfft is not a power of two"):
+        choose_backend(odd, "native")
+    monkeypatch.setenv(BACKEND_ENV, "numpy")
+    assert Frontend(FeatureConfig()).backend == "numpy"
+    monkeypatch.setenv(BACKEND_ENV, "fast")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        Frontend(FeatureConfig())
 
 
 @pytest.mark.parametrize(

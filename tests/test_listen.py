@@ -139,6 +139,7 @@ def test_threshold_override_changes_what_fires(tiny_models) -> None:
     assert strict.returncode == 0 and detections(strict) == []
     started = events(strict)[0]
     assert started["info"]["models"][0]["thresholds"] == {"chirp": 1.0}
+    assert started["info"]["models"][0]["frontend"] == "native"
     lax = listen("--model", model, "--input", wav, "--threshold", "0.3")
     assert len(detections(lax)) >= 4
 

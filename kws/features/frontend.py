@@ -1,14 +1,22 @@
 """The feature frontend: batch (whole signals, for training) and streaming (pushed chunks).
 
 Both paths share :class:`Frontend`'s spectral stage, so a frame's features do not depend on
-how the audio arrived. Semantics follow python_speech_features: pre-emphasis over the whole
-signal (the sample before the first is 0), frames of ``frame_length`` samples every
-``frame_step``, power spectrum ``|rfft(frame, nfft)|^2 / nfft``, mel filterbank, log; MFCC adds
-an orthonormal DCT-II, a lifter and, optionally, log frame energy as c0. Only complete frames are
-produced: python_speech_features also zero-pads a final partial frame, which a stream cannot know.
+how the audio arrived. Two backends compute it: ``native``, the compiled kernel
+(``_native.c``, built at install time where a C compiler exists; batch features are the same
+kernel fed the whole signal), and ``numpy``, the reference and fallback. They agree to float32
+rounding (tests/test_features.py runs every test on both); the native one costs about a
+quarter of the CPU at 10 ms pushes, where numpy's per-call overhead dominates.
+
+Semantics follow python_speech_features: pre-emphasis over the whole signal (the sample
+before the first is 0), frames of ``frame_length`` samples every ``frame_step``, power spectrum
+``|rfft(frame, nfft)|^2 / nfft``, mel filterbank, log; MFCC adds an orthonormal DCT-II, a lifter
+and, optionally, log frame energy as c0. Only complete frames are produced: python_speech_features
+also zero-pads a final partial frame, which a stream cannot know.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -21,7 +29,40 @@ features do not depend on how many frames one BLAS call computes (float32 sums w
 between batch and streaming in the 5th digit)."""
 WORK = np.float64
 
+try:
+    from kws.features import _native
+except ImportError:  # installed without a C compiler: the numpy backend below
+    _native = None
+
+BACKENDS = ("native", "numpy")
+BACKEND_ENV = "KWS_FRONTEND"
+"""Environment variable that forces a backend ("native" or "numpy") for every frontend."""
+_NATIVE_INPUT = (np.dtype(np.int16), np.dtype(np.float32), np.dtype(np.float64))
+
 _EMPTY_CACHE: dict[int, np.ndarray] = {}
+
+
+def native_available() -> bool:
+    """True if the compiled kernel was built and imports."""
+    return _native is not None
+
+
+def choose_backend(config: FeatureConfig, requested: str | None = None) -> str:
+    """The backend a frontend for ``config`` uses: ``requested``, else $KWS_FRONTEND, else native
+    where it can run (built, power-of-two nfft), else numpy. Asking for an impossible native
+    backend raises ValueError saying why."""
+    wanted = requested or os.environ.get(BACKEND_ENV) or None
+    if wanted not in (None, *BACKENDS):
+        raise ValueError(f"frontend backend must be one of {BACKENDS}, got {wanted!r}")
+    if wanted == "numpy":
+        return "numpy"
+    power_of_two = config.nfft & (config.nfft - 1) == 0
+    if native_available() and power_of_two:
+        return "native"
+    if wanted == "native":
+        why = "nfft is not a power of two" if native_available() else "kws was built without it"
+        raise ValueError(f"native frontend unavailable: {why}")
+    return "numpy"
 
 
 def _empty(num_features: int) -> np.ndarray:
@@ -36,8 +77,10 @@ def _empty(num_features: int) -> np.ndarray:
 class Frontend:
     """Precomputed matrices for one FeatureConfig and the spectral stage shared by both paths."""
 
-    def __init__(self, config: FeatureConfig) -> None:
+    def __init__(self, config: FeatureConfig, backend: str | None = None) -> None:
         self.config = config
+        self.backend = choose_backend(config, backend)
+        """"native" or "numpy" (see :func:`choose_backend`)."""
         c = config
         fb = mel_filterbank(c.nfilt, c.nfft, c.sample_rate, c.lowfreq, c.high_hz)
         # One matmul gives the filterbank energies (and, for MFCC with append_energy, the total
@@ -56,6 +99,21 @@ class Frontend:
         if c.numcep:
             lift = lifter_weights(c.numcep, c.ceplifter)
             self._dct = np.ascontiguousarray(dct_matrix(c.nfilt, c.numcep) * lift, dtype=WORK)
+        self._kernel_args = {
+            "length": c.frame_length,
+            "step": c.frame_step,
+            "nfft": c.nfft,
+            "preemph": float(c.preemph),
+            "floor": float(c.log_floor),
+            "window": self._window,
+            "filters": np.ascontiguousarray(fb, dtype=WORK),
+            "dct": self._dct,
+            "with_energy": self._with_energy,
+        }
+
+    def new_kernel(self) -> _native.Kernel:
+        """A fresh compiled per-stream state (native backend only)."""
+        return _native.Kernel(**self._kernel_args)
 
     def spectral(self, frames: np.ndarray) -> np.ndarray:
         """Features for pre-emphasized frames, shape (n, frame_length) -> (n, num_features)."""
@@ -79,6 +137,8 @@ class Frontend:
         """Features of a whole signal (int16 or float samples), shape (num_frames, num_features)."""
         c = self.config
         x = np.asarray(samples).reshape(-1)
+        if self.backend == "native":
+            return _native_push(self.new_kernel(), x, c)
         n = c.num_frames(len(x))
         if n == 0:
             return np.zeros((0, c.num_features), dtype=DTYPE)
@@ -105,10 +165,17 @@ class StreamingFrontend:
         self._preemph = WORK(config.preemph)
         self._empty = _empty(config.num_features)
         self._buf = np.zeros(self._length + 64 * self._step, dtype=WORK)
+        self._kernel = self.frontend.new_kernel() if self.frontend.backend == "native" else None
         self.reset()
+
+    @property
+    def backend(self) -> str:
+        return self.frontend.backend
 
     def reset(self) -> None:
         """Forget all audio: the next sample is treated as the start of a stream."""
+        if self._kernel is not None:
+            self._kernel.reset()
         self._start = 0  # buffer index of the next frame's first sample
         self._fill = 0  # buffer index after the last sample
         self._last = 0.0  # the raw sample before the next one (pre-emphasis memory)
@@ -127,6 +194,10 @@ class StreamingFrontend:
 
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Add samples; return the features of every frame they complete (possibly none)."""
+        if self._kernel is not None:
+            frames = _native_push(self._kernel, samples, self.config)
+            self.frames_emitted += len(frames)
+            return frames
         x = samples if samples.ndim == 1 else samples.reshape(-1)
         n = len(x)
         if n == 0:
@@ -149,6 +220,23 @@ class StreamingFrontend:
         self._start += count * self._step
         self.frames_emitted += count
         return self.frontend.spectral(frames)
+
+
+def _native_push(kernel: _native.Kernel, x: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Push ``x`` into a compiled kernel; return the features of the frames it completes."""
+    pending = kernel.pending + x.size
+    count = (
+        0
+        if pending < config.frame_length
+        else (pending - config.frame_length) // (config.frame_step) + 1
+    )
+    out = np.empty((count, config.num_features), dtype=DTYPE)
+    try:
+        kernel.push(x, out)
+    except (TypeError, ValueError, BufferError):  # another dtype or a strided view: copy once
+        dtype = x.dtype if x.dtype in _NATIVE_INPUT else WORK
+        kernel.push(np.ascontiguousarray(x, dtype=dtype), out)
+    return out
 
 
 def _frames(signal: np.ndarray, start: int, count: int, length: int, step: int) -> np.ndarray:
