@@ -138,7 +138,7 @@ class Frontend:
         c = self.config
         x = np.asarray(samples).reshape(-1)
         if self.backend == "native":
-            return _native_push(self.new_kernel(), x, c)
+            return _native_push(self.new_kernel(), x, c.frame_length, c.frame_step, c.num_features)
         n = c.num_frames(len(x))
         if n == 0:
             return np.zeros((0, c.num_features), dtype=DTYPE)
@@ -163,6 +163,7 @@ class StreamingFrontend:
         self._step = config.frame_step
         # A numpy float64 (not a Python float) keeps float32 input products in float64.
         self._preemph = WORK(config.preemph)
+        self._width = config.num_features
         self._empty = _empty(config.num_features)
         self._buf = np.zeros(self._length + 64 * self._step, dtype=WORK)
         self._kernel = self.frontend.new_kernel() if self.frontend.backend == "native" else None
@@ -195,7 +196,7 @@ class StreamingFrontend:
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Add samples; return the features of every frame they complete (possibly none)."""
         if self._kernel is not None:
-            frames = _native_push(self._kernel, samples, self.config)
+            frames = _native_push(self._kernel, samples, self._length, self._step, self._width)
             self.frames_emitted += len(frames)
             return frames
         x = samples if samples.ndim == 1 else samples.reshape(-1)
@@ -222,15 +223,14 @@ class StreamingFrontend:
         return self.frontend.spectral(frames)
 
 
-def _native_push(kernel: _native.Kernel, x: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Push ``x`` into a compiled kernel; return the features of the frames it completes."""
+def _native_push(
+    kernel: _native.Kernel, x: np.ndarray, length: int, step: int, width: int
+) -> np.ndarray:
+    """Push ``x`` into a compiled kernel; return the features of the frames it completes
+    (``length``/``step``: the frame in samples, ``width``: features per frame)."""
     pending = kernel.pending + x.size
-    count = (
-        0
-        if pending < config.frame_length
-        else (pending - config.frame_length) // (config.frame_step) + 1
-    )
-    out = np.empty((count, config.num_features), dtype=DTYPE)
+    count = 0 if pending < length else (pending - length) // step + 1
+    out = np.empty((count, width), dtype=DTYPE)
     try:
         kernel.push(x, out)
     except (TypeError, ValueError, BufferError):  # another dtype or a strided view: copy once
