@@ -75,7 +75,7 @@ def score_streams(
 
         pipeline.on_event = collect
         pipeline.run(source, source.description)
-        duration_s = len(source.samples) / source.sample_rate
+        duration_s = source.duration_s
         spans = tuple((p.onset_s, p.offset_s) for p in stream.positives)
         for i, model in enumerate(models):
             md = model.metadata

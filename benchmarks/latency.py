@@ -81,7 +81,7 @@ def paced_run(model_path: Path, streams: list[tuple[EvalStream, WavSource]]) -> 
         pipeline.run(source, source.description)
         wall_s += time.monotonic() - started
         cpu_s += time.process_time() - cpu0
-        audio_s += len(source.samples) / source.sample_rate
+        audio_s += source.duration_s
         found, missed = match_latencies(stream, detections, started)
         latencies += found
         misses += missed
@@ -106,13 +106,13 @@ def paced_run(model_path: Path, streams: list[tuple[EvalStream, WavSource]]) -> 
 def pick_streams(
     manifest: Path, seconds: float, block_ms: int
 ) -> list[tuple[EvalStream, WavSource]]:
-    """The manifest's first streams, up to ``seconds`` of audio (at least one), each decoded
-    once into a source paced like a microphone (reused for every model)."""
+    """The manifest's first streams, up to ``seconds`` of audio (at least one), each opened
+    once as a source paced like a microphone (reused for every model)."""
     chosen: list[tuple[EvalStream, WavSource]] = []
     total = 0.0
     for stream in read_positive_manifest(manifest):
         source = WavSource(stream.path, block_samples=16 * block_ms, realtime=True)
-        duration = source.samples.size / source.sample_rate
+        duration = source.duration_s
         if chosen and total + duration > seconds:
             break
         chosen.append((stream, source))

@@ -18,7 +18,7 @@ import soxr
 
 from kws.errors import DeviceError, KwsError
 from kws.ring import RingBuffer
-from kws.wavfile import read_wav, to_mono_int16
+from kws.wavfile import iter_mono_int16, open_wav
 
 SAMPLE_RATE = 16000  # Hz, the runtime's only rate
 WAV_BLOCK_SAMPLES = 1600  # 100 ms
@@ -89,7 +89,9 @@ def _layout(channels: int) -> str:
 
 
 class WavSource(_Source):
-    """A WAV file, decoded and resampled once up front, yielded in blocks.
+    """A WAV file, validated when opened, then decoded and resampled as it is read and yielded
+    in blocks of ``block_samples`` (memory does not grow with the file; iterating again
+    re-reads it).
 
     With ``realtime=True`` blocks are paced by the wall clock like a live microphone: a block is
     yielded no earlier than the moment its last sample would have been captured.
@@ -103,28 +105,43 @@ class WavSource(_Source):
     ) -> None:
         if block_samples <= 0:
             raise ValueError(f"block_samples must be positive, got {block_samples}")
-        audio = read_wav(path)
-        self.samples = to_mono_int16(audio, SAMPLE_RATE)
+        self.info = open_wav(path)
         self.block_samples = block_samples
         self.realtime = realtime
-        resampled = ", resampled" if audio.sample_rate != SAMPLE_RATE else ""
+        resampled = ", resampled" if self.info.sample_rate != SAMPLE_RATE else ""
         self.description = (
-            f"wav:{os.fspath(path)} ({audio.sample_rate} Hz {_layout(audio.channels)} "
-            f"{audio.encoding}{resampled})"
+            f"wav:{os.fspath(path)} ({self.info.sample_rate} Hz {_layout(self.info.channels)} "
+            f"{self.info.encoding}{resampled})"
         )
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the file's audio in seconds."""
+        return self.info.duration_seconds
 
     def __iter__(self) -> Iterator[np.ndarray]:
         started = time.monotonic()
-        for start in range(0, len(self.samples), self.block_samples):
-            if self._closed:
-                return
-            block = self.samples[start : start + self.block_samples]
-            if self.realtime:
-                due = started + (start + len(block)) / SAMPLE_RATE
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            yield block.copy()
+        emitted = 0
+        pending = np.empty(0, dtype=np.int16)
+        size = self.block_samples
+        pieces = iter_mono_int16(self.info, SAMPLE_RATE)
+        done = False
+        while not done:
+            piece = next(pieces, None)
+            if piece is None:
+                done = True
+            else:
+                pending = np.concatenate([pending, piece]) if len(pending) else piece
+            while len(pending) >= size or (done and len(pending)):
+                if self._closed:
+                    return
+                block, pending = pending[:size].copy(), pending[size:]
+                emitted += len(block)
+                if self.realtime:
+                    delay = started + emitted / SAMPLE_RATE - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                yield block
 
 
 class RawPcmSource(_Source):

@@ -1,5 +1,9 @@
 """A small RIFF/WAVE reader and writer, and `load_audio` (any WAV → 16 kHz mono int16).
 
+Files are validated by :func:`open_wav` from their headers alone; :func:`iter_mono_int16` then
+decodes and resamples block by block, so a long recording streams in constant memory, and
+:func:`read_wav`/:func:`load_audio` are the same steps over the whole file at once.
+
 Hand-written because the stdlib ``wave`` module (Python 3.11) reads neither IEEE float nor
 WAVE_FORMAT_EXTENSIBLE files, which is what most recording tools write. Every problem a user can
 cause raises :class:`~kws.errors.AudioFileError` with a one-line message starting with the path.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -66,6 +71,26 @@ class _Format:
     sample_bytes: int  # container width of one sample
 
 
+@dataclass(frozen=True)
+class WavInfo:
+    """A validated WAV file: its format and where its whole frames of audio lie."""
+
+    path: str
+    sample_rate: int
+    channels: int
+    encoding: str
+    """'pcm8', 'pcm16', 'pcm24', 'pcm32', 'float32' or 'float64'."""
+    frames: int
+    """Whole frames in the data chunk (a trailing partial frame is ignored)."""
+    data_offset: int
+    frame_bytes: int
+    format: _Format
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.frames / self.sample_rate
+
+
 def _fail(path: str | os.PathLike[str], problem: str) -> AudioFileError:
     return AudioFileError(f"{os.fspath(path)}: {problem}")
 
@@ -97,32 +122,34 @@ def _parse_fmt(path: str | os.PathLike[str], body: bytes) -> _Format:
     return _Format(code, channels, rate, sample_bytes)
 
 
-def _decode(fmt: _Format, raw: bytes) -> tuple[np.ndarray, str]:
-    """Turn whole frames of raw sample bytes into float32 (frames, channels) and a name."""
+def _encoding(fmt: _Format) -> str:
+    kind = "float" if fmt.code == FORMAT_IEEE_FLOAT else "pcm"
+    return f"{kind}{8 * fmt.sample_bytes}"
+
+
+def _decode(fmt: _Format, raw: bytes) -> np.ndarray:
+    """Turn whole frames of raw sample bytes into float32 (frames, channels)."""
     width = fmt.sample_bytes
     if fmt.code == FORMAT_IEEE_FLOAT:
         values = np.frombuffer(raw, dtype="<f4" if width == 4 else "<f8")
         samples = np.clip(np.nan_to_num(values.astype(np.float32)), -1.0, 1.0)
-        encoding = f"float{8 * width}"
     elif width == 1:  # 8-bit WAV is unsigned, centred on 128
         samples = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-        encoding = "pcm8"
     elif width == 3:  # place the 3 bytes in the top of an int32 so the sign comes for free
         padded = np.zeros((len(raw) // 3, 4), dtype=np.uint8)
         padded[:, 1:] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
         samples = (padded.view("<i4")[:, 0] / 2.0**31).astype(np.float32)
-        encoding = "pcm24"
     else:
         ints = np.frombuffer(raw, dtype=f"<i{width}")
         samples = (ints / float(2 ** (8 * width - 1))).astype(np.float32)
-        encoding = f"pcm{8 * width}"
-    return samples.reshape(-1, fmt.channels), encoding
+    return samples.reshape(-1, fmt.channels)
 
 
-def _read_chunks(path: str | os.PathLike[str], f: BinaryIO, size: int) -> tuple[_Format, bytes]:
-    """Walk the chunks after the RIFF header; return the format and the data chunk's bytes."""
+def _read_chunks(path: str | os.PathLike[str], f: BinaryIO, size: int) -> tuple[_Format, int, int]:
+    """Walk the chunks after the RIFF header; return the format and the data chunk's offset
+    and size in bytes."""
     fmt: _Format | None = None
-    data: bytes | None = None
+    data: tuple[int, int] | None = None
     pos = 12
     while (fmt is None or data is None) and pos + 8 <= size:
         f.seek(pos)
@@ -139,7 +166,7 @@ def _read_chunks(path: str | os.PathLike[str], f: BinaryIO, size: int) -> tuple[
             declares = f"{name} chunk declares {chunk_size} bytes"
             raise _fail(path, f"truncated: {declares} but only {remaining} follow")
         if chunk_id == b"data":
-            data = f.read(chunk_size)
+            data = (body_start, chunk_size)
         elif chunk_id == b"fmt ":
             fmt = _parse_fmt(path, f.read(chunk_size))
         pos = body_start + chunk_size + (chunk_size & 1)  # chunks are padded to even sizes
@@ -147,15 +174,16 @@ def _read_chunks(path: str | os.PathLike[str], f: BinaryIO, size: int) -> tuple[
         raise _fail(path, "no fmt chunk (not a complete WAV file)")
     if data is None:
         raise _fail(path, "no data chunk (not a complete WAV file)")
-    return fmt, data
+    return fmt, data[0], data[1]
 
 
-def read_wav(path: str | os.PathLike[str]) -> WavAudio:
-    """Read a PCM (8/16/24/32-bit) or IEEE float (32/64-bit) WAV file, plain or extensible.
+def open_wav(path: str | os.PathLike[str]) -> WavInfo:
+    """Validate a PCM (8/16/24/32-bit) or IEEE float (32/64-bit) WAV file, plain or extensible,
+    from its headers; raise AudioFileError naming the file and the problem otherwise.
 
     Unknown chunks (LIST, fact, cue…) are skipped. A data chunk whose size is a streaming
-    placeholder (0, 0xFFFFFFFF, …) is read to the end of the file; a trailing partial frame is
-    dropped. Raises AudioFileError for anything that is not such a file.
+    placeholder (0, 0xFFFFFFFF, …) runs to the end of the file; a trailing partial frame is
+    dropped.
     """
     try:
         with open(path, "rb") as f:
@@ -169,7 +197,7 @@ def read_wav(path: str | os.PathLike[str]) -> WavAudio:
                 raise _fail(path, "big-endian (RIFX) WAV files are not supported")
             if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
                 raise _fail(path, "not a WAV file (no RIFF/WAVE header)")
-            fmt, data = _read_chunks(path, f, size)
+            fmt, offset, data_bytes = _read_chunks(path, f, size)
     except FileNotFoundError:
         raise _fail(path, "no such file") from None
     except IsADirectoryError:
@@ -180,11 +208,35 @@ def read_wav(path: str | os.PathLike[str]) -> WavAudio:
         raise _fail(path, f"cannot read ({e.strerror or e})") from None
 
     frame_bytes = fmt.sample_bytes * fmt.channels
-    whole = len(data) - len(data) % frame_bytes
-    if whole == 0:
+    frames = data_bytes // frame_bytes
+    if frames == 0:
         raise _fail(path, "contains no audio samples")
-    samples, encoding = _decode(fmt, data[:whole])
-    return WavAudio(samples, fmt.sample_rate, fmt.channels, encoding)
+    return WavInfo(
+        os.fspath(path), fmt.sample_rate, fmt.channels, _encoding(fmt), frames, offset,
+        frame_bytes, fmt,
+    )  # fmt: skip
+
+
+def iter_frames(info: WavInfo, block_frames: int) -> Iterator[np.ndarray]:
+    """Decoded float32 (frames, channels) blocks of at most ``block_frames`` frames."""
+    try:
+        with open(info.path, "rb") as f:
+            f.seek(info.data_offset)
+            for start in range(0, info.frames, block_frames):
+                count = min(block_frames, info.frames - start)
+                raw = f.read(count * info.frame_bytes)
+                if len(raw) < count * info.frame_bytes:
+                    raise _fail(info.path, "file shrank while being read")
+                yield _decode(info.format, raw)
+    except OSError as e:
+        raise _fail(info.path, f"cannot read ({e.strerror or e})") from None
+
+
+def read_wav(path: str | os.PathLike[str]) -> WavAudio:
+    """Read a whole WAV file (see :func:`open_wav` for what is accepted)."""
+    info = open_wav(path)
+    (samples,) = iter_frames(info, info.frames)
+    return WavAudio(samples, info.sample_rate, info.channels, info.encoding)
 
 
 def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:
@@ -221,12 +273,35 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: in
     atomic_write_bytes(path, header + data)
 
 
+def _mono_blocks(blocks: Iterator[np.ndarray], rate: int, sample_rate: int) -> Iterator[np.ndarray]:
+    """Downmix (channel average), resample with one streaming soxr resampler if needed, and
+    convert to int16. Chunked soxr output equals soxr.resample over the whole signal."""
+    resampler = None
+    if rate != sample_rate:
+        resampler = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+    block = next(blocks, None)
+    while block is not None:
+        following = next(blocks, None)
+        mono = block.mean(axis=1, dtype=np.float32)
+        if resampler is not None:
+            mono = resampler.resample_chunk(mono, last=following is None)
+        yield np.clip(np.rint(mono * 32768.0), -32768, 32767).astype(np.int16)
+        block = following
+
+
 def to_mono_int16(audio: WavAudio, sample_rate: int = 16000) -> np.ndarray:
-    """Downmix (channel average), resample once with soxr if needed, and convert to int16."""
-    mono = audio.samples.mean(axis=1, dtype=np.float32)
-    if audio.sample_rate != sample_rate:
-        mono = soxr.resample(mono, audio.sample_rate, sample_rate, quality="HQ")
-    return np.clip(np.rint(mono * 32768.0), -32768, 32767).astype(np.int16)
+    """Downmix (channel average), resample with soxr if needed, and convert to int16."""
+    (mono,) = _mono_blocks(iter([audio.samples]), audio.sample_rate, sample_rate)
+    return mono
+
+
+def iter_mono_int16(
+    info: WavInfo, sample_rate: int = 16000, block_seconds: float = 0.5
+) -> Iterator[np.ndarray]:
+    """A WAV file as int16 mono blocks at ``sample_rate`` Hz, decoded and resampled as it is
+    read (memory does not grow with the file); the concatenation equals :func:`load_audio`."""
+    block_frames = max(1, round(block_seconds * info.sample_rate))
+    return _mono_blocks(iter_frames(info, block_frames), info.sample_rate, sample_rate)
 
 
 def load_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> np.ndarray:

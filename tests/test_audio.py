@@ -76,6 +76,34 @@ def test_wav_realtime_takes_at_least_the_audio_duration(tmp_path: Path) -> None:
     assert sum(len(b) for b in blocks) == 4800
 
 
+def test_long_wav_streams_in_constant_memory(tmp_path: Path) -> None:
+    """A long recording is decoded as it is read: peak memory stays far below its size."""
+    import tracemalloc
+
+    path = tmp_path / "long.wav"
+    rng = np.random.default_rng(0)
+    write_wav(path, (rng.standard_normal((48000 * 40, 2)) * 3000).astype(np.int16), 48000)
+    source = WavSource(path, block_samples=320)
+    assert source.duration_s == 40.0
+    tracemalloc.start()
+    total = sum(len(block) for block in source)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert total == 40 * 16000
+    assert peak < 2_000_000, peak  # the file is 7.7 MB; decoded to float32 it would be 15 MB
+
+
+def test_wav_that_shrinks_while_read_fails_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "shrinking.wav"
+    write_wav(path, np.zeros(16000 * 2, dtype=np.int16), 16000)
+    source = WavSource(path)
+    with open(path, "r+b") as f:
+        f.truncate(20000)
+    with pytest.raises(KwsError) as error:
+        list(source)
+    assert assert_one_line(error) == f"{path}: file shrank while being read"
+
+
 def test_wav_source_missing_file_is_audio_file_error(tmp_path: Path) -> None:
     with pytest.raises(KwsError, match="no such file"):
         WavSource(tmp_path / "missing.wav")
