@@ -182,6 +182,39 @@ def test_positive_manifest_points_at_the_clips(tmp_path: Path) -> None:
             assert snr == pytest.approx(event["snr_db"], abs=0.1)
 
 
+def _gappy(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Pink noise that is silent for 1.5 s at a random place: a music rest, a lull."""
+    audio = signals.pink(seconds, rng)
+    n = len(audio)
+    start = int(rng.integers(0, max(1, n - int(1.5 * SR))))
+    audio[start : start + int(1.5 * SR)] = 0
+    return audio
+
+
+def test_a_background_silent_under_a_clip_is_redrawn(tmp_path: Path) -> None:
+    """A rest in the music used to abort corpus generation ("silent where a clip goes")."""
+    positives = _positives() * 6
+    path = write_positive_streams(
+        positives, {"gappy": _gappy}, tmp_path, seed=0, snrs_db=(0, 10), stream_seconds=30
+    )
+    for stream in json.loads(path.read_text())["streams"]:
+        audio = read_wav(tmp_path / stream["file"]).samples[:, 0].astype(np.float64)
+        for event in stream["events"]:
+            clip = positives[event["positive_index"]][0].astype(np.float64)
+            speech = clip * np.sqrt(10 ** (event["speech_dbfs"] / 10) / power(clip))
+            rest = audio[event["onset_sample"] : event["offset_sample"]] - speech
+            snr = 10 * np.log10(power(speech) / power(rest))
+            assert snr == pytest.approx(event["snr_db"], abs=0.1)
+
+
+def test_a_silent_background_fails_with_its_name(tmp_path: Path) -> None:
+    def zeros(seconds: float, rng: np.random.Generator) -> np.ndarray:
+        return signals.silence(seconds, rng, floor_dbfs=None)
+
+    with pytest.raises(ValueError, match="background 'zeros' is silent where a clip goes"):
+        write_positive_streams(_positives(), {"zeros": zeros}, tmp_path, seed=0)
+
+
 def test_streams_are_byte_identical_for_a_seed(tmp_path: Path) -> None:
     for run in ("a", "b"):
         write_positive_streams(

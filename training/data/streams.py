@@ -48,6 +48,25 @@ def _background(source: Background, n: int, rng: np.random.Generator) -> np.ndar
     return np.pad(audio, (0, max(0, n - len(audio))))[:n].astype(np.float64)
 
 
+MIN_UNDER_CLIP = 0.1
+"""A background stretch is redrawn when its power under the clip is below this fraction of its
+mean power (a music rest or a gap between drum hits): scaled to the SNR there, the rest of the
+stretch would drown the clip."""
+
+
+def _audible_background(
+    source: Background, kind: str, n: int, onset: int, offset: int, rng: np.random.Generator
+) -> tuple[np.ndarray, float]:
+    """A faded background stretch of ``n`` samples that is audible under the clip at
+    [onset, offset), and its power there; ValueError after 20 draws that are all near-silent."""
+    for _ in range(20):
+        bg = _fade_edges(_background(source, n, rng))
+        under = power(bg[onset:offset])
+        if under > 0 and under >= MIN_UNDER_CLIP * power(bg):
+            return bg, under
+    raise ValueError(f"background {kind!r} is silent where a clip goes in 20 draws: no SNR")
+
+
 def _fade_edges(x: np.ndarray) -> np.ndarray:
     n = min(int(FADE_S * SAMPLE_RATE), len(x) // 2)
     ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / n)
@@ -112,10 +131,10 @@ def _render_positive_stream(
         clip = clips[index] * (
             10 ** (rng.uniform(*SPEECH_DBFS) / 20) / np.sqrt(power(clips[index]))
         )
-        bg = _fade_edges(_background(backgrounds[kinds[index]], next_edge - edge, rng))
-        bg_power = power(bg[onset - edge : offset - edge])
-        if bg_power == 0:
-            raise ValueError(f"background {kinds[index]!r} is silent where a clip goes: no SNR")
+        bg, bg_power = _audible_background(
+            backgrounds[kinds[index]], kinds[index], next_edge - edge, onset - edge,
+            offset - edge, rng,
+        )  # fmt: skip
         stretch = bg * np.sqrt(power(clip) / (bg_power * 10 ** (snr_db / 10)))
         stretch[onset - edge : offset - edge] += clip
         peak = float(np.max(np.abs(stretch)))
