@@ -228,8 +228,10 @@ def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> None:
                 {"voice": v.name, "engine": v.engine, "text": t, "label": t, **asdict(p)}
                 for t, (v, p) in zip(texts, pairs, strict=True)
             ]
+            # No music: a short command can fall into a silent gap between notes, where no
+            # SNR exists (music stays in the negative streams).
             backgrounds = {"pink": signals.pink, "brown": signals.brown, "babble": babble,
-                           "music": signals.music}  # fmt: skip
+                           "white": signals.white}  # fmt: skip
             write_positive_streams(
                 list(zip(audio, infos, strict=True)),
                 backgrounds,
