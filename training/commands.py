@@ -150,7 +150,7 @@ def model_card(
             f"{md.quantization}, {'streaming' if md.streaming else 'window'} form |",
             f"| labels | {', '.join(md.labels)} |",
             f"| model | {train.model} ({params}); {metrics['params']:,} parameters; "
-            "not swept: the hey_jarvis sweep's winning shape on a 1 s window |",
+            "one run, not swept (recipe: training/configs/commands.toml) |",
             f"| features | {md.features.nfilt} log-mel, {md.window_frames} frames window, "
             f"one call per {md.stride_frames} frames; smoothing {md.smoothing_s:g} s, "
             f"refractory {md.refractory_s:g} s |",
