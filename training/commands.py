@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import shutil
 import sys
 import time
@@ -183,8 +184,14 @@ def model_card(
     )
 
 
-def run(recipe: dict[str, Any], data_dir: Path, out: Path, workers: int | None) -> Path:
-    """Every step; returns the path of the calibrated model."""
+def run(
+    recipe: dict[str, Any],
+    data_dir: Path,
+    out: Path,
+    workers: int | None,
+    command: str = "python -m training.commands",
+) -> Path:
+    """Every step; returns the path of the calibrated model. ``command`` is quoted in the card."""
     from benchmarks.report import write_report
     from training.data.commands import generate_commands
 
@@ -209,7 +216,6 @@ def run(recipe: dict[str, Any], data_dir: Path, out: Path, workers: int | None) 
     confusion_png(metrics["test_confusion"], results_dir / "confusion.png")
     print("[4/4] measuring CPU cost and writing the model card", flush=True)
     cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
-    command = "python -m training.commands"
     card = model_card(
         final, train, metrics, evaluation, summary, corpus.eval_snrs_db, cpu_s, command
     )
@@ -242,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recipe = load_recipe(args.recipe, args.set)
         args.out.mkdir(parents=True, exist_ok=True)
-        final = run(recipe, args.data, args.out, args.workers)
+        argv = sys.argv[1:] if argv is None else argv
+        command = shlex.join(["python", "-m", "training.commands", *argv])
+        final = run(recipe, args.data, args.out, args.workers, command)
     except (KwsError, ValueError, OSError) as exc:
         print(f"training.commands: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
