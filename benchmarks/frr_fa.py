@@ -124,6 +124,27 @@ def breakdown(
     return out
 
 
+def for_label(
+    timelines: Sequence[Timeline], streams: Sequence[EvalStream], label: str
+) -> tuple[list[Timeline], list[EvalStream]]:
+    """The timelines and streams that evaluate ``label``: every negative stream, and each positive
+    stream with only its occurrences of ``label`` kept (an occurrence without a label counts for
+    every label); positive streams without one are left out, not taken as negatives."""
+    lines, kept = [], []
+    for timeline, stream in zip(timelines, streams, strict=True):
+        if stream.positives:
+            mine = tuple(p for p in stream.positives if p.label in (None, label))
+            if not mine:
+                continue
+            stream = dataclasses.replace(stream, positives=mine)
+            timeline = dataclasses.replace(
+                timeline, positives=tuple((p.onset_s, p.offset_s) for p in mine)
+            )
+        lines.append(timeline)
+        kept.append(stream)
+    return lines, kept
+
+
 def evaluate(
     models: Sequence[Model],
     labels: Sequence[Sequence[str]],
@@ -135,14 +156,14 @@ def evaluate(
     for i, model in enumerate(models):
         md = model.metadata
         for label in labels[i]:
-            lines = timelines[i, label]
+            lines, kept = for_label(timelines[i, label], streams, label)
             points = det_curve(lines, md.refractory_s)
             at = {report.target_key(t): frr_at(points, t) for t in TARGETS_FA_PER_HOUR}
             chosen = at[report.target_key(BREAKDOWN_TARGET)]
             cells: dict[str, Any] = {"threshold": None, "target_fa_per_hour": BREAKDOWN_TARGET}
             if chosen is not None:
                 cells["threshold"] = chosen.threshold
-                cells.update(breakdown(lines, streams, chosen.threshold, md.refractory_s))
+                cells.update(breakdown(lines, kept, chosen.threshold, md.refractory_s))
             entries.append(
                 {
                     "model": str(model.path),
@@ -216,6 +237,31 @@ def calibrate(entries: Sequence[dict[str, Any]], target: float) -> list[dict[str
     return done
 
 
+def summarize(
+    positives_source: Path,
+    negatives_source: Path,
+    seed: int,
+    positives: Sequence[EvalStream],
+    negatives: Sequence[EvalStream],
+    entries: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The results document (results.json) for :func:`evaluate`'s entries on these streams."""
+    return {
+        "schema": report.SCHEMA,
+        "schema_version": report.SCHEMA_VERSION,
+        "positives": str(positives_source),
+        "negatives": str(negatives_source),
+        "seed": seed,
+        "targets_fa_per_hour": list(TARGETS_FA_PER_HOUR),
+        "detection_tolerance_s": DETECTION_TOLERANCE_S,
+        "num_positives": sum(len(s.positives) for s in positives),
+        "num_positive_streams": len(positives),
+        "num_negative_streams": len(negatives),
+        "negative_hours": entries[0]["negative_hours"],
+        "models": entries,
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the models and streams, score, evaluate, calibrate if asked, write the report."""
     models = [load_model(path) for path in args.model]
@@ -234,20 +280,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu_s = time.process_time() - started
         peer_entries = compare.score_peers(peers, streams, progress=not args.quiet)
     entries = evaluate(models, labels, streams, timelines)
-    results: dict[str, Any] = {
-        "schema": report.SCHEMA,
-        "schema_version": report.SCHEMA_VERSION,
-        "positives": str(args.positives),
-        "negatives": str(args.negatives),
-        "seed": args.seed,
-        "targets_fa_per_hour": list(TARGETS_FA_PER_HOUR),
-        "detection_tolerance_s": DETECTION_TOLERANCE_S,
-        "num_positives": sum(len(s.positives) for s in positives),
-        "num_positive_streams": len(positives),
-        "num_negative_streams": len(negatives),
-        "negative_hours": entries[0]["negative_hours"],
-        "models": entries,
-    }
+    results = summarize(args.positives, args.negatives, args.seed, positives, negatives, entries)
     if args.peers is not None:
         results.update(compare.section(entries, timelines, cpu_s, len(models), peer_entries))
     if args.calibrate is not None:

@@ -174,6 +174,7 @@ def det_png(results: dict[str, Any]) -> bytes:
     floor = min(0.1, 0.5 / hours) if hours else 0.1
     fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
     markers = {0.5: "o", 1.0: "s"}
+    many = len(results["models"]) + len(results.get("peers", [])) > 3  # e.g. ten commands
     for entry in results["models"]:
         det = entry["det"]
         fa = [max(p["fa_per_hour"], floor) for p in det]
@@ -187,7 +188,7 @@ def det_png(results: dict[str, Any]) -> bytes:
                     100 * point["frr"],
                     markers.get(target, "^"),
                     color=line.get_color(),
-                    label=f"{name} @ {target:g} FA/h",
+                    label="_nolegend_" if many else f"{name} @ {target:g} FA/h",
                 )
     for peer in results.get("peers", []):
         det = peer["det"]
@@ -200,7 +201,13 @@ def det_png(results: dict[str, Any]) -> bytes:
     ax.set_ylabel("false reject rate (%)")
     ax.set_title(f"DET: {results['num_positives']} positives, {hours:.2f} h of negatives")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    if many:  # beside the axes, one entry per curve; the markers are explained in its title
+        targets = results["targets_fa_per_hour"]
+        shapes = {"o": "circle", "s": "square", "^": "triangle"}
+        keys = ", ".join(f"{shapes[markers.get(t, '^')]}: {t:g} FA/h" for t in targets)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), title=keys)
+    else:
+        ax.legend(fontsize="small")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(fig)

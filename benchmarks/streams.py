@@ -10,6 +10,7 @@ problem is a ValueError or KwsError with a one-line message naming the file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -49,6 +50,8 @@ class Positive:
     """Background kind, e.g. 'pink' or 'music'; None if unknown."""
     voice: str | None = None
     """Voice or speaker id; None if unknown."""
+    label: str | None = None
+    """Which keyword this is, in streams of several (commands); None: every evaluated label's."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ def read_positive_manifest(path: Path) -> list[EvalStream]:
                     snr_db=None if e.get("snr_db") is None else float(e["snr_db"]),
                     background=e.get("background"),
                     voice=None if e.get("voice") is None else str(e["voice"]),
+                    label=None if e.get("label") is None else str(e["label"]),
                 )
                 for e in entry["events"]
             )
@@ -191,7 +195,7 @@ def _write_streams(
         for audio, positives in group:
             shift = start / SAMPLE_RATE
             events += [
-                Positive(p.onset_s + shift, p.offset_s + shift, p.snr_db, p.background, p.voice)
+                dataclasses.replace(p, onset_s=p.onset_s + shift, offset_s=p.offset_s + shift)
                 for p in positives
             ]
             start += len(audio)

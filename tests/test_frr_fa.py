@@ -280,3 +280,29 @@ def test_peers_on_the_same_streams(
         done = run_cli("--model", tiny_models["window"], *data, "--out", out, "--peers", *peers)
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+
+
+def test_each_label_is_scored_on_its_own_occurrences_only() -> None:
+    from benchmarks.frr_fa import for_label
+    from benchmarks.streams import EvalStream, Positive
+    from kws.evaluation import Timeline, operating_point
+
+    times = np.arange(0.0, 30.0, 0.1)
+    scores = np.zeros_like(times)
+    scores[(times >= 2.0) & (times < 2.5)] = 0.9  # fires on the "yes" at 2 s only
+    mixed = EvalStream(
+        Path("p.wav"), (Positive(1.5, 2.0, label="yes"), Positive(9, 9.5, label="no"))
+    )
+    only_no = EvalStream(Path("q.wav"), (Positive(4.0, 4.5, label="no"),))
+    negative = EvalStream(Path("n.wav"))
+    line = Timeline(times, scores, 30.0, ((1.5, 2.0), (9.0, 9.5)))
+    lines = [line, Timeline(times, scores, 30.0, ((4.0, 4.5),)), Timeline(times, scores * 0, 30.0)]
+    yes_lines, yes_streams = for_label(lines, [mixed, only_no, negative], "yes")
+    assert [s.path.name for s in yes_streams] == ["p.wav", "n.wav"]  # no "yes": not a negative
+    assert yes_lines[0].positives == ((1.5, 2.0),)
+    assert operating_point(yes_lines, 0.5, 1.0).frr == 0.0
+    no_lines, _ = for_label(lines, [mixed, only_no, negative], "no")
+    assert [t.positives for t in no_lines] == [((9.0, 9.5),), ((4.0, 4.5),), ()]
+    assert operating_point(no_lines, 0.5, 1.0).frr == 1.0  # the firing at 2 s is not a "no"
+    unlabelled = EvalStream(Path("w.wav"), (Positive(1.5, 2.0),))  # a wake-word stream
+    assert for_label([line], [unlabelled], "anything")[0][0].positives == ((1.5, 2.0),)

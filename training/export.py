@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.data.feature_cache import FeatureCache
     from training.models import get_model
     from training.models.registry import config_from_dict
-    from training.train import TrainConfig, export_run, read_corpus
+    from training.train import TrainConfig, corpus_features, export_run, read_corpus
 
     parser = argparse.ArgumentParser(prog="python -m training.export", description=main.__doc__)
     parser.add_argument("run", type=Path, help="run folder written by python -m training.train")
@@ -228,12 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         summary = json.loads((args.run / "metrics.json").read_text())
         features = config.feature_config()
         model_config = config_from_dict(config.model, config.params)
-        model = get_model(config.model).build(model_config, features.num_features, 2)
-        model.load_weights(args.run / "model.weights.h5")
-        paths, _, keyword = read_corpus(Path(config.corpus))
-        train = FeatureCache(Path(config.corpus) / "features").features(
-            features, paths["train"], model_config.window_frames, desc="train features"
+        corpus = read_corpus(Path(config.corpus))
+        model = get_model(config.model).build(
+            model_config, features.num_features, len(corpus.labels)
         )
+        model.load_weights(args.run / "model.weights.h5")
+        cache = FeatureCache(Path(config.corpus) / "features")
+        x, _ = corpus_features(corpus, config, model_config.window_frames, cache)
         training = {
             "data": config.corpus,
             "config": dataclasses.asdict(config),
@@ -241,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         forms = tuple(args.form or FORMS)
         quantizations = tuple(args.quantization) if args.quantization else None
-        export_run(model, config, keyword, train, training, args.run, forms, quantizations)
+        export_run(
+            model, config, corpus.labels, x["train"], training, args.run, forms, quantizations
+        )
     except (KwsError, ValueError, OSError) as exc:
         print(f"training.export: error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,11 @@
 """``python -m training.train CONFIG.toml``: train one keyword model on a generated corpus and
 export it in every form the runtime runs.
 
+The corpus is a wake-word corpus (``python -m training.data generate``: one keyword against
+``_background_``) or a folder in the Speech Commands layout (the real dataset, or ``python -m
+training.data commands``): the 12-class command task, ``_silence_`` cut from its
+``_background_noise_`` recordings. Labels wrapped in underscores are background: they never fire.
+
 The config is data (a TOML file mapped onto :class:`TrainConfig`; ``--set key=value`` overrides
 one value). A run folder keeps the resolved config, the training history, test metrics and the
 exported ``.tflite`` files (window and streaming form, float32 and int8), metadata embedded.
@@ -41,7 +46,8 @@ class TrainConfig:
     name: str
     """Model name in metadata and events, e.g. 'hey_jarvis'."""
     corpus: str
-    """Folder written by ``python -m training.data generate``."""
+    """Folder written by ``python -m training.data generate`` or ``commands``, or Speech
+    Commands v2 itself."""
     model: str = "crnn"
     params: dict[str, Any] = field(default_factory=dict)
     """The model family's config values (for crnn: conv_filters, kernel, stride, ...)."""
@@ -59,6 +65,8 @@ class TrainConfig:
     quantizations: tuple[str, ...] = ("float32", "int8")
     forms: tuple[str, ...] = FORMS
     """Export forms: 'window' (the last T frames every S) and/or 'streaming' (S frames + state)."""
+    silence_share: float = 0.1
+    """Speech Commands layouts: ``_silence_`` windows per split, as a share of its clips."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -80,11 +88,38 @@ def load_config(path: Path, overrides: list[str]) -> TrainConfig:
     return TrainConfig.from_dict(read_toml(path, overrides, "training config"))
 
 
-def read_corpus(folder: Path) -> tuple[dict[str, list[Path]], dict[str, np.ndarray], str]:
-    """Clip paths and label indices per split, and the keyword label, from manifest.jsonl."""
+@dataclass(frozen=True)
+class Corpus:
+    """The labelled clips of a corpus, per split."""
+
+    labels: tuple[str, ...]
+    """Class names in score order; names wrapped in underscores are background (never fire)."""
+    paths: dict[str, list[Path]]
+    targets: dict[str, np.ndarray]
+    """Label index of each clip, per split."""
+    background: tuple[Path, ...] = ()
+    """Speech Commands layouts: the recordings ``_silence_`` windows are cut from."""
+    kind: str = "wake word corpus"
+
+
+def is_background(label: str) -> bool:
+    """``_background_``, ``_silence_`` and ``_unknown_`` are what a model says when no keyword
+    is there: they get no threshold, so they never fire detections."""
+    return label.startswith("_") and label.endswith("_")
+
+
+def read_corpus(folder: Path) -> Corpus:
+    """A wake-word corpus (manifest.jsonl) or a Speech Commands layout (validation_list.txt)."""
+    from training.data.loaders.speech_commands import TESTING_LIST, VALIDATION_LIST
+
     manifest = folder / "manifest.jsonl"
     if not manifest.is_file():
-        raise KwsError(f"{folder}: not a generated corpus (no manifest.jsonl)")
+        if (folder / VALIDATION_LIST).is_file() or (folder / TESTING_LIST).is_file():
+            return read_command_corpus(folder)
+        raise KwsError(
+            f"{folder}: not a generated corpus (no manifest.jsonl) nor a Speech Commands "
+            f"folder (no {VALIDATION_LIST})"
+        )
     rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
     keywords = sorted({r["label"] for r in rows} - {BACKGROUND_LABEL})
     if len(keywords) != 1:
@@ -94,7 +129,75 @@ def read_corpus(folder: Path) -> tuple[dict[str, list[Path]], dict[str, np.ndarr
     for row in rows:
         paths.setdefault(row["split"], []).append(folder / row["path"])
         labels.setdefault(row["split"], []).append(int(row["label"] != BACKGROUND_LABEL))
-    return paths, {k: np.asarray(v) for k, v in labels.items()}, keywords[0]
+    targets = {k: np.asarray(v) for k, v in labels.items()}
+    return Corpus((BACKGROUND_LABEL, keywords[0]), paths, targets)
+
+
+def read_command_corpus(folder: Path) -> Corpus:
+    """The 12-class command task on a Speech Commands layout; every word label must have clips
+    in every split, and ``_background_noise_/`` must hold the ``_silence_`` recordings."""
+    from training.data.loaders import command_task, speech_commands, speech_commands_background
+    from training.data.loaders.base import SPLITS
+    from training.data.loaders.speech_commands import BACKGROUND_DIR, COMMAND_LABELS, SILENCE
+
+    paths: dict[str, list[Path]] = {s: [] for s in SPLITS}
+    labels: dict[str, list[int]] = {s: [] for s in SPLITS}
+    for example in command_task(speech_commands(folder)):
+        paths[example.split].append(example.path)
+        labels[example.split].append(COMMAND_LABELS.index(example.label))
+    for split in SPLITS:
+        for index, label in enumerate(COMMAND_LABELS):
+            if label != SILENCE and index not in labels[split]:
+                where = "another word's folder" if label.startswith("_") else f"{label}/"
+                raise KwsError(f"{folder}: no {split} clips of {label!r} (expected in {where})")
+    background = tuple(speech_commands_background(folder))
+    if not background:
+        raise KwsError(f"{folder / BACKGROUND_DIR}: no WAV files to cut {SILENCE} from")
+    targets = {k: np.asarray(v) for k, v in labels.items()}
+    return Corpus(COMMAND_LABELS, paths, targets, background, "Speech Commands layout")
+
+
+def corpus_features(
+    corpus: Corpus, config: TrainConfig, frames: int, cache: FeatureCache
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(features, label indices) per split: the clips' (cached) features, and for a Speech
+    Commands layout ``_silence_`` windows cut from its background recordings."""
+    from training.data.feature_cache import clip_features, window_samples
+    from training.data.loaders.speech_commands import SILENCE, silence_windows
+
+    features = config.feature_config()
+    x, y = {}, {}
+    for split, paths in corpus.paths.items():
+        x[split] = cache.features(features, paths, frames, desc=f"{split} features")
+        y[split] = corpus.targets[split]
+        if corpus.background and config.silence_share > 0:
+            count = max(1, round(config.silence_share * len(paths)))
+            samples = window_samples(features, frames)
+            windows = silence_windows(corpus.background, split, count, samples, config.seed)
+            quiet = np.stack([clip_features(features, w, frames) for w in windows])
+            x[split] = np.concatenate([x[split], quiet])
+            silence = np.full(count, corpus.labels.index(SILENCE))
+            y[split] = np.concatenate([y[split], silence])
+    return x, y
+
+
+def test_metrics(labels: tuple[str, ...], probs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Test-split accuracy (argmax), per class, and the confusion matrix (rows: true label)."""
+    predicted = np.argmax(probs, axis=1)
+    confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    np.add.at(confusion, (y, predicted), 1)
+    per_class = {
+        label: float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None
+        for i, label in enumerate(labels)
+    }
+    metrics: dict[str, Any] = {"test_accuracy": float(np.mean(predicted == y))}
+    if len(labels) == 2:  # a wake word: recall and false positives at 0.5
+        metrics["test_keyword_recall"] = float(np.mean(probs[y == 1, 1] >= 0.5))
+        metrics["test_background_false_positive_rate"] = float(np.mean(probs[y == 0, 1] >= 0.5))
+    else:
+        metrics["test_per_class_accuracy"] = per_class
+        metrics["test_confusion"] = {"labels": list(labels), "matrix": confusion.tolist()}
+    return metrics
 
 
 def _augmented(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -114,13 +217,12 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     model_config.check_input(features.num_features)
     frames = model_config.window_frames
     corpus = Path(config.corpus)
-    paths, labels, keyword = read_corpus(corpus)
-    cache = FeatureCache(corpus / "features")
-    x = {s: cache.features(features, p, frames, desc=f"{s} features") for s, p in paths.items()}
+    data = read_corpus(corpus)
+    x, labels = corpus_features(data, config, frames, FeatureCache(corpus / "features"))
 
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = spec.build(model_config, features.num_features, 2)
+    model = spec.build(model_config, features.num_features, len(data.labels))
     model.get_layer("normalize").adapt(x["train"])
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -150,23 +252,20 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     model.save_weights(out / "model.weights.h5")  # for re-export without retraining
 
-    probs = model.predict(x["test"], batch_size=256, verbose=0)[:, 1]
-    y = labels["test"]
+    probs = model.predict(x["test"], batch_size=256, verbose=0)
     metrics = {
-        "test_accuracy": float(np.mean((probs >= 0.5) == y)),
-        "test_keyword_recall": float(np.mean(probs[y == 1] >= 0.5)),
-        "test_background_false_positive_rate": float(np.mean(probs[y == 0] >= 0.5)),
+        **test_metrics(data.labels, probs, labels["test"]),
         "best_val_loss": best_loss,
         "train_seconds": round(train_s, 1),
         "params": int(model.count_params()),
-        "clips": {s: len(p) for s, p in paths.items()},
+        "clips": {s: len(v) for s, v in labels.items()},
     }
     summary = {
-        "data": f"{corpus.resolve()} (training.data generate)",
+        "data": f"{corpus.resolve()} ({data.kind})",
         "config": dataclasses.asdict(config),
         "metrics": metrics,
     }
-    files = export_run(model, config, keyword, x["train"], summary, out, config.forms)
+    files = export_run(model, config, data.labels, x["train"], summary, out, config.forms)
     metrics["files"] = files
     write_json(out / "metrics.json", metrics)
     write_json(out / "history.json", history)
@@ -177,7 +276,7 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
 def export_run(
     model: Any,
     config: TrainConfig,
-    keyword: str,
+    labels: tuple[str, ...],
     train_features: np.ndarray,
     summary: dict[str, Any],
     out: Path,
@@ -185,7 +284,8 @@ def export_run(
     quantizations: tuple[str, ...] | None = None,
 ) -> dict[str, str]:
     """Write ``<name>_<form>_<quantization>.tflite`` for each form and quantization; return
-    the file names by ``<form>_<quantization>``. int8 is calibrated on random training windows."""
+    the file names by ``<form>_<quantization>``. int8 is calibrated on random training windows.
+    Every label but the background ones gets the default threshold (so it fires)."""
     from training.export import export_tflite
     from training.models import get_model
     from training.models.registry import config_from_dict
@@ -205,13 +305,13 @@ def export_run(
             metadata = ModelMetadata(
                 name=config.name,
                 task="keyword",
-                labels=(BACKGROUND_LABEL, keyword),
+                labels=labels,
                 features=config.feature_config(),
                 window_frames=model_config.window_frames,
                 stride_frames=model_config.stride_t,
                 streaming=form == "streaming",
                 quantization=quantization,
-                thresholds={keyword: Threshold(config.threshold)},
+                thresholds={k: Threshold(config.threshold) for k in labels if not is_background(k)},
                 smoothing_s=config.smoothing_s,
                 refractory_s=config.refractory_s,
                 state_tensors=spec.state_tensors(model_config) if form == "streaming" else (),

@@ -91,49 +91,80 @@ def plan(phrase: str, recipe: dict[str, Any], data_dir: Path) -> tuple[Any, Trai
     return corpus, train, ship
 
 
-def calibrate_and_measure(
+def calibrate_labels(
     model_path: Path, corpus_dir: Path, target: float, work: Path
-) -> dict[str, Any]:
-    """Score the held-out streams once; write the ``target`` threshold into the model; return
-    FRR and thresholds at 0.5 and 1 FA/hr."""
-    from benchmarks.frr_fa import calibrate, evaluate, score_streams
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Score the held-out streams once; for each keyword label write its ``target`` threshold
+    into the model (a label with no threshold that quiet keeps its default, with a warning).
+    Returns, per label, FRR and thresholds at 0.5 and 1 FA/hr; and the benchmarks.frr_fa
+    results document (DET curves, breakdowns) for ``report.write_report``."""
+    from benchmarks.frr_fa import calibrate, evaluate, score_streams, summarize
     from benchmarks.report import target_key
     from benchmarks.streams import load_streams
     from kws.model import load_model
 
     model = load_model(model_path)
-    positives, negatives = load_streams(
-        corpus_dir / "eval/positives/positives.json",
-        corpus_dir / "eval/negatives/negatives.json",
-        work,
-    )
+    positives_path = corpus_dir / "eval/positives/positives.json"
+    negatives_path = corpus_dir / "eval/negatives/negatives.json"
+    positives, negatives = load_streams(positives_path, negatives_path, work)
     streams = positives + negatives
     timelines = score_streams([model], streams)
-    (entry,) = evaluate([model], [list(model.metadata.keywords)], streams, timelines)
-    try:
-        calibrate([entry], target)
-        calibrated = True
-    except ValueError as exc:  # no threshold that quiet: keep the default and say so
-        print(f"warning: {exc}; the model keeps its default threshold", file=sys.stderr)
-        calibrated = False
-    at = {}
-    for fa in CARD_TARGETS:
-        point = entry["frr_at"][target_key(fa)]
-        at[target_key(fa)] = (
-            None
-            if point is None
-            else {
-                "frr": point["frr"],
-                "threshold": point["threshold"],
-                "fa_per_hour": point["fa_per_hour"],
-            }
-        )
-    return {
-        "num_positives": entry["num_positives"],
-        "negative_hours": entry["negative_hours"],
-        "calibrated": calibrated,
-        "at": at,
-    }
+    entries = evaluate([model], [list(model.metadata.keywords)], streams, timelines)
+    per_label = {}
+    for entry in entries:
+        try:
+            calibrate([entry], target)
+            calibrated = True
+        except ValueError as exc:  # no threshold that quiet: keep the default and say so
+            label = entry["label"]
+            print(f"warning: {exc}; {label!r} keeps its default threshold", file=sys.stderr)
+            calibrated = False
+        at = {}
+        for fa in CARD_TARGETS:
+            point = entry["frr_at"][target_key(fa)]
+            at[target_key(fa)] = (
+                None
+                if point is None
+                else {
+                    "frr": point["frr"],
+                    "threshold": point["threshold"],
+                    "fa_per_hour": point["fa_per_hour"],
+                }
+            )
+        per_label[entry["label"]] = {
+            "num_positives": entry["num_positives"],
+            "negative_hours": entry["negative_hours"],
+            "calibrated": calibrated,
+            "at": at,
+        }
+    results = summarize(positives_path, negatives_path, 0, positives, negatives, entries)
+    return per_label, results
+
+
+def calibrate_and_measure(
+    model_path: Path, corpus_dir: Path, target: float, work: Path
+) -> dict[str, Any]:
+    """:func:`calibrate_labels` for a one-keyword model: that keyword's FRR and thresholds."""
+    per_label, _ = calibrate_labels(model_path, corpus_dir, target, work)
+    (only,) = per_label.values()
+    return only
+
+
+def train_or_reuse(train: TrainConfig, run_dir: Path) -> dict[str, Any]:
+    """Train into ``run_dir``, or return its metrics if it was already trained with ``train``."""
+    from training.train import train as train_model
+
+    metrics_path = run_dir / "metrics.json"
+    config_path = run_dir / "config.json"
+    wanted = json.loads(json.dumps(dataclasses.asdict(train)))
+    if (
+        metrics_path.is_file()
+        and config_path.is_file()
+        and (json.loads(config_path.read_text()) == wanted)
+    ):
+        print("      (already trained with this config)")
+        return dict(json.loads(metrics_path.read_text()))
+    return train_model(train, run_dir)
 
 
 def cpu_seconds_per_hour(model_path: Path, minutes: float) -> float:
@@ -217,7 +248,6 @@ def run(
     """Every step; returns the path of the calibrated model. ``from_run`` skips corpus and
     training and ships that finished run instead (e.g. a sweep's winner)."""
     from training.data.generate import generate
-    from training.train import train as train_model
 
     corpus, train, ship = plan(phrase, recipe, data_dir)
     started = time.perf_counter()
@@ -234,14 +264,7 @@ def run(
         summary = generate(corpus, data_dir, workers)
         run_dir = out / "run"
         print(f"[2/4] training {train.model} into {run_dir}", flush=True)
-        metrics_path = run_dir / "metrics.json"
-        if metrics_path.is_file() and json.loads((run_dir / "config.json").read_text()) == (
-            json.loads(json.dumps(dataclasses.asdict(train)))
-        ):
-            metrics = json.loads(metrics_path.read_text())
-            print("      (already trained with this config)")
-        else:
-            metrics = train_model(train, run_dir)
+        metrics = train_or_reuse(train, run_dir)
     key = f"{ship.form}_{ship.quantization}"
     if key not in metrics["files"]:
         raise KwsError(f"{run_dir}: the run has no {key} export (python -m training.export)")

@@ -1,4 +1,5 @@
 """``python -m training.data generate --keyword "hey jarvis" --out DIR`` (see generate.py),
+``python -m training.data commands --out DIR`` (the 12-class command corpus, see commands.py),
 ``python -m training.data debian-sounds --out DIR`` (see debian_sounds.py) and
 ``python -m training.data asterisk --out DIR`` (speaker-verification data, see asterisk.py)."""
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from kws.errors import KwsError
+from training.data.commands import CommandCorpusConfig
 from training.data.corpus import CorpusConfig
 
 
@@ -42,6 +44,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="hours of keyword-free evaluation audio",
     )  # fmt: skip
     gen.add_argument("--workers", type=int, help="processes (default: every core)")
+    cmd = commands.add_parser(
+        "commands",
+        help="render a TTS corpus of the ten Speech Commands words in the Speech Commands layout",
+        description="Render the 12-class command corpus (resumes an interrupted run in the same "
+        "--out): the ten commands, other words, confusables and speech by held-out-per-split "
+        "voices, background noise for _silence_, and evaluation streams.",
+    )
+    cmd_defaults = CommandCorpusConfig()
+    cmd.add_argument("--out", type=Path, required=True, help="output folder")
+    cmd.add_argument("--seed", type=int, default=cmd_defaults.seed)
+    for name in ("per_command", "other_words", "confusables", "speech", "eval_per_command"):
+        cmd.add_argument(
+            "--" + name.replace("_", "-"), type=int, default=getattr(cmd_defaults, name),
+            help=f"{name.replace('_', ' ')} clips",
+        )  # fmt: skip
+    cmd.add_argument("--background-seconds", type=float, default=cmd_defaults.background_seconds)
+    cmd.add_argument(
+        "--engines", default=",".join(cmd_defaults.engines), help="comma-separated TTS engines"
+    )
+    cmd.add_argument(
+        "--eval-hours", type=float, default=cmd_defaults.eval_negative_hours,
+        help="hours of command-free evaluation audio",
+    )  # fmt: skip
+    cmd.add_argument("--workers", type=int, help="processes (default: every core)")
     deb = commands.add_parser(
         "debian-sounds",
         help="build the real environmental-sound corpus from Debian packages (ESC-50 layout)",
@@ -128,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     try:
+        if args.command == "commands":
+            return _print(_commands(args))
         config = CorpusConfig(
             keyword=args.keyword,
             seed=args.seed,
@@ -151,6 +179,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("training.data: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    return _print(summary)
+
+
+def _commands(args: argparse.Namespace) -> dict[str, object]:
+    from training.data.commands import generate_commands
+
+    config = CommandCorpusConfig(
+        seed=args.seed,
+        per_command=args.per_command,
+        other_words=args.other_words,
+        confusables=args.confusables,
+        speech=args.speech,
+        background_seconds=args.background_seconds,
+        engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
+        eval_per_command=args.eval_per_command,
+        eval_negative_hours=args.eval_hours,
+    )
+    return generate_commands(config, args.out, args.workers)
+
+
+def _print(summary: dict[str, object]) -> int:
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0

@@ -90,10 +90,12 @@ class ClipJob:
     text: str | None = None
     voice: Voice | None = None
     prosody: Prosody | None = None
+    path: str | None = None
+    """Where the clip goes, relative to the corpus; default ``clips/<split>/<kind>/<id>.wav``."""
 
     @property
     def relpath(self) -> str:
-        return f"clips/{self.split}/{self.kind}/{self.id}.wav"
+        return self.path or f"clips/{self.split}/{self.kind}/{self.id}.wav"
 
     def row(self) -> dict[str, Any]:
         """The manifest line for this clip."""
@@ -115,7 +117,7 @@ def clip_seed(seed: int, clip_id: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def _split_counts(total: int) -> dict[str, int]:
+def split_counts(total: int) -> dict[str, int]:
     counts = {s: int(total * SPLIT_SHARES[s]) for s in SPLITS}
     counts["train"] += total - sum(counts.values())
     return counts
@@ -140,9 +142,9 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
     text_index = 0
     for offset, split in enumerate(SPLITS):
         tts_counts = {
-            "positive": _split_counts(config.positives)[split],
-            "confusable": _split_counts(config.confusables)[split],
-            "speech": _split_counts(config.speech)[split],
+            "positive": split_counts(config.positives)[split],
+            "confusable": split_counts(config.confusables)[split],
+            "speech": split_counts(config.speech)[split],
         }
         grid = prosody_grid(voices[split], sum(tts_counts.values()), config.seed + offset)
         pairs = iter(grid)
@@ -164,11 +166,11 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
                 prosody=prosody,
             )
             text_index += 1
-        for i in range(_split_counts(config.noise)[split]):
+        for i in range(split_counts(config.noise)[split]):
             add(NOISE_KINDS[i % len(NOISE_KINDS)], BACKGROUND_LABEL, split)
-        for _ in range(_split_counts(config.music)[split]):
+        for _ in range(split_counts(config.music)[split]):
             add("music", BACKGROUND_LABEL, split)
-        for _ in range(_split_counts(config.silence)[split]):
+        for _ in range(split_counts(config.silence)[split]):
             add("silence", BACKGROUND_LABEL, split)
     return jobs
 

@@ -68,11 +68,12 @@ def _settings(config: CorpusConfig) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(config)))
 
 
-def _speak(item: tuple[str, Voice, Prosody]) -> np.ndarray:
+def speak(item: tuple[str, Voice, Prosody]) -> np.ndarray:
     return synthesize(*item)
 
 
-def _render_clips(jobs: list[ClipJob], config: CorpusConfig, out: Path, workers: int) -> int:
+def render_clips(jobs: list[ClipJob], config: CorpusConfig, out: Path, workers: int) -> int:
+    """Render the clips not yet on disk on ``workers`` processes; returns how many were made."""
     pending = [j for j in jobs if not (out / j.relpath).is_file()]
     if not pending:
         return 0
@@ -96,7 +97,7 @@ def _write_eval(config: CorpusConfig, out: Path, workers: int) -> None:
         if not positives_manifest.is_file() and config.eval_positives:
             pairs = prosody_grid(test_voices, config.eval_positives, config.seed + 101)
             items = [(config.keyword, v, p) for v, p in pairs]
-            audio = list(tqdm(pool.imap(_speak, items), total=len(items), desc="eval positives"))
+            audio = list(tqdm(pool.imap(speak, items), total=len(items), desc="eval positives"))
             infos = [
                 {"voice": v.name, "engine": v.engine, "text": config.keyword, **asdict(p)}
                 for v, p in pairs
@@ -120,7 +121,7 @@ def _write_eval(config: CorpusConfig, out: Path, workers: int) -> None:
             texts = sentences(config.keyword, config.eval_sentences, config.seed + 202)
             phrases = confusable_phrases(config.keyword, config.eval_confusables, config.seed + 202)
             items = [(t, v, p) for t, (v, p) in zip(texts + phrases, pairs, strict=False)]
-            spoken = list(tqdm(pool.imap(_speak, items), total=len(items), desc="eval speech"))
+            spoken = list(tqdm(pool.imap(speak, items), total=len(items), desc="eval speech"))
             sources = {
                 "speech": spoken[: len(texts)],
                 "confusable": spoken[len(texts) :],
@@ -156,7 +157,7 @@ def generate(config: CorpusConfig, out: Path, workers: int | None = None) -> dic
     atomic_write_bytes(settings_path, json.dumps(_settings(config), indent=1).encode())
     start = time.perf_counter()
     jobs = plan(config)
-    rendered = _render_clips(jobs, config, out, workers)
+    rendered = render_clips(jobs, config, out, workers)
     clips_s = time.perf_counter() - start
     lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
     atomic_write_bytes(out / "manifest.jsonl", lines.encode())

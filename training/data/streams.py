@@ -161,7 +161,8 @@ def write_positive_streams(
     """Write positive evaluation streams and ``positives.json``; return the manifest's path.
 
     ``positives`` are (audio at 16 kHz, float or int16; info with at least ``voice`` and
-    ``text``, JSON-serializable). ``backgrounds`` maps a kind name ("pink", "babble", "music"…) to
+    ``text``, and ``label`` where streams hold several keywords; JSON-serializable).
+    ``backgrounds`` maps a kind name ("pink", "babble", "music"…) to
     a recording or a generator ``f(seconds, rng)`` (see :mod:`training.data.signals`). Every
     positive appears once per SNR; streams are at most ``stream_seconds`` long (a longer clip
     gets a stream of its own); gaps before each clip and after the last are drawn from ``gap_s``.
@@ -217,8 +218,10 @@ def write_positive_streams(
 def _positive_event(
     event: dict[str, Any], info: Mapping[str, Any], kind: str, snr: float
 ) -> dict[str, Any]:
-    extra = {k: v for k, v in info.items() if k not in ("voice", "text")}
+    extra = {k: v for k, v in info.items() if k not in ("voice", "text", "label")}
+    labelled = {"label": info["label"]} if "label" in info else {}
     return {
+        **labelled,
         "onset_s": event["onset"] / SAMPLE_RATE,
         "offset_s": event["offset"] / SAMPLE_RATE,
         "onset_sample": event["onset"],

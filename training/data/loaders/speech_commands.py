@@ -9,11 +9,13 @@ train. ``_background_noise_/`` holds long noise recordings: they are not labelle
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from training.data.loaders.base import Example, SkipLog, require_dir, require_file
+import numpy as np
+
+from training.data.loaders.base import SPLITS, Example, SkipLog, require_dir, require_file
 
 DATASET = "Speech Commands v2"
 BACKGROUND_DIR = "_background_noise_"
@@ -89,3 +91,32 @@ def speech_commands_background(root: str | os.PathLike[str]) -> list[Path]:
     base = require_dir(root, DATASET)
     noise_dir = base / BACKGROUND_DIR
     return sorted(noise_dir.glob("*.wav")) if noise_dir.is_dir() else []
+
+
+SILENCE_SPLIT_SPAN = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}
+"""Which part (fractions of its length) of each background recording a split cuts windows
+from, so that held-out ``_silence_`` windows are audio training never saw."""
+
+
+def silence_windows(
+    recordings: Sequence[Path], split: str, count: int, samples: int, seed: int
+) -> np.ndarray:
+    """``count`` int16 windows of ``samples`` for ``_silence_``: a random recording, a random
+    place in the split's part of it, a random gain in [0, 1] (the TensorFlow recipe's
+    background volume), as the speech-commands recipe makes its silence class. Deterministic."""
+    from training.data.loaders.base import load
+
+    low, high = SILENCE_SPLIT_SPAN[split]
+    rng = np.random.default_rng([seed, SPLITS.index(split), 7])
+    audio = [load(Example(path, SILENCE, split)) for path in recordings]
+    out = np.zeros((count, samples), dtype=np.int16)
+    for i in range(count):
+        source = audio[int(rng.integers(len(audio)))]
+        first, last = int(low * len(source)), int(high * len(source))
+        piece = source[first:last]
+        if len(piece) > samples:
+            start = int(rng.integers(len(piece) - samples + 1))
+            piece = piece[start : start + samples]
+        gain = rng.uniform(0.0, 1.0)
+        out[i, samples - len(piece) :] = np.rint(piece * gain).astype(np.int16)
+    return out

@@ -1,0 +1,240 @@
+"""The 12-class command model: the TTS command corpus in the Speech Commands layout, training on
+that layout, the one-command recipe, and commands firing through ``kws.listen``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kws.errors import KwsError
+from kws.model import load_model
+from kws.wavfile import write_wav
+from training.commands import DEFAULT_RECIPE, load_recipe, plan
+from training.data.loaders.speech_commands import (
+    COMMAND_LABELS,
+    COMMAND_WORDS,
+    speech_commands,
+)
+from training.train import TrainConfig, read_corpus
+
+RATE = 16000
+TINY_CORPUS = [
+    "corpus.per_command=10", "corpus.other_words=10", "corpus.confusables=0", "corpus.speech=10",
+    "corpus.background_seconds=6", "corpus.eval_per_command=1", "corpus.eval_snrs_db=[10]",
+    "corpus.eval_negative_hours=0.005", "corpus.eval_sentences=4", "corpus.eval_confusables=0",
+    "corpus.eval_other_words=4",
+]  # fmt: skip
+TINY_TRAIN = [
+    "train.epochs=2", "train.params.conv_filters=8", "train.params.kernel=[10, 5]",
+    "train.params.stride=[4, 2]", "train.params.rnn_layers=1", "train.params.rnn_units=16",
+    "train.params.fc_units=16", "ship.cost_minutes=0.1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.data.commands import generate_commands
+
+    out = tmp_path_factory.mktemp("commands_corpus")
+    config, _, _ = plan(load_recipe(DEFAULT_RECIPE, TINY_CORPUS), out)
+    generate_commands(config, out, workers=2)
+    return out
+
+
+def test_corpus_is_a_speech_commands_layout_with_held_out_voices(corpus: Path) -> None:
+    examples = list(speech_commands(corpus))
+    words = {e.label for e in examples}
+    assert set(COMMAND_WORDS) <= words and {"speech", "zero"} <= words
+    speakers = {s: {e.speaker for e in examples if e.split == s} for s in ("train", "test")}
+    assert speakers["train"] and speakers["test"]
+    assert not speakers["train"] & speakers["test"]  # test voices are never heard in training
+    for word in COMMAND_WORDS:  # 10 per command: 8/1/1 over the splits
+        splits = sorted(e.split for e in examples if e.label == word)
+        assert splits == ["test", *["train"] * 8, "validation"]
+    data = read_corpus(corpus)
+    assert data.labels == COMMAND_LABELS and len(data.background) == 6
+    events = [
+        e
+        for s in json.loads((corpus / "eval/positives/positives.json").read_text())["streams"]
+        for e in s["events"]
+    ]
+    assert sorted(e["label"] for e in events) == sorted(COMMAND_WORDS)
+    assert all(e["text"] == e["label"] for e in events)
+
+
+def test_corpus_resumes_and_refuses_other_settings(corpus: Path) -> None:
+    from training.data.commands import generate_commands
+
+    config, _, _ = plan(load_recipe(DEFAULT_RECIPE, TINY_CORPUS), corpus)
+    assert generate_commands(config, corpus, workers=1)["rendered_now"] == 0
+    other, _, _ = plan(load_recipe(DEFAULT_RECIPE, [*TINY_CORPUS, "corpus.seed=1"]), corpus)
+    with pytest.raises(KwsError, match="other settings"):
+        generate_commands(other, corpus, workers=1)
+
+
+@pytest.mark.slow
+def test_recipe_trains_calibrates_and_writes_the_card(corpus: Path, tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    from training.commands import main
+
+    out = tmp_path / "model"
+    argv = ["--data", str(corpus), "--out", str(out), "--workers", "1"]
+    assert main(argv + [f"--set={a}" for a in TINY_CORPUS + TINY_TRAIN]) == 0
+    md = load_model(out / "commands.tflite").metadata
+    assert md.labels == COMMAND_LABELS and md.keywords == COMMAND_WORDS
+    assert md.streaming and md.quantization == "int8_weights"
+    summary = json.loads((out / "results/commands.json").read_text())
+    assert set(summary["evaluation"]) == set(COMMAND_WORDS)
+    for label, evaluation in summary["evaluation"].items():
+        assert evaluation["num_positives"] == 1 and set(evaluation["at"]) == {"0.5", "1"}
+        if evaluation["calibrated"]:
+            assert md.thresholds[label].threshold == evaluation["at"]["1"]["threshold"]
+    assert set(summary["test_per_class_accuracy"]) == set(COMMAND_LABELS)
+    results = json.loads((out / "results/results.json").read_text())
+    assert [m["label"] for m in results["models"]] == list(COMMAND_WORDS)
+    assert (out / "results/confusion.png").stat().st_size > 1000
+    card = (out / "commands.md").read_text()
+    assert "commands.tflite" in card and "| `stop` |" in card and "never fires" in card
+
+
+# --- training on a Speech Commands layout, and commands firing in kws.listen ----------------
+
+TONE_HZ = {label: 350.0 * 1.28**i for i, label in enumerate([*COMMAND_WORDS, "cat", "bed"])}
+"""Each word of the tone corpus is a steady tone of its own pitch (learnable in seconds)."""
+
+
+def _tone(word: str, rng: np.random.Generator, seconds: float = 0.45) -> np.ndarray:
+    t = np.arange(round(seconds * RATE)) / RATE
+    hz = TONE_HZ[word] * rng.uniform(0.98, 1.02)
+    envelope = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.03)
+    return rng.uniform(0.2, 0.6) * envelope * np.sin(2 * np.pi * hz * t)
+
+
+def _clip(word: str, rng: np.random.Generator) -> np.ndarray:
+    audio = rng.normal(0, 0.002, RATE)
+    tone = _tone(word, rng)
+    end = RATE - round(rng.uniform(0.05, 0.25) * RATE)
+    audio[end - len(tone) : end] += tone
+    return np.clip(audio * 32767, -32768, 32767).astype(np.int16)
+
+
+def tone_corpus(root: Path, per_split: dict[str, int], seed: int = 0) -> Path:
+    """A Speech Commands layout whose words are tones; speakers differ per split."""
+    rng = np.random.default_rng(seed)
+    lists: dict[str, list[str]] = {"validation": [], "test": []}
+    for word in TONE_HZ:
+        for split, count in per_split.items():
+            for n in range(count):
+                relative = f"{word}/{split[:2]}{n:04d}_nohash_0.wav"
+                (root / word).mkdir(parents=True, exist_ok=True)
+                write_wav(root / relative, _clip(word, rng), RATE)
+                if split in lists:
+                    lists[split].append(relative)
+    noise = rng.normal(0, 0.01, 8 * RATE) * 32767
+    (root / "_background_noise_").mkdir()
+    write_wav(root / "_background_noise_/white_noise.wav", noise.astype(np.int16), RATE)
+    (root / "validation_list.txt").write_text("\n".join(lists["validation"]) + "\n")
+    (root / "testing_list.txt").write_text("\n".join(lists["test"]) + "\n")
+    return root
+
+
+@pytest.mark.slow
+def test_trained_on_a_speech_commands_layout_the_commands_fire_in_listen(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    from training.train import train
+
+    root = tone_corpus(tmp_path / "sc", {"train": 24, "validation": 4, "test": 4})
+    config = TrainConfig.from_dict(
+        {
+            "name": "tones", "corpus": str(root), "epochs": 12, "learning_rate": 0.01,
+            "forms": ["streaming"], "quantizations": ["int8_weights"], "spec_augment": False,
+            "params": {"conv_filters": 8, "kernel": [5, 5], "stride": [4, 2], "rnn_layers": 1,
+                       "rnn_units": 16, "fc_units": 16, "window_frames": 96},
+        }
+    )  # fmt: skip
+    metrics = train(config, tmp_path / "run")
+    assert metrics["test_accuracy"] > 0.8, metrics["test_per_class_accuracy"]
+    model_path = tmp_path / "run" / metrics["files"]["streaming_int8_weights"]
+    md = load_model(model_path).metadata
+    assert md.labels == COMMAND_LABELS and md.keywords == COMMAND_WORDS
+
+    rng = np.random.default_rng(1)
+    quiet = lambda s: rng.normal(0, 0.002, round(s * RATE))  # noqa: E731
+    said = ["yes", "cat", "stop"]  # "cat" is _unknown_: it must not fire
+    parts = [quiet(1.0)]
+    for word in said:
+        parts += [_tone(word, rng), quiet(1.5)]
+    wav = tmp_path / "stream.wav"
+    write_wav(wav, (np.concatenate(parts) * 32767).astype(np.int16), RATE)
+    done = subprocess.run(
+        [sys.executable, "-m", "kws.listen", "--model", str(model_path), "--input", str(wav)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    fired = [e["keyword"] for e in events if e["type"] == "detection"]
+    assert fired == ["yes", "stop"]
+
+
+# --- bad input: one line naming the file or key ----------------------------------------------
+
+
+def test_corpus_without_a_command_is_refused_naming_it(tmp_path: Path) -> None:
+    root = tone_corpus(tmp_path / "sc", {"train": 1, "validation": 1, "test": 1})
+    for path in (root / "stop").iterdir():
+        path.unlink()
+    (root / "stop").rmdir()
+    for name in ("validation_list.txt", "testing_list.txt"):
+        lines = (root / name).read_text().splitlines()
+        (root / name).write_text("".join(f"{x}\n" for x in lines if not x.startswith("stop/")))
+    with pytest.raises(KwsError, match=r"no train clips of 'stop' \(expected in stop/\)") as e:
+        read_corpus(root)
+    assert str(root) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_corpus_without_background_noise_is_refused(tmp_path: Path) -> None:
+    root = tone_corpus(tmp_path / "sc", {"train": 1, "validation": 1, "test": 1})
+    (root / "_background_noise_/white_noise.wav").unlink()
+    with pytest.raises(KwsError, match="_background_noise_: no WAV files to cut _silence_"):
+        read_corpus(root)
+
+
+def test_neither_corpus_kind_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(KwsError, match="nor a Speech Commands folder"):
+        read_corpus(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("corpus.per_commandz=3", "per_commandz"),
+        ("train.epochz=3", "epochz"),
+        ("train.corpus='x'", "corpus"),
+        ("ship.form='sideways'", "form"),
+        ("extra.x=1", "extra"),
+    ],
+)
+def test_bad_recipes_fail_before_any_work(override: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        plan(load_recipe(DEFAULT_RECIPE, [override]), tmp_path)
+
+
+def test_cli_errors_are_one_line_naming_the_key_or_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.commands import main
+
+    paths = ["--data", str(tmp_path / "d"), "--out", str(tmp_path / "o")]
+    assert main([*paths, "--set", "train.epochz=3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "epochz" in err
+    recipe = tmp_path / "broken.toml"
+    recipe.write_text("[corpus\n")
+    assert main([*paths, "--recipe", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(recipe) in err
