@@ -43,6 +43,12 @@ def run_model(
     """Benchmark one model into ``out/<file stem>``; ``reuse`` keeps results newer than the
     model file instead of recomputing them (to re-render the summary)."""
     md = load_model(path).metadata
+    if len(md.keywords) > 1:
+        return {
+            "name": path.stem,
+            "skipped": f"{len(md.keywords)} keywords: a command model, measured per command by "
+            "python -m training.commands (benchmarks/results/commands/)",
+        }
     label = md.keywords[0]
     corpus = data / label / "eval"
     if not (corpus / "positives/positives.json").is_file():

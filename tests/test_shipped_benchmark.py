@@ -27,6 +27,19 @@ def test_models_without_corpus_are_listed_as_skipped(
     assert "skipped" in (out / "README.md").read_text()
 
 
+def test_a_command_model_points_to_its_own_results(tmp_path: Path) -> None:
+    """A model with several keywords has no single wake-word corpus: it used to be reported as
+    missing the corpus of its first command ("yes")."""
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(Path("firmware_models/commands.tflite"), models / "commands.tflite")
+    out = tmp_path / "out"
+    assert main(["--models", str(models), "--data", str(tmp_path / "data"), "--out", str(out)]) == 0
+    (row,) = json.loads((out / "summary.json").read_text())
+    assert row["skipped"].startswith("10 keywords: a command model")
+    assert "training.commands" in row["skipped"]
+
+
 def test_peers_only_for_the_wake_words_they_ship() -> None:
     assert peers_for("chirp") == []
     for spec in peers_for("hey_jarvis"):
