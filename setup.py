@@ -2,7 +2,8 @@
 
 Everything else about the package is in pyproject.toml. The extension is optional: where no C
 compiler or Python headers exist, installation still succeeds and kws.features uses its numpy
-path (same features, ~4x the CPU per 10 ms push; see README "Frontend cost").
+path (same features, 5x the CPU per 10 ms push in benchmarks.runtime_cost; see README
+"Frontend cost").
 """
 
 import sys

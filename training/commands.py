@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -24,17 +23,18 @@ from typing import Any
 
 from kws.errors import KwsError
 from kws.schema import field_names, reject_unknown_keys
-from training.toml_config import add_override_option, read_toml
+from training.toml_config import add_override_option
 from training.train import TrainConfig, write_json
-from training.wakeword import ShipOptions, calibrate_labels, cpu_seconds_per_hour, train_or_reuse
+from training.wakeword import (
+    ShipOptions,
+    calibrate_labels,
+    copy_shipped_export,
+    cpu_seconds_per_hour,
+    load_recipe,
+    train_or_reuse,
+)
 
 DEFAULT_RECIPE = Path(__file__).parent / "configs" / "commands.toml"
-
-
-def load_recipe(path: Path, overrides: list[str]) -> dict[str, Any]:
-    data = read_toml(path, overrides, "recipe")
-    reject_unknown_keys(str(path), data, {"corpus", "train", "ship"})
-    return data
 
 
 def plan(recipe: dict[str, Any], data_dir: Path) -> tuple[Any, TrainConfig, ShipOptions]:
@@ -202,11 +202,7 @@ def run(
     run_dir = out / "run"
     print(f"[2/4] training {train.model} into {run_dir}", flush=True)
     metrics = train_or_reuse(train, run_dir)
-    key = f"{ship.form}_{ship.quantization}"
-    if key not in metrics["files"]:
-        raise KwsError(f"{run_dir}: the run has no {key} export (python -m training.export)")
-    final = out / f"{train.name}.tflite"
-    shutil.copyfile(run_dir / metrics["files"][key], final)
+    final = copy_shipped_export(run_dir, metrics, ship, out / f"{train.name}.tflite")
     print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
     evaluation, results = calibrate_labels(
         final, data_dir, ship.calibrate_fa_per_hour, out / "eval"

@@ -236,6 +236,17 @@ def model_card(
     )
 
 
+def copy_shipped_export(
+    run_dir: Path, metrics: dict[str, Any], ship: ShipOptions, final: Path
+) -> Path:
+    """Copy the run's export in the ``[ship]`` form and quantization to ``final``."""
+    key = f"{ship.form}_{ship.quantization}"
+    if key not in metrics["files"]:
+        raise KwsError(f"{run_dir}: the run has no {key} export (python -m training.export)")
+    shutil.copyfile(run_dir / metrics["files"][key], final)
+    return final
+
+
 def run(
     phrase: str,
     recipe: dict[str, Any],
@@ -265,12 +276,7 @@ def run(
         run_dir = out / "run"
         print(f"[2/4] training {train.model} into {run_dir}", flush=True)
         metrics = train_or_reuse(train, run_dir)
-    key = f"{ship.form}_{ship.quantization}"
-    if key not in metrics["files"]:
-        raise KwsError(f"{run_dir}: the run has no {key} export (python -m training.export)")
-    source = run_dir / metrics["files"][key]
-    final = out / f"{corpus.label}.tflite"
-    shutil.copyfile(source, final)
+    final = copy_shipped_export(run_dir, metrics, ship, out / f"{corpus.label}.tflite")
     print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
     evaluation = calibrate_and_measure(final, data_dir, ship.calibrate_fa_per_hour, out / "eval")
     print("[4/4] measuring CPU cost and writing the model card", flush=True)

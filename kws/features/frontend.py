@@ -4,8 +4,8 @@ Both paths share :class:`Frontend`'s spectral stage, so a frame's features do no
 how the audio arrived. Two backends compute it: ``native``, the compiled kernel
 (``_native.c``, built at install time where a C compiler exists; batch features are the same
 kernel fed the whole signal), and ``numpy``, the reference and fallback. They agree to float32
-rounding (tests/test_features.py runs every test on both); the native one costs about a
-quarter of the CPU at 10 ms pushes, where numpy's per-call overhead dominates.
+rounding (tests/test_features.py runs every test on both); the native one cost a fifth of
+numpy's CPU at 10 ms pushes in benchmarks.runtime_cost, where numpy's per-call overhead dominates.
 
 Semantics follow python_speech_features: pre-emphasis over the whole signal (the sample
 before the first is 0), frames of ``frame_length`` samples every ``frame_step``, power spectrum

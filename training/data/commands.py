@@ -277,18 +277,18 @@ def generate_commands(
     """Render the corpus into ``out`` (resuming a partial one) and return a summary."""
     import os
 
-    from training.data.generate import check_engines, check_output, disk_bytes, render_clips
+    from training.data.generate import (
+        check_engines,
+        check_output,
+        claim_output,
+        disk_bytes,
+        render_clips,
+    )
 
     workers = workers or os.cpu_count() or 1
     check_output(out)
     check_engines(config.engines)
-    settings_path = out / "corpus.json"
-    if settings_path.is_file() and json.loads(settings_path.read_text()) != _settings(config):
-        raise KwsError(
-            f"{out} holds a corpus made with other settings ({settings_path}); "
-            "use another --out or delete it"
-        )
-    atomic_write_bytes(settings_path, json.dumps(_settings(config), indent=1).encode())
+    claim_output(out, _settings(config))
     start = time.perf_counter()
     jobs = plan(config)
     rendered = render_clips(jobs, config.render_config(), out, workers)

@@ -68,6 +68,18 @@ def _settings(config: CorpusConfig) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(config)))
 
 
+def claim_output(out: Path, settings: dict[str, Any]) -> None:
+    """Record ``settings`` in ``out/corpus.json``, refusing a folder that holds a corpus made
+    with other settings (a resumed run must render the same corpus)."""
+    settings_path = out / "corpus.json"
+    if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
+        raise KwsError(
+            f"{out} holds a corpus made with other settings ({settings_path}); "
+            "use another --out or delete it"
+        )
+    atomic_write_bytes(settings_path, json.dumps(settings, indent=1).encode())
+
+
 def speak(item: tuple[str, Voice, Prosody]) -> np.ndarray:
     return synthesize(*item)
 
@@ -146,15 +158,7 @@ def generate(config: CorpusConfig, out: Path, workers: int | None = None) -> dic
     workers = workers or os.cpu_count() or 1
     check_output(out)
     check_engines(config.engines)
-    settings_path = out / "corpus.json"
-    if settings_path.is_file():
-        previous = json.loads(settings_path.read_text())
-        if previous != _settings(config):
-            raise KwsError(
-                f"{out} holds a corpus made with other settings ({settings_path}); "
-                "use another --out or delete it"
-            )
-    atomic_write_bytes(settings_path, json.dumps(_settings(config), indent=1).encode())
+    claim_output(out, _settings(config))
     start = time.perf_counter()
     jobs = plan(config)
     rendered = render_clips(jobs, config, out, workers)
