@@ -184,8 +184,10 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
         choose_backend(odd, "native")
     monkeypatch.setenv(BACKEND_ENV, "numpy")
     assert Frontend(FeatureConfig()).backend == "numpy"
+    with pytest.raises(ValueError, match="frontend backend must be one of"):
+        Frontend(FeatureConfig(), "fast")
     monkeypatch.setenv(BACKEND_ENV, "fast")
-    with pytest.raises(ValueError, match="backend must be one of"):
+    with pytest.raises(ValueError, match=r"^\$KWS_FRONTEND must be one of .* got 'fast'$"):
         Frontend(FeatureConfig())
 
 

@@ -53,7 +53,8 @@ def choose_backend(config: FeatureConfig, requested: str | None = None) -> str:
     backend raises ValueError saying why."""
     wanted = requested or os.environ.get(BACKEND_ENV) or None
     if wanted not in (None, *BACKENDS):
-        raise ValueError(f"frontend backend must be one of {BACKENDS}, got {wanted!r}")
+        source = "frontend backend" if requested else f"${BACKEND_ENV}"
+        raise ValueError(f"{source} must be one of {BACKENDS}, got {wanted!r}")
     if wanted == "numpy":
         return "numpy"
     power_of_two = config.nfft & (config.nfft - 1) == 0
