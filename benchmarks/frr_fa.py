@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks import compare, report
-from benchmarks.streams import EvalStream, load_streams
+from benchmarks.streams import CONDITIONS, EvalStream, load_streams
 from kws.audio import WavSource
 from kws.errors import KwsError
 from kws.evaluation import (
@@ -47,7 +47,6 @@ from kws.tflite_file import read_metadata, read_model_bytes, write_model
 
 TARGETS_FA_PER_HOUR = (0.5, 1.0)
 BREAKDOWN_TARGET = 1.0
-CONDITIONS = ("snr_db", "background", "voice")
 
 Timelines = dict[tuple[int, str], list[Timeline]]
 """(model index, label) -> one smoothed Timeline per stream, in stream order."""
@@ -96,8 +95,8 @@ def breakdown(
     threshold: float,
     refractory_s: float,
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """FRR at ``threshold`` per value of each condition (SNR, background, voice): the positive
-    streams with only that value's keywords kept, through :func:`operating_point`."""
+    """FRR at ``threshold`` per value of each condition (SNR, background, engine, room, voice):
+    the positive streams with only that value's keywords kept, through :func:`operating_point`."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     positive = [(t, s) for t, s in zip(timelines, streams, strict=True) if s.positives]
     for condition in CONDITIONS:
@@ -151,7 +150,8 @@ def evaluate(
     streams: Sequence[EvalStream],
     timelines: Timelines,
 ) -> list[dict[str, Any]]:
-    """Per (model, label): the DET curve, FRR at each target, and the condition breakdown."""
+    """Per (model, label): the DET curve, FRR at each target, FRR and FA/hr at the threshold the
+    model carries (what a user of the shipped file gets), and the condition breakdown."""
     entries = []
     for i, model in enumerate(models):
         md = model.metadata
@@ -164,6 +164,8 @@ def evaluate(
             if chosen is not None:
                 cells["threshold"] = chosen.threshold
                 cells.update(breakdown(lines, kept, chosen.threshold, md.refractory_s))
+            own = md.thresholds.get(label)
+            at_own = None if own is None else operating_point(lines, own.threshold, md.refractory_s)
             entries.append(
                 {
                     "model": str(model.path),
@@ -177,6 +179,7 @@ def evaluate(
                     "negative_hours": sum(t.duration_s for t in lines if not t.positives) / 3600,
                     "num_positives": sum(len(t.positives) for t in lines),
                     "frr_at": {k: _point(p) for k, p in at.items()},
+                    "at_model_threshold": _point(at_own),
                     "breakdown": cells,
                     "det": [dataclasses.asdict(p) for p in points],
                 }

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.streams import CONDITIONS
 from kws.atomic import atomic_write_bytes
 
 SCHEMA = "kws.bench.frr_fa"
@@ -136,11 +137,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"## {Path(entry['model']).name} ({entry['label']}): FRR by condition at threshold "
             f"{breakdown['threshold']:.4g} ({breakdown['target_fa_per_hour']:g} FA/h)",
         ]
-        for condition in ("snr_db", "background", "voice"):
+        for condition in CONDITIONS:
             rows = [
                 [value, _pct(cell["frr"]), str(cell["misses"]), str(cell["positives"])]
-                for value, cell in breakdown[condition].items()
+                for value, cell in breakdown.get(condition, {}).items()
             ]
+            if not rows:
+                continue
             lines += ["", *_table([condition, "FRR", "misses", "positives"], rows)]
     if "comparison" in results:
         lines += _peers_markdown(results)

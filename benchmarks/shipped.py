@@ -17,6 +17,7 @@ from typing import Any
 
 from benchmarks import compare, frr_fa, latency
 from benchmarks.peers import TARGET_WAKE_WORDS
+from benchmarks.streams import eval_manifests
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.model import load_model
@@ -50,18 +51,18 @@ def run_model(
             "python -m training.commands (benchmarks/results/commands/)",
         }
     label = md.keywords[0]
-    corpus = data / label / "eval"
-    if not (corpus / "positives/positives.json").is_file():
+    positives, negatives = eval_manifests(data / label, "test")
+    if not positives.is_file():
         phrase = label.replace("_", " ")
         return {
             "name": path.stem,
-            "skipped": f"no evaluation corpus in {corpus} (python -m training.data generate "
+            "skipped": f"no test set in {positives.parent.parent} "
+            f"(python -m training.data generate "
             f'--keyword "{phrase}" --out {data / label})',
         }
     target = out / path.stem
-    positives = corpus / "positives/positives.json"
     argv = ["--model", str(path), "--positives", str(positives), "--negatives",
-            str(corpus / "negatives/negatives.json"), "--out", str(target), "--quiet"]  # fmt: skip
+            str(negatives), "--out", str(target), "--quiet"]  # fmt: skip
     peers = peers_for(label)
     if peers:
         argv += ["--peers", *peers]

@@ -36,6 +36,23 @@ SNR_BIN_DB = 5.0
 EDGE_FADE_S = 0.01
 
 
+EVAL_ROLES = ("validation", "test")
+"""A corpus's evaluation sets: validation streams pick thresholds and models, test streams give
+the reported figures (training.data.eval_sets writes both)."""
+
+
+def eval_manifests(corpus: Path, role: str) -> tuple[Path, Path]:
+    """``(positives.json, negatives.json)`` of a corpus's ``role`` evaluation set."""
+    if role not in EVAL_ROLES:
+        raise ValueError(f"evaluation role must be one of {', '.join(EVAL_ROLES)}, got {role!r}")
+    base = corpus / "eval" / role
+    return base / "positives" / "positives.json", base / "negatives" / "negatives.json"
+
+
+CONDITIONS = ("snr_db", "background", "engine", "room", "voice")
+"""Fields of :class:`Positive` that FRR is broken down by in the reports."""
+
+
 @dataclass(frozen=True)
 class Positive:
     """One keyword occurrence in a positive stream and the conditions it was recorded under."""
@@ -52,6 +69,10 @@ class Positive:
     """Voice or speaker id; None if unknown."""
     label: str | None = None
     """Which keyword this is, in streams of several (commands); None: every evaluated label's."""
+    engine: str | None = None
+    """The TTS engine (or 'recorded') that spoke it; None if unknown."""
+    room: str | None = None
+    """'dry', or 'reverb' when convolved with a room impulse response; None if unknown."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,13 @@ def _wav(manifest: Path, name: object) -> Path:
     return path
 
 
+def _condition(event: dict[str, Any], key: str) -> str | None:
+    """A condition of an event, at its top level or in its ``info`` (where training.data.streams
+    keeps what the corpus knew of the clip)."""
+    value = event.get(key, (event.get("info") or {}).get(key))
+    return None if value is None else str(value)
+
+
 def read_positive_manifest(path: Path) -> list[EvalStream]:
     """The streams of a ``positives.json`` (training.data.streams format), files checked."""
     data = _load_json(path, POSITIVE_SCHEMA)
@@ -101,6 +129,8 @@ def read_positive_manifest(path: Path) -> list[EvalStream]:
                     background=e.get("background"),
                     voice=None if e.get("voice") is None else str(e["voice"]),
                     label=None if e.get("label") is None else str(e["label"]),
+                    engine=_condition(e, "engine"),
+                    room=_condition(e, "room"),
                 )
                 for e in entry["events"]
             )

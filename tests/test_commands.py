@@ -60,7 +60,7 @@ def test_corpus_is_a_speech_commands_layout_with_held_out_voices(corpus: Path) -
     assert data.labels == COMMAND_LABELS and len(data.background) == 6
     events = [
         e
-        for s in json.loads((corpus / "eval/positives/positives.json").read_text())["streams"]
+        for s in json.loads((corpus / "eval/test/positives/positives.json").read_text())["streams"]
         for e in s["events"]
     ]
     assert sorted(e["label"] for e in events) == sorted(COMMAND_WORDS)
@@ -92,8 +92,10 @@ def test_recipe_trains_calibrates_and_writes_the_card(corpus: Path, tmp_path: Pa
     assert set(summary["evaluation"]) == set(COMMAND_WORDS)
     for label, evaluation in summary["evaluation"].items():
         assert evaluation["num_positives"] == 1 and set(evaluation["at"]) == {"0.5", "1"}
-        if evaluation["calibrated"]:
-            assert md.thresholds[label].threshold == evaluation["at"]["1"]["threshold"]
+        if evaluation["calibrated"]:  # set on validation, measured on test
+            threshold = evaluation["validation"]["at"]["1"]["threshold"]
+            assert md.thresholds[label].threshold == threshold
+            assert evaluation["shipped_threshold_on_test"]["threshold"] == threshold
     assert set(summary["test_per_class_accuracy"]) == set(COMMAND_LABELS)
     results = json.loads((out / "results/results.json").read_text())
     assert [m["label"] for m in results["models"]] == list(COMMAND_WORDS)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 SMALL = dict(
     positives=12, confusables=6, speech=6, noise=4, music=2, silence=2,
-    eval_positives=3, eval_negative_hours=0.005, eval_sentences=8, eval_confusables=4,
+    eval_positives=4, eval_negative_hours=0.005, eval_sentences=8, eval_confusables=4,
 )  # fmt: skip
 
 
@@ -62,11 +62,20 @@ def test_corpus_layout_labels_and_speaker_disjoint_splits(corpus) -> None:
             bases.setdefault(r["split"], set()).add(base)
     assert not bases["train"] & bases.get("test", set())
     assert not bases["train"] & bases.get("validation", set())
-    positives_manifest = json.loads((out / "eval/positives/positives.json").read_text())
-    assert positives_manifest["num_positives"] == 3
-    assert {s["snr_db"] for s in positives_manifest["streams"]} == {0.0, 5.0, 10.0, 20.0}
-    negatives_manifest = json.loads((out / "eval/negatives/negatives.json").read_text())
-    assert negatives_manifest["total_duration_s"] >= 0.005 * 3600
+    eval_voices = {}
+    for role in ("validation", "test"):
+        positives_manifest = json.loads((out / f"eval/{role}/positives/positives.json").read_text())
+        assert positives_manifest["num_positives"] == 4
+        assert {s["snr_db"] for s in positives_manifest["streams"]} == {0.0, 5.0, 10.0, 20.0, 30.0}
+        events = [e for s in positives_manifest["streams"] for e in s["events"]]
+        assert {e["info"]["room"] for e in events} == {"dry", "reverb"}  # 1 of 4 reverberant
+        assert all(e["info"]["engine"] in ("espeak-ng", "flite") for e in events)
+        eval_voices[role] = {e["voice"].split("+")[0] for e in events}
+        assert not eval_voices[role] & bases["train"]  # never a training speaker
+        negatives_manifest = json.loads((out / f"eval/{role}/negatives/negatives.json").read_text())
+        assert negatives_manifest["total_duration_s"] >= 0.005 * 3600
+        assert summary["eval"][role]["positives"] == 4
+    assert not eval_voices["validation"] & eval_voices["test"]  # thresholds never see test voices
 
 
 def test_positive_clips_end_near_the_window_end(corpus) -> None:
@@ -91,6 +100,16 @@ def test_same_seed_is_byte_identical_and_a_rerun_resumes(corpus, tmp_path: Path)
     summary = generate(config(), again, workers=2)
     assert summary["rendered_now"] == 1
     assert digests(again) == digests(out)
+
+
+def test_eval_only_first_then_the_clips_give_the_same_corpus(corpus, tmp_path: Path) -> None:
+    out, _ = corpus
+    later = tmp_path / "later"
+    summary = generate(config(), later, workers=2, eval_only=True)
+    assert summary["eval_only"] and not (later / "clips").exists()
+    assert (later / "eval/test/negatives/negatives.json").is_file()
+    generate(config(), later, workers=2)
+    assert digests(later) == digests(out)
 
 
 def test_other_settings_in_the_same_folder_are_refused(corpus) -> None:

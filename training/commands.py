@@ -125,7 +125,7 @@ def model_card(
             continue
         at, shipped = evaluation[label]["at"], md.thresholds[label]
         calibrated = (
-            f"{shipped.threshold:.3f} ({shipped.fa_per_hour:.2f} FA/h)"
+            f"{shipped.threshold:.3f} ({shipped.fa_per_hour:.2f} FA/h on validation)"
             if shipped.fa_per_hour is not None
             else f"{shipped.threshold:.3f} (default: target not reached)"
         )
@@ -140,10 +140,11 @@ def model_card(
         [
             "# commands — 12-class command model (Speech Commands style)",
             "",
-            f"Made by `{command}` from built-in text-to-speech data only (espeak-ng and flite "
-            "voices, written in the Speech Commands v2 layout); accuracy and FRR are measured on "
-            "voices held out of training. Thresholds are calibrated on the same evaluation "
-            "streams. `_silence_` and `_unknown_` have no threshold: they never fire.",
+            f"Made by `{command}` from built-in text-to-speech data (written in the Speech "
+            "Commands v2 layout); accuracy and FRR are measured on voices held out of training. "
+            "Thresholds are calibrated on the validation streams; FRR is measured on the test "
+            "streams (other held-out voices and recordings). `_silence_` and `_unknown_` have no "
+            "threshold: they never fire.",
             "",
             "| | |",
             "|---|---|",

@@ -28,6 +28,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from benchmarks.streams import eval_manifests
 from kws.errors import KwsError
 from kws.schema import field_names, reject_unknown_keys
 from training.toml_config import add_override_option, read_toml, set_path
@@ -50,9 +51,11 @@ class SweepOptions:
     compare_float: bool = True
     """Also evaluate the float32 streaming file, to report what quantization costs."""
     positives: str = ""
-    """Evaluation positives manifest; default ``<corpus>/eval/positives/positives.json``."""
+    """Evaluation positives manifest; default the corpus's validation set
+    (``<corpus>/eval/validation/positives/positives.json``): models are chosen on validation
+    streams, never on the test streams that report figures."""
     negatives: str = ""
-    """Evaluation negatives manifest; default ``<corpus>/eval/negatives/negatives.json``."""
+    """Evaluation negatives manifest; default the corpus's validation set."""
 
 
 @dataclass(frozen=True)
@@ -155,10 +158,11 @@ def run_key(config: dict[str, Any], options: SweepOptions, corpus_hash: str) -> 
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def eval_manifests(config: dict[str, Any], options: SweepOptions) -> tuple[Path, Path]:
+def eval_eval_manifests(config: dict[str, Any], options: SweepOptions) -> tuple[Path, Path]:
     corpus = Path(config["corpus"])
-    positives = Path(options.positives or corpus / "eval/positives/positives.json")
-    negatives = Path(options.negatives or corpus / "eval/negatives/negatives.json")
+    default_positives, default_negatives = eval_manifests(corpus, "validation")
+    positives = Path(options.positives or default_positives)
+    negatives = Path(options.negatives or default_negatives)
     for path in (positives, negatives):
         if not path.is_file():
             raise KwsError(
@@ -217,7 +221,7 @@ def evaluate_run(
     evaluated = [options.quantization] + (["float32"] if options.compare_float else [])
     evaluated = list(dict.fromkeys(evaluated))
     models = [load_model(files[q]) for q in evaluated]
-    positives, negatives = eval_manifests(dataclasses.asdict(config), options)
+    positives, negatives = eval_eval_manifests(dataclasses.asdict(config), options)
     pos, neg = load_streams(positives, negatives, run)
     timelines = score_streams(models, pos + neg, progress=False)
     labels = [list(m.metadata.keywords) for m in models]
@@ -282,7 +286,7 @@ def sweep(
         raise KwsError(f"--only names rows the grid does not have: {', '.join(missing)}")
     corpora = {c["corpus"]: corpus_fingerprint(Path(c["corpus"])) for _, c in runs}
     for _, config in runs:
-        eval_manifests(config, grid.options)
+        eval_eval_manifests(config, grid.options)
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for name, config in runs:

@@ -38,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(defaults.engines),
         help="comma-separated TTS engines whose voices speak (espeak-ng, flite)",
     )
+    gen.add_argument(
+        "--recordings", type=Path,
+        help="real recordings folder (python -m training.data recordings): each evaluation set "
+        "mixes in its own split's recorded speech, music, ambience and room responses",
+    )  # fmt: skip
+    gen.add_argument(
+        "--eval-only", action="store_true",
+        help="write only the evaluation sets (the same command without it renders the clips)",
+    )  # fmt: skip
     gen.add_argument("--eval-positives", type=int, default=defaults.eval_positives)
     gen.add_argument(
         "--eval-hours", type=float, default=defaults.eval_negative_hours,
@@ -60,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{name.replace('_', ' ')} clips",
         )  # fmt: skip
     cmd.add_argument("--background-seconds", type=float, default=cmd_defaults.background_seconds)
+    cmd.add_argument("--recordings", type=Path, help="real recordings folder (as for generate)")
     cmd.add_argument(
         "--engines", default=",".join(cmd_defaults.engines), help="comma-separated TTS engines"
     )
@@ -167,12 +177,13 @@ def main(argv: list[str] | None = None) -> int:
             silence=args.silence,
             clip_seconds=args.clip_seconds,
             engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
+            recordings=str(args.recordings) if args.recordings else None,
             eval_positives=args.eval_positives,
             eval_negative_hours=args.eval_hours,
         )
         from training.data.generate import generate
 
-        summary = generate(config, args.out, args.workers)
+        summary = generate(config, args.out, args.workers, args.eval_only)
     except (KwsError, ValueError) as exc:
         print(f"training.data: error: {exc}", file=sys.stderr)
         return 2
@@ -193,6 +204,7 @@ def _commands(args: argparse.Namespace) -> dict[str, object]:
         speech=args.speech,
         background_seconds=args.background_seconds,
         engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
+        recordings=str(args.recordings) if args.recordings else None,
         eval_per_command=args.eval_per_command,
         eval_negative_hours=args.eval_hours,
     )

@@ -10,10 +10,11 @@ Layout written under the output folder::
     _background_noise_/<kind>.wav       long noise, music, babble and near-silence recordings:
                                         the trainer cuts ``_silence_`` windows from them
     validation_list.txt, testing_list.txt
-    eval/positives/positives.json       commands by test voices embedded in noise (one stream
-                                        event per utterance, ``label`` = the command)
-    eval/negatives/negatives.json       command-free audio (speech, other words, confusables,
-                                        music, noise, silence) for false accepts per hour
+    eval/<role>/positives/positives.json  commands by held-out voices embedded in noise (one
+                                        stream event per utterance, ``label`` = the command);
+                                        role: validation (thresholds) and test (figures)
+    eval/<role>/negatives/negatives.json  command-free audio (speech, other words, confusables,
+                                        real recordings, music, noise, silence)
 
 ``<speaker>`` is a hash of the TTS voice; voices are held out per split (tts.split_voices), so a
 validation or test speaker is never heard in training. Clips are rendered by the wake-word
@@ -23,10 +24,8 @@ near the end of the clip), resumably, one seed per clip.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import multiprocessing
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
@@ -50,6 +48,7 @@ from training.data.corpus import (
     split_counts,
     voices_by_split,
 )
+from training.data.eval_sets import EvalSpec, Said, write_eval_sets
 from training.data.loaders.speech_commands import (
     BACKGROUND_DIR,
     COMMAND_WORDS,
@@ -58,7 +57,6 @@ from training.data.loaders.speech_commands import (
     WORDS,
 )
 from training.data.phonetic import confusable_phrases
-from training.data.streams import write_negative_streams, write_positive_streams
 from training.data.text_corpus import sentences, words
 from training.data.tts import Voice, prosody_grid
 
@@ -88,10 +86,13 @@ class CommandCorpusConfig:
     clip_seconds: float = 1.0
     engines: tuple[str, ...] = ("espeak-ng", "flite")
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    recordings: str | None = None
+    """Folder of real recordings (see CorpusConfig.recordings)."""
     eval_per_command: int = 30
-    """Test-voice utterances of each command in the positive evaluation streams."""
-    eval_snrs_db: tuple[float, ...] = (5.0, 10.0, 20.0)
+    """Held-out utterances of each command in each evaluation set (validation, test)."""
+    eval_snrs_db: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0)
     eval_negative_hours: float = 1.0
+    eval_reverb_share: float = 0.25
     eval_sentences: int = 250
     eval_confusables: int = 100
     eval_other_words: int = 100
@@ -207,64 +208,28 @@ def write_lists(jobs: list[ClipJob], out: Path) -> None:
         atomic_write_bytes(out / name, lines.encode())
 
 
-def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> None:
-    """Positive streams of every command by test voices; hours of command-free audio."""
-    from training.data.generate import speak
-
+def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> dict[str, Any]:
+    """Validation and test sets (:mod:`training.data.eval_sets`): every command by held-out
+    voices; hours of command-free audio."""
+    count = config.eval_per_command * len(COMMAND_WORDS)
+    texts = sentences(ALL_COMMANDS, config.eval_sentences, config.seed + 202)
+    phrases = command_confusables(config.eval_confusables, config.seed + 202)
+    others = [OTHER_WORDS[i % len(OTHER_WORDS)] for i in range(config.eval_other_words)]
+    commands = [COMMAND_WORDS[i % len(COMMAND_WORDS)] for i in range(count)]
+    negatives = {"speech": texts, "confusable": phrases, "other_words": others}
+    spec = EvalSpec(
+        positives=tuple(Said(w, label=w) for w in commands),
+        negatives={kind: tuple(Said(t) for t in said) for kind, said in negatives.items() if said},
+        seed=config.seed,
+        snrs_db=config.eval_snrs_db,
+        negative_hours=config.eval_negative_hours,
+        reverb_share=config.eval_reverb_share,
+        augment=config.augment,
+    )
     render = config.render_config()
-    test_voices = voices_by_split(render)["test"]
-    positives_manifest = out / "eval" / "positives" / "positives.json"
-    negatives_manifest = out / "eval" / "negatives" / "negatives.json"
-    babble = functools.partial(signals.babble, babble_speech(config.seed, config.engines))
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers) as pool:
-        if not positives_manifest.is_file() and config.eval_per_command:
-            count = config.eval_per_command * len(COMMAND_WORDS)
-            pairs = prosody_grid(test_voices, count, config.seed + 101)
-            texts = [COMMAND_WORDS[i % len(COMMAND_WORDS)] for i in range(count)]
-            items = [(t, v, p) for t, (v, p) in zip(texts, pairs, strict=True)]
-            audio = list(tqdm(pool.imap(speak, items), total=count, desc="eval positives"))
-            infos = [
-                {"voice": v.name, "engine": v.engine, "text": t, "label": t, **asdict(p)}
-                for t, (v, p) in zip(texts, pairs, strict=True)
-            ]
-            # No music: a short command can fall into a silent gap between notes, where no
-            # SNR exists (music stays in the negative streams).
-            backgrounds = {"pink": signals.pink, "brown": signals.brown, "babble": babble,
-                           "white": signals.white}  # fmt: skip
-            write_positive_streams(
-                list(zip(audio, infos, strict=True)),
-                backgrounds,
-                positives_manifest.parent,
-                seed=config.seed,
-                snrs_db=config.eval_snrs_db,
-            )
-        if not negatives_manifest.is_file() and config.eval_negative_hours > 0:
-            texts = sentences(ALL_COMMANDS, config.eval_sentences, config.seed + 202)
-            phrases = command_confusables(config.eval_confusables, config.seed + 202)
-            others = [OTHER_WORDS[i % len(OTHER_WORDS)] for i in range(config.eval_other_words)]
-            said = texts + phrases + others
-            pairs = prosody_grid(test_voices, len(said), config.seed + 202)
-            items = [(t, v, p) for t, (v, p) in zip(said, pairs, strict=True)]
-            spoken = list(tqdm(pool.imap(speak, items), total=len(items), desc="eval speech"))
-            a, b = len(texts), len(texts) + len(phrases)
-            said_by_kind = {
-                "speech": spoken[:a],
-                "confusable": spoken[a:b],
-                "other_words": spoken[b:],
-            }
-            sources = {
-                **{kind: clips for kind, clips in said_by_kind.items() if clips},
-                "babble": babble,
-                "music": signals.music,
-                "pink": signals.pink,
-                "white": signals.white,
-                "silence": signals.silence,
-            }
-            print(f"writing {config.eval_negative_hours:g} h of negative streams")
-            write_negative_streams(
-                sources, negatives_manifest.parent, config.eval_negative_hours, config.seed + 303
-            )
+    recordings = Path(config.recordings) if config.recordings else None
+    babble = babble_speech(config.seed, config.engines)
+    return write_eval_sets(spec, voices_by_split(render), recordings, out, babble, workers)
 
 
 def _settings(config: CommandCorpusConfig) -> dict[str, Any]:
@@ -294,7 +259,7 @@ def generate_commands(
     rendered = render_clips(jobs, config.render_config(), out, workers)
     write_backgrounds(config, out)
     write_lists(jobs, out)
-    _write_eval(config, out, workers)
+    evaluation = _write_eval(config, out, workers)
     commands = [j for j in jobs if j.label in COMMAND_WORDS]
     summary = {
         "clips": len(jobs),
@@ -305,6 +270,7 @@ def generate_commands(
         "workers": workers,
         "total_seconds_wall": round(time.perf_counter() - start, 1),
         "disk_bytes": disk_bytes(out),
+        "eval": evaluation,
     }
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
     return summary

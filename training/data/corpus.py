@@ -49,14 +49,20 @@ class CorpusConfig:
     engines: tuple[str, ...] = ("espeak-ng", "flite")
     """TTS engines whose voices speak (both by default; each must be installed)."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    recordings: str | None = None
+    """Folder of real recordings (``python -m training.data recordings``): each evaluation set
+    mixes in the real speech, music, ambience and room impulse responses of its own split."""
     eval_positives: int = 150
-    """Held-out (test-voice) utterances embedded in the positive evaluation streams."""
-    eval_snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0)
+    """Held-out utterances in each evaluation set (validation voices, and test voices)."""
+    eval_snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0, 30.0)
     eval_negative_hours: float = 2.0
+    """Hours of keyword-free audio in each evaluation set."""
     eval_sentences: int = 250
-    """Distinct TTS sentences (test voices) that the negative streams' speech is drawn from."""
+    """Distinct TTS sentences (held-out voices) that the negative streams' speech is drawn from."""
     eval_confusables: int = 150
-    """Distinct confusable phrases (test voices) in the negative streams."""
+    """Distinct confusable phrases (held-out voices) in the negative streams."""
+    eval_reverb_share: float = 0.25
+    """Fraction of evaluation positives convolved with a room impulse response."""
 
     def __post_init__(self) -> None:
         if not self.keyword.strip():
@@ -66,6 +72,8 @@ class CorpusConfig:
             raise ValueError("counts must be >= 0")
         if self.clip_seconds <= 0.5:
             raise ValueError("clip_seconds must be > 0.5")
+        if not 0 <= self.eval_reverb_share <= 1:
+            raise ValueError("eval_reverb_share must be within [0, 1]")
 
     @property
     def label(self) -> str:

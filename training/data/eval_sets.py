@@ -1,0 +1,285 @@
+"""Evaluation sets that tell the truth: validation streams choose thresholds and models, test
+streams give the reported figures, and neither holds a voice or a recording that training hears.
+
+For each role (``validation``, ``test``) a corpus gets ``eval/<role>/``::
+
+    positives/positives.json   the keyword(s) spoken by that split's voices of every engine, a
+                               share of them convolved with a room impulse response (real ones
+                               from that split's recordings where there are any), embedded in
+                               noise, babble, music and ambience at several SNRs
+    negatives/negatives.json   hours of keyword-free audio: TTS speech and confusable phrases by
+                               that split's voices, and that split's real recorded speech, music
+                               and ambience, beside babble, noise and silence
+
+Voices come from :func:`training.data.tts.split_voices` (by speaker, so a validation or test voice
+is never heard in training, in any variant) and real recordings from the same split of the
+recordings folder (:mod:`training.data.recordings`, whole packages or speakers per split). Every
+positive event records its engine and room, so FRR can be read per engine and per background.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks.streams import EVAL_ROLES as ROLES
+from benchmarks.streams import eval_manifests as manifests
+from training.data import signals
+from training.data.augment import AugmentConfig, excerpt, reverberate, room_impulse_response
+from training.data.streams import (
+    NegativeSource,
+    write_negative_streams,
+    write_positive_streams,
+)
+from training.data.tts import Prosody, Voice, prosody_grid, synthesize
+
+REAL_KINDS = ("speech", "music", "ambient")
+"""Kinds of real recordings mixed into evaluation streams (impulse responses are ``rir``)."""
+MAX_REAL_SECONDS = 3 * 3600.0
+"""Real audio of one kind loaded for one role at most (a seeded choice of files)."""
+BABBLE_EXCERPT_S = 6.0
+BABBLE_EXCERPTS = 120
+
+
+@dataclass(frozen=True)
+class Said:
+    """One utterance to synthesize: its text, its label where streams hold several keywords,
+    and the IPA to speak where a pronunciation is fixed."""
+
+    text: str
+    label: str | None = None
+    ipa: str | None = None
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """What one evaluation set holds; the same spec makes the validation and the test set."""
+
+    positives: tuple[Said, ...]
+    negatives: Mapping[str, tuple[Said, ...]]
+    """Spoken negative kinds ("speech", "confusable", "other_words") and what is said in each."""
+    seed: int
+    snrs_db: tuple[float, ...]
+    negative_hours: float
+    reverb_share: float = 0.25
+    """Fraction of positives convolved with a room impulse response."""
+    music_behind_positives: bool = True
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    """Room ranges for synthetic impulse responses when a split has no real ones."""
+
+
+@dataclass(frozen=True)
+class RealAudio:
+    """One split's real recordings, loaded: long int16 arrays per kind and impulse responses."""
+
+    by_kind: Mapping[str, tuple[np.ndarray, ...]] = field(default_factory=dict)
+    rirs: tuple[np.ndarray, ...] = ()
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Where each array came from (package/path), parallel to ``by_kind`` (and ``rir``)."""
+
+    def seconds(self, kind: str) -> float:
+        return sum(len(a) for a in self.by_kind.get(kind, ())) / signals.SAMPLE_RATE
+
+
+def load_real(root: Path | None, split: str, seed: int) -> RealAudio:
+    """The real recordings of ``split`` under ``root`` (None: none), at most MAX_REAL_SECONDS per
+    kind, chosen by ``seed``."""
+    if root is None:
+        return RealAudio()
+    from kws.wavfile import load_audio
+    from training.data.recordings import recordings
+
+    rng = np.random.default_rng(seed)
+    by_kind: dict[str, tuple[np.ndarray, ...]] = {}
+    names: dict[str, tuple[str, ...]] = {}
+    for kind in (*REAL_KINDS, "rir"):
+        paths = list(recordings(root, split, kind))
+        rng.shuffle(paths)
+        arrays, kept, total = [], [], 0.0
+        for path in paths:
+            audio = load_audio(path, signals.SAMPLE_RATE)
+            if len(audio) == 0:
+                continue
+            arrays.append(audio)
+            kept.append(str(path.relative_to(root)))
+            total += len(audio) / signals.SAMPLE_RATE
+            if total >= MAX_REAL_SECONDS:
+                break
+        by_kind[kind], names[kind] = tuple(arrays), tuple(kept)
+    rirs = tuple(signals.as_float32(r).astype(np.float64) for r in by_kind.pop("rir"))
+    return RealAudio(by_kind, rirs, names)
+
+
+def _recording_source(arrays: Sequence[np.ndarray]) -> signals.BackgroundFn:
+    """A background drawing a random excerpt of a random recording (weighted by length)."""
+    lengths = np.array([len(a) for a in arrays], dtype=np.float64)
+    weights = lengths / lengths.sum()
+
+    def draw(
+        seconds: float, rng: np.random.Generator, sample_rate: int = signals.SAMPLE_RATE
+    ) -> np.ndarray:
+        source = arrays[int(rng.choice(len(arrays), p=weights))]
+        return signals.as_float32(excerpt(source, signals.num_samples(seconds, sample_rate), rng))
+
+    return draw
+
+
+def _babble(speech: Sequence[np.ndarray], rng: np.random.Generator) -> signals.BackgroundFn:
+    """Babble of real speech: talkers drawn from short excerpts of the recordings."""
+    draw = _recording_source(speech)
+    clips = tuple(draw(BABBLE_EXCERPT_S, rng) for _ in range(BABBLE_EXCERPTS))
+    return functools.partial(signals.babble, clips)
+
+
+def _noise(seconds: float, rng: np.random.Generator, sample_rate: int = signals.SAMPLE_RATE):
+    """Pink or brown noise, drawn per stretch (the 'noise' background of positive streams)."""
+    kind = signals.pink if rng.random() < 0.5 else signals.brown
+    return kind(seconds, rng, sample_rate)
+
+
+def _speak(item: tuple[str, Voice, Prosody, str | None]) -> np.ndarray:
+    text, voice, prosody, ipa = item
+    if ipa is None:
+        return synthesize(text, voice, prosody)
+    return synthesize(text, voice, prosody, ipa=ipa)  # type: ignore[call-arg]
+
+
+def _reverberate_share(
+    clips: list[np.ndarray], spec: EvalSpec, real: RealAudio, rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    """Convolve ``spec.reverb_share`` of ``clips`` in place; return each clip's room info."""
+    rooms: list[dict[str, Any]] = [{"room": "dry"} for _ in clips]
+    chosen = rng.choice(len(clips), size=round(spec.reverb_share * len(clips)), replace=False)
+    for i in sorted(int(c) for c in chosen):
+        if real.rirs:
+            k = int(rng.integers(len(real.rirs)))
+            rir, name = real.rirs[k], real.names["rir"][k]
+        else:
+            rir, name = room_impulse_response(rng, spec.augment), "synthetic shoebox"
+        clips[i] = reverberate(signals.as_float32(clips[i]), rir)
+        rooms[i] = {"room": "reverb", "rir": name}
+    return rooms
+
+
+def write_eval_set(
+    spec: EvalSpec,
+    role: str,
+    voices: Sequence[Voice],
+    real: RealAudio,
+    corpus: Path,
+    tts_babble: Sequence[np.ndarray],
+    workers: int,
+) -> None:
+    """Write ``eval/<role>/`` (skipping a manifest that exists: resumable).
+
+    ``voices`` are the role's own voices; ``real`` its own recordings; ``tts_babble`` speech for
+    babble when the role has no real speech.
+    """
+    positives_path, negatives_path = manifests(corpus, role)
+    seed = spec.seed + 1000 * (ROLES.index(role) + 1)
+    rng = np.random.default_rng(seed)
+    speech = real.by_kind.get("speech", ())
+    babble = _babble(speech, rng) if speech else functools.partial(signals.babble, tts_babble)
+    music = _recording_source(real.by_kind["music"]) if real.by_kind.get("music") else None
+    ambient = _recording_source(real.by_kind["ambient"]) if real.by_kind.get("ambient") else None
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        if not positives_path.is_file() and spec.positives:
+            pairs = prosody_grid(voices, len(spec.positives), seed + 101)
+            items = [(s.text, v, p, s.ipa) for s, (v, p) in zip(spec.positives, pairs, strict=True)]
+            clips = list(tqdm(pool.imap(_speak, items), total=len(items), desc=f"{role} positives"))
+            rooms = _reverberate_share(clips, spec, real, rng)
+            infos = [
+                {
+                    "voice": v.name, "engine": v.engine, "text": s.text,
+                    **({"label": s.label} if s.label else {}),
+                    **({"ipa": s.ipa} if s.ipa else {}), **room, **asdict(p),
+                }
+                for s, (v, p), room in zip(spec.positives, pairs, rooms, strict=True)
+            ]  # fmt: skip
+            backgrounds: dict[str, signals.Background] = {"noise": _noise, "babble": babble}
+            if spec.music_behind_positives:
+                backgrounds["music"] = music or signals.music
+            if ambient is not None:
+                backgrounds["ambient"] = ambient
+            write_positive_streams(
+                list(zip(clips, infos, strict=True)),
+                backgrounds,
+                positives_path.parent,
+                seed=seed,
+                snrs_db=spec.snrs_db,
+            )
+        if not negatives_path.is_file() and spec.negative_hours > 0:
+            said = [(kind, s) for kind, group in spec.negatives.items() for s in group]
+            pairs = prosody_grid(voices, len(said), seed + 202)
+            items = [(s.text, v, p, s.ipa) for (_, s), (v, p) in zip(said, pairs, strict=True)]
+            spoken = list(tqdm(pool.imap(_speak, items), total=len(items), desc=f"{role} speech"))
+            sources: dict[str, NegativeSource] = {}
+            for (kind, _), audio in zip(said, spoken, strict=True):
+                sources.setdefault(kind, []).append(audio)  # type: ignore[union-attr]
+            sources.update(
+                {"babble": babble, "music": signals.music, "pink": signals.pink,
+                 "white": signals.white, "silence": signals.silence}
+            )  # fmt: skip
+            for kind in REAL_KINDS:
+                if real.by_kind.get(kind):
+                    sources[f"recorded_{kind}"] = _recording_source(real.by_kind[kind])
+            print(f"writing {spec.negative_hours:g} h of {role} negative streams")
+            write_negative_streams(sources, negatives_path.parent, spec.negative_hours, seed + 303)
+
+
+def write_eval_sets(
+    spec: EvalSpec,
+    voices_by_split: Mapping[str, Sequence[Voice]],
+    recordings: Path | None,
+    corpus: Path,
+    tts_babble: Sequence[np.ndarray],
+    workers: int,
+) -> dict[str, Any]:
+    """The validation and the test set of a corpus (see the module docstring)."""
+    summary = {}
+    for role in ROLES:
+        done = all(p.is_file() for p in manifests(corpus, role))
+        real = RealAudio() if done else load_real(recordings, role, spec.seed)
+        write_eval_set(spec, role, voices_by_split[role], real, corpus, tts_babble, workers)
+        summary[role] = describe(corpus, role)
+    return summary
+
+
+def describe(corpus: Path, role: str) -> dict[str, Any]:
+    """What an evaluation set holds, read from its manifests: positives by engine, voice count,
+    background and room; negative hours by kind."""
+    import json
+    from collections import Counter
+
+    positives_path, negatives_path = manifests(corpus, role)
+    out: dict[str, Any] = {}
+    if positives_path.is_file():
+        data = json.loads(positives_path.read_text())
+        first_snr = [e for s in data["streams"] if s["snr_db"] == data["snrs_db"][0]
+                     for e in s["events"]]  # fmt: skip
+        out["positives"] = data["num_positives"]
+        out["snrs_db"] = data["snrs_db"]
+        out["positives_by_engine"] = dict(Counter(e["info"].get("engine") for e in first_snr))
+        out["voices_by_engine"] = {
+            engine: len({e["voice"] for e in first_snr if e["info"].get("engine") == engine})
+            for engine in out["positives_by_engine"]
+        }
+        out["positives_by_room"] = dict(Counter(e["info"].get("room") for e in first_snr))
+        out["backgrounds"] = data["backgrounds"]
+        out["positive_stream_hours"] = round(data["total_duration_s"] / 3600, 3)
+    if negatives_path.is_file():
+        data = json.loads(negatives_path.read_text())
+        hours: Counter[str] = Counter()
+        for f in data["files"]:
+            hours.update(f["seconds_by_kind"])
+        out["negative_hours"] = round(data["hours"], 3)
+        out["negative_hours_by_kind"] = {k: round(v / 3600, 3) for k, v in sorted(hours.items())}
+    return out
