@@ -36,6 +36,7 @@ PITCH_FLOOR_HZ = 75.0
 PITCH_CEILING_HZ = 600.0
 MIN_SECONDS = 0.1
 """Shorter input is returned unchanged: too short for a pitch analysis worth the name."""
+_DEFAULTS = AugmentConfig()
 
 
 def change_voice(
@@ -75,7 +76,7 @@ def change_voice(
 def speaker_augment(
     audio: np.ndarray,
     rng: np.random.Generator,
-    config: AugmentConfig = AugmentConfig(),  # frozen: a shared default is safe
+    config: AugmentConfig = _DEFAULTS,
 ) -> np.ndarray:
     """With probability ``config.speaker_p``, :func:`change_voice` with a formant ratio, F0 shift,
     F0 range factor and tempo each drawn uniformly from its range in ``config``; otherwise the
@@ -112,9 +113,8 @@ def _measure(clips: int = 200) -> None:
         wall.append(1000 * (time.perf_counter() - start))
         cpu.append(1000 * (time.process_time() - start_cpu))
     seconds = np.array([len(x) / SAMPLE_RATE for x in audio])
-    print(
-        f"{clips} clips of {seconds.min():.2f}-{seconds.max():.2f} s (median {np.median(seconds):.2f} s)"
-    )
+    lengths = f"{seconds.min():.2f}-{seconds.max():.2f} s, median {np.median(seconds):.2f} s"
+    print(f"{clips} clips of {lengths}")
     for name, ms in (("wall-clock", wall), ("CPU", cpu)):
         print(
             f"{name}: median {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms per clip, "
