@@ -5,15 +5,17 @@ The work is Praat's "Change gender" (praat-parselmouth): a pitch analysis, then 
 scales every frequency by the formant ratio, then PSOLA to put F0 and duration where they are
 asked to be. Why Praat rather than the WORLD vocoder (pyworld), the other library that does this
 properly: on a synthetic vowel both move F1/F2 by the asked ratio (within 2 %) and F0 to within
-0.2 Hz, but Praat takes about 5 ms for a 1-3 s TTS clip where WORLD's analysis and resynthesis
-take 40-120 ms, and PSOLA keeps the voice's own waveform where WORLD resynthesizes it through a
-vocoder. The cost: praat-parselmouth 0.4.7 has PyPI wheels for Linux x86-64 (and macOS,
-Windows) but not for Linux aarch64, where pip builds it from source (CMake and a C++ compiler;
-untested here), whereas pyworld-prebuilt has wheels for both.
+0.2 Hz, but on the same 20 espeak-ng/flite clips (0.3-2.8 s) on one core Praat took a median
+5.4 ms per clip and WORLD (dio, stonemask, cheaptrick, d4c, synthesis; 5 ms frames) 38 ms, and
+PSOLA keeps the voice's own waveform where WORLD resynthesizes it through a vocoder. The cost:
+praat-parselmouth 0.4.7 has PyPI wheels for Linux x86-64 (and macOS, Windows) but not for Linux
+aarch64, where pip builds it from source (CMake and a C++ compiler; untested here), whereas
+pyworld-prebuilt has wheels for both.
 
-Measured with ``python -m training.data.speaker_augment`` (200 espeak-ng/flite clips of
-0.3-3 s, one core of the project machine): median 4.4 ms per clip, 95th percentile 9.0 ms,
-about 5 ms per second of audio.
+Cost, measured with ``taskset -c 0 python -m training.data.speaker_augment`` (200 espeak-ng and
+flite clips of 0.3-4.5 s, median 0.79 s, every factor drawn from the default ranges): median
+5.9 ms of CPU per clip, 95th percentile 19 ms, 7.8 ms per second of audio (wall-clock 21-24 ms
+per clip while the machine's two cores carried a load average of 10).
 
 Determinism: Praat's PSOLA draws random periods for unvoiced stretches from Praat's own random
 generator, which is seeded from the caller's ``rng`` right before each call (and left seeded),
