@@ -33,10 +33,10 @@ def vowel(f0_hz: float = 120.0, seconds: float = 1.0, glide_hz: float = 0.0) -> 
     return (0.5 * x / np.max(np.abs(x))).astype(np.float32)
 
 
-def f0_track(x: np.ndarray, frame: int = 640, hop: int = 160) -> np.ndarray:
-    """F0 (Hz) of each clearly periodic frame: normalized autocorrelation peak in 60-500 Hz,
+def f0_track(x: np.ndarray, frame: int = 1024, hop: int = 160) -> np.ndarray:
+    """F0 (Hz) of each clearly periodic frame: normalized autocorrelation peak in 40-500 Hz,
     refined by parabolic interpolation. Independent of Praat's pitch analysis."""
-    lo, hi = SR // 500, SR // 60
+    lo, hi = SR // 500, SR // 40
     track = []
     for start in range(0, len(x) - frame, hop):
         seg = x[start : start + frame].astype(np.float64)
@@ -77,12 +77,15 @@ def test_the_measures_see_the_synthetic_vowel() -> None:
     assert formants_of(x) == pytest.approx(FORMANTS_HZ, rel=0.04)
 
 
-@pytest.mark.parametrize("semitones", [-4.0, -2.0, 3.0, 5.0])
-def test_f0_shift_moves_f0_by_its_factor_and_keeps_formants(semitones: float) -> None:
-    x = vowel()
+@pytest.mark.parametrize(
+    ("f0_hz", "semitones"), [(120.0, -4.0), (120.0, 3.0), (220.0, 5.0), (58.0, 4.0), (58.0, -2.0)]
+)
+def test_f0_shift_moves_f0_by_its_factor_and_keeps_formants(f0_hz: float, semitones: float) -> None:
+    x = vowel(f0_hz)  # 58 Hz: as deep as espeak-ng's lowest voices go
     y = change_voice(x, f0_semitones=semitones)
     assert f0_of(y) == pytest.approx(f0_of(x) * 2 ** (semitones / 12), rel=0.02)
-    assert formants_of(y) == pytest.approx(formants_of(x), rel=0.06)
+    if f0_hz < 150:  # above, harmonics too sparse for LPC to find F1 within a few per cent
+        assert formants_of(y) == pytest.approx(formants_of(x), rel=0.06)
     assert len(y) == pytest.approx(len(x), abs=160)
 
 

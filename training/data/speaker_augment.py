@@ -14,7 +14,7 @@ pyworld-prebuilt has wheels for both.
 
 Cost, measured with ``taskset -c 0 python -m training.data.speaker_augment`` (200 espeak-ng and
 flite clips of 0.3-4.5 s, median 0.79 s, every factor drawn from the default ranges): median
-5.9 ms of CPU per clip, 95th percentile 19 ms, 7.8 ms per second of audio (wall-clock 21-24 ms
+6.0 ms of CPU per clip, 95th percentile 19 ms, 7.7 ms per second of audio (wall-clock 22-24 ms
 per clip while the machine's two cores carried a load average of 10).
 
 Determinism: Praat's PSOLA draws random periods for unvoiced stretches from Praat's own random
@@ -33,8 +33,10 @@ import numpy as np
 from training.data.augment import AugmentConfig
 from training.data.signals import SAMPLE_RATE, as_float32
 
-PITCH_FLOOR_HZ = 75.0
-"""Praat's default pitch floor; the pitch analysis window is three periods of it (40 ms)."""
+PITCH_FLOOR_HZ = 50.0
+"""Lower than Praat's usual 75 Hz: espeak-ng's deep voices at a low pitch setting sit at
+45-65 Hz, where a 75 Hz floor found no F0 and left it unshifted (4 semitones off on ±4 shifts;
+within 0.4 semitone at 50 Hz). The analysis window is three periods of the floor (60 ms)."""
 PITCH_CEILING_HZ = 600.0
 MIN_SECONDS = 0.1
 """Shorter input is returned unchanged: too short for a pitch analysis worth the name."""
