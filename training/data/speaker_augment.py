@@ -19,7 +19,8 @@ per clip while the machine's two cores carried a load average of 10).
 
 Determinism: Praat's PSOLA draws random periods for unvoiced stretches from Praat's own random
 generator, which is seeded from the caller's ``rng`` right before each call (and left seeded),
-so the same ``rng`` state gives byte-identical output in any process.
+so the same ``rng`` state gives byte-identical output in any process. That generator is shared
+by the whole process: render in worker processes (as the corpus does), not in threads.
 """
 
 from __future__ import annotations
