@@ -1,5 +1,6 @@
 """Training-time augmentation: speed, pitch, room reverberation, noise at an exact SNR, gain,
-time shift (waveforms) and SpecAugment masks (features).
+time shift (waveforms) and SpecAugment masks (features). The speaker step (formants, F0, tempo of
+a bare TTS utterance) is :mod:`training.data.speaker_augment`; its settings live here too.
 
 Waveforms are float32 in [-1, 1] (see :mod:`training.data.signals`). Speed, pitch, gain and shift
 use audiomentations (signalsmith stretch for speed and pitch); room impulse responses come from
@@ -18,7 +19,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -31,13 +32,26 @@ Range = tuple[float, float]
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Probabilities (0..1) and (low, high) ranges, drawn uniformly, for :func:`augment`."""
+    """Probabilities (0..1) and (low, high) ranges, drawn uniformly, for :func:`augment` and
+    :func:`training.data.speaker_augment.speaker_augment`."""
 
+    speaker_p: float = 0.9
+    """Probability of the speaker step on a TTS utterance (the fields down to ``tempo``)."""
+    formant_ratio: Range = (0.88, 1.15)
+    """Formant (vocal-tract length) factor: >1 is a shorter vocal tract, formants move up."""
+    f0_semitones: Range = (-4.0, 4.0)
+    """Shift of the utterance's median F0, semitones; formants are kept."""
+    f0_range: Range = (0.7, 1.4)
+    """Factor on F0's excursions around the median (0 would be a monotone)."""
+    tempo: Range = (0.85, 1.15)
+    """Speaker step's tempo factor (>1 is faster and shorter); F0 and formants are kept."""
     speed_p: float = 0.5
     speed: Range = (0.9, 1.1)
-    """Tempo factor (>1 is faster and shorter); pitch is kept."""
+    """Tempo factor (>1 is faster and shorter); pitch is kept. Off for TTS clips while the
+    speaker step is on (see :meth:`after_speaker_step`)."""
     pitch_p: float = 0.3
     pitch_semitones: Range = (-2.0, 2.0)
+    """Shifts pitch and formants together. Off for TTS clips while the speaker step is on."""
     reverb_p: float = 0.5
     room_size_m: Range = (3.0, 10.0)
     """Length and width of the shoebox room, metres (each drawn separately)."""
@@ -66,6 +80,21 @@ class AugmentConfig:
                 raise ValueError(f"AugmentConfig.{f.name} must be (low, high), got {value}")
         if self.speed[0] <= 0 or self.room_size_m[0] < 1.5 or self.rt60_s[0] <= 0:
             raise ValueError("AugmentConfig: speed, room size (>= 1.5 m) and RT60 must be > 0")
+        for name, low, high in (("formant_ratio", 0.5, 2.0), ("tempo", 0.25, 4.0)):
+            bounds = getattr(self, name)
+            if bounds[0] < low or bounds[1] > high:
+                raise ValueError(f"AugmentConfig.{name} must lie in [{low}, {high}], got {bounds}")
+        if self.f0_range[0] < 0 or max(map(abs, self.f0_semitones)) > 24:
+            raise ValueError(
+                f"AugmentConfig: f0_range must be >= 0 and f0_semitones within ±24, got "
+                f"{self.f0_range} and {self.f0_semitones}"
+            )
+
+    def after_speaker_step(self) -> AugmentConfig:
+        """The config :func:`augment` uses on TTS clips: while the speaker step is on, speed and
+        pitch are off (its tempo, F0 and formant changes cover them, and audiomentations' pitch
+        shift moves formants with F0, so the two would compound); otherwise unchanged."""
+        return replace(self, speed_p=0.0, pitch_p=0.0) if self.speaker_p > 0 else self
 
 
 def seed_globals(rng: np.random.Generator) -> int:

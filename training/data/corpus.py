@@ -22,6 +22,7 @@ from kws.wavfile import write_wav
 from training.data import signals
 from training.data.augment import AugmentConfig, augment
 from training.data.phonetic import confusable_phrases
+from training.data.speaker_augment import speaker_augment
 from training.data.text_corpus import sentences
 from training.data.tts import Prosody, Voice, list_voices, prosody_grid, split_voices, synthesize
 
@@ -248,7 +249,8 @@ def _source(job: ClipJob, config: CorpusConfig, rng: np.random.Generator) -> np.
     seconds = config.clip_seconds
     if job.kind in TTS_KINDS:
         assert job.text is not None and job.voice is not None and job.prosody is not None
-        speech = signals.as_float32(synthesize(job.text, job.voice, job.prosody))
+        speech = synthesize(job.text, job.voice, job.prosody)
+        speech = speaker_augment(speech, rng, config.augment)  # before the phrase is placed
         fit = _fit_window if job.kind == "speech" else _fit_end
         return fit(speech, n, rng)
     if job.kind == "babble":
@@ -261,9 +263,11 @@ def render(job: ClipJob, config: CorpusConfig) -> np.ndarray:
     rng = np.random.default_rng(job.seed)
     audio = _source(job, config, rng)
     backgrounds: Sequence[np.ndarray] = ()
+    augment_config = config.augment
     if job.kind in TTS_KINDS:
         backgrounds = background_pool(config.seed, config.engines)
-    augmented = augment(audio, rng, config.augment, backgrounds)
+        augment_config = config.augment.after_speaker_step()
+    augmented = augment(audio, rng, augment_config, backgrounds)
     fit: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
     fit = _fit_window if job.kind not in ("positive", "confusable") else _keep_end
     return signals.to_int16(fit(augmented, config.clip_samples, rng))
