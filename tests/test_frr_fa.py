@@ -125,9 +125,18 @@ def test_calibrate_rewrites_the_threshold_and_refuses_the_impossible(
     assert threshold.threshold == entry["threshold"] != 0.5
     assert threshold.fa_per_hour == entry["fa_per_hour"]
     assert "threshold 0.5 -> " in done.stdout
+    # The runtime fires with the written threshold: every keyword is caught and nothing fires
+    # below it (whether a distractor also fires depends on the tiny model's training run).
     pipeline = Pipeline([load_model(model)], PipelineConfig(status_interval_s=0))
-    events = pipeline.process(load_audio(tiny_models["stream_wav"]))
-    assert len([e for e in events if e.type == "detection"]) == 4
+    detections = [
+        e for e in pipeline.process(load_audio(tiny_models["stream_wav"])) if e.type == "detection"
+    ]
+    assert all(d.score >= threshold.threshold for d in detections)
+    keywords = json.loads(tiny_models["stream_json"].read_text())["events"]
+    for keyword in keywords:
+        assert any(keyword["onset_s"] <= d.end <= keyword["offset_s"] + 1.0 for d in detections), (
+            keyword
+        )
 
 
 def test_folder_of_clips_and_test_list(
