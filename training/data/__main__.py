@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = CorpusConfig(keyword="x")
     gen.add_argument("--keyword", required=True, help='the wake phrase, e.g. "hey jarvis"')
     gen.add_argument("--out", type=Path, required=True, help="output folder")
+    gen.add_argument(
+        "--pronunciation", default="", metavar="IPA[|IPA...]",
+        help='how the phrase is said, in IPA, alternatives separated by | (e.g. "hˈeɪ '
+        'mˈaɪkɹɒft"); default: espeak-ng\'s reading (espeak-ng -q --ipa -v en-us "PHRASE")',
+    )  # fmt: skip
     gen.add_argument("--seed", type=int, default=defaults.seed)
     for name in ("positives", "confusables", "speech", "noise", "music", "silence"):
         gen.add_argument(
@@ -169,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
             eval_positives=args.eval_positives,
             eval_negative_hours=args.eval_hours,
+            pronunciation=args.pronunciation or (),
         )
         from training.data.generate import generate
 

@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -30,15 +31,19 @@ from training.data.corpus import (
     ClipJob,
     CorpusConfig,
     babble_speech,
+    pick_pronunciation,
     plan,
     render_to,
     voices_by_split,
 )
 from training.data.phonetic import confusable_phrases
+from training.data.pronunciation import report
 from training.data.streams import write_negative_streams, write_positive_streams
 from training.data.text_corpus import sentences
 from training.data.tts import Prosody, Voice, prosody_grid, synthesize
 
+EVAL_INDEX = 10**9
+"""Offset of the evaluation positives' pronunciation draws from the clips'."""
 INSTALL = {"espeak-ng": "apt-get install espeak-ng", "flite": "apt-get install flite"}
 
 
@@ -65,7 +70,10 @@ def check_engines(engines: tuple[str, ...]) -> None:
 
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(asdict(config)))
+    settings = json.loads(json.dumps(asdict(config)))
+    if not settings["pronunciation"]:  # corpora made before pronunciations existed still resume
+        del settings["pronunciation"]
+    return settings
 
 
 def claim_output(out: Path, settings: dict[str, Any]) -> None:
@@ -80,7 +88,8 @@ def claim_output(out: Path, settings: dict[str, Any]) -> None:
     atomic_write_bytes(settings_path, json.dumps(settings, indent=1).encode())
 
 
-def speak(item: tuple[str, Voice, Prosody]) -> np.ndarray:
+def speak(item: tuple[str, Voice, Prosody] | tuple[str, Voice, Prosody, str | None]) -> np.ndarray:
+    """Text (and the IPA to say instead, if any), voice, prosody -> samples (for Pool.imap)."""
     return synthesize(*item)
 
 
@@ -108,11 +117,14 @@ def _write_eval(config: CorpusConfig, out: Path, workers: int) -> None:
     with context.Pool(workers) as pool:
         if not positives_manifest.is_file() and config.eval_positives:
             pairs = prosody_grid(test_voices, config.eval_positives, config.seed + 101)
-            items = [(config.keyword, v, p) for v, p in pairs]
+            items = [
+                (config.keyword, v, p, pick_pronunciation(config, v, EVAL_INDEX + i))
+                for i, (v, p) in enumerate(pairs)
+            ]
             audio = list(tqdm(pool.imap(speak, items), total=len(items), desc="eval positives"))
             infos = [
-                {"voice": v.name, "engine": v.engine, "text": config.keyword, **asdict(p)}
-                for v, p in pairs
+                {"voice": v.name, "engine": v.engine, "text": text, "ipa": said, **asdict(p)}
+                for text, v, p, said in items
             ]
             backgrounds = {
                 "pink": signals.pink,
@@ -131,7 +143,9 @@ def _write_eval(config: CorpusConfig, out: Path, workers: int) -> None:
             count = config.eval_sentences + config.eval_confusables
             pairs = prosody_grid(test_voices, count, config.seed + 202)
             texts = sentences(config.keyword, config.eval_sentences, config.seed + 202)
-            phrases = confusable_phrases(config.keyword, config.eval_confusables, config.seed + 202)
+            phrases = confusable_phrases(
+                config.keyword, config.eval_confusables, config.seed + 202, config.pronunciation
+            )
             items = [(t, v, p) for t, (v, p) in zip(texts + phrases, pairs, strict=False)]
             spoken = list(tqdm(pool.imap(speak, items), total=len(items), desc="eval speech"))
             sources = {
@@ -161,18 +175,29 @@ def generate(config: CorpusConfig, out: Path, workers: int | None = None) -> dic
     claim_output(out, _settings(config))
     start = time.perf_counter()
     jobs = plan(config)
+    confusables = [j.text for j in jobs if j.kind == "confusable" and j.text]
+    spoken = report({config.keyword: config.pronunciation}, confusables)
+    positives = [j for j in jobs if j.kind == "positive"]
+    if config.pronunciation and any(j.ipa is None for j in positives):
+        readers = sorted({j.voice.engine for j in positives if j.ipa is None and j.voice})
+        print(
+            f"{sum(j.ipa is None for j in positives)} of {len(positives)} positives read the "
+            f"text: voices that take no phonemes or lack some ({', '.join(readers)})",
+            file=sys.stderr,
+        )
     rendered = render_clips(jobs, config, out, workers)
     clips_s = time.perf_counter() - start
     lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
     atomic_write_bytes(out / "manifest.jsonl", lines.encode())
     _write_eval(config, out, workers)
-    positives = [j for j in jobs if j.kind == "positive"]
     summary = {
         "clips": len(jobs),
         "rendered_now": rendered,
         "by_split_and_kind": dict(Counter(f"{j.split}/{j.kind}" for j in jobs)),
         "distinct_positive_voice_prosody": len({(j.voice, j.prosody) for j in positives}),
         "positive_voices": len({j.voice for j in positives}),
+        "pronunciation": spoken,
+        "positives_by_pronunciation": dict(Counter(j.ipa or "text" for j in positives)),
         "workers": workers,
         "clip_seconds_wall": round(clips_s, 1),
         "total_seconds_wall": round(time.perf_counter() - start, 1),
