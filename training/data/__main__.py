@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
         )  # fmt: skip
     cmd.add_argument("--background-seconds", type=float, default=cmd_defaults.background_seconds)
     cmd.add_argument(
+        "--pronunciation", action="append", default=[], metavar="WORD=IPA[|IPA...]",
+        help="how a word is said, in IPA (repeat per word), e.g. --pronunciation 'off=ˈɔːf|ˈɑːf'",
+    )  # fmt: skip
+    cmd.add_argument(
         "--engines", default=",".join(cmd_defaults.engines), help="comma-separated TTS engines"
     )
     cmd.add_argument(
@@ -201,8 +205,22 @@ def _commands(args: argparse.Namespace) -> dict[str, object]:
         engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
         eval_per_command=args.eval_per_command,
         eval_negative_hours=args.eval_hours,
+        pronunciation=word_pronunciations(args.pronunciation),
     )
     return generate_commands(config, args.out, args.workers)
+
+
+def word_pronunciations(assignments: list[str]) -> dict[str, str]:
+    """``["off=ˈɔːf|ˈɑːf", ...]`` -> {"off": "ˈɔːf|ˈɑːf"}; a word given twice is an error."""
+    said: dict[str, str] = {}
+    for assignment in assignments:
+        word, sep, ipa = assignment.partition("=")
+        if not sep or not word.strip() or not ipa.strip():
+            raise ValueError(f"--pronunciation needs WORD=IPA, got {assignment!r}")
+        if word.strip() in said:
+            raise ValueError(f"--pronunciation gives {word.strip()!r} twice")
+        said[word.strip()] = ipa
+    return said
 
 
 def _print(summary: dict[str, object]) -> int:

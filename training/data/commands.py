@@ -10,6 +10,7 @@ Layout written under the output folder::
     _background_noise_/<kind>.wav       long noise, music, babble and near-silence recordings:
                                         the trainer cuts ``_silence_`` windows from them
     validation_list.txt, testing_list.txt
+    manifest.jsonl                      one line per clip: text, voice, prosody, IPA spoken
     eval/positives/positives.json       commands by test voices embedded in noise (one stream
                                         event per utterance, ``label`` = the command)
     eval/negatives/negatives.json       command-free audio (speech, other words, confusables,
@@ -58,6 +59,7 @@ from training.data.loaders.speech_commands import (
     WORDS,
 )
 from training.data.phonetic import confusable_phrases
+from training.data.pronunciation import parse_pronunciation, pick_pronunciation, report
 from training.data.streams import write_negative_streams, write_positive_streams
 from training.data.text_corpus import sentences, words
 from training.data.tts import Voice, prosody_grid
@@ -96,6 +98,9 @@ class CommandCorpusConfig:
     eval_confusables: int = 100
     eval_other_words: int = 100
     """Other Speech Commands words (test voices) in the negative streams."""
+    pronunciation: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """IPA alternatives per word (commands or other words), e.g. {"off": ("ˈɔːf", "ˈɑːf")}; a
+    value "a|b" is accepted. Words left out are said as espeak-ng reads them."""
 
     def __post_init__(self) -> None:
         counts = (self.per_command, self.other_words, self.confusables, self.speech)
@@ -106,6 +111,15 @@ class CommandCorpusConfig:
             raise ValueError("per_command must be >= 10 (every split needs each command)")
         if self.clip_seconds <= 0.5:
             raise ValueError("clip_seconds must be > 0.5")
+        unknown = sorted(set(self.pronunciation) - set(WORDS))
+        if unknown:
+            raise ValueError(f"pronunciation for {unknown[0]!r}, which is not a corpus word")
+        parsed = {w: parse_pronunciation(a) for w, a in sorted(self.pronunciation.items())}
+        object.__setattr__(self, "pronunciation", parsed)
+
+    def said(self, word: str) -> tuple[str, ...]:
+        """The IPA alternatives of ``word`` (empty: espeak-ng's reading)."""
+        return self.pronunciation.get(word, ())
 
     def render_config(self) -> CorpusConfig:
         """The settings :func:`training.data.corpus.render` reads (clip length, seed, voices,
@@ -124,15 +138,22 @@ def speaker_id(voice: Voice) -> str:
     return hashlib.sha1(f"{voice.engine}/{voice.name}".encode()).hexdigest()[:8]
 
 
-def command_confusables(count: int, seed: int) -> list[str]:
+def command_confusables(
+    count: int, seed: int, pronunciation: dict[str, tuple[str, ...]] | None = None
+) -> list[str]:
     """``count`` phrases near the commands' sounds that contain no command word (so "no"'s
-    neighbour "go" and "go"'s "no command" are left out)."""
+    neighbour "go" and "go"'s "no command" are left out); near a command's ``pronunciation``
+    where it has one."""
     if count == 0:
         return []
     per_word = count // len(COMMAND_WORDS) + 1
     banned = set(COMMAND_WORDS)
     pools = [
-        [p for p in confusable_phrases(w, 3 * per_word, seed) if banned.isdisjoint(words(p))]
+        [
+            p
+            for p in confusable_phrases(w, 3 * per_word, seed, (pronunciation or {}).get(w, ()))
+            if banned.isdisjoint(words(p))
+        ]
         for w in COMMAND_WORDS
     ]
     mixed = [p for group in zip(*pools, strict=False) for p in group]
@@ -144,20 +165,25 @@ def command_confusables(count: int, seed: int) -> list[str]:
 def plan(config: CommandCorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config)."""
     voices = voices_by_split(config.render_config())
-    phrases = command_confusables(config.confusables, config.seed)
+    phrases = command_confusables(config.confusables, config.seed, config.pronunciation)
     texts = sentences(ALL_COMMANDS, max(config.speech, 1), config.seed)
     jobs: list[ClipJob] = []
     per_file: Counter[str] = Counter()
 
     def add(folder: str, kind: str, split: str, text: str, pair: tuple[Voice, Any]) -> None:
         voice, prosody = pair
+        said = (
+            pick_pronunciation(config.said(text), voice, config.seed, len(jobs))
+            if kind == "positive"
+            else None
+        )
         clip_id = f"{folder}-{split}-{per_file[folder]:06d}"
         per_file[folder] += 1
         stem = f"{folder}/{speaker_id(voice)}"
         path = f"{stem}_nohash_{per_file[stem]}.wav"
         per_file[stem] += 1
         seed = clip_seed(config.seed, clip_id)
-        jobs.append(ClipJob(clip_id, kind, folder, split, seed, text, voice, prosody, path))
+        jobs.append(ClipJob(clip_id, kind, folder, split, seed, text, voice, prosody, path, said))
 
     for offset, split in enumerate(SPLITS):
         each = split_counts(config.per_command)[split]
@@ -209,7 +235,7 @@ def write_lists(jobs: list[ClipJob], out: Path) -> None:
 
 def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> None:
     """Positive streams of every command by test voices; hours of command-free audio."""
-    from training.data.generate import speak
+    from training.data.generate import EVAL_INDEX, speak
 
     render = config.render_config()
     test_voices = voices_by_split(render)["test"]
@@ -222,12 +248,16 @@ def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> None:
             count = config.eval_per_command * len(COMMAND_WORDS)
             pairs = prosody_grid(test_voices, count, config.seed + 101)
             texts = [COMMAND_WORDS[i % len(COMMAND_WORDS)] for i in range(count)]
-            items = [(t, v, p) for t, (v, p) in zip(texts, pairs, strict=True)]
+            items = [
+                (t, v, p, pick_pronunciation(config.said(t), v, config.seed, EVAL_INDEX + i))
+                for i, (t, (v, p)) in enumerate(zip(texts, pairs, strict=True))
+            ]
             audio = list(tqdm(pool.imap(speak, items), total=count, desc="eval positives"))
             infos = [
-                {"voice": v.name, "engine": v.engine, "text": t, "label": t, **asdict(p)}
-                for t, (v, p) in zip(texts, pairs, strict=True)
-            ]
+                {"voice": v.name, "engine": v.engine, "text": t, "label": t, "ipa": said,
+                 **asdict(p)}
+                for t, v, p, said in items
+            ]  # fmt: skip
             # No music: a short command can fall into a silent gap between notes, where no
             # SNR exists (music stays in the negative streams).
             backgrounds = {"pink": signals.pink, "brown": signals.brown, "babble": babble,
@@ -241,7 +271,9 @@ def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> None:
             )
         if not negatives_manifest.is_file() and config.eval_negative_hours > 0:
             texts = sentences(ALL_COMMANDS, config.eval_sentences, config.seed + 202)
-            phrases = command_confusables(config.eval_confusables, config.seed + 202)
+            phrases = command_confusables(
+                config.eval_confusables, config.seed + 202, config.pronunciation
+            )
             others = [OTHER_WORDS[i % len(OTHER_WORDS)] for i in range(config.eval_other_words)]
             said = texts + phrases + others
             pairs = prosody_grid(test_voices, len(said), config.seed + 202)
@@ -268,7 +300,10 @@ def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> None:
 
 
 def _settings(config: CommandCorpusConfig) -> dict[str, Any]:
-    return {"corpus": "commands", **json.loads(json.dumps(asdict(config)))}
+    settings = {"corpus": "commands", **json.loads(json.dumps(asdict(config)))}
+    if not settings["pronunciation"]:  # corpora made before pronunciations existed still resume
+        del settings["pronunciation"]
+    return settings
 
 
 def generate_commands(
@@ -291,9 +326,13 @@ def generate_commands(
     claim_output(out, _settings(config))
     start = time.perf_counter()
     jobs = plan(config)
+    said = {w: config.said(w) for w in dict.fromkeys([*COMMAND_WORDS, *config.pronunciation])}
+    spoken = report(said, [j.text for j in jobs if j.kind == "confusable" and j.text])
     rendered = render_clips(jobs, config.render_config(), out, workers)
     write_backgrounds(config, out)
     write_lists(jobs, out)
+    lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
+    atomic_write_bytes(out / "manifest.jsonl", lines.encode())
     _write_eval(config, out, workers)
     commands = [j for j in jobs if j.label in COMMAND_WORDS]
     summary = {
@@ -301,6 +340,7 @@ def generate_commands(
         "rendered_now": rendered,
         "by_split_and_word": dict(Counter(f"{j.split}/{j.label}" for j in jobs)),
         "command_voices": len({j.voice for j in commands}),
+        "pronunciation": spoken,
         "voices_by_split": {s: len({j.voice for j in jobs if j.split == s}) for s in SPLITS},
         "workers": workers,
         "total_seconds_wall": round(time.perf_counter() - start, 1),

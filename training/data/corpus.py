@@ -22,7 +22,7 @@ from kws.wavfile import write_wav
 from training.data import signals
 from training.data.augment import AugmentConfig, augment
 from training.data.phonetic import confusable_phrases
-from training.data.pronunciation import for_voice, parse_pronunciation
+from training.data.pronunciation import parse_pronunciation, pick_pronunciation
 from training.data.text_corpus import sentences
 from training.data.tts import Prosody, Voice, list_voices, prosody_grid, split_voices, synthesize
 
@@ -136,14 +136,6 @@ def voices_by_split(config: CorpusConfig) -> dict[str, list[Voice]]:
     return split_voices(voices, seed=config.seed)
 
 
-def pick_pronunciation(config: CorpusConfig, voice: Voice, index: int) -> str | None:
-    """The alternative clip ``index`` says (seeded), or None where ``voice`` reads the text."""
-    if not config.pronunciation:
-        return None
-    choice = clip_seed(config.seed, f"pronunciation-{index}") % len(config.pronunciation)
-    return for_voice(voice, config.pronunciation[choice])
-
-
 def plan(config: CorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config)."""
     voices = voices_by_split(config)
@@ -166,7 +158,7 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
         pairs = iter(grid)
         for _ in range(tts_counts["positive"]):
             voice, prosody = next(pairs)
-            said = pick_pronunciation(config, voice, len(jobs))
+            said = pick_pronunciation(config.pronunciation, voice, config.seed, len(jobs))
             add("positive", config.label, split, text=config.keyword, voice=voice,
                 prosody=prosody, ipa=said)  # fmt: skip
         for i in range(tts_counts["confusable"]):

@@ -31,13 +31,12 @@ from training.data.corpus import (
     ClipJob,
     CorpusConfig,
     babble_speech,
-    pick_pronunciation,
     plan,
     render_to,
     voices_by_split,
 )
 from training.data.phonetic import confusable_phrases
-from training.data.pronunciation import report
+from training.data.pronunciation import pick_pronunciation, report
 from training.data.streams import write_negative_streams, write_positive_streams
 from training.data.text_corpus import sentences
 from training.data.tts import Prosody, Voice, prosody_grid, synthesize
@@ -117,8 +116,9 @@ def _write_eval(config: CorpusConfig, out: Path, workers: int) -> None:
     with context.Pool(workers) as pool:
         if not positives_manifest.is_file() and config.eval_positives:
             pairs = prosody_grid(test_voices, config.eval_positives, config.seed + 101)
+            pron = config.pronunciation
             items = [
-                (config.keyword, v, p, pick_pronunciation(config, v, EVAL_INDEX + i))
+                (config.keyword, v, p, pick_pronunciation(pron, v, config.seed, EVAL_INDEX + i))
                 for i, (v, p) in enumerate(pairs)
             ]
             audio = list(tqdm(pool.imap(speak, items), total=len(items), desc="eval positives"))

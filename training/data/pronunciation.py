@@ -14,6 +14,7 @@ and word (space) boundaries; anything else is a one-line KwsError naming the sym
 from __future__ import annotations
 
 import functools
+import hashlib
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -253,3 +254,14 @@ def report(phrases: dict[str, tuple[str, ...]], negatives: Sequence[str]) -> dic
     for text, sound in sounds.items():
         print(f"hard negative {text!r}: {sound}", file=sys.stderr)
     return {"phrases": said, "hard_negatives": sounds}
+
+
+def pick_pronunciation(
+    alternatives: Sequence[str], voice: Voice, seed: int, index: int
+) -> str | None:
+    """The alternative clip ``index`` says (seeded, the same whichever process asks), or None
+    where ``voice`` reads the text (:func:`for_voice`) or there are no alternatives."""
+    if not alternatives:
+        return None
+    digest = hashlib.sha256(f"{seed}/pronunciation-{index}".encode()).digest()
+    return for_voice(voice, alternatives[int.from_bytes(digest[:8], "big") % len(alternatives)])
