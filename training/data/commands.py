@@ -10,7 +10,7 @@ Layout written under the output folder::
     _background_noise_/<kind>.wav       long noise, music, babble and near-silence recordings:
                                         the trainer cuts ``_silence_`` windows from them
     validation_list.txt, testing_list.txt
-    manifest.jsonl                      one line per clip: text, voice, prosody, IPA spoken
+    clips.jsonl                         one line per clip: text, voice, prosody, IPA spoken
     eval/positives/positives.json       commands by test voices embedded in noise (one stream
                                         event per utterance, ``label`` = the command)
     eval/negatives/negatives.json       command-free audio (speech, other words, confusables,
@@ -332,7 +332,7 @@ def generate_commands(
     write_backgrounds(config, out)
     write_lists(jobs, out)
     lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
-    atomic_write_bytes(out / "manifest.jsonl", lines.encode())
+    atomic_write_bytes(out / "clips.jsonl", lines.encode())  # manifest.jsonl means wake word
     _write_eval(config, out, workers)
     commands = [j for j in jobs if j.label in COMMAND_WORDS]
     summary = {

@@ -99,6 +99,9 @@ ESPEAK_IPA: dict[str, str] = {
 """IPA phoneme -> espeak-ng English mnemonic. en-us speaks each back as the same IPA where en-us
 has the sound (tests/test_pronunciation.py checks the round trip); the British-only ɒ is the
 mnemonic '0', which British voices say as ɒ and en-us as ɑː, and so on for each accent."""
+PHONEME_ENGINES = frozenset({"espeak-ng"})
+"""TTS engines whose :func:`training.data.tts.synthesize` speaks the ``ipa`` it is given (the
+others read the text); an engine that takes IPA joins this set."""
 STRESS = {"ˈ": "'", "ˌ": ","}
 BOUNDARIES = frozenset(" .")
 MODIFIERS = frozenset("ː:\u0329\u032a")
@@ -229,13 +232,11 @@ def speaks(voice: str, pronunciation: str) -> bool:
 
 
 def for_voice(voice: Voice, pronunciation: str | None) -> str | None:
-    """The pronunciation ``voice`` will speak, or None where it reads the text: flite takes no
-    phonemes, and a non-English espeak-ng voice lacking some (see :func:`speaks`)."""
-    from training.data.tts import ESPEAK
-
-    if pronunciation is None or voice.engine != ESPEAK:
+    """The pronunciation ``voice`` will speak, or None where it reads the text: engines outside
+    PHONEME_ENGINES (flite), and non-English espeak-ng voices lacking a phoneme (:func:`speaks`)."""
+    if pronunciation is None or voice.engine not in PHONEME_ENGINES:
         return None
-    if voice.is_english or speaks(voice.base, pronunciation):
+    if voice.engine != "espeak-ng" or voice.is_english or speaks(voice.base, pronunciation):
         return pronunciation
     return None
 
@@ -259,9 +260,11 @@ def report(phrases: dict[str, tuple[str, ...]], negatives: Sequence[str]) -> dic
 def pick_pronunciation(
     alternatives: Sequence[str], voice: Voice, seed: int, index: int
 ) -> str | None:
-    """The alternative clip ``index`` says (seeded, the same whichever process asks), or None
-    where ``voice`` reads the text (:func:`for_voice`) or there are no alternatives."""
-    if not alternatives:
+    """The alternative clip ``index`` says, drawn (seeded, the same whichever process asks)
+    among those ``voice`` can speak; None where it can speak none and reads the text
+    (:func:`for_voice`), or where there are no alternatives."""
+    speakable = [a for a in alternatives if for_voice(voice, a) is not None]
+    if not speakable:
         return None
     digest = hashlib.sha256(f"{seed}/pronunciation-{index}".encode()).digest()
-    return for_voice(voice, alternatives[int.from_bytes(digest[:8], "big") % len(alternatives)])
+    return speakable[int.from_bytes(digest[:8], "big") % len(speakable)]
