@@ -51,7 +51,7 @@ def test_alternatives_parse_normalized_and_deduplicated() -> None:
     assert parse_pronunciation(" hˈeɪ  mˈaɪkɹɒft |hˈeɪ mˈaɪkɹɔːft|hˈeɪ mˈaɪkɹɒft") == MYCROFT
     assert parse_pronunciation(["hˈeɪ mˈaɪkɹɒft", "hˈeɪ mˈaɪkɹɔːft"]) == MYCROFT
     assert parse_pronunciation(()) == ()
-    with pytest.raises(KwsError, match="empty pronunciation"):
+    with pytest.raises(KwsError, match="empty alternative"):
         parse_pronunciation("hˈeɪ mˈaɪkɹɒft||")
 
 

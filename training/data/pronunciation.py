@@ -152,6 +152,8 @@ def normalize(pronunciation: str) -> str:
 def parse_pronunciation(text: str | Sequence[str]) -> tuple[str, ...]:
     """Alternatives of ``"a|b"`` (or a list of them), each validated and normalized."""
     parts = text.split("|") if isinstance(text, str) else [p for t in text for p in t.split("|")]
+    if any(not p.strip() for p in parts):
+        raise KwsError(f"pronunciation {'|'.join(parts)!r} has an empty alternative")
     return tuple(dict.fromkeys(normalize(p) for p in parts))
 
 
