@@ -137,6 +137,7 @@ def test_confusables_never_sound_like_an_alternative() -> None:
     assert alike.isdisjoint(sound_key(s) for s in ipa_lines(phrases))
 
 
+@pytest.mark.slow  # plan() builds the model config (imports TensorFlow)
 def test_recipes_for_a_phrase_and_extends(tmp_path: Path) -> None:
     from training.wakeword import DEFAULT_RECIPE, load_recipe, plan, recipe_for
 
