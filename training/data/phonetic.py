@@ -127,8 +127,9 @@ def _near_words(
         cands = [v for v in spelled[word] if v not in banned and sounds[v]]
         targets = (said or {}).get(word) or [sounds[word]]
         dist = np.stack([edit_distances(t, [sounds[v] for v in cands]) for t in targets])
+        closest = dist.min(axis=0) if cands else np.zeros(0, dtype=np.int64)
         near[word] = [
-            v for v, d in zip(cands, dist.T, strict=True) if d.min() >= 1 and d.min() <= 2
+            v for v, d in zip(cands, closest, strict=True) if 1 <= d <= MAX_PHONEME_DISTANCE
         ]
     return near
 
