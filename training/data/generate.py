@@ -1,9 +1,10 @@
 """``python -m training.data generate``: render a wake-word corpus on every core, resumably.
 
 Writes ``clips/<split>/<kind>/<id>.wav`` (fixed-length 16 kHz clips), ``manifest.jsonl`` (one
-line per clip: label, kind, split, text, voice, prosody, seed), ``corpus.json`` (the settings)
-and evaluation streams under ``eval/`` (held-out voices embedded in backgrounds at several SNRs,
-and hours of keyword-free audio), each with a manifest for ``benchmarks.frr_fa``.
+line per clip: label, kind, split, text, voice, prosody, seed, the IPA said), ``corpus.json``
+(the settings) and evaluation streams under ``eval/`` (held-out voices embedded in backgrounds at
+several SNRs, and hours of keyword-free audio), each with a manifest for ``benchmarks.frr_fa``.
+Before rendering it prints the IPA of the phrase and of each hard negative (stderr).
 """
 
 from __future__ import annotations
