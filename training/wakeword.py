@@ -21,10 +21,12 @@ from typing import Any
 
 from kws.errors import KwsError
 from kws.schema import field_names, reject_unknown_keys
-from training.toml_config import add_override_option, read_toml
+from training.toml_config import add_override_option, apply_override, read_toml
 from training.train import TrainConfig, write_json
 
 DEFAULT_RECIPE = Path(__file__).parent / "configs" / "wakeword.toml"
+PHRASE_RECIPES = Path(__file__).parent / "configs" / "wakewords"
+"""Recipes for particular phrases (``<label>.toml``), picked by :func:`recipe_for`."""
 CARD_TARGETS = (0.5, 1.0)
 
 
@@ -62,10 +64,45 @@ def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
     )
 
 
+def merge_tables(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` laid over it, table by table (a value replaces a value)."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_tables(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _recipe_tables(path: Path, seen: frozenset[Path]) -> dict[str, Any]:
+    """The recipe at ``path``, laid over the recipe its ``extends`` key names (relative to it)."""
+    data = read_toml(path, (), "recipe")
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise KwsError(f"{path}: extends must be a file name, got {base!r}")
+    if path.resolve() in seen:
+        raise KwsError(f"{path}: recipes extend each other in a circle")
+    return merge_tables(_recipe_tables(path.parent / base, seen | {path.resolve()}), data)
+
+
 def load_recipe(path: Path, overrides: list[str]) -> dict[str, Any]:
-    data = read_toml(path, overrides, "recipe")
+    """The recipe's tables (``extends = "wakeword.toml"`` starts from another recipe), with
+    ``--set`` overrides applied."""
+    data = _recipe_tables(path, frozenset())
+    for assignment in overrides:
+        apply_override(data, assignment)
     reject_unknown_keys(str(path), data, {"corpus", "train", "ship"})
     return data
+
+
+def recipe_for(phrase: str) -> Path:
+    """The phrase's own recipe (configs/wakewords/<label>.toml) if the project has one, else
+    the default: a phrase whose spelling misleads espeak-ng gets its pronunciation there."""
+    own = PHRASE_RECIPES / f"{'_'.join(phrase.lower().split())}.toml"
+    return own if own.is_file() else DEFAULT_RECIPE
 
 
 def plan(phrase: str, recipe: dict[str, Any], data_dir: Path) -> tuple[Any, TrainConfig, Any]:
@@ -231,6 +268,8 @@ def model_card(
         else f"{test_point['fa_per_hour']:.2f} FA/h, FRR {100 * test_point['frr']:.1f} %"
     )
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
+    spoken = corpus_summary.get("pronunciation", {}).get("phrases", {}).get(phrase)
+    said = " or ".join(f"/{p}/" for p in spoken) if spoken else "espeak-ng's reading of the text"
     return "\n".join(
         [
             f'# {md.name} — wake word "{phrase}"',
@@ -248,6 +287,7 @@ def model_card(
             f"one call per {md.stride_frames} frames |",
             f"| data | {corpus_summary.get('clips', '?')} clips; "
             f"{corpus_summary.get('positive_voices', '?')} positive voices |",
+            f"| pronunciation | {said} |",
             f"| training | {train.epochs} epochs, {metrics['train_seconds']:.0f} s; test "
             f"accuracy {metrics['test_accuracy']:.3f} |",
             f"| evaluation | {evaluation['num_positives']} positives in noise, "
@@ -334,7 +374,11 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.wakeword", description=__doc__)
     parser.add_argument("phrase", help='the wake phrase, e.g. "hey computer"')
-    parser.add_argument("--recipe", type=Path, default=DEFAULT_RECIPE, help="recipe TOML")
+    parser.add_argument(
+        "--recipe", type=Path,
+        help="recipe TOML (default: training/configs/wakewords/<label>.toml if the project has "
+        "one for the phrase, else training/configs/wakeword.toml)",
+    )  # fmt: skip
     parser.add_argument("--data", type=Path, help="corpus folder (default data/<label>)")
     parser.add_argument("--out", type=Path, help="output folder (default models/<label>)")
     parser.add_argument("--workers", type=int, help="corpus rendering processes (default: all)")
@@ -345,7 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     add_override_option(parser, "--set train.epochs=10 --set corpus.positives=3000")
     args = parser.parse_args(argv)
     try:
-        recipe = load_recipe(args.recipe, args.set)
+        recipe_path = args.recipe or recipe_for(args.phrase)
+        print(f"recipe: {recipe_path}", flush=True)
+        recipe = load_recipe(recipe_path, args.set)
         label = corpus_config(args.phrase, recipe.get("corpus", {})).label
         data_dir = args.data or Path("data") / label
         out = args.out or Path("models") / label

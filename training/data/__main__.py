@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = CorpusConfig(keyword="x")
     gen.add_argument("--keyword", required=True, help='the wake phrase, e.g. "hey jarvis"')
     gen.add_argument("--out", type=Path, required=True, help="output folder")
+    gen.add_argument(
+        "--pronunciation", default="", metavar="IPA[|IPA...]",
+        help='how the phrase is said, in IPA, alternatives separated by | (e.g. "hˈeɪ '
+        'mˈaɪkɹɒft"); default: espeak-ng\'s reading (espeak-ng -q --ipa -v en-us "PHRASE")',
+    )  # fmt: skip
     gen.add_argument("--seed", type=int, default=defaults.seed)
     for name in ("positives", "confusables", "speech", "noise", "music", "silence"):
         gen.add_argument(
@@ -70,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         )  # fmt: skip
     cmd.add_argument("--background-seconds", type=float, default=cmd_defaults.background_seconds)
     cmd.add_argument("--recordings", type=Path, help="real recordings folder (as for generate)")
+    cmd.add_argument(
+        "--pronunciation", action="append", default=[], metavar="WORD=IPA[|IPA...]",
+        help="how a word is said, in IPA (repeat per word), e.g. --pronunciation 'off=ˈɔːf|ˈɑːf'",
+    )  # fmt: skip
     cmd.add_argument(
         "--engines", default=",".join(cmd_defaults.engines), help="comma-separated TTS engines"
     )
@@ -180,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             recordings=str(args.recordings) if args.recordings else None,
             eval_positives=args.eval_positives,
             eval_negative_hours=args.eval_hours,
+            pronunciation=args.pronunciation or (),
         )
         from training.data.generate import generate
 
@@ -207,8 +217,22 @@ def _commands(args: argparse.Namespace) -> dict[str, object]:
         recordings=str(args.recordings) if args.recordings else None,
         eval_per_command=args.eval_per_command,
         eval_negative_hours=args.eval_hours,
+        pronunciation=word_pronunciations(args.pronunciation),
     )
     return generate_commands(config, args.out, args.workers)
+
+
+def word_pronunciations(assignments: list[str]) -> dict[str, str]:
+    """``["off=ˈɔːf|ˈɑːf", ...]`` -> {"off": "ˈɔːf|ˈɑːf"}; a word given twice is an error."""
+    said: dict[str, str] = {}
+    for assignment in assignments:
+        word, sep, ipa = assignment.partition("=")
+        if not sep or not word.strip() or not ipa.strip():
+            raise ValueError(f"--pronunciation needs WORD=IPA, got {assignment!r}")
+        if word.strip() in said:
+            raise ValueError(f"--pronunciation gives {word.strip()!r} twice")
+        said[word.strip()] = ipa
+    return said
 
 
 def _print(summary: dict[str, object]) -> int:

@@ -10,6 +10,7 @@ Layout written under the output folder::
     _background_noise_/<kind>.wav       long noise, music, babble and near-silence recordings:
                                         the trainer cuts ``_silence_`` windows from them
     validation_list.txt, testing_list.txt
+    clips.jsonl                         one line per clip: text, voice, prosody, IPA spoken
     eval/<role>/positives/positives.json  commands by held-out voices embedded in noise (one
                                         stream event per utterance, ``label`` = the command);
                                         role: validation (thresholds) and test (figures)
@@ -57,6 +58,7 @@ from training.data.loaders.speech_commands import (
     WORDS,
 )
 from training.data.phonetic import confusable_phrases
+from training.data.pronunciation import parse_pronunciation, pick_pronunciation, report
 from training.data.text_corpus import sentences, words
 from training.data.tts import Voice, prosody_grid
 
@@ -97,6 +99,9 @@ class CommandCorpusConfig:
     eval_confusables: int = 100
     eval_other_words: int = 100
     """Other Speech Commands words (test voices) in the negative streams."""
+    pronunciation: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """IPA alternatives per word (commands or other words), e.g. {"off": ("ˈɔːf", "ˈɑːf")}; a
+    value "a|b" is accepted. Words left out are said as espeak-ng reads them."""
 
     def __post_init__(self) -> None:
         counts = (self.per_command, self.other_words, self.confusables, self.speech)
@@ -107,6 +112,15 @@ class CommandCorpusConfig:
             raise ValueError("per_command must be >= 10 (every split needs each command)")
         if self.clip_seconds <= 0.5:
             raise ValueError("clip_seconds must be > 0.5")
+        unknown = sorted(set(self.pronunciation) - set(WORDS))
+        if unknown:
+            raise ValueError(f"pronunciation for {unknown[0]!r}, which is not a corpus word")
+        parsed = {w: parse_pronunciation(a) for w, a in sorted(self.pronunciation.items())}
+        object.__setattr__(self, "pronunciation", parsed)
+
+    def said(self, word: str) -> tuple[str, ...]:
+        """The IPA alternatives of ``word`` (empty: espeak-ng's reading)."""
+        return self.pronunciation.get(word, ())
 
     def render_config(self) -> CorpusConfig:
         """The settings :func:`training.data.corpus.render` reads (clip length, seed, voices,
@@ -125,15 +139,22 @@ def speaker_id(voice: Voice) -> str:
     return hashlib.sha1(f"{voice.engine}/{voice.name}".encode()).hexdigest()[:8]
 
 
-def command_confusables(count: int, seed: int) -> list[str]:
+def command_confusables(
+    count: int, seed: int, pronunciation: dict[str, tuple[str, ...]] | None = None
+) -> list[str]:
     """``count`` phrases near the commands' sounds that contain no command word (so "no"'s
-    neighbour "go" and "go"'s "no command" are left out)."""
+    neighbour "go" and "go"'s "no command" are left out); near a command's ``pronunciation``
+    where it has one."""
     if count == 0:
         return []
     per_word = count // len(COMMAND_WORDS) + 1
     banned = set(COMMAND_WORDS)
     pools = [
-        [p for p in confusable_phrases(w, 3 * per_word, seed) if banned.isdisjoint(words(p))]
+        [
+            p
+            for p in confusable_phrases(w, 3 * per_word, seed, (pronunciation or {}).get(w, ()))
+            if banned.isdisjoint(words(p))
+        ]
         for w in COMMAND_WORDS
     ]
     mixed = [p for group in zip(*pools, strict=False) for p in group]
@@ -145,20 +166,25 @@ def command_confusables(count: int, seed: int) -> list[str]:
 def plan(config: CommandCorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config)."""
     voices = voices_by_split(config.render_config())
-    phrases = command_confusables(config.confusables, config.seed)
+    phrases = command_confusables(config.confusables, config.seed, config.pronunciation)
     texts = sentences(ALL_COMMANDS, max(config.speech, 1), config.seed)
     jobs: list[ClipJob] = []
     per_file: Counter[str] = Counter()
 
     def add(folder: str, kind: str, split: str, text: str, pair: tuple[Voice, Any]) -> None:
         voice, prosody = pair
+        said = (
+            pick_pronunciation(config.said(text), voice, config.seed, len(jobs))
+            if kind == "positive"
+            else None
+        )
         clip_id = f"{folder}-{split}-{per_file[folder]:06d}"
         per_file[folder] += 1
         stem = f"{folder}/{speaker_id(voice)}"
         path = f"{stem}_nohash_{per_file[stem]}.wav"
         per_file[stem] += 1
         seed = clip_seed(config.seed, clip_id)
-        jobs.append(ClipJob(clip_id, kind, folder, split, seed, text, voice, prosody, path))
+        jobs.append(ClipJob(clip_id, kind, folder, split, seed, text, voice, prosody, path, said))
 
     for offset, split in enumerate(SPLITS):
         each = split_counts(config.per_command)[split]
@@ -213,12 +239,12 @@ def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> dict[st
     voices; hours of command-free audio."""
     count = config.eval_per_command * len(COMMAND_WORDS)
     texts = sentences(ALL_COMMANDS, config.eval_sentences, config.seed + 202)
-    phrases = command_confusables(config.eval_confusables, config.seed + 202)
+    phrases = command_confusables(config.eval_confusables, config.seed + 202, config.pronunciation)
     others = [OTHER_WORDS[i % len(OTHER_WORDS)] for i in range(config.eval_other_words)]
     commands = [COMMAND_WORDS[i % len(COMMAND_WORDS)] for i in range(count)]
     negatives = {"speech": texts, "confusable": phrases, "other_words": others}
     spec = EvalSpec(
-        positives=tuple(Said(w, label=w) for w in commands),
+        positives=tuple(Said(w, label=w, pronunciations=config.said(w)) for w in commands),
         negatives={kind: tuple(Said(t) for t in said) for kind, said in negatives.items() if said},
         seed=config.seed,
         snrs_db=config.eval_snrs_db,
@@ -233,7 +259,10 @@ def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> dict[st
 
 
 def _settings(config: CommandCorpusConfig) -> dict[str, Any]:
-    return {"corpus": "commands", **json.loads(json.dumps(asdict(config)))}
+    settings = {"corpus": "commands", **json.loads(json.dumps(asdict(config)))}
+    if not settings["pronunciation"]:  # corpora made before pronunciations existed still resume
+        del settings["pronunciation"]
+    return settings
 
 
 def generate_commands(
@@ -256,9 +285,13 @@ def generate_commands(
     claim_output(out, _settings(config))
     start = time.perf_counter()
     jobs = plan(config)
+    said = {w: config.said(w) for w in dict.fromkeys([*COMMAND_WORDS, *config.pronunciation])}
+    spoken = report(said, [j.text for j in jobs if j.kind == "confusable" and j.text])
     rendered = render_clips(jobs, config.render_config(), out, workers)
     write_backgrounds(config, out)
     write_lists(jobs, out)
+    lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
+    atomic_write_bytes(out / "clips.jsonl", lines.encode())  # manifest.jsonl means wake word
     evaluation = _write_eval(config, out, workers)
     commands = [j for j in jobs if j.label in COMMAND_WORDS]
     summary = {
@@ -266,6 +299,7 @@ def generate_commands(
         "rendered_now": rendered,
         "by_split_and_word": dict(Counter(f"{j.split}/{j.label}" for j in jobs)),
         "command_voices": len({j.voice for j in commands}),
+        "pronunciation": spoken,
         "voices_by_split": {s: len({j.voice for j in jobs if j.split == s}) for s in SPLITS},
         "workers": workers,
         "total_seconds_wall": round(time.perf_counter() - start, 1),

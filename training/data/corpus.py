@@ -22,6 +22,7 @@ from kws.wavfile import write_wav
 from training.data import signals
 from training.data.augment import AugmentConfig, augment
 from training.data.phonetic import confusable_phrases
+from training.data.pronunciation import parse_pronunciation, pick_pronunciation
 from training.data.speaker_augment import speaker_augment
 from training.data.text_corpus import sentences
 from training.data.tts import Prosody, Voice, list_voices, prosody_grid, split_voices, synthesize
@@ -64,10 +65,14 @@ class CorpusConfig:
     """Distinct confusable phrases (held-out voices) in the negative streams."""
     eval_reverb_share: float = 0.25
     """Fraction of evaluation positives convolved with a room impulse response."""
+    pronunciation: tuple[str, ...] = ()
+    """IPA alternatives the keyword is spoken as (training.data.pronunciation), e.g.
+    ("hˈeɪ mˈaɪkɹɒft",); empty: espeak-ng's reading of the text. A string "a|b" is accepted."""
 
     def __post_init__(self) -> None:
         if not self.keyword.strip():
             raise ValueError("keyword must not be empty")
+        object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         counts = (self.positives, self.confusables, self.speech, self.noise, self.music)
         if min(*counts, self.silence, self.eval_positives) < 0:
             raise ValueError("counts must be >= 0")
@@ -101,6 +106,8 @@ class ClipJob:
     prosody: Prosody | None = None
     path: str | None = None
     """Where the clip goes, relative to the corpus; default ``clips/<split>/<kind>/<id>.wav``."""
+    ipa: str | None = None
+    """The pronunciation spoken instead of the engine's reading of ``text`` (None: the text)."""
 
     @property
     def relpath(self) -> str:
@@ -118,6 +125,7 @@ class ClipJob:
             "text": self.text,
             "voice": asdict(self.voice) if self.voice else None,
             "prosody": asdict(self.prosody) if self.prosody else None,
+            "ipa": self.ipa,
         }
 
 
@@ -140,7 +148,7 @@ def voices_by_split(config: CorpusConfig) -> dict[str, list[Voice]]:
 def plan(config: CorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config)."""
     voices = voices_by_split(config)
-    phrases = confusable_phrases(config.keyword, 300, config.seed)
+    phrases = confusable_phrases(config.keyword, 300, config.seed, config.pronunciation)
     texts = sentences(config.keyword, max(config.speech, 1), config.seed)
     jobs: list[ClipJob] = []
 
@@ -159,7 +167,9 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
         pairs = iter(grid)
         for _ in range(tts_counts["positive"]):
             voice, prosody = next(pairs)
-            add("positive", config.label, split, text=config.keyword, voice=voice, prosody=prosody)
+            said = pick_pronunciation(config.pronunciation, voice, config.seed, len(jobs))
+            add("positive", config.label, split, text=config.keyword, voice=voice,
+                prosody=prosody, ipa=said)  # fmt: skip
         for i in range(tts_counts["confusable"]):
             voice, prosody = next(pairs)
             text = phrases[(i * 7 + offset) % len(phrases)]
@@ -249,7 +259,7 @@ def _source(job: ClipJob, config: CorpusConfig, rng: np.random.Generator) -> np.
     seconds = config.clip_seconds
     if job.kind in TTS_KINDS:
         assert job.text is not None and job.voice is not None and job.prosody is not None
-        speech = synthesize(job.text, job.voice, job.prosody)
+        speech = synthesize(job.text, job.voice, job.prosody, job.ipa)
         speech = speaker_augment(speech, rng, config.augment)  # before the phrase is placed
         fit = _fit_window if job.kind == "speech" else _fit_end
         return fit(speech, n, rng)

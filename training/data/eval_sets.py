@@ -33,6 +33,7 @@ from benchmarks.streams import EVAL_ROLES as ROLES
 from benchmarks.streams import eval_manifests as manifests
 from training.data import signals
 from training.data.augment import AugmentConfig, excerpt, reverberate, room_impulse_response
+from training.data.pronunciation import pick_pronunciation
 from training.data.streams import (
     NegativeSource,
     write_negative_streams,
@@ -48,14 +49,18 @@ BABBLE_EXCERPT_S = 6.0
 BABBLE_EXCERPTS = 120
 
 
+EVAL_INDEX = 10**9
+"""Offset of the evaluation utterances' pronunciation draws from the corpus clips'."""
+
+
 @dataclass(frozen=True)
 class Said:
     """One utterance to synthesize: its text, its label where streams hold several keywords,
-    and the IPA to speak where a pronunciation is fixed."""
+    and the IPA alternatives it may be spoken as (one is drawn per voice; none: the text)."""
 
     text: str
     label: str | None = None
-    ipa: str | None = None
+    pronunciations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,10 +150,17 @@ def _noise(seconds: float, rng: np.random.Generator, sample_rate: int = signals.
 
 
 def _speak(item: tuple[str, Voice, Prosody, str | None]) -> np.ndarray:
-    text, voice, prosody, ipa = item
-    if ipa is None:
-        return synthesize(text, voice, prosody)
-    return synthesize(text, voice, prosody, ipa=ipa)  # type: ignore[call-arg]
+    return synthesize(*item)
+
+
+def _items(
+    said: Sequence[Said], pairs: Sequence[tuple[Voice, Prosody]], seed: int
+) -> list[tuple[str, Voice, Prosody, str | None]]:
+    """(text, voice, prosody, IPA) to synthesize: the IPA drawn among what each voice can say."""
+    return [
+        (s.text, v, p, pick_pronunciation(s.pronunciations, v, seed, EVAL_INDEX + i))
+        for i, (s, (v, p)) in enumerate(zip(said, pairs, strict=True))
+    ]
 
 
 def _reverberate_share(
@@ -193,16 +205,16 @@ def write_eval_set(
     with context.Pool(workers) as pool:
         if not positives_path.is_file() and spec.positives:
             pairs = prosody_grid(voices, len(spec.positives), seed + 101)
-            items = [(s.text, v, p, s.ipa) for s, (v, p) in zip(spec.positives, pairs, strict=True)]
+            items = _items(spec.positives, pairs, seed)
             clips = list(tqdm(pool.imap(_speak, items), total=len(items), desc=f"{role} positives"))
             rooms = _reverberate_share(clips, spec, real, rng)
             infos = [
                 {
                     "voice": v.name, "engine": v.engine, "text": s.text,
                     **({"label": s.label} if s.label else {}),
-                    **({"ipa": s.ipa} if s.ipa else {}), **room, **asdict(p),
+                    "ipa": ipa, **room, **asdict(p),
                 }
-                for s, (v, p), room in zip(spec.positives, pairs, rooms, strict=True)
+                for s, (_, v, p, ipa), room in zip(spec.positives, items, rooms, strict=True)
             ]  # fmt: skip
             backgrounds: dict[str, signals.Background] = {"noise": _noise, "babble": babble}
             if spec.music_behind_positives:
@@ -219,7 +231,7 @@ def write_eval_set(
         if not negatives_path.is_file() and spec.negative_hours > 0:
             said = [(kind, s) for kind, group in spec.negatives.items() for s in group]
             pairs = prosody_grid(voices, len(said), seed + 202)
-            items = [(s.text, v, p, s.ipa) for (_, s), (v, p) in zip(said, pairs, strict=True)]
+            items = _items([s for _, s in said], pairs, seed)
             spoken = list(tqdm(pool.imap(_speak, items), total=len(items), desc=f"{role} speech"))
             sources: dict[str, NegativeSource] = {}
             for (kind, _), audio in zip(said, spoken, strict=True):

@@ -1,10 +1,11 @@
 """``python -m training.data generate``: render a wake-word corpus on every core, resumably.
 
 Writes ``clips/<split>/<kind>/<id>.wav`` (fixed-length 16 kHz clips), ``manifest.jsonl`` (one
-line per clip: label, kind, split, text, voice, prosody, seed), ``corpus.json`` (the settings)
-and evaluation sets under ``eval/validation`` and ``eval/test`` (held-out voices embedded in
-backgrounds at several SNRs, and hours of keyword-free audio with real recordings where a
-recordings folder is given), each with manifests for ``benchmarks.frr_fa``.
+line per clip: label, kind, split, text, voice, prosody, seed, the IPA said), ``corpus.json``
+(the settings) and evaluation sets under ``eval/validation`` and ``eval/test`` (held-out voices
+embedded in backgrounds at several SNRs, and hours of keyword-free audio with real recordings
+where a recordings folder is given), each with manifests for ``benchmarks.frr_fa``. Before
+rendering it prints the IPA of the phrase and of each hard negative (stderr).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -35,6 +37,7 @@ from training.data.corpus import (
 )
 from training.data.eval_sets import EvalSpec, Said, write_eval_sets
 from training.data.phonetic import confusable_phrases
+from training.data.pronunciation import report
 from training.data.text_corpus import sentences
 
 INSTALL = {"espeak-ng": "apt-get install espeak-ng", "flite": "apt-get install flite"}
@@ -63,7 +66,10 @@ def check_engines(engines: tuple[str, ...]) -> None:
 
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(asdict(config)))
+    settings = json.loads(json.dumps(asdict(config)))
+    if not settings["pronunciation"]:  # corpora made before pronunciations existed still resume
+        del settings["pronunciation"]
+    return settings
 
 
 def claim_output(out: Path, settings: dict[str, Any]) -> None:
@@ -95,9 +101,14 @@ def render_clips(jobs: list[ClipJob], config: CorpusConfig, out: Path, workers: 
 def _write_eval(config: CorpusConfig, out: Path, workers: int) -> dict[str, Any]:
     """The validation and test evaluation sets (:mod:`training.data.eval_sets`)."""
     texts = sentences(config.keyword, config.eval_sentences, config.seed + 202)
-    phrases = confusable_phrases(config.keyword, config.eval_confusables, config.seed + 202)
+    phrases = confusable_phrases(
+        config.keyword, config.eval_confusables, config.seed + 202, config.pronunciation
+    )
     spec = EvalSpec(
-        positives=tuple(Said(config.keyword) for _ in range(config.eval_positives)),
+        positives=tuple(
+            Said(config.keyword, pronunciations=config.pronunciation)
+            for _ in range(config.eval_positives)
+        ),
         negatives={
             "speech": tuple(Said(t) for t in texts),
             "confusable": tuple(Said(t) for t in phrases),
@@ -131,13 +142,22 @@ def generate(
     claim_output(out, _settings(config))
     start = time.perf_counter()
     jobs = plan(config)
+    confusables = [j.text for j in jobs if j.kind == "confusable" and j.text]
+    spoken = report({config.keyword: config.pronunciation}, confusables)
+    positives = [j for j in jobs if j.kind == "positive"]
+    if config.pronunciation and any(j.ipa is None for j in positives):
+        readers = sorted({j.voice.engine for j in positives if j.ipa is None and j.voice})
+        print(
+            f"{sum(j.ipa is None for j in positives)} of {len(positives)} positives read the "
+            f"text: voices that take no phonemes or lack some ({', '.join(readers)})",
+            file=sys.stderr,
+        )
     rendered = 0 if eval_only else render_clips(jobs, config, out, workers)
     clips_s = time.perf_counter() - start
     if not eval_only:
         lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
         atomic_write_bytes(out / "manifest.jsonl", lines.encode())
     evaluation = _write_eval(config, out, workers)
-    positives = [j for j in jobs if j.kind == "positive"]
     summary = {
         "clips": len(jobs),
         "rendered_now": rendered,
@@ -145,6 +165,8 @@ def generate(
         "by_split_and_kind": dict(Counter(f"{j.split}/{j.kind}" for j in jobs)),
         "distinct_positive_voice_prosody": len({(j.voice, j.prosody) for j in positives}),
         "positive_voices": len({j.voice for j in positives}),
+        "pronunciation": spoken,
+        "positives_by_pronunciation": dict(Counter(j.ipa or "text" for j in positives)),
         "workers": workers,
         "clip_seconds_wall": round(clips_s, 1),
         "eval_seconds_wall": round(time.perf_counter() - start - clips_s, 1),

@@ -16,12 +16,19 @@ from pathlib import Path
 import numpy as np
 
 from kws.errors import KwsError
+from training.data.pronunciation import (
+    VOICE,
+    espeak_lines,
+    ipa_lines,
+    phoneme_words,
+    sound_key,
+    spoken_ipa,
+)
 from training.data.text_corpus import word_counts, words
-from training.data.tts import ESPEAK, require_engine, run_engine
 
 WORD_LISTS = ("/usr/share/dict/words",)
 """Vocabulary files (one word a line) searched for near words; 'apt-get install wamerican'."""
-PHONEME_VOICE = "en-us"
+PHONEME_VOICE = VOICE
 COMMON_WORDS = 300
 """How many of the corpus's most frequent words follow the keyword's first word ("hey there")."""
 MAX_PHONEME_DISTANCE = 2
@@ -30,14 +37,7 @@ _STRESS = str.maketrans("", "", "',%=")
 
 def _phonemize(lines: Sequence[str]) -> list[list[str]]:
     """Phonemes of each line, in one espeak-ng run (one clause a line)."""
-    if not lines:
-        return []
-    binary = require_engine(ESPEAK)
-    text = "".join(f"{line}.\n" for line in lines)
-    args = [binary, "-q", "-x", "--sep=_", "-v", PHONEME_VOICE]
-    out = run_engine(args, stdin=text).stdout.splitlines()
-    if len(out) != len(lines):  # espeak-ng split or merged a clause: fall back to one run each
-        out = [" ".join(run_engine(args, stdin=f"{line}.\n").stdout.split()) for line in lines]
+    out = espeak_lines(lines, ["-x", "--sep=_"], PHONEME_VOICE)
     return [[p for p in line.translate(_STRESS).replace(" ", "_").split("_") if p] for line in out]
 
 
@@ -104,12 +104,17 @@ def _vocabulary() -> list[str]:
 
 
 def _near_words(
-    keyword_words: Sequence[str], vocabulary: Sequence[str], banned: set[str]
+    keyword_words: Sequence[str],
+    vocabulary: Sequence[str],
+    banned: set[str],
+    said: dict[str, list[list[str]]] | None = None,
 ) -> dict[str, list[str]]:
     """For each keyword word, vocabulary words 1..MAX_PHONEME_DISTANCE phonemes away.
 
     Spelling narrows the word list first (letter distance 3, 2 for four letters, 1 for fewer), so
-    espeak-ng only phonemizes a few hundred candidates.
+    espeak-ng only phonemizes a few hundred candidates. ``said`` gives a word's pronunciations
+    (phoneme names) where they override espeak-ng's reading: a candidate is near if it is near
+    any of them and equal to none.
     """
     spelled: dict[str, list[str]] = {}
     for word in keyword_words:
@@ -120,9 +125,24 @@ def _near_words(
     near: dict[str, list[str]] = {}
     for word in keyword_words:
         cands = [v for v in spelled[word] if v not in banned and sounds[v]]
-        dist = edit_distances(sounds[word], [sounds[v] for v in cands])
-        near[word] = [v for v, d in zip(cands, dist, strict=True) if 1 <= d <= 2]
+        targets = (said or {}).get(word) or [sounds[word]]
+        dist = np.stack([edit_distances(t, [sounds[v] for v in cands]) for t in targets])
+        closest = dist.min(axis=0) if cands else np.zeros(0, dtype=np.int64)
+        near[word] = [
+            v for v, d in zip(cands, closest, strict=True) if 1 <= d <= MAX_PHONEME_DISTANCE
+        ]
     return near
+
+
+def _said_words(keyword: Sequence[str], pronunciation: Sequence[str]) -> dict[str, list[list[str]]]:
+    """Each keyword word's phoneme names in the pronunciations that have one word per word."""
+    said: dict[str, list[list[str]]] = {}
+    for alternative in pronunciation:
+        names = phoneme_words(alternative)
+        if len(names) == len(keyword):
+            for word, phones in zip(keyword, names, strict=True):
+                said.setdefault(word, []).append(phones)
+    return said
 
 
 def _contains(phrase: Sequence[str], keyword: Sequence[str]) -> bool:
@@ -139,22 +159,27 @@ def _interleave(groups: Iterable[list[str]]) -> list[str]:
     return out
 
 
-def confusable_phrases(keyword: str, count: int, seed: int) -> list[str]:
+def confusable_phrases(
+    keyword: str, count: int, seed: int, pronunciation: Sequence[str] = ()
+) -> list[str]:
     """``count`` phrases that sound like, or share words with, ``keyword`` but are not it.
 
     The list starts with each keyword word alone (for multi-word keywords), then interleaves
     near-word substitutions ("hey travis", "hay jarvis", "hay harvest"), near words alone
     ("travis"), the first/last word with common words ("hey there", "the jarvis") and near words
     with common words ("the harvest", for one-word keywords above all). Never
-    the keyword, a phrase containing it, or one whose phonemes equal it. Deterministic by seed;
-    raises KwsError if fewer than ``count`` can be made.
+    the keyword, a phrase containing it, or one whose phonemes equal it. ``pronunciation``
+    (IPA alternatives, training.data.pronunciation) overrides espeak-ng's reading of the keyword:
+    near words are found near those phonemes, and no phrase sounds like any alternative (the
+    phrases' en-us IPA compared with what en-us says for each). Deterministic by seed; raises
+    KwsError if fewer than ``count`` can be made.
     """
     rng = random.Random(seed)
     kw = words(keyword)
     if not kw:
         raise KwsError(f"keyword {keyword!r} has no words to make confusable phrases from")
     vocabulary = _vocabulary()
-    near = _near_words(sorted(set(kw)), vocabulary, banned=set(kw))
+    near = _near_words(sorted(set(kw)), vocabulary, set(kw), _said_words(kw, pronunciation))
     known = set(vocabulary)  # drops corpus jargon ("lintian") from the common words
     common = [w for w, _ in word_counts().most_common() if w in known and w not in kw]
     common = common[:COMMON_WORDS]
@@ -174,7 +199,13 @@ def confusable_phrases(keyword: str, count: int, seed: int) -> list[str]:
     candidates = list(dict.fromkeys(alone + _interleave(groups)))[: 2 * count + 10]
     target = phonemes(keyword)
     sounds = _phonemize(candidates)
-    chosen = [c for c, s in zip(candidates, sounds, strict=True) if s != target][:count]
+    alike = {sound_key(s) for s in spoken_ipa(pronunciation)} if pronunciation else set()
+    keys = [sound_key(s) for s in ipa_lines(candidates)] if alike else [""] * len(candidates)
+    chosen = [
+        c
+        for c, s, k in zip(candidates, sounds, keys, strict=True)
+        if s != target and k not in alike
+    ][:count]
     if len(chosen) < count:
         raise KwsError(f"only {len(chosen)} confusable phrases for {keyword!r}, {count} wanted")
     return chosen

@@ -225,18 +225,32 @@ def trim_silence(samples: np.ndarray, keep_ms: int = _KEEP_MS) -> np.ndarray:
     return samples[max(0, loud[0] - keep) : loud[-1] + 1 + keep]
 
 
-def synthesize(text: str, voice: Voice, prosody: Prosody) -> np.ndarray:
+def _espeak_input(text: str, voice: Voice, ipa: str | None) -> str:
+    """What espeak-ng reads on stdin: the text, or the IPA as ``[[mnemonics]]``."""
+    if ipa is None:
+        return text
+    from training.data.pronunciation import speaks, to_espeak
+
+    if not voice.is_english and not speaks(voice.base, ipa):
+        raise KwsError(f"espeak-ng voice {voice.name!r} cannot speak every phoneme of {ipa!r}")
+    return f"[[{to_espeak(ipa)}]]"
+
+
+def synthesize(text: str, voice: Voice, prosody: Prosody, ipa: str | None = None) -> np.ndarray:
     """Speak ``text``: int16 mono at 16 kHz, leading/trailing silence trimmed.
 
-    The engine writes a WAV to a temporary file which kws.wavfile reads and resamples once.
-    Raises KwsError if the engine is missing (one line saying what to install), fails (its
-    stderr on one line) or produces no sound.
+    ``ipa`` (training.data.pronunciation) is what espeak-ng says instead of its own reading of
+    the text, with the voice's own timbre; flite takes no phonemes and reads the text. The
+    engine writes a WAV to a temporary file which kws.wavfile reads and resamples once. Raises
+    KwsError if the engine is missing (one line saying what to install), fails (its stderr on
+    one line) or produces no sound.
     """
     binary = require_engine(voice.engine)
     with tempfile.TemporaryDirectory(prefix="kws-tts-") as tmp:
         out = Path(tmp, "speech.wav")
         command = _command(binary, text, voice, prosody, out)
-        run_engine(command, stdin=text if voice.engine == ESPEAK else None)
+        spoken = _espeak_input(text, voice, ipa) if voice.engine == ESPEAK else None
+        run_engine(command, stdin=spoken)
         try:
             audio = read_wav(out)
         except AudioFileError:
