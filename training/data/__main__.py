@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--engines",
         default=",".join(defaults.engines),
-        help="comma-separated TTS engines whose voices speak (espeak-ng, flite)",
+        help="comma-separated TTS engines whose voices speak (espeak-ng, flite, piper, kokoro)",
     )
     gen.add_argument("--eval-positives", type=int, default=defaults.eval_positives)
     gen.add_argument(
@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         )  # fmt: skip
     cmd.add_argument("--background-seconds", type=float, default=cmd_defaults.background_seconds)
     cmd.add_argument(
-        "--engines", default=",".join(cmd_defaults.engines), help="comma-separated TTS engines"
+        "--engines",
+        default=",".join(cmd_defaults.engines),
+        help="comma-separated TTS engines (espeak-ng, flite, piper, kokoro)",
     )
     cmd.add_argument(
         "--eval-hours", type=float, default=cmd_defaults.eval_negative_hours,

@@ -23,7 +23,15 @@ from training.data import signals
 from training.data.augment import AugmentConfig, augment
 from training.data.phonetic import confusable_phrases
 from training.data.text_corpus import sentences
-from training.data.tts import Prosody, Voice, list_voices, prosody_grid, split_voices, synthesize
+from training.data.tts import (
+    ENGINES,
+    Prosody,
+    Voice,
+    list_voices,
+    prosody_grid,
+    split_voices,
+    synthesize,
+)
 
 SPLITS = ("train", "validation", "test")
 SPLIT_SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -46,8 +54,8 @@ class CorpusConfig:
     music: int = 2000
     silence: int = 1500
     clip_seconds: float = 1.5
-    engines: tuple[str, ...] = ("espeak-ng", "flite")
-    """TTS engines whose voices speak (both by default; each must be installed)."""
+    engines: tuple[str, ...] = ENGINES
+    """TTS engines whose voices speak (all four by default; each must be installed)."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     eval_positives: int = 150
     """Held-out (test-voice) utterances embedded in the positive evaluation streams."""
@@ -124,8 +132,7 @@ def split_counts(total: int) -> dict[str, int]:
 
 
 def voices_by_split(config: CorpusConfig) -> dict[str, list[Voice]]:
-    voices = [v for v in list_voices() if v.engine in config.engines]
-    return split_voices(voices, seed=config.seed)
+    return split_voices(list_voices(tuple(config.engines)), seed=config.seed)
 
 
 def plan(config: CorpusConfig) -> list[ClipJob]:

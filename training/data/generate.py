@@ -13,7 +13,6 @@ import functools
 import json
 import multiprocessing
 import os
-import shutil
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -37,9 +36,7 @@ from training.data.corpus import (
 from training.data.phonetic import confusable_phrases
 from training.data.streams import write_negative_streams, write_positive_streams
 from training.data.text_corpus import sentences
-from training.data.tts import Prosody, Voice, prosody_grid, synthesize
-
-INSTALL = {"espeak-ng": "apt-get install espeak-ng", "flite": "apt-get install flite"}
+from training.data.tts import Prosody, Voice, check_engine, prosody_grid, synthesize
 
 
 def check_output(out: Path) -> None:
@@ -56,12 +53,11 @@ def check_output(out: Path) -> None:
 
 def check_engines(engines: tuple[str, ...]) -> None:
     for engine in engines:
-        if engine not in INSTALL:
-            raise KwsError(f"unknown TTS engine {engine!r}; choose from {', '.join(INSTALL)}")
-        if shutil.which(engine) is None:
-            raise KwsError(
-                f"{engine} is not installed: {INSTALL[engine]} (or leave it out with --engines)"
-            )
+        try:
+            check_engine(engine)
+        except KwsError as exc:
+            hint = " (or leave it out with --engines)" if "not installed" in str(exc) else ""
+            raise KwsError(f"{exc}{hint}") from None
 
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:
