@@ -155,3 +155,17 @@ def test_bad_voice_names_are_one_line() -> None:
         tts_piper.setting("joe")
     with pytest.raises(KwsError, match="kokoro has no voice 'af_bella'"):
         tts_kokoro.mixture_seed("af_bella")
+
+
+def test_corpora_default_to_all_four_engines() -> None:
+    from training.data.__main__ import build_parser
+    from training.data.commands import CommandCorpusConfig
+    from training.data.corpus import CorpusConfig
+
+    assert CorpusConfig(keyword="x").engines == CommandCorpusConfig().engines == tts.ENGINES
+    args = build_parser().parse_args(["generate", "--keyword", "x", "--out", "o"])
+    assert args.engines == "espeak-ng,flite,piper,kokoro"
+    for engine in (PIPER, KOKORO):
+        _needs(engine)
+    if shutil.which("flite"):
+        check_engines(tuple(args.engines.split(",")))  # all four installed: no error
