@@ -27,7 +27,7 @@ TINY_CORPUS = [
     "corpus.per_command=10", "corpus.other_words=10", "corpus.confusables=0", "corpus.speech=10",
     "corpus.background_seconds=6", "corpus.eval_per_command=1", "corpus.eval_snrs_db=[10]",
     "corpus.eval_negative_hours=0.005", "corpus.eval_sentences=4", "corpus.eval_confusables=0",
-    "corpus.eval_other_words=4",
+    "corpus.eval_other_words=4", "corpus.engines=['espeak-ng', 'flite']",
 ]  # fmt: skip
 TINY_TRAIN = [
     "train.epochs=2", "train.params.conv_filters=8", "train.params.kernel=[10, 5]",

@@ -148,7 +148,7 @@ def test_full_disk_is_one_line_and_loses_nothing(tmp_path: Path, monkeypatch) ->
     from kws.errors import KwsError
 
     out = tmp_path / "c"
-    cfg = config(eval_positives=0, eval_negative_hours=0)
+    cfg = config(eval_positives=0, eval_negative_hours=0, engines=("espeak-ng", "flite"))
     real_fsync = os.fsync
     calls = {"n": 0}
 

@@ -93,7 +93,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = CorpusConfig(
         keyword="hey jarvis", positives=120, confusables=40, speech=40, noise=30, music=20,
         silence=10, eval_positives=6, eval_snrs_db=(10.0,), eval_negative_hours=0.01,
-        eval_sentences=10, eval_confusables=6,
+        eval_sentences=10, eval_confusables=6, engines=("espeak-ng", "flite"),
     )  # fmt: skip
     generate(config, out, workers=2)
     return out

@@ -22,7 +22,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("train_corpus")
     config = CorpusConfig(
         keyword="hey jarvis", positives=120, confusables=40, speech=40, noise=30, music=20,
-        silence=10, eval_positives=0, eval_negative_hours=0,
+        silence=10, eval_positives=0, eval_negative_hours=0, engines=("espeak-ng", "flite"),
     )  # fmt: skip
     generate(config, out, workers=2)
     return out

@@ -16,6 +16,7 @@ TINY = [
     "corpus.positives=100", "corpus.confusables=30", "corpus.speech=30", "corpus.noise=20",
     "corpus.music=10", "corpus.silence=10", "corpus.eval_positives=6", "corpus.eval_snrs_db=[10]",
     "corpus.eval_negative_hours=0.01", "corpus.eval_sentences=10", "corpus.eval_confusables=6",
+    "corpus.engines=['espeak-ng', 'flite']",
     "train.epochs=3", "train.params.conv_filters=8", "train.params.kernel=[10, 5]",
     "train.params.stride=[4, 2]", "train.params.rnn_layers=1", "train.params.rnn_units=16",
     "train.params.fc_units=16", "ship.cost_minutes=0.5",

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--engines",
         default=",".join(defaults.engines),
-        help="comma-separated TTS engines whose voices speak (espeak-ng, flite)",
+        help="comma-separated TTS engines whose voices speak (espeak-ng, flite, piper, kokoro)",
     )
     gen.add_argument(
         "--recordings", type=Path,
@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="how a word is said, in IPA (repeat per word), e.g. --pronunciation 'off=ˈɔːf|ˈɑːf'",
     )  # fmt: skip
     cmd.add_argument(
-        "--engines", default=",".join(cmd_defaults.engines), help="comma-separated TTS engines"
+        "--engines",
+        default=",".join(cmd_defaults.engines),
+        help="comma-separated TTS engines (espeak-ng, flite, piper, kokoro)",
     )
     cmd.add_argument(
         "--eval-hours", type=float, default=cmd_defaults.eval_negative_hours,

@@ -60,7 +60,7 @@ from training.data.loaders.speech_commands import (
 from training.data.phonetic import confusable_phrases
 from training.data.pronunciation import parse_pronunciation, pick_pronunciation, report
 from training.data.text_corpus import sentences, words
-from training.data.tts import Voice, prosody_grid
+from training.data.tts import ENGINES, Voice, prosody_grid
 
 OTHER_WORDS = tuple(w for w in WORDS if w not in COMMAND_WORDS)
 """The 25 Speech Commands v2 words that are not commands (spoken as ``_unknown_``)."""
@@ -86,7 +86,7 @@ class CommandCorpusConfig:
     background_seconds: float = 120.0
     """Length of each ``_background_noise_`` recording (one per kind in BACKGROUND_KINDS)."""
     clip_seconds: float = 1.0
-    engines: tuple[str, ...] = ("espeak-ng", "flite")
+    engines: tuple[str, ...] = ENGINES
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     recordings: str | None = None
     """Folder of real recordings (see CorpusConfig.recordings)."""

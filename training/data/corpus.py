@@ -25,7 +25,15 @@ from training.data.phonetic import confusable_phrases
 from training.data.pronunciation import parse_pronunciation, pick_pronunciation
 from training.data.speaker_augment import speaker_augment
 from training.data.text_corpus import sentences
-from training.data.tts import Prosody, Voice, list_voices, prosody_grid, split_voices, synthesize
+from training.data.tts import (
+    ENGINES,
+    Prosody,
+    Voice,
+    list_voices,
+    prosody_grid,
+    split_voices,
+    synthesize,
+)
 
 SPLITS = ("train", "validation", "test")
 SPLIT_SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -48,8 +56,8 @@ class CorpusConfig:
     music: int = 2000
     silence: int = 1500
     clip_seconds: float = 1.5
-    engines: tuple[str, ...] = ("espeak-ng", "flite")
-    """TTS engines whose voices speak (both by default; each must be installed)."""
+    engines: tuple[str, ...] = ENGINES
+    """TTS engines whose voices speak (all four by default; each must be installed)."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     recordings: str | None = None
     """Folder of real recordings (``python -m training.data recordings``): each evaluation set
@@ -141,8 +149,7 @@ def split_counts(total: int) -> dict[str, int]:
 
 
 def voices_by_split(config: CorpusConfig) -> dict[str, list[Voice]]:
-    voices = [v for v in list_voices() if v.engine in config.engines]
-    return split_voices(voices, seed=config.seed)
+    return split_voices(list_voices(tuple(config.engines)), seed=config.seed)
 
 
 def plan(config: CorpusConfig) -> list[ClipJob]:

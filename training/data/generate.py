@@ -15,7 +15,6 @@ import functools
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 from collections import Counter
@@ -39,8 +38,7 @@ from training.data.eval_sets import EvalSpec, Said, write_eval_sets
 from training.data.phonetic import confusable_phrases
 from training.data.pronunciation import report
 from training.data.text_corpus import sentences
-
-INSTALL = {"espeak-ng": "apt-get install espeak-ng", "flite": "apt-get install flite"}
+from training.data.tts import check_engine
 
 
 def check_output(out: Path) -> None:
@@ -57,12 +55,11 @@ def check_output(out: Path) -> None:
 
 def check_engines(engines: tuple[str, ...]) -> None:
     for engine in engines:
-        if engine not in INSTALL:
-            raise KwsError(f"unknown TTS engine {engine!r}; choose from {', '.join(INSTALL)}")
-        if shutil.which(engine) is None:
-            raise KwsError(
-                f"{engine} is not installed: {INSTALL[engine]} (or leave it out with --engines)"
-            )
+        try:
+            check_engine(engine)
+        except KwsError as exc:
+            hint = " (or leave it out with --engines)" if "not installed" in str(exc) else ""
+            raise KwsError(f"{exc}{hint}") from None
 
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:

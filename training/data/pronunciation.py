@@ -99,7 +99,7 @@ ESPEAK_IPA: dict[str, str] = {
 """IPA phoneme -> espeak-ng English mnemonic. en-us speaks each back as the same IPA where en-us
 has the sound (tests/test_pronunciation.py checks the round trip); the British-only ɒ is the
 mnemonic '0', which British voices say as ɒ and en-us as ɑː, and so on for each accent."""
-PHONEME_ENGINES = frozenset({"espeak-ng"})
+PHONEME_ENGINES = frozenset({"espeak-ng", "piper", "kokoro"})
 """TTS engines whose :func:`training.data.tts.synthesize` speaks the ``ipa`` it is given (the
 others read the text); an engine that takes IPA joins this set."""
 STRESS = {"ˈ": "'", "ˌ": ","}

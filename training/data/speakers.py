@@ -18,7 +18,14 @@ from kws.errors import KwsError
 from kws.wavfile import write_wav
 from training.data.asterisk import SAMPLE_RATE, _merge_summary
 from training.data.text_corpus import sentences
-from training.data.tts import list_voices, split_voices, synthesize, synthetic_speakers
+from training.data.tts import (
+    ESPEAK,
+    FLITE,
+    list_voices,
+    split_voices,
+    synthesize,
+    synthetic_speakers,
+)
 
 DEFAULT_COUNTS = {"train": 48, "validation": 8, "test": 10}
 
@@ -31,7 +38,8 @@ def build_tts_speakers(
 ) -> dict[str, dict[str, object]]:
     """Synthesize ``counts[split]`` speakers per split, ``utterances`` sentences each; return the
     per-speaker summary (also merged into ``OUT/speakers.json``). Existing files are kept."""
-    splits = split_voices(list_voices(), seed=seed)
+    # pitch tells synthetic speakers apart, and piper and kokoro have no pitch control
+    splits = split_voices(list_voices((ESPEAK, FLITE)), seed=seed)
     texts = sentences("", utterances * 4, seed)
     summary: dict[str, dict[str, object]] = {}
     jobs = []

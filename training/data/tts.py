@@ -1,10 +1,15 @@
-"""Text-to-speech with espeak-ng and flite: the voice inventory, prosody grids and voice splits.
+"""Text-to-speech with espeak-ng, flite, Piper and Kokoro: the voice inventory, prosody grids and
+voice splits, and one :func:`synthesize` that dispatches to the engine.
 
 The project makes its own wake-word data for any phrase, so every keyword clip comes from here.
-Variety comes from three places: espeak-ng's English voices crossed with all its voice variants
-(timbre), espeak-ng's other-language voices reading the English phrase (accents), and flite's
-voices (a different synthesis method). Speakers are kept apart across train/validation/test by
-:func:`split_voices`, so a test voice is never heard in training, not even with another variant.
+Variety comes from espeak-ng's English voices crossed with all its voice variants (timbre), its
+other-language voices reading the English phrase (accents), flite's voices (another synthesis
+method), and two neural engines that sound like people (:mod:`training.data.tts_piper`: one
+speaker at 75 settings; :mod:`training.data.tts_kokoro`: 200 seeded mixtures of five style
+vectors). Speakers are kept apart across train/validation/test by :func:`split_voices` (a Piper
+setting or a Kokoro mixture counts as a speaker), so a test voice is never heard in training,
+not even with another variant. :func:`prosody_grid` gives espeak-ng and flite together 40 % of
+the clips, Kokoro 40 % and Piper 20 % (renormalised over the engines in use).
 
 Prosody mapping (:class:`Prosody` is in espeak-ng's units):
 
@@ -15,6 +20,11 @@ Prosody mapping (:class:`Prosody` is in espeak-ng's units):
   int_f0_target_mean=`` the voice's usual mean F0 × 2^((pitch - 50) / 100) (pitch 50 keeps the
   voice's own F0; rms ignores it); ``amplitude`` → a gain of amplitude/100 applied to the samples;
   ``word_gap_ms`` has no flite equivalent and is ignored (the grid keeps it 0 for flite).
+- piper and kokoro speak IPA (``ipa=``, or the text phonemized by espeak-ng's en-us rules):
+  ``rate_wpm`` → Piper's length_scale within the setting's band, Kokoro's speed (see their
+  modules); ``amplitude`` → a gain of amplitude/100 on audio normalised to a -6 dBFS peak;
+  ``pitch`` and ``word_gap_ms`` are no controls of these engines and are ignored (the grid keeps
+  them 50 and 0); pitch variety for them comes from the speaker augmentation step.
 """
 
 from __future__ import annotations
@@ -22,22 +32,32 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import random
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kws.errors import AudioFileError, KwsError
-from kws.wavfile import read_wav, to_mono_int16
+from kws.wavfile import WavAudio, read_wav, to_mono_int16
+from training.data import tts_kokoro, tts_piper
 
 ESPEAK = "espeak-ng"
 FLITE = "flite"
+PIPER = tts_piper.PIPER
+KOKORO = tts_kokoro.KOKORO
+ENGINES = (ESPEAK, FLITE, PIPER, KOKORO)
+NEURAL = {PIPER: tts_piper, KOKORO: tts_kokoro}
+"""Engines driven by IPA in-process, with the module that speaks for each."""
+ENGINE_SHARES = {"classic": 0.4, PIPER: 0.2, KOKORO: 0.4}
+"""Share of a prosody grid for espeak-ng and flite together, Piper, and Kokoro."""
+NEURAL_PEAK = 0.5
 SAMPLE_RATE = 16000
 """Hz, the rate of every clip :func:`synthesize` returns."""
 ESPEAK_DEFAULT_WPM = 175
@@ -58,7 +78,12 @@ WORD_GAPS_MS = (0, 10, 20, 30, 40)
 _DUPLICATE_VARIANTS = frozenset({"fast", "klatt6", "caleb"})
 """Variants that sound exactly like another (plain voice, klatt, klatt) in espeak-ng 1.51 once a
 rate is given: kept out so every voice in the inventory is a distinct sound."""
-_INSTALL = {ESPEAK: "apt-get install espeak-ng", FLITE: "apt-get install flite"}
+_INSTALL = {
+    ESPEAK: "apt-get install espeak-ng",
+    FLITE: "apt-get install flite",
+    PIPER: tts_piper.INSTALL,
+    KOKORO: tts_kokoro.INSTALL,
+}
 _FLITE_F0_HZ = {"slt": 180.0, "rms": 100.0, "awb": 110.0, "kal": 110.0, "kal16": 110.0}
 _FLITE_ACCENTS = {"awb": ("en-gb-scotland", "Scottish English (flite awb)")}
 _VOICE_LINE = re.compile(r"^\s*\d+\s+(\S+)\s+(\S+)\s+(\S+)\s+(.*?)\s*(\([^)]*\)\s*)*$")
@@ -72,9 +97,10 @@ class Voice:
     """One speaker an engine can produce."""
 
     engine: str
-    """'espeak-ng' or 'flite'."""
+    """'espeak-ng', 'flite', 'piper' or 'kokoro'."""
     name: str
-    """What the engine's voice option takes: 'en-us+f3' (espeak-ng voice+variant) or 'slt'."""
+    """What the engine's voice option takes: 'en-us+f3' (espeak-ng voice+variant), 'slt', a
+    Piper setting 'joe@ls1.00,ns0.55,nw0.8' or a Kokoro mixture 'kokoro-mix-17'."""
     language: str
     """Language whose pronunciation rules read the text: 'en-us', 'en-gb-scotland', 'de'..."""
     accent: str
@@ -85,6 +111,8 @@ class Voice:
         """The speaker without its variant: what :func:`split_voices` keeps in one split."""
         if self.engine == ESPEAK:
             return self.name.split("+", 1)[0]
+        if self.engine in NEURAL:
+            return self.name  # a Piper setting or a Kokoro mixture is a speaker of its own
         return re.sub(r"\d+$", "", Path(self.name).stem)  # kal and kal16 are one speaker
 
     @property
@@ -105,6 +133,21 @@ class Prosody:
     """Loudness, 0-200 (espeak-ng default 100)."""
     word_gap_ms: int
     """Extra pause between words, milliseconds (multiples of 10)."""
+
+
+def installed(engine: str) -> bool:
+    """True if the engine can run (its executable, or its Python packages, are there)."""
+    if engine in NEURAL:
+        return all(importlib.util.find_spec(module) for module in NEURAL[engine].MODULES)
+    return shutil.which(engine) is not None
+
+
+def check_engine(engine: str) -> None:
+    """Raise a one-line KwsError for an unknown engine or one that is not installed."""
+    if engine not in ENGINES:
+        raise KwsError(f"unknown TTS engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if not installed(engine):
+        raise KwsError(f"{engine} is not installed: {_INSTALL[engine]}")
 
 
 def require_engine(engine: str) -> str:
@@ -181,16 +224,23 @@ def _flite_voices() -> list[Voice]:
     return voices
 
 
-@functools.cache
-def list_voices() -> list[Voice]:
-    """Every usable voice of the installed engines (cached for the process; copy before editing).
+def _neural_voices(engine: str) -> list[Voice]:
+    accent = {PIPER: "American English (Piper joe)", KOKORO: "Kokoro-82M style mixture"}[engine]
+    return [Voice(engine, name, "en-us", accent) for name in NEURAL[engine].voice_names()]
 
-    Engines that are not installed contribute nothing; if neither is, raises KwsError.
+
+@functools.cache
+def list_voices(engines: tuple[str, ...] = ENGINES) -> list[Voice]:
+    """Every usable voice of the installed ``engines`` (cached for the process; copy before
+    editing). Engines that are not installed contribute nothing; if none is, raises KwsError.
     """
     voices: list[Voice] = []
-    for engine, lister in ((ESPEAK, _espeak_voices), (FLITE, _flite_voices)):
-        if shutil.which(engine):
-            voices += lister()
+    for engine in engines:
+        if engine not in ENGINES:
+            check_engine(engine)  # raises: unknown engine
+        if installed(engine):
+            lister = {ESPEAK: _espeak_voices, FLITE: _flite_voices}.get(engine)
+            voices += lister() if lister else _neural_voices(engine)
     if not voices:
         raise KwsError(f"no text-to-speech engine is installed: {_INSTALL[ESPEAK]} flite")
     return voices
@@ -239,12 +289,40 @@ def _espeak_input(text: str, voice: Voice, ipa: str | None) -> str:
 def synthesize(text: str, voice: Voice, prosody: Prosody, ipa: str | None = None) -> np.ndarray:
     """Speak ``text``: int16 mono at 16 kHz, leading/trailing silence trimmed.
 
-    ``ipa`` (training.data.pronunciation) is what espeak-ng says instead of its own reading of
-    the text, with the voice's own timbre; flite takes no phonemes and reads the text. The
-    engine writes a WAV to a temporary file which kws.wavfile reads and resamples once. Raises
-    KwsError if the engine is missing (one line saying what to install), fails (its stderr on
+    ``ipa`` (training.data.pronunciation) is what the voice says instead of its engine's reading
+    of the text: piper and kokoro take it as their phoneme input (default: espeak-ng's en-us IPA
+    of the text, the same source), espeak-ng speaks it as ``[[mnemonics]]`` with the voice's own
+    timbre, and flite takes no phonemes and reads the text. piper and kokoro run in this process;
+    espeak-ng and flite write a WAV to a temporary file. kws.wavfile resamples once. Raises
+    KwsError if the engine is missing (one line saying what to install), fails (its message on
     one line) or produces no sound.
     """
+    if voice.engine in NEURAL:
+        audio = _neural(text, voice, prosody, ipa)
+    else:
+        audio = _classic(text, voice, prosody, ipa)
+    samples = trim_silence(to_mono_int16(audio, SAMPLE_RATE))
+    if samples.size == 0:
+        raise KwsError(f"{voice.engine} voice {voice.name!r} produced silence for {text!r}")
+    return samples
+
+
+def _neural(text: str, voice: Voice, prosody: Prosody, ipa: str | None) -> WavAudio:
+    check_engine(voice.engine)
+    if ipa is None:
+        from training.data.pronunciation import ipa as text_ipa
+
+        ipa = text_ipa(text)
+    phonemes = ipa
+    samples, rate = NEURAL[voice.engine].speak(phonemes, voice.name, prosody.rate_wpm)
+    peak = float(np.abs(samples).max(initial=0.0))
+    if not peak > 0:  # also catches NaN
+        raise KwsError(f"{voice.engine} voice {voice.name!r} produced silence for {text!r}")
+    gain = NEURAL_PEAK / peak * prosody.amplitude / 100
+    return WavAudio(np.clip(samples * gain, -1.0, 1.0).reshape(-1, 1), rate, 1, "float32")
+
+
+def _classic(text: str, voice: Voice, prosody: Prosody, ipa: str | None) -> WavAudio:
     binary = require_engine(voice.engine)
     with tempfile.TemporaryDirectory(prefix="kws-tts-") as tmp:
         out = Path(tmp, "speech.wav")
@@ -258,10 +336,7 @@ def synthesize(text: str, voice: Voice, prosody: Prosody, ipa: str | None = None
     if voice.engine == FLITE and prosody.amplitude != 100:
         gained = np.clip(audio.samples * (prosody.amplitude / 100), -1.0, 1.0)
         audio = dataclasses.replace(audio, samples=gained)
-    samples = trim_silence(to_mono_int16(audio, SAMPLE_RATE))
-    if samples.size == 0:
-        raise KwsError(f"{voice.engine} voice {voice.name!r} produced silence for {text!r}")
-    return samples
+    return audio
 
 
 def _identity(seed: int, voice: Voice) -> int:
@@ -280,13 +355,37 @@ def _base_cycle(groups: dict[tuple[str, str], list[Voice]]) -> list[tuple[str, s
     return [key for r in range(rounds) for key in english + accented[r::rounds]]
 
 
+def _turns(groups: dict[tuple[str, str], list[Voice]]) -> Iterator[tuple[str, str]]:
+    """Base voices in speaking order: a smooth weighted round robin over the pools of
+    ENGINE_SHARES (espeak-ng and flite together, piper, kokoro), each pool going round its
+    :func:`_base_cycle`. With one pool this is that pool's cycle, repeated."""
+    pools: dict[str, list[tuple[str, str]]] = {}
+    for pool in ENGINE_SHARES:
+        members = {
+            k: v for k, v in groups.items() if (k[0] if k[0] in NEURAL else "classic") == pool
+        }
+        if members:
+            pools[pool] = _base_cycle(members)
+    total = sum(ENGINE_SHARES[pool] for pool in pools)
+    credit = dict.fromkeys(pools, 0.0)
+    taken = dict.fromkeys(pools, 0)
+    while True:
+        for pool in pools:
+            credit[pool] += ENGINE_SHARES[pool] / total
+        pick = max(pools, key=credit.__getitem__)  # ties go to the first pool listed
+        credit[pick] -= 1.0
+        yield pools[pick][taken[pick] % len(pools[pick])]
+        taken[pick] += 1
+
+
 def prosody_grid(voices: Sequence[Voice], count: int, seed: int) -> list[tuple[Voice, Prosody]]:
     """``count`` distinct (voice, prosody) pairs spread over the voices' speakers.
 
     Speakers (base voices) take turns, each cycling through its variants, so even a small count
-    hears many speakers; non-English accent voices make about ACCENTED_SHARE of the list. Prosody
-    is drawn from RATES_WPM x PITCHES x AMPLITUDES x WORD_GAPS_MS. The same seed and voice set
-    give the same list, whatever the order of ``voices``.
+    hears many speakers; engines share the list by ENGINE_SHARES and non-English accent voices
+    make about ACCENTED_SHARE of espeak-ng's and flite's part. Prosody is drawn from RATES_WPM x
+    PITCHES x AMPLITUDES x WORD_GAPS_MS (pitch 50 and no gap for piper and kokoro, gap 0 for
+    flite). The same seed and voice set give the same list, whatever the order of ``voices``.
     """
     rng = random.Random(seed)
     groups: dict[tuple[str, str], list[Voice]] = {}
@@ -296,19 +395,20 @@ def prosody_grid(voices: Sequence[Voice], count: int, seed: int) -> list[tuple[V
         raise ValueError("prosody_grid needs at least one voice")
     for members in groups.values():
         rng.shuffle(members)
-    cycle = _base_cycle(groups)
+    order = _turns(groups)
     turns = dict.fromkeys(groups, 0)
     chosen: list[tuple[Voice, Prosody]] = []
     seen: set[tuple[Voice, Prosody]] = set()
-    for attempt in range(count * 50):
+    for _ in range(count * 50):
         if len(chosen) == count:
             break
-        key = cycle[attempt % len(cycle)]
+        key = next(order)
         members = groups[key]
         voice = members[turns[key] % len(members)]
         turns[key] += 1
         gaps = WORD_GAPS_MS if voice.engine == ESPEAK else (0,)
-        pair = (voice, Prosody(*(rng.choice(v) for v in (RATES_WPM, PITCHES, AMPLITUDES, gaps))))
+        pitches = (50,) if voice.engine in NEURAL else PITCHES
+        pair = (voice, Prosody(*(rng.choice(v) for v in (RATES_WPM, pitches, AMPLITUDES, gaps))))
         if pair not in seen:
             seen.add(pair)
             chosen.append(pair)
