@@ -24,6 +24,7 @@ import soundfile
 
 from kws.errors import AudioFileError, KwsError
 from kws.wavfile import WavAudio, read_wav, to_mono_int16
+from training.data.reserved import refuse_reserved
 
 SAMPLE_RATE = 16000
 """Hz, the runtime's rate and the default for :func:`load`."""
@@ -107,8 +108,11 @@ class SkipLog:
 
 
 def require_dir(root: str | os.PathLike[str], dataset: str) -> Path:
-    """Return ``root`` as a Path, or raise a one-line KwsError if it is not a folder."""
+    """Return ``root`` as a Path, or raise a one-line KwsError if it is not a folder or is (or
+    lies inside) a folder named after a reserved dataset (:mod:`training.data.reserved`)."""
     path = Path(root)
+    for part in path.absolute().parts:
+        refuse_reserved(part, f"the {dataset} loader")
     if not path.is_dir():
         problem = "no such folder" if not path.exists() else "not a folder"
         raise KwsError(f"{path}: {problem} (expected a {dataset} dataset)")
