@@ -235,6 +235,10 @@ def _entry(out: Path, file: Path, source: Source, member: str, version: str) -> 
     )  # fmt: skip
 
 
+Job = tuple[Source, str, Path, str]
+"""A row, the package path it matched, the output folder and the flattened name."""
+
+
 def build(
     out: Path,
     manifest: Path = DEFAULT_MANIFEST,
@@ -251,59 +255,80 @@ def build(
     cache = cache or out / "debs"
     entries: list[RecordingEntry] = []
     errors = 0
-    progress = tqdm(total=0, desc="recordings", unit="file")
     by_package: dict[str, list[Source]] = {}
     for source in sources:
         by_package.setdefault(source.package, []).append(source)
-    for package, group in by_package.items():
-        try:
-            deb = debian_sounds.download_deb(package, group[0].version, cache)
-            members = debian_sounds.list_members(deb)
-        except KwsError as exc:
-            for source in group:
-                report(f"{package}: {source.pattern}: {exc}")
-            errors += len(group)
-            continue
-        version = _deb_version(deb)
-        jobs: list[tuple[Source, str, Path, str]] = []
-        taken: set[str] = set()  # a file matched by two rows goes where the first one says
-        for source in group:
-            pattern = glob_regex(source.pattern)
-            matched = [m for m in members if pattern.fullmatch(m) and m not in taken]
-            taken.update(matched)
-            if not matched:
-                report(f"{package}: {source.pattern} matches nothing in {deb.name}")
-                errors += 1
-            folder = out / source.split / source.kind / package
-            jobs += [(source, m, folder, flat_name(m)) for m in matched]
-        progress.total += len(jobs)
-        progress.refresh()
-        todo = []
-        for source, member, folder, flat in jobs:
-            done = _written(folder, flat)
-            if done is None:
-                todo.append((source, member, folder, flat))
+    with tqdm(total=0, desc="recordings", unit="file") as progress:
+        for package, group in by_package.items():
+            try:
+                deb = debian_sounds.download_deb(package, group[0].version, cache)
+                members = debian_sounds.list_members(deb)
+            except KwsError as exc:
+                for source in group:
+                    report(f"{package}: {source.pattern}: {exc}")
+                errors += len(group)
                 continue
-            entries += _entries(out, done, source, member, version)
-            progress.update(1)
-        if not todo:
-            continue
-        with tempfile.TemporaryDirectory(prefix="kws-recordings-") as tmp:
-            debian_sounds.extract(deb, [member for _, member, _, _ in todo], Path(tmp))
-            for source, member, folder, flat in todo:
-                progress.update(1)
-                try:
-                    audio = _decode(Path(tmp) / member, source.kind)
-                except AudioFileError as exc:
-                    report(f"{package}: {member}: {str(exc).split(': ', 1)[-1]}")
-                    errors += 1
-                    continue
-                entries += _entries(out, _write(folder, flat, audio), source, member, version)
-    progress.close()
+            jobs, unmatched = _jobs(out, group, members)
+            for source in unmatched:
+                report(f"{package}: {source.pattern} matches nothing in {deb.name}")
+            errors += len(unmatched)
+            progress.total += len(jobs)
+            progress.refresh()
+            written, failed = _package(out, deb, jobs, progress, report)
+            entries += written
+            errors += failed
     summary = summarize(entries)
     summary["errors"] = errors
     _write_index(out, entries, summary, manifest)
     return summary
+
+
+def _jobs(out: Path, group: list[Source], members: list[str]) -> tuple[list[Job], list[Source]]:
+    """The files of one package each row takes (a file two rows match goes with the first),
+    and the rows that match nothing."""
+    jobs: list[Job] = []
+    unmatched: list[Source] = []
+    taken: set[str] = set()
+    for source in group:
+        pattern = glob_regex(source.pattern)
+        matched = [m for m in members if pattern.fullmatch(m) and m not in taken]
+        taken.update(matched)
+        if not matched:
+            unmatched.append(source)
+        folder = out / source.split / source.kind / source.package
+        jobs += [(source, m, folder, flat_name(m)) for m in matched]
+    return jobs, unmatched
+
+
+def _package(
+    out: Path, deb: Path, jobs: list[Job], progress: tqdm, report: Callable[[str], None]
+) -> tuple[list[RecordingEntry], int]:
+    """Index the jobs already written, extract and write the rest; return entries and errors."""
+    version = _deb_version(deb)
+    entries: list[RecordingEntry] = []
+    todo = []
+    for source, member, folder, flat in jobs:
+        done = _written(folder, flat)
+        if done is None:
+            todo.append((source, member, folder, flat))
+            continue
+        entries += _entries(out, done, source, member, version)
+        progress.update(1)
+    if not todo:
+        return entries, 0
+    errors = 0
+    with tempfile.TemporaryDirectory(prefix="kws-recordings-") as tmp:
+        debian_sounds.extract(deb, [member for _, member, _, _ in todo], Path(tmp))
+        for source, member, folder, flat in todo:
+            progress.update(1)
+            try:
+                audio = _decode(Path(tmp) / member, source.kind)
+            except AudioFileError as exc:
+                report(f"{source.package}: {member}: {str(exc).split(': ', 1)[-1]}")
+                errors += 1
+                continue
+            entries += _entries(out, _write(folder, flat, audio), source, member, version)
+    return entries, errors
 
 
 def _write(folder: Path, flat: str, audio: np.ndarray) -> list[Path]:
