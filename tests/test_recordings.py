@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
 from kws.errors import KwsError
 from kws.wavfile import load_audio
 from tests.test_debian_sounds import fake_deb, tone
 from training.data import debian_sounds, recordings
 from training.data.__main__ import main as data_main
+from training.data.loaders.base import read_audio
 from training.data.reserved import RESERVED_PACKAGES
 
 pytestmark = pytest.mark.skipif(
@@ -206,3 +208,13 @@ def test_glob_stays_within_folders_unless_doubled() -> None:
     assert pattern.fullmatch(f"{VOICE}/phonetic/icao/a.wav")
     assert not pattern.fullmatch(f"{VOICE}/silence/1.wav")
     assert not recordings.glob_regex(f"{VOICE}/*.wav").fullmatch(f"{VOICE}/digits/1.wav")
+
+
+def test_raw_gsm_prompts_decode(tmp_path: Path) -> None:
+    """Two Asterisk voices ship headerless GSM 6.10 (.gsm) prompts: 8 kHz mono."""
+    path = tmp_path / "prompt.gsm"
+    soundfile.write(path, tone(1.0, 8000), 8000, format="RAW", subtype="GSM610")
+    audio = read_audio(path)
+    assert audio.sample_rate == 8000 and audio.channels == 1
+    assert abs(audio.samples.shape[0] - 8000) < 320  # whole 20 ms GSM frames
+    assert np.abs(audio.samples).max() > 0.2

@@ -151,11 +151,17 @@ _SOUNDFILE_ENCODINGS = {
 }
 
 
+_HEADERLESS = {".gsm": {"format": "RAW", "subtype": "GSM610", "samplerate": 8000, "channels": 1}}
+"""Headerless formats, read with fixed parameters: ``.gsm`` is Asterisk's raw GSM 6.10 prompt
+format (8 kHz mono)."""
+
+
 def _read_soundfile(path: Path) -> WavAudio:
     try:
-        with soundfile.SoundFile(path) as f:
+        with soundfile.SoundFile(path, **_HEADERLESS.get(path.suffix.lower(), {})) as f:
             encoding = _SOUNDFILE_ENCODINGS.get(f.subtype, f.subtype.lower())
-            samples = f.read(dtype="float32", always_2d=True)
+            frames = -1 if f.seekable() else f.frames  # headerless files cannot seek
+            samples = f.read(frames, dtype="float32", always_2d=True)
             rate, channels = f.samplerate, f.channels
     except (RuntimeError, OSError, ValueError, TypeError) as e:  # LibsndfileError is a RuntimeError
         raise AudioFileError(f"{path}: cannot decode ({' '.join(str(e).split())})") from None
