@@ -1,6 +1,7 @@
 """``python -m training.data generate --keyword "hey jarvis" --out DIR`` (see generate.py),
 ``python -m training.data commands --out DIR`` (the 12-class command corpus, see commands.py),
-``python -m training.data debian-sounds --out DIR`` (see debian_sounds.py) and
+``python -m training.data debian-sounds --out DIR`` (see debian_sounds.py),
+``python -m training.data recordings --out DIR`` (real recordings, see recordings.py) and
 ``python -m training.data asterisk --out DIR`` (speaker-verification data, see asterisk.py)."""
 
 from __future__ import annotations
@@ -98,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     deb.add_argument("--out", type=Path, required=True, help="output folder")
     deb.add_argument("--manifest", type=Path, help="sound manifest CSV (default: the shared one)")
     deb.add_argument("--cache", type=Path, help="folder for downloaded .debs (default OUT/debs)")
+    rec = commands.add_parser(
+        "recordings",
+        help="real speech, music, ambient sound and room impulse responses from Debian packages",
+        description="Download the packages of the recordings manifest and write "
+        "OUT/<split>/<kind>/<package>/*.wav (16 kHz mono) and OUT/recordings.json. "
+        "Resumes in the same --out.",
+    )
+    rec.add_argument("--out", type=Path, required=True, help="output folder")
+    rec.add_argument(
+        "--manifest", type=Path, help="recordings manifest CSV (default: the project's)"
+    )
+    rec.add_argument("--cache", type=Path, help="folder for downloaded .debs (default OUT/debs)")
     ast = commands.add_parser(
         "asterisk",
         help="speaker-verification data: Asterisk prompt voices plus text-to-speech speakers",
@@ -140,6 +153,34 @@ def debian_sounds(args: argparse.Namespace) -> int:
     return 2 if failures else 0
 
 
+def recordings(args: argparse.Namespace) -> int:
+    from training.data import recordings as builder
+
+    failures: list[str] = []
+
+    def report(message: str) -> None:
+        failures.append(message)
+        tqdm.write(f"training.data: error: {message}", file=sys.stderr)  # keeps the bar intact
+
+    try:
+        summary = builder.build(
+            args.out, args.manifest or builder.DEFAULT_MANIFEST, args.cache, report
+        )
+    except KwsError as exc:
+        print(f"training.data: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("training.data: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    hours: dict[str, dict[str, float]] = summary["hours"]  # type: ignore[assignment]
+    print(f"{'hours':<11}" + "".join(f"{kind:>9}" for kind in builder.KINDS))
+    for split, by_kind in hours.items():
+        print(f"{split:<11}" + "".join(f"{by_kind[kind]:9.2f}" for kind in builder.KINDS))
+    for key in ("total_hours", "files", "rirs", "errors"):
+        print(f"{key}: {summary[key]}")
+    return 2 if failures else 0
+
+
 def _asterisk(args: argparse.Namespace) -> dict[str, object]:
     from training.data.asterisk import build_asterisk
     from training.data.speakers import build_tts_speakers
@@ -166,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "debian-sounds":
         return debian_sounds(args)
+    if args.command == "recordings":
+        return recordings(args)
     if args.command == "asterisk":
         try:
             for key, value in _asterisk(args).items():

@@ -38,6 +38,7 @@ from tqdm import tqdm
 from kws.atomic import atomic_write_bytes
 from kws.errors import AudioFileError, KwsError
 from kws.wavfile import load_audio, write_wav
+from training.data.reserved import refuse_reserved
 from training.data.tts import trim_silence
 
 SAMPLE_RATE = 16000
@@ -115,6 +116,8 @@ def build_asterisk(
     Existing output files are kept (a rerun resumes). Undecodable prompts are skipped and
     counted; a package that cannot be fetched or unpacked is a KwsError naming it.
     """
+    for voice in voices:
+        refuse_reserved(voice.package, "training.data asterisk")
     summary: dict[str, dict[str, object]] = {}
     for voice in voices:
         deb = download(voice.package, cache)

@@ -18,6 +18,7 @@ import csv
 import io
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from kws.errors import AudioFileError, KwsError
 from kws.wavfile import to_mono_int16, write_wav
 from training.data.loaders.base import read_audio
 from training.data.loaders.esc50 import FOLDS
+from training.data.reserved import refuse_reserved
 
 DEFAULT_MANIFEST = Path("/work/shared/data/environment-sounds-debian.csv")
 SAMPLE_RATE = 16000
@@ -89,6 +91,10 @@ def read_manifest(path: Path) -> list[Recording]:
         empty = [c for c in COLUMNS if not values[c]]
         if empty:
             raise KwsError(f"{path} line {number}: empty {empty[0]}")
+        try:
+            refuse_reserved(values["package"], "training.data debian-sounds")
+        except KwsError as exc:
+            raise KwsError(f"{path} line {number}: {exc}") from None
         try:
             start = float(values["window_start_s"])
         except ValueError:
@@ -148,11 +154,32 @@ def download_deb(package: str, version: str, cache: Path) -> Path:
     return deb
 
 
+def list_members(deb: Path) -> list[str]:
+    """Paths of the regular files and symlinks inside ``deb`` (relative, no leading ``./``), in
+    package order; a package dpkg-deb cannot read is a KwsError naming it."""
+    fsys = subprocess.Popen(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert fsys.stdout is not None
+    try:
+        with tarfile.open(fileobj=fsys.stdout, mode="r|") as tar:
+            names = [m.name for m in tar if m.isfile() or m.issym()]
+    except tarfile.TarError:
+        names = []
+    fsys.stdout.close()
+    problem = fsys.stderr.read().decode(errors="replace") if fsys.stderr else ""
+    if fsys.wait() != 0:
+        raise KwsError(f"{deb}: dpkg-deb cannot read the package ({_last_line(problem)})")
+    return [name.removeprefix("./") for name in names]
+
+
 def extract(deb: Path, paths: Sequence[str], dest: Path) -> None:
     """Extract only ``paths`` (relative to the package root) from ``deb`` into ``dest``; paths
     that turn out to be symlinks inside the package get their targets extracted too."""
     wanted = list(dict.fromkeys(paths))
     for _ in range(4):  # symlink chains are short
+        if not wanted:  # tar given no names would extract everything
+            return
         fsys = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
         tar = _run_tar(fsys, dest, wanted)
         fsys.wait()
@@ -172,14 +199,18 @@ def extract(deb: Path, paths: Sequence[str], dest: Path) -> None:
 def _run_tar(
     fsys: subprocess.Popen[bytes], dest: Path, paths: list[str]
 ) -> subprocess.CompletedProcess[bytes]:
-    members = [f"./{p}" for p in paths]
-    # tar exits non-zero when a member is missing; the caller checks each file instead.
-    result = subprocess.run(
-        ["tar", "-x", "-C", str(dest), "--no-same-owner", *members],
-        stdin=fsys.stdout,
-        capture_output=True,
-        check=False,
-    )
+    # Names go through a file: thousands of them would not fit on a command line.
+    with tempfile.NamedTemporaryFile("w", suffix=".members", encoding="utf-8") as names:
+        names.write("".join(f"./{p}\n" for p in paths))
+        names.flush()
+        # tar exits non-zero when a member is missing; the caller checks each file instead.
+        result = subprocess.run(
+            ["tar", "-x", "-C", str(dest), "--no-same-owner", "--verbatim-files-from",
+             "-T", names.name],
+            stdin=fsys.stdout,
+            capture_output=True,
+            check=False,
+        )  # fmt: skip
     if fsys.stdout is not None:
         fsys.stdout.close()
     return result

@@ -24,6 +24,7 @@ import soundfile
 
 from kws.errors import AudioFileError, KwsError
 from kws.wavfile import WavAudio, read_wav, to_mono_int16
+from training.data.reserved import refuse_reserved
 
 SAMPLE_RATE = 16000
 """Hz, the runtime's rate and the default for :func:`load`."""
@@ -107,8 +108,11 @@ class SkipLog:
 
 
 def require_dir(root: str | os.PathLike[str], dataset: str) -> Path:
-    """Return ``root`` as a Path, or raise a one-line KwsError if it is not a folder."""
+    """Return ``root`` as a Path, or raise a one-line KwsError if it is not a folder or is (or
+    lies inside) a folder named after a reserved dataset (:mod:`training.data.reserved`)."""
     path = Path(root)
+    for part in path.absolute().parts:
+        refuse_reserved(part, f"the {dataset} loader")
     if not path.is_dir():
         problem = "no such folder" if not path.exists() else "not a folder"
         raise KwsError(f"{path}: {problem} (expected a {dataset} dataset)")
@@ -147,11 +151,17 @@ _SOUNDFILE_ENCODINGS = {
 }
 
 
+_HEADERLESS = {".gsm": {"format": "RAW", "subtype": "GSM610", "samplerate": 8000, "channels": 1}}
+"""Headerless formats, read with fixed parameters: ``.gsm`` is Asterisk's raw GSM 6.10 prompt
+format (8 kHz mono)."""
+
+
 def _read_soundfile(path: Path) -> WavAudio:
     try:
-        with soundfile.SoundFile(path) as f:
+        with soundfile.SoundFile(path, **_HEADERLESS.get(path.suffix.lower(), {})) as f:
             encoding = _SOUNDFILE_ENCODINGS.get(f.subtype, f.subtype.lower())
-            samples = f.read(dtype="float32", always_2d=True)
+            frames = -1 if f.seekable() else f.frames  # headerless files cannot seek
+            samples = f.read(frames, dtype="float32", always_2d=True)
             rate, channels = f.samplerate, f.channels
     except (RuntimeError, OSError, ValueError, TypeError) as e:  # LibsndfileError is a RuntimeError
         raise AudioFileError(f"{path}: cannot decode ({' '.join(str(e).split())})") from None
