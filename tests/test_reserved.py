@@ -80,3 +80,18 @@ def test_dataset_loaders_refuse_a_copy_of_the_reserved_dataset(tmp_path: Path, i
         folders(root)
     (tmp_path / "digits" / "zero").mkdir(parents=True)
     assert list(folders(tmp_path / "digits")) == []
+
+
+def test_the_corpus_generator_refuses_a_reserved_tts_engine(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "training.data", "generate", "--keyword", "hey jarvis",
+         "--out", str(tmp_path / "c"), "--engines", "espeak-ng,festival"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "festival is reserved for independent evaluation" in line
+    assert not (tmp_path / "c" / "clips").exists()

@@ -274,6 +274,7 @@ def generate_commands(
     from training.data.generate import (
         check_engines,
         check_output,
+        check_recordings,
         claim_output,
         disk_bytes,
         render_clips,
@@ -282,6 +283,7 @@ def generate_commands(
     workers = workers or os.cpu_count() or 1
     check_output(out)
     check_engines(config.engines)
+    check_recordings(config.recordings)
     claim_output(out, _settings(config))
     start = time.perf_counter()
     jobs = plan(config)

@@ -62,6 +62,14 @@ def check_engines(engines: tuple[str, ...]) -> None:
             raise KwsError(f"{exc}{hint}") from None
 
 
+def check_recordings(folder: str | None) -> None:
+    """Fail before any rendering, in one line, when the recordings folder has no index."""
+    if folder is not None:
+        from training.data.recordings import load_index
+
+        load_index(folder)
+
+
 def _settings(config: CorpusConfig) -> dict[str, Any]:
     settings = json.loads(json.dumps(asdict(config)))
     if not settings["pronunciation"]:  # corpora made before pronunciations existed still resume
@@ -136,6 +144,7 @@ def generate(
     workers = workers or os.cpu_count() or 1
     check_output(out)
     check_engines(config.engines)
+    check_recordings(config.recordings)
     claim_output(out, _settings(config))
     start = time.perf_counter()
     jobs = plan(config)

@@ -143,7 +143,10 @@ def installed(engine: str) -> bool:
 
 
 def check_engine(engine: str) -> None:
-    """Raise a one-line KwsError for an unknown engine or one that is not installed."""
+    """Raise a one-line KwsError for a reserved, unknown or not installed engine."""
+    from training.data.reserved import refuse_reserved
+
+    refuse_reserved(engine, "the corpus generator")
     if engine not in ENGINES:
         raise KwsError(f"unknown TTS engine {engine!r}; choose from {', '.join(ENGINES)}")
     if not installed(engine):
