@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from kws.errors import KwsError
 from kws.wavfile import write_wav
 from training.data import signals
 from training.data.augment import AugmentConfig, augment
@@ -40,6 +41,8 @@ SPLIT_SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
 BACKGROUND_LABEL = "_background_"
 TTS_KINDS = ("positive", "confusable", "speech")
 NOISE_KINDS = ("white", "pink", "brown", "babble")
+REAL_KINDS = ("speech", "music", "ambient")
+"""Kinds of real recordings cut into clips and mixed in as backgrounds."""
 END_MARGIN_S = (0.05, 0.3)  # the spoken phrase ends this long before the clip's end
 
 
@@ -60,8 +63,12 @@ class CorpusConfig:
     """TTS engines whose voices speak (all four by default; each must be installed)."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     recordings: str | None = None
-    """Folder of real recordings (``python -m training.data recordings``): each evaluation set
-    mixes in the real speech, music, ambience and room impulse responses of its own split."""
+    """Folder of real recordings (``python -m training.data recordings``): clips of each split
+    are cut from, and mixed with, that split's real speech, music and ambience, and each
+    evaluation set mixes in its own split's recordings and room impulse responses."""
+    recorded: int = 3000
+    """Clips cut from the real recordings of their own split (label ``_background_``); only
+    with ``recordings``."""
     eval_positives: int = 150
     """Held-out utterances in each evaluation set (validation voices, and test voices)."""
     eval_snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0, 30.0)
@@ -82,7 +89,7 @@ class CorpusConfig:
             raise ValueError("keyword must not be empty")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         counts = (self.positives, self.confusables, self.speech, self.noise, self.music)
-        if min(*counts, self.silence, self.eval_positives) < 0:
+        if min(*counts, self.silence, self.recorded, self.eval_positives) < 0:
             raise ValueError("counts must be >= 0")
         if self.clip_seconds <= 0.5:
             raise ValueError("clip_seconds must be > 0.5")
@@ -114,6 +121,8 @@ class ClipJob:
     prosody: Prosody | None = None
     path: str | None = None
     """Where the clip goes, relative to the corpus; default ``clips/<split>/<kind>/<id>.wav``."""
+    source: str | None = None
+    """A ``recorded`` clip's recording, ``<path in the recordings folder>@<offset seconds>``."""
     ipa: str | None = None
     """The pronunciation spoken instead of the engine's reading of ``text`` (None: the text)."""
 
@@ -134,6 +143,7 @@ class ClipJob:
             "voice": asdict(self.voice) if self.voice else None,
             "prosody": asdict(self.prosody) if self.prosody else None,
             "ipa": self.ipa,
+            **({"source": self.source} if self.source else {}),
         }
 
 
@@ -198,21 +208,67 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
             add("music", BACKGROUND_LABEL, split)
         for _ in range(split_counts(config.silence)[split]):
             add("silence", BACKGROUND_LABEL, split)
+        if config.recordings:
+            for source in recorded_windows(config, split, split_counts(config.recorded)[split]):
+                add("recorded", BACKGROUND_LABEL, split, source=source)
     return jobs
+
+
+def recorded_windows(config: CorpusConfig, split: str, count: int) -> list[str]:
+    """``count`` clip-long windows of the split's real speech, music and ambience (the kinds in
+    turn; files drawn by length), as ``path@offset``."""
+    from training.data.recordings import load_index
+
+    assert config.recordings is not None
+    entries = [
+        e for e in load_index(config.recordings)
+        if e.split == split and e.kind in REAL_KINDS and e.seconds > config.clip_seconds
+    ]  # fmt: skip
+    kinds = sorted({e.kind for e in entries})
+    if count and not kinds:
+        raise KwsError(f"{config.recordings}: no {split} speech, music or ambience recordings")
+    rng = np.random.default_rng(clip_seed(config.seed, f"recorded-{split}"))
+    windows = []
+    for i in range(count):
+        group = [e for e in entries if e.kind == kinds[i % len(kinds)]]
+        weights = np.array([e.seconds for e in group])
+        entry = group[int(rng.choice(len(group), p=weights / weights.sum()))]
+        offset = rng.uniform(0.0, entry.seconds - config.clip_seconds)
+        windows.append(f"{entry.path}@{offset:.3f}")
+    return windows
+
+
+def read_window(recordings: str, source: str, seconds: float) -> np.ndarray:
+    """float32 samples of a ``path@offset`` window (the recordings are 16 kHz mono)."""
+    import soundfile
+
+    path, _, offset = source.rpartition("@")
+    start = round(float(offset) * signals.SAMPLE_RATE)
+    frames = round(seconds * signals.SAMPLE_RATE)
+    audio, _ = soundfile.read(Path(recordings, path), frames=frames, start=start, dtype="float32")
+    return np.pad(audio, (0, frames - len(audio)))
 
 
 # ---- rendering (runs in worker processes) ---------------------------------------------------
 
 
 @functools.cache
-def background_pool(seed: int, engines: tuple[str, ...]) -> tuple[np.ndarray, ...]:
-    """Ten-second backgrounds every worker builds identically: coloured noise, music, babble.
+def background_pool(
+    seed: int, engines: tuple[str, ...], recordings: str | None = None, split: str = "train"
+) -> tuple[np.ndarray, ...]:
+    """Ten-second backgrounds every worker builds identically: coloured noise, music, babble,
+    and with ``recordings`` four excerpts of each real kind of ``split``'s recordings.
 
     Babble is made from training voices speaking corpus sentences, so it is real speech.
     """
     rng = np.random.default_rng(seed)
     pool = [signals.BACKGROUNDS[k](10.0, rng) for k in ("white", "pink", "brown", "music")]
-    return (*pool, signals.babble(babble_speech(seed, engines), 10.0, rng))
+    pool.append(signals.babble(babble_speech(seed, engines), 10.0, rng))
+    if recordings:
+        config = CorpusConfig(keyword="unused", seed=seed, recordings=recordings, clip_seconds=10.0)
+        count = 4 * len(REAL_KINDS)
+        pool += [read_window(recordings, w, 10.0) for w in recorded_windows(config, split, count)]
+    return tuple(pool)
 
 
 @functools.cache
@@ -270,6 +326,9 @@ def _source(job: ClipJob, config: CorpusConfig, rng: np.random.Generator) -> np.
         speech = speaker_augment(speech, rng, config.augment)  # before the phrase is placed
         fit = _fit_window if job.kind == "speech" else _fit_end
         return fit(speech, n, rng)
+    if job.kind == "recorded":
+        assert config.recordings is not None and job.source is not None
+        return read_window(config.recordings, job.source, seconds)
     if job.kind == "babble":
         return signals.babble(babble_speech(config.seed, config.engines), seconds, rng)
     return signals.BACKGROUNDS[job.kind](seconds, rng)
@@ -282,7 +341,7 @@ def render(job: ClipJob, config: CorpusConfig) -> np.ndarray:
     backgrounds: Sequence[np.ndarray] = ()
     augment_config = config.augment
     if job.kind in TTS_KINDS:
-        backgrounds = background_pool(config.seed, config.engines)
+        backgrounds = background_pool(config.seed, config.engines, config.recordings, job.split)
         augment_config = config.augment.after_speaker_step()
     augmented = augment(audio, rng, augment_config, backgrounds)
     fit: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]

@@ -33,6 +33,7 @@ from benchmarks.streams import EVAL_ROLES as ROLES
 from benchmarks.streams import eval_manifests as manifests
 from training.data import signals
 from training.data.augment import AugmentConfig, excerpt, reverberate, room_impulse_response
+from training.data.corpus import REAL_KINDS
 from training.data.pronunciation import pick_pronunciation
 from training.data.streams import (
     NegativeSource,
@@ -41,8 +42,6 @@ from training.data.streams import (
 )
 from training.data.tts import Prosody, Voice, prosody_grid, synthesize
 
-REAL_KINDS = ("speech", "music", "ambient")
-"""Kinds of real recordings mixed into evaluation streams (impulse responses are ``rir``)."""
 MAX_REAL_SECONDS = 3 * 3600.0
 """Real audio of one kind loaded for one role at most (a seeded choice of files)."""
 BABBLE_EXCERPT_S = 6.0

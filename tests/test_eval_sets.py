@@ -1,0 +1,94 @@
+"""Corpora with real recordings: clips cut from each split's own recordings, evaluation sets
+that mix in only their own split's recordings and impulse responses, and a clear error when the
+recordings folder has no index. The recordings are written by the test (noise and tones)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kws.wavfile import write_wav
+from training.data.corpus import CorpusConfig
+from training.data.eval_sets import load_real
+from training.data.generate import generate
+
+pytestmark = pytest.mark.slow
+RATE = 16000
+
+
+def write_recordings(root: Path) -> None:
+    """A recordings folder (layout and index of training.data.recordings) with 20 s of speech-
+    like noise, a tone 'music' and an ambience per split, and an impulse response per split."""
+    rng = np.random.default_rng(0)
+    entries = []
+    for split in ("train", "validation", "test"):
+        for kind in ("speech", "music", "ambient", "rir"):
+            seconds = 0.3 if kind == "rir" else 20.0
+            n = round(seconds * RATE)
+            if kind == "music":
+                audio = 0.3 * np.sin(2 * np.pi * 330 * np.arange(n) / RATE)
+            elif kind == "rir":
+                audio = rng.standard_normal(n) * np.exp(-np.arange(n) / (0.05 * RATE))
+                audio[0] = 1.0
+                audio /= np.abs(audio).max()
+            else:
+                audio = 0.1 * rng.standard_normal(n)
+            path = f"{split}/{kind}/pkg-{split}/{kind}.wav"
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            write_wav(root / path, np.round(audio * 32000).astype(np.int16), RATE)
+            entries.append({
+                "path": path, "package": f"pkg-{split}", "version": "1", "path_in_package":
+                f"usr/share/{kind}.wav", "licence": "CC0", "kind": kind, "language": "",
+                "split": split, "seconds": seconds,
+            })  # fmt: skip
+    index = {"manifest": "test.csv", "summary": {}, "recordings": entries}
+    (root / "recordings.json").write_text(json.dumps(index))
+
+
+def test_each_split_hears_only_its_own_recordings(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    write_recordings(recordings)
+    config = CorpusConfig(
+        keyword="hey jarvis", engines=("espeak-ng",), positives=6, confusables=0, speech=0,
+        noise=0, music=0, silence=0, recorded=30, recordings=str(recordings), eval_positives=4,
+        eval_negative_hours=0.02, eval_sentences=4, eval_confusables=2, eval_snrs_db=(10.0,),
+        eval_reverb_share=0.5,
+    )  # fmt: skip
+    out = tmp_path / "corpus"
+    summary = generate(config, out, workers=2)
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    recorded = [r for r in rows if r["kind"] == "recorded"]
+    assert len(recorded) == 30 and all(r["label"] == "_background_" for r in recorded)
+    for row in recorded:  # cut from its own split's recordings, never another's
+        assert row["source"].startswith(f"{row['split']}/")
+    assert {r["source"].split("/")[1] for r in recorded} == {"speech", "music", "ambient"}
+    for role in ("validation", "test"):
+        positives = json.loads((out / f"eval/{role}/positives/positives.json").read_text())
+        events = [e for s in positives["streams"] for e in s["events"]]
+        rirs = {e["info"]["rir"] for e in events if e["info"]["room"] == "reverb"}
+        assert rirs == {f"{role}/rir/pkg-{role}/rir.wav"}  # its own split's real room
+        assert "ambient" in positives["backgrounds"]
+        negatives = json.loads((out / f"eval/{role}/negatives/negatives.json").read_text())
+        kinds = {k for f in negatives["files"] for k in f["kinds"]}
+        assert kinds & {"recorded_speech", "recorded_music", "recorded_ambient"}
+        assert set(summary["eval"][role]["negative_hours_by_kind"]) == kinds
+        real = load_real(recordings, role, seed=0)  # what the set's sources are drawn from
+        assert sorted(real.by_kind) == ["ambient", "music", "speech"] and len(real.rirs) == 1
+        assert all(n.startswith(f"{role}/") for names in real.names.values() for n in names)
+
+
+def test_a_recordings_folder_without_index_fails_before_rendering(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "training.data", "generate", "--keyword", "hey jarvis",
+         "--out", str(tmp_path / "c"), "--recordings", str(tmp_path / "none")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "no recordings.json" in line and str(tmp_path / "none") in line
+    assert not (tmp_path / "c" / "clips").exists()
