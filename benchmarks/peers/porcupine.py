@@ -3,28 +3,37 @@ keyword files; this version needs no access key).
 
 Porcupine gives no score, only a detection at a sensitivity fixed when the engine is made. The
 adapter therefore runs one detector per sensitivity of a grid (:data:`SENSITIVITIES`, 0.0 to 1.0
-in steps of 0.05) on the same 512-sample frames and turns each frame into a score by
-:class:`SensitivityGrid`: the lowest sensitivity whose detector fired on the frame, as a rank
-(1 for the lowest grid sensitivity, 0 for none). A higher sensitivity fires more, so a threshold
-on the score selects every frame where a detector at or below one sensitivity fired: the DET
-sweep of ``kws.evaluation`` walks the grid, and :meth:`PorcupineEngine.sensitivity_at` names the
-sensitivity behind each threshold.
+in steps of 0.05: 21 detectors) on the same 512-sample frames, and :class:`SensitivityGrid`
+turns each frame into a score: ``(n - k) / n`` for the lowest-sensitivity detector k (of n,
+ascending) that fired on it, 0 when none did; on this grid that is ``1 - s * 20/21`` for the
+lowest sensitivity s that fired (a rank rather than ``1 - s``, so that s = 1.0 still scores
+above "none fired"). A higher sensitivity fires more, so the frames scoring at least the
+threshold of sensitivity S are those where a detector at or below S fired, which is where S's
+own detector fires if detections nest: the DET sweep of ``kws.evaluation`` walks the grid, and
+:meth:`PorcupineEngine.sensitivity_at` names the sensitivity behind each threshold (results
+carry it in ``frr_at``).
+
+Detections nest per utterance, not exactly per frame: on one utterance, detectors at
+neighbouring sensitivities may fire one to four frames (32–128 ms) apart. Smoothing is off (a
+detection is an event) and the refractory period is 1 s (our models' default), which makes
+those one event; ``python -m benchmarks.peers.porcupine_check`` confirms on generated speech
+that the events the scores give at each sensitivity's threshold are that detector's own.
 
 Wake words: Porcupine ships ``alexa`` and ``jarvis`` (no "hey jarvis", "hey mycroft" or "okay
 nabu"). ``hey_jarvis`` is mapped to Porcupine's ``jarvis``, which listens for "jarvis" alone:
 it can fire on "jarvis" without "hey" and on confusables that contain "jarvis", so its false
 accepts are not those of a "hey jarvis" model.
 
-Cost: the grid costs one detector per sensitivity. The harness's CPU figure is the grid's; the
-adapter also times the detector at :data:`USER_SENSITIVITY` (0.5, the package's default) on its
-own, which is what a user running Porcupine pays (:attr:`PorcupineEngine.user_cpu_s`).
+Cost: the grid costs one detector per sensitivity (and more than the sum: 21 detectors cost
+~30x one here, the cache shared between them). The harness's CPU figure is the grid's; it also
+times :meth:`PorcupineEngine.user_engine`, one detector at :data:`USER_SENSITIVITY` (0.5, the
+package's default) on its own, which is what a user running Porcupine pays.
 """
 
 from __future__ import annotations
 
 import ctypes
 import platform
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,10 +54,11 @@ REFRACTORY_S = 1.0
 (128 ms) apart on one utterance, and this merges them (it is also our models' default)."""
 INSTALL_HINT = "pip install pvporcupine==1.9.5 (the bench extra)"
 NOTE = (
-    "Porcupine reports detections, not scores: one detector per sensitivity on a grid of "
-    f"{len(SENSITIVITIES)} ({SENSITIVITIES[0]:g}..{SENSITIVITIES[-1]:g}); a frame's score is the "
-    "rank of the lowest sensitivity that fired (threshold -> sensitivity in frr_at). CPU: the "
-    f"grid's, and one detector at sensitivity {USER_SENSITIVITY:g} (what a user pays)."
+    "Porcupine reports detections, not scores: the benchmark ran one detector per sensitivity "
+    f"on a grid of {len(SENSITIVITIES)} ({SENSITIVITIES[0]:g}..{SENSITIVITIES[-1]:g}), a frame "
+    "scoring by the lowest sensitivity that fired, so each threshold is a sensitivity (frr_at "
+    f"gives it). CPU is one detector at sensitivity {USER_SENSITIVITY:g} run alone, what a user "
+    "pays; the grid's cost is cpu_s_per_audio_hour in peers."
 )
 JARVIS_NOTE = " hey_jarvis is Porcupine's 'jarvis' keyword, which listens for 'jarvis' alone."
 
@@ -145,20 +155,6 @@ class PorcupineDetector:
         self._engine.delete()
 
 
-class _Timed:
-    """A detector whose calls add their process CPU time to ``cpu_s``."""
-
-    def __init__(self, detector: Detector) -> None:
-        self.detector = detector
-        self.cpu_s = 0.0
-
-    def __call__(self, frame: np.ndarray) -> bool:
-        started = time.process_time()
-        fired = self.detector(frame)
-        self.cpu_s += time.process_time() - started
-        return fired
-
-
 @register(ENGINE)
 class PorcupineEngine:
     """Porcupine's keyword for one of our wake words, on a sensitivity grid; chunks in, one
@@ -171,12 +167,12 @@ class PorcupineEngine:
     def __init__(self, wake_word: str, sensitivities: Sequence[float] = SENSITIVITIES) -> None:
         check_wake_word(ENGINE, wake_word, self.wake_words())
         self.name = f"{ENGINE}:{wake_word}"
+        self.wake_word = wake_word
         self.keyword = KEYWORDS[wake_word]
         self.note = NOTE + (JARVIS_NOTE if wake_word == "hey_jarvis" else "")
         self._sensitivities = tuple(sensitivities)
         self._engines: list[PorcupineDetector] = []
         self._buffer = ChunkBuffer(FRAME_SAMPLES)
-        self._user: _Timed | None = None
         self.reset()
 
     @classmethod
@@ -184,27 +180,20 @@ class PorcupineEngine:
         shipped = _package().KEYWORDS
         return tuple(ours for ours, theirs in KEYWORDS.items() if theirs in shipped)
 
-    @property
-    def user_cpu_s(self) -> float:
-        """CPU seconds spent by the detector at :data:`USER_SENSITIVITY` since construction
-        (0 if the grid lacks it): one Porcupine as a user runs it."""
-        return self._user.cpu_s if self._user else 0.0
+    def user_engine(self) -> PorcupineEngine:
+        """What a user runs: one detector at :data:`USER_SENSITIVITY` (the harness times it on
+        its own, beside the grid)."""
+        return PorcupineEngine(self.wake_word, sensitivities=(USER_SENSITIVITY,))
 
     def sensitivity_at(self, threshold: float) -> float | None:
         return self._grid.sensitivity_at(threshold)
 
     def reset(self) -> None:
         """New engines: Porcupine 1.9 has no reset call, and its stream state is internal."""
-        spent = self.user_cpu_s
         for engine in self._engines:
             engine.delete()
         self._engines = [PorcupineDetector(self.keyword, s) for s in self._sensitivities]
-        detectors: list[Detector] = list(self._engines)
-        if USER_SENSITIVITY in self._sensitivities:
-            self._user = _Timed(self._engines[self._sensitivities.index(USER_SENSITIVITY)])
-            self._user.cpu_s = spent
-            detectors[self._sensitivities.index(USER_SENSITIVITY)] = self._user
-        self._grid = SensitivityGrid(self._sensitivities, detectors)
+        self._grid = SensitivityGrid(self._sensitivities, self._engines)
         self._buffer.reset()
 
     def process(self, chunk: np.ndarray) -> list[tuple[float, float]]:

@@ -6,8 +6,8 @@ Each stream WAV is read with :func:`kws.wavfile.load_audio` (16 kHz int16), the 
 and the audio is fed in the engine's natural chunks. CPU time is the process's
 (``time.process_time``) around the feeding only, not the WAV reading; the adapters run their
 TensorFlow Lite interpreters on one thread, so this is one thread's cost. An adapter that runs
-more than a user would to get scores (Porcupine's sensitivity grid) also times the part a user
-runs (``user_cpu_s``), reported beside the measured cost.
+more than a user would to get scores (Porcupine's sensitivity grid) offers ``user_engine()``,
+what a user runs; it is fed the same audio on its own and timed apart (``user_cpu_s``).
 """
 
 from __future__ import annotations
@@ -69,19 +69,24 @@ def score_peer(
     ``engine.smoothing_calls``) with the streams' keyword spans; time the feeding."""
     timelines = []
     cpu_s = audio_s = 0.0
-    user_before = getattr(engine, "user_cpu_s", None)
+    make_user = getattr(engine, "user_engine", None)  # Porcupine: one detector, not the grid
+    user_engine = None if make_user is None else make_user()
+    user_cpu_s = 0.0
     for stream in tqdm(streams, desc=engine.name, unit="stream", disable=not progress):
         audio = load_audio(stream.path)
         started = time.process_time()
         times, raw = feed(engine, audio)
         cpu_s += time.process_time() - started
+        if user_engine is not None:
+            started = time.process_time()
+            feed(user_engine, audio)
+            user_cpu_s += time.process_time() - started
         duration_s = len(audio) / SAMPLE_RATE
         audio_s += duration_s
         spans = tuple((p.onset_s, p.offset_s) for p in stream.positives)
         scores = smooth(raw, engine.smoothing_calls)
         timelines.append(Timeline(times, scores, duration_s, spans))
-    user_after = getattr(engine, "user_cpu_s", None)
-    user = None if user_before is None or user_after is None else user_after - user_before
+    user = None if user_engine is None else user_cpu_s
     return PeerRun(engine.name, timelines, cpu_s, audio_s, user)
 
 
