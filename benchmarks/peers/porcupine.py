@@ -25,7 +25,7 @@ it can fire on "jarvis" without "hey" and on confusables that contain "jarvis", 
 accepts are not those of a "hey jarvis" model.
 
 Cost: the grid costs one detector per sensitivity (and more than the sum: 21 detectors cost
-~30x one here, the cache shared between them). The harness's CPU figure is the grid's; it also
+30-40x one here: the detectors share the cache). The harness's CPU figure is the grid's; it also
 times :meth:`PorcupineEngine.user_engine`, one detector at :data:`USER_SENSITIVITY` (0.5, the
 package's default) on its own, which is what a user running Porcupine pays.
 """

@@ -112,6 +112,7 @@ def nesting(fired: np.ndarray) -> dict[str, Any]:
         rows.append(
             {
                 "sensitivity": s,
+                "own_frames": int(fired[:, k].sum()),  # above own_events: it fired again < 1 s
                 "own_events": len(own),
                 "mapped_events": len(mapped),
                 "own_not_in_mapped": _near(own, mapped),
@@ -154,11 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         **nesting(grid_frames(args.word, audio)),
     }
     print(json.dumps({k: v for k, v in results.items() if k != "per_sensitivity"}, indent=1))
-    print("sensitivity  own  mapped  own-not-mapped  mapped-not-own  lower-not-in-own")
+    print("sensitivity  frames  own  mapped  own-not-mapped  mapped-not-own  lower-not-in-own")
     for r in results["per_sensitivity"]:
         lower = "—" if r["lower_not_in_own"] is None else r["lower_not_in_own"]
         print(
-            f"{r['sensitivity']:>11.2f}  {r['own_events']:>3}  {r['mapped_events']:>6}  "
+            f"{r['sensitivity']:>11.2f}  {r['own_frames']:>6}  {r['own_events']:>3}  "
+            f"{r['mapped_events']:>6}  "
             f"{r['own_not_in_mapped']:>14}  {r['mapped_not_in_own']:>14}  {lower:>16}"
         )
     if args.out:
