@@ -94,7 +94,32 @@ def _peers_markdown(results: dict[str, Any]) -> list[str]:
         "including reading the WAVs.",
         "",
         *_table(comparison_header(results), comparison_rows(results)),
+        *_peer_notes(results),
     ]
+
+
+def _peer_notes(results: dict[str, Any]) -> list[str]:
+    """A line per peer whose scores or CPU figure need explaining (its adapter's ``note``): the
+    sensitivity behind each target for a sensitivity-grid engine, and the cost of the grid."""
+    lines = []
+    for peer in results.get("peers", []):
+        if "note" not in peer:
+            continue
+        text = f"- {peer['name']}: {peer['note']}"
+        at = [
+            f"{key} FA/h at sensitivity {point['sensitivity']:g}"
+            for key, point in peer["frr_at"].items()
+            if point is not None and point.get("sensitivity") is not None
+        ]
+        if at:
+            text += f" Operating points: {', '.join(at)}."
+        if "user_cpu_s_per_audio_hour" in peer:
+            text += (
+                f" CPU-s/h above is one detector ({peer['user_cpu_s_per_audio_hour']:.3g}); "
+                f"the whole grid as benchmarked cost {peer['cpu_s_per_audio_hour']:.3g}."
+            )
+        lines.append(text)
+    return ["", "Notes:", "", *lines] if lines else []
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

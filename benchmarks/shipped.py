@@ -89,10 +89,13 @@ def run_model(
         "peers": {},
     }
     for cmp in results.get("comparison", []):
+        cpu = cmp["cpu_s_per_audio_hour"]
         row["peers"][cmp["peer"]] = {
             "frr": {k: v["peer"] for k, v in cmp["frr_at"].items()},
-            "cpu_s_per_audio_hour": cmp["cpu_s_per_audio_hour"]["peer"],
+            "cpu_s_per_audio_hour": cpu["peer"],  # what a user pays
+            "cpu_s_per_audio_hour_as_benchmarked": cpu.get("peer_as_benchmarked", cpu["peer"]),
         }
+    row["peer_notes"] = {p["name"]: p["note"] for p in results.get("peers", []) if "note" in p}
     return row
 
 
@@ -132,6 +135,21 @@ def markdown(rows: list[dict[str, Any]], command: str) -> str:
                 f"| {row['name']} | {peer} | {_pct(cells['frr'].get('0.5'))} | "
                 f"{_pct(cells['frr'].get('1'))} | {cells['cpu_s_per_audio_hour']:.1f} | | | |"
             )
+    notes = {n: text for row in rows for n, text in row.get("peer_notes", {}).items()}
+    if notes:
+        lines += ["", *(f"- {name}: {text}" for name, text in sorted(notes.items()))]
+    grids = [
+        f"{row['name']} {peer} {cells['cpu_s_per_audio_hour_as_benchmarked']:.1f}"
+        for row in rows
+        for peer, cells in row.get("peers", {}).items()
+        if cells.get("cpu_s_per_audio_hour_as_benchmarked", cells["cpu_s_per_audio_hour"])
+        != cells["cpu_s_per_audio_hour"]
+    ]
+    if grids:
+        lines.append(
+            "- A peer's CPU-s / audio h is what a user runs; where the benchmark ran more to get "
+            f"scores (a sensitivity grid) it cost: {'; '.join(grids)}."
+        )
     return "\n".join(lines) + "\n"
 
 

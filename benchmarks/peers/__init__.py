@@ -1,10 +1,13 @@
-"""Peer wake-word engines (openWakeWord, microWakeWord) behind one small interface, so the
-benchmark can feed them the same 16 kHz audio as ours and compare FRR / FA per hour and CPU cost.
+"""Peer wake-word engines (openWakeWord, microWakeWord, Porcupine) behind one small interface,
+so the benchmark can feed them the same 16 kHz audio as ours and compare FRR / FA per hour and
+CPU cost.
 
 An adapter is one class in one module of this package, registered by name with :func:`register`:
-chunks of int16 audio in, (stream time, probability) pairs out. Its engine's package is imported
+chunks of int16 audio in, (stream time, probability) pairs out. An adapter whose scores are not
+the engine's own probabilities (Porcupine's come from a sensitivity grid) says how in ``note``,
+which the results carry. Its engine's package is imported
 only when the adapter is constructed, so the registry lists every engine even where a package is
-missing. Both peers run on the TensorFlow Lite C library their wheel ships;
+missing. openWakeWord and microWakeWord run on the TensorFlow Lite C library their wheel ships;
 :func:`single_thread_interpreter` rebuilds their interpreters with one thread, because the cost
 target is quoted for one thread and the library's default spreads work over several.
 """
@@ -142,4 +145,4 @@ def single_thread_interpreter(
 
 
 # The adapters register themselves on import; they need register() defined above.
-from benchmarks.peers import microwakeword, openwakeword  # noqa: E402, F401
+from benchmarks.peers import microwakeword, openwakeword, porcupine  # noqa: E402, F401

@@ -5,7 +5,9 @@ and its CPU cost per hour of audio.
 Each stream WAV is read with :func:`kws.wavfile.load_audio` (16 kHz int16), the engine is reset,
 and the audio is fed in the engine's natural chunks. CPU time is the process's
 (``time.process_time``) around the feeding only, not the WAV reading; the adapters run their
-TensorFlow Lite interpreters on one thread, so this is one thread's cost.
+TensorFlow Lite interpreters on one thread, so this is one thread's cost. An adapter that runs
+more than a user would to get scores (Porcupine's sensitivity grid) offers ``user_engine()``,
+what a user runs; it is fed the same audio on its own and timed apart (``user_cpu_s``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class PeerRun:
     """Process CPU seconds spent feeding the audio."""
     audio_s: float
     """Seconds of audio fed."""
+    user_cpu_s: float | None = None
+    """CPU seconds of the part a user runs, when the adapter runs more to get scores (Porcupine:
+    one detector of its sensitivity grid); None when ``cpu_s`` is already that."""
 
     @property
     def cpu_s_per_audio_hour(self) -> float:
@@ -64,17 +69,25 @@ def score_peer(
     ``engine.smoothing_calls``) with the streams' keyword spans; time the feeding."""
     timelines = []
     cpu_s = audio_s = 0.0
+    make_user = getattr(engine, "user_engine", None)  # Porcupine: one detector, not the grid
+    user_engine = None if make_user is None else make_user()
+    user_cpu_s = 0.0
     for stream in tqdm(streams, desc=engine.name, unit="stream", disable=not progress):
         audio = load_audio(stream.path)
         started = time.process_time()
         times, raw = feed(engine, audio)
         cpu_s += time.process_time() - started
+        if user_engine is not None:
+            started = time.process_time()
+            feed(user_engine, audio)
+            user_cpu_s += time.process_time() - started
         duration_s = len(audio) / SAMPLE_RATE
         audio_s += duration_s
         spans = tuple((p.onset_s, p.offset_s) for p in stream.positives)
         scores = smooth(raw, engine.smoothing_calls)
         timelines.append(Timeline(times, scores, duration_s, spans))
-    return PeerRun(engine.name, timelines, cpu_s, audio_s)
+    user = None if user_engine is None else user_cpu_s
+    return PeerRun(engine.name, timelines, cpu_s, audio_s, user)
 
 
 def peer_entry(
@@ -84,19 +97,31 @@ def peer_entry(
     (keys '0.5', '1' as in benchmarks.report), and its CPU cost, as JSON-ready values."""
     points = det_curve(run.timelines, engine.refractory_s)
     at = {f"{t:g}": frr_at(points, t) for t in targets}
-    return {
+    frr = {k: None if p is None else dataclasses.asdict(p) for k, p in at.items()}
+    setting = getattr(engine, "sensitivity_at", None)  # Porcupine: threshold -> sensitivity
+    if setting is not None:
+        for point in frr.values():
+            if point is not None:
+                point["sensitivity"] = setting(point["threshold"])
+    entry: dict[str, Any] = {
         "name": run.name,
         "smoothing_calls": engine.smoothing_calls,
         "refractory_s": engine.refractory_s,
         "chunk_samples": engine.chunk_samples,
         "negative_hours": sum(t.duration_s for t in run.timelines if not t.positives) / 3600,
         "num_positives": sum(len(t.positives) for t in run.timelines),
-        "frr_at": {k: None if p is None else dataclasses.asdict(p) for k, p in at.items()},
+        "frr_at": frr,
         "cpu_s": run.cpu_s,
         "audio_s": run.audio_s,
         "cpu_s_per_audio_hour": run.cpu_s_per_audio_hour,
         "det": [dataclasses.asdict(p) for p in points],
     }
+    note = getattr(engine, "note", "")
+    if note:
+        entry["note"] = note
+    if run.user_cpu_s is not None:  # the benchmark ran more than a user would (a grid)
+        entry["user_cpu_s_per_audio_hour"] = run.user_cpu_s / run.audio_s * 3600
+    return entry
 
 
 def ratio(ours: float | None, theirs: float | None) -> float | None:
