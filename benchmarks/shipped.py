@@ -20,6 +20,7 @@ from benchmarks.peers import TARGET_WAKE_WORDS
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.model import load_model
+from kws.paths import portable_path
 
 
 def keyword_models(folder: Path) -> list[Path]:
@@ -55,8 +56,8 @@ def run_model(
         phrase = label.replace("_", " ")
         return {
             "name": path.stem,
-            "skipped": f"no evaluation corpus in {corpus} (python -m training.data generate "
-            f'--keyword "{phrase}" --out {data / label})',
+            "skipped": f"no evaluation corpus in {portable_path(corpus)} (python -m training.data "
+            f'generate --keyword "{phrase}" --out {portable_path(data / label)})',
         }
     target = out / path.stem
     positives = corpus / "positives/positives.json"
@@ -152,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     except (KwsError, ValueError, OSError) as exc:
         print(f"benchmarks.shipped: error: {exc}", file=sys.stderr)
         return 2
-    command = "python -m benchmarks.shipped " + " ".join(argv if argv is not None else sys.argv[1:])
+    words = argv if argv is not None else sys.argv[1:]
+    command = " ".join(["python -m benchmarks.shipped", *map(portable_path, words)])
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "summary.json", json.dumps(rows, indent=1).encode())
     atomic_write_bytes(args.out / "README.md", markdown(rows, command.strip()).encode())
