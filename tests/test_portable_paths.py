@@ -141,3 +141,14 @@ def test_portable_path_is_relative_inside_the_cwd_and_as_given_outside(
     assert portable_path("--seconds") == "--seconds"
     outside = str(tmp_path / "checkout-other" / "x")  # a sibling sharing the name's prefix
     assert portable_path(outside) == outside
+
+
+def test_the_built_in_sound_manifest_ships_in_the_checkout() -> None:
+    from training.data.debian_sounds import DEFAULT_MANIFEST, read_manifest
+
+    assert DEFAULT_MANIFEST.parent == ROOT / "training" / "data" / "manifests"
+    recordings = read_manifest(DEFAULT_MANIFEST)
+    assert len(recordings) == 120 and len({r.package for r in recordings}) == 5
+    text = DEFAULT_MANIFEST.read_text()
+    rows = [line.split(",") for line in text.splitlines()]
+    assert rows[0][-1] == "license" and all(len(row) == 6 and row[-1] for row in rows)
