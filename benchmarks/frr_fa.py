@@ -42,6 +42,7 @@ from kws.evaluation import (
 from kws.events import Event, Score
 from kws.metadata import Threshold
 from kws.model import Model, load_model
+from kws.paths import portable_path
 from kws.pipeline import Pipeline, PipelineConfig
 from kws.tflite_file import read_metadata, read_model_bytes, write_model
 
@@ -168,7 +169,7 @@ def evaluate(
             at_own = None if own is None else operating_point(lines, own.threshold, md.refractory_s)
             entries.append(
                 {
-                    "model": str(model.path),
+                    "model": portable_path(model.path),
                     "name": md.name,
                     "label": label,
                     "streaming": md.streaming,
@@ -252,8 +253,8 @@ def summarize(
     return {
         "schema": report.SCHEMA,
         "schema_version": report.SCHEMA_VERSION,
-        "positives": str(positives_source),
-        "negatives": str(negatives_source),
+        "positives": portable_path(positives_source),
+        "negatives": portable_path(negatives_source),
         "seed": seed,
         "targets_fa_per_hour": list(TARGETS_FA_PER_HOUR),
         "detection_tolerance_s": DETECTION_TOLERANCE_S,

@@ -32,6 +32,7 @@ from kws.errors import KwsError
 from kws.evaluation import DETECTION_TOLERANCE_S
 from kws.events import Detection, Event
 from kws.model import load_model
+from kws.paths import portable_path
 from kws.pipeline import Pipeline, PipelineConfig
 
 
@@ -180,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmarks.latency: error: {exc}", file=sys.stderr)
         return 2
     results = {
-        "command": "python -m benchmarks.latency " + " ".join(argv or sys.argv[1:]),
-        "positives": str(args.positives),
+        "command": " ".join(
+            ["python -m benchmarks.latency", *map(portable_path, argv or sys.argv[1:])]
+        ),
+        "positives": portable_path(args.positives),
         "block_ms": args.block_ms,
         "date": time.strftime("%Y-%m-%d"),
         "models": rows,

@@ -21,6 +21,7 @@ from benchmarks.streams import eval_manifests
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.model import load_model
+from kws.paths import portable_path
 
 
 def keyword_models(folder: Path) -> list[Path]:
@@ -56,9 +57,8 @@ def run_model(
         phrase = label.replace("_", " ")
         return {
             "name": path.stem,
-            "skipped": f"no test set in {positives.parent.parent} "
-            f"(python -m training.data generate "
-            f'--keyword "{phrase}" --out {data / label})',
+            "skipped": f"no test set in {portable_path(positives.parent.parent)} (python -m "
+            f'training.data generate --keyword "{phrase}" --out {portable_path(data / label)})',
         }
     target = out / path.stem
     argv = ["--model", str(path), "--positives", str(positives), "--negatives",
@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     except (KwsError, ValueError, OSError) as exc:
         print(f"benchmarks.shipped: error: {exc}", file=sys.stderr)
         return 2
-    command = "python -m benchmarks.shipped " + " ".join(argv if argv is not None else sys.argv[1:])
+    words = argv if argv is not None else sys.argv[1:]
+    command = " ".join(["python -m benchmarks.shipped", *map(portable_path, words)])
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "summary.json", json.dumps(rows, indent=1).encode())
     atomic_write_bytes(args.out / "README.md", markdown(rows, command.strip()).encode())

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.features import FeatureConfig, Frontend
+from kws.paths import portable_path
 from kws.verification import (
     DCF_C_FA,
     DCF_C_MISS,
@@ -289,7 +290,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         embeddings = _embed_all(paths, encoder.embed, audio, name)
         threshold = md.thresholds.get(md.labels[0])
         extra = {
-            "model": str(model_path),
+            "model": portable_path(model_path),
             "bytes": Path(model_path).stat().st_size,
             "quantization": md.quantization,
             "embedding_dim": encoder.dim,
@@ -315,7 +316,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     speakers = {p.relative_to(root).parts[0] for p in paths}
     return {
         "schema": SCHEMA,
-        "trials_file": str(args.trials),
+        "trials_file": portable_path(args.trials),
         "trials": len(trials),
         "target_trials": int(same.sum()),
         "speakers": len(speakers),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kws.errors import KwsError
+from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
 from training.toml_config import add_override_option
 from training.train import TrainConfig, write_json
@@ -179,7 +180,7 @@ def model_card(
             "",
             "Limits: trained and evaluated on synthetic voices only; real voices, accents and",
             "rooms will differ. Train the same recipe on the real dataset with",
-            "`python -m training.train CONFIG --set corpus=/path/to/speech_commands_v0.02`.",
+            "`python -m training.train CONFIG --set corpus=data/speech_commands_v0.02`.",
             "",
         ]
     )
@@ -222,7 +223,7 @@ def run(
         {
             "model": final.name,
             "bytes": final.stat().st_size,
-            "run": str(run_dir),
+            "run": portable_path(run_dir),
             "test_accuracy": metrics["test_accuracy"],
             "test_per_class_accuracy": metrics["test_per_class_accuracy"],
             "test_confusion": metrics["test_confusion"],
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe = load_recipe(args.recipe, args.set)
         args.out.mkdir(parents=True, exist_ok=True)
         argv = sys.argv[1:] if argv is None else argv
-        command = shlex.join(["python", "-m", "training.commands", *argv])
+        command = shlex.join(["python", "-m", "training.commands", *map(portable_path, argv)])
         final = run(recipe, args.data, args.out, args.workers, command)
     except (KwsError, ValueError, OSError) as exc:
         print(f"training.commands: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from kws.metadata import ModelMetadata
+from kws.paths import portable_path
 from kws.tflite_file import embed_metadata
 from training.models import spec_for_config
 from training.models.registry import copy_weights
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         cache = FeatureCache(Path(config.corpus) / "features")
         x, _ = corpus_features(corpus, config, model_config.window_frames, cache)
         training = {
-            "data": config.corpus,
+            "data": portable_path(config.corpus),
             "config": dataclasses.asdict(config),
             "metrics": summary,
         }

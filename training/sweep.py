@@ -30,6 +30,7 @@ from typing import Any
 
 from benchmarks.streams import eval_manifests
 from kws.errors import KwsError
+from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
 from training.toml_config import add_override_option, read_toml, set_path
 from training.train import TrainConfig, write_json
@@ -246,7 +247,7 @@ def evaluate_run(
         "num_positives": entries[0]["num_positives"],
         "train_seconds": metrics["train_seconds"],
         "wall_seconds": round(time.perf_counter() - started, 1),
-        "file": str(files[options.quantization]),
+        "file": portable_path(files[options.quantization]),
     }
     write_json(run / "result.json", result)
     return result

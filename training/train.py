@@ -28,6 +28,7 @@ from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.features import FeatureConfig
 from kws.metadata import ModelMetadata, Threshold
+from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
 from training.data.augment import spec_augment
 from training.data.corpus import BACKGROUND_LABEL
@@ -47,7 +48,10 @@ class TrainConfig:
     """Model name in metadata and events, e.g. 'hey_jarvis'."""
     corpus: str
     """Folder written by ``python -m training.data generate`` or ``commands``, or Speech
-    Commands v2 itself."""
+    Commands v2 itself. A relative path is taken from the current directory (run commands
+    from the checkout); an absolute one inside it is kept relative
+    (:func:`kws.paths.portable_path`), so the config recorded in results and metadata reads
+    the same in every clone."""
     model: str = "crnn"
     params: dict[str, Any] = field(default_factory=dict)
     """The model family's config values (for crnn: conv_filters, kernel, stride, ...)."""
@@ -75,6 +79,8 @@ class TrainConfig:
         for key in ("quantizations", "forms"):
             if key in values:
                 values[key] = tuple(values[key])
+        if "corpus" in values:
+            values["corpus"] = portable_path(values["corpus"])
         unknown = set(values.get("forms", ())) - set(FORMS)
         if unknown:
             raise ValueError(f"forms must be among {FORMS}, got {sorted(unknown)}")
@@ -261,7 +267,7 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
         "clips": {s: len(v) for s, v in labels.items()},
     }
     summary = {
-        "data": f"{corpus.resolve()} ({data.kind})",
+        "data": f"{portable_path(corpus)} ({data.kind})",
         "config": dataclasses.asdict(config),
         "metrics": metrics,
     }

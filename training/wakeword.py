@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kws.errors import KwsError
+from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
 from training.toml_config import add_override_option, apply_override, read_toml
 from training.train import TrainConfig, write_json
@@ -352,7 +353,7 @@ def run(
     cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
     command = f'python -m training.wakeword "{phrase}"'
     if from_run is not None:
-        command += f" --from-run {from_run}"
+        command += f" --from-run {portable_path(from_run)}"
     card = model_card(phrase, final, train, metrics, evaluation, summary, cpu_s, command)
     if note:
         card += "\n" + note.strip() + "\n"
@@ -362,7 +363,7 @@ def run(
         {
             "phrase": phrase,
             "model": final.name,
-            "run": str(run_dir),
+            "run": portable_path(run_dir),
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,
             "wall_seconds": round(time.perf_counter() - started, 1),

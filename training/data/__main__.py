@@ -97,7 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
         "into an ESC-50 layout (audio/, meta/esc50.csv; fold = package).",
     )
     deb.add_argument("--out", type=Path, required=True, help="output folder")
-    deb.add_argument("--manifest", type=Path, help="sound manifest CSV (default: the shared one)")
+    deb.add_argument(
+        "--manifest",
+        type=Path,
+        help="sound manifest CSV (default: the built-in one, training/data/manifests/)",
+    )
     deb.add_argument("--cache", type=Path, help="folder for downloaded .debs (default OUT/debs)")
     rec = commands.add_parser(
         "recordings",

@@ -1,8 +1,9 @@
 """``python -m training.data debian-sounds --out DIR``: the built-in real environmental-sound
 corpus, cut from recordings shipped inside Debian packages, written in the ESC-50 layout.
 
-The manifest (``/work/shared/data/environment-sounds-debian.csv`` by default: class, package,
-deb_version, path_in_package, window_start_s) names each recording. Packages are fetched with
+The manifest (``training/data/manifests/environment-sounds-debian.csv``, shipped in the
+project, by default: class, package, deb_version, path_in_package, window_start_s, and each
+file's licence) names each recording. Packages are fetched with
 ``apt-get download PKG=VERSION`` into a cache folder (the available version, with a warning, if
 that exact one is gone), only the listed files are extracted (``dpkg-deb --fsys-tarfile | tar
 -x``), decoded (WAV/OGG/MP3), downmixed and resampled to 16 kHz (soxr), and 5 s are cut from
@@ -35,7 +36,8 @@ from training.data.loaders.base import read_audio
 from training.data.loaders.esc50 import FOLDS
 from training.data.reserved import refuse_reserved
 
-DEFAULT_MANIFEST = Path("/work/shared/data/environment-sounds-debian.csv")
+DEFAULT_MANIFEST = Path(__file__).resolve().parent / "manifests" / "environment-sounds-debian.csv"
+"""The built-in manifest, found next to this module so that it does not depend on the cwd."""
 SAMPLE_RATE = 16000
 CLIP_SECONDS = 5.0
 """ESC-50's clip length."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
+from kws.paths import portable_path
 from training.environment.config import EnvConfig, load_config
 from training.toml_config import add_override_option
 
@@ -52,7 +53,11 @@ def attach_cv(cv_json: Path, models: list[Path]) -> None:
     result = json.loads(cv_json.read_text())
     for path in models:
         metadata = read_metadata(path)
-        training = {**metadata.training, "cv": cv_summary(result), "cv_source": str(cv_json)}
+        training = {
+            **metadata.training,
+            "cv": cv_summary(result),
+            "cv_source": portable_path(cv_json),
+        }
         write_model(path, read_model_bytes(path), dataclasses.replace(metadata, training=training))
 
 
@@ -141,7 +146,7 @@ def run(config: EnvConfig, out: Path, cv: bool = True, final: bool = True) -> di
     clips = load_clips(config.dataset, config.root)
     model_config = config.model_config()
     summary: dict[str, Any] = {
-        "data": f"{config.root} ({config.dataset} layout, {len(clips.audio)} clips, "
+        "data": f"{portable_path(config.root)} ({config.dataset} layout, {len(clips.audio)} clips, "
         f"{len(clips.classes)} classes)",
         "model": config.model,
         "params": dataclasses.asdict(model_config),

@@ -8,6 +8,7 @@ from typing import Any
 
 from kws.errors import KwsError
 from kws.features import FeatureConfig
+from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
 from training.toml_config import read_toml
 
@@ -20,7 +21,10 @@ class EnvConfig:
     """One environment training run (keys of the TOML file)."""
 
     root: str
-    """Dataset folder: ESC-50 layout (also the Debian corpus) or UrbanSound8K."""
+    """Dataset folder: ESC-50 layout (also the Debian corpus) or UrbanSound8K. A relative path
+    is taken from the current directory (run commands from the checkout); an absolute one
+    inside it is kept relative (:func:`kws.paths.portable_path`), so the config recorded in
+    results and metadata reads the same in every clone."""
     name: str = "environment"
     """Model name in metadata and events."""
     dataset: str = "esc50"
@@ -90,6 +94,8 @@ class EnvConfig:
         for key in ("test_folds", "snr_db", "gain_db", "quantizations"):
             if key in values:
                 values[key] = tuple(values[key])
+        if "root" in values:
+            values["root"] = portable_path(values["root"])
         return cls(**values)
 
     def feature_config(self) -> FeatureConfig:

@@ -23,6 +23,7 @@ from typing import Any
 
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
+from kws.paths import portable_path
 from training.environment.config import EnvConfig, load_config
 from training.toml_config import add_override_option
 
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         for length, stride in PAIRS:
             for frontend in FRONTENDS:  # fail on a bad combination before training anything
                 pair_config(base, length, stride, frontend, args.window_s).model_config()
-        command = f"{PROG} {shlex.join(argv if argv is not None else sys.argv[1:])}"
+        words = argv if argv is not None else sys.argv[1:]
+        command = f"{PROG} {shlex.join(map(portable_path, words))}"
         args.out.mkdir(parents=True, exist_ok=True)
 
         def write(rows: list[dict[str, Any]]) -> None:

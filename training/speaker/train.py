@@ -34,6 +34,7 @@ from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.features import FeatureConfig, Frontend
 from kws.metadata import ModelMetadata, Threshold
+from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
 from kws.speaker import l2_normalize, windows_of
 from kws.verification import (
@@ -57,7 +58,10 @@ class SpeakerTrainConfig:
     name: str
     """Model name in metadata, e.g. 'speaker'."""
     data: str
-    """Dataset root (for ``folders``: the output of ``python -m training.data asterisk``)."""
+    """Dataset root (for ``folders``: the output of ``python -m training.data asterisk``).
+    A relative path is taken from the current directory (run commands from the checkout);
+    an absolute one inside it is kept relative (:func:`kws.paths.portable_path`), so the config
+    recorded in results and metadata reads the same in every clone."""
     source: str = "folders"
     """Loader of :mod:`training.data.loaders`: 'folders', 'librispeech' or 'voxceleb'."""
     loss: str = "triplet"
@@ -116,6 +120,8 @@ class SpeakerTrainConfig:
         values = dict(data)
         if "quantizations" in values:
             values["quantizations"] = tuple(values["quantizations"])
+        if "data" in values:
+            values["data"] = portable_path(values["data"])
         return cls(**values)
 
     def feature_config(self) -> FeatureConfig:
@@ -364,7 +370,7 @@ def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
         "utterances": {s: sum(len(p) for p in v.values()) for s, v in splits.items()},
     }
     summary = {
-        "data": f"{Path(config.data).resolve()} ({config.source})",
+        "data": f"{portable_path(config.data)} ({config.source})",
         "config": dataclasses.asdict(config),
         "metrics": {k: v for k, v in metrics.items() if k != "speakers"},
         "held_out_speakers": {s: sorted(splits[s]) for s in ("validation", "test")},
