@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -136,9 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def debian_sounds(args: argparse.Namespace) -> int:
-    from training.data import debian_sounds as builder
-
+def _build(builder: Any, args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
+    """Run a Debian-package builder (debian_sounds or recordings): each failed file is one line
+    above the progress bar. Returns its summary and the exit status (None, 2 when it stopped)."""
     failures: list[str] = []
 
     def report(message: str) -> None:
@@ -151,38 +152,35 @@ def debian_sounds(args: argparse.Namespace) -> int:
         )
     except KwsError as exc:
         print(f"training.data: error: {exc}", file=sys.stderr)
-        return 2
-    for key, value in summary.items():
+        return None, 2
+    except KeyboardInterrupt:
+        print("training.data: interrupted; run the same command again to resume", file=sys.stderr)
+        return None, 130
+    return summary, 2 if failures else 0
+
+
+def debian_sounds(args: argparse.Namespace) -> int:
+    from training.data import debian_sounds as builder
+
+    summary, status = _build(builder, args)
+    for key, value in (summary or {}).items():
         print(f"{key}: {value}")
-    return 2 if failures else 0
+    return status
 
 
 def recordings(args: argparse.Namespace) -> int:
     from training.data import recordings as builder
 
-    failures: list[str] = []
-
-    def report(message: str) -> None:
-        failures.append(message)
-        tqdm.write(f"training.data: error: {message}", file=sys.stderr)  # keeps the bar intact
-
-    try:
-        summary = builder.build(
-            args.out, args.manifest or builder.DEFAULT_MANIFEST, args.cache, report
-        )
-    except KwsError as exc:
-        print(f"training.data: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("training.data: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    hours: dict[str, dict[str, float]] = summary["hours"]  # type: ignore[assignment]
+    summary, status = _build(builder, args)
+    if summary is None:
+        return status
+    hours: dict[str, dict[str, float]] = summary["hours"]
     print(f"{'hours':<11}" + "".join(f"{kind:>9}" for kind in builder.KINDS))
     for split, by_kind in hours.items():
         print(f"{split:<11}" + "".join(f"{by_kind[kind]:9.2f}" for kind in builder.KINDS))
     for key in ("total_hours", "files", "rirs", "errors"):
         print(f"{key}: {summary[key]}")
-    return 2 if failures else 0
+    return status
 
 
 def _asterisk(args: argparse.Namespace) -> dict[str, object]:

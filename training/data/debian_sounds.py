@@ -22,7 +22,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,19 +77,27 @@ class Recording:
     start_s: float
 
 
-def read_manifest(path: Path) -> list[Recording]:
-    """Parse the manifest strictly: a bad header or row is a KwsError naming the line."""
+def manifest_rows(
+    path: Path, columns: Sequence[str], what: str
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, stripped values of ``columns``) of each data row of a CSV manifest; an
+    unreadable file or a missing column is a one-line KwsError naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise KwsError(f"{path}: cannot read the sound manifest ({exc})") from None
+        raise KwsError(f"{path}: cannot read the {what} ({exc})") from None
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
     if missing:
-        raise KwsError(f"{path}: not a sound manifest (no column {missing[0]!r})")
-    rows = []
+        raise KwsError(f"{path}: not a {what} (no column {missing[0]!r})")
     for number, row in enumerate(reader, start=2):
-        values = {c: (row.get(c) or "").strip() for c in COLUMNS}
+        yield number, {c: (row.get(c) or "").strip() for c in columns}
+
+
+def read_manifest(path: Path) -> list[Recording]:
+    """Parse the manifest strictly: a bad header or row is a KwsError naming the line."""
+    rows = []
+    for number, values in manifest_rows(path, COLUMNS, "sound manifest"):
         empty = [c for c in COLUMNS if not values[c]]
         if empty:
             raise KwsError(f"{path} line {number}: empty {empty[0]}")

@@ -19,9 +19,7 @@ reported line and is left out.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import math
 import re
@@ -94,18 +92,10 @@ class RecordingEntry:
 def read_manifest(path: Path) -> list[Source]:
     """Parse the manifest strictly; a bad header or row (or a reserved package) is a one-line
     KwsError naming the file and line, raised before anything is downloaded."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KwsError(f"{path}: cannot read the recordings manifest ({exc})") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise KwsError(f"{path}: not a recordings manifest (no column {missing[0]!r})")
-    sources = []
-    for line, row in enumerate(reader, start=2):
-        values = {c: (row.get(c) or "").strip() for c in COLUMNS}
-        sources.append(_source(path, line, values))
+    sources = [
+        _source(path, line, values)
+        for line, values in debian_sounds.manifest_rows(path, COLUMNS, "recordings manifest")
+    ]
     if not sources:
         raise KwsError(f"{path}: the recordings manifest lists no recordings")
     return sources
