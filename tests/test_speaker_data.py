@@ -121,8 +121,8 @@ def test_cli_rejects_bad_tts_counts(tmp_path: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_tts_speakers_are_distinct_deterministic_and_split_by_voice(tmp_path: Path) -> None:
-    from training.data.speakers import build_tts_speakers
-    from training.data.tts import list_voices, synthetic_speakers
+    from training.data.speakers import build_tts_speakers, synthetic_speakers
+    from training.data.tts import list_voices
 
     voices = [v for v in list_voices() if v.engine == "espeak-ng"]
     speakers = synthetic_speakers(voices, 12, seed=3)

@@ -20,7 +20,9 @@ positive event records its engine and room, so FRR can be read per engine and pe
 from __future__ import annotations
 
 import functools
+import json
 import multiprocessing
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,8 +48,6 @@ MAX_REAL_SECONDS = 3 * 3600.0
 """Real audio of one kind loaded for one role at most (a seeded choice of files)."""
 BABBLE_EXCERPT_S = 6.0
 BABBLE_EXCERPTS = 120
-
-
 EVAL_INDEX = 10**9
 """Offset of the evaluation utterances' pronunciation draws from the corpus clips'."""
 
@@ -267,9 +267,6 @@ def write_eval_sets(
 def describe(corpus: Path, role: str) -> dict[str, Any]:
     """What an evaluation set holds, read from its manifests: positives by engine, voice count,
     background and room; negative hours by kind."""
-    import json
-    from collections import Counter
-
     positives_path, negatives_path = manifests(corpus, role)
     out: dict[str, Any] = {}
     if positives_path.is_file():

@@ -2,7 +2,7 @@
 
 Base voices are split with :func:`training.data.tts.split_voices` (seeded, by base voice, never by
 variant), so a held-out synthetic speaker's engine voice is never heard in training, not even at
-another pitch. Each :class:`~training.data.tts.SyntheticSpeaker` reads ``utterances`` English
+another pitch. Each :class:`SyntheticSpeaker` reads ``utterances`` English
 sentences from :func:`training.data.text_corpus.sentences`; the files go to
 ``OUT/<split>/<speaker>/<n>.wav`` like the real voices of :mod:`training.data.asterisk`.
 """
@@ -10,6 +10,9 @@ sentences from :func:`training.data.text_corpus.sentences`; the files go to
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -19,15 +22,60 @@ from kws.wavfile import write_wav
 from training.data.asterisk import SAMPLE_RATE, _merge_summary
 from training.data.text_corpus import sentences
 from training.data.tts import (
+    AMPLITUDES,
     ESPEAK,
     FLITE,
+    PITCHES,
+    RATES_WPM,
+    Prosody,
+    Voice,
     list_voices,
+    prosody_grid,
     split_voices,
     synthesize,
-    synthetic_speakers,
 )
 
 DEFAULT_COUNTS = {"train": 48, "validation": 8, "test": 10}
+
+
+@dataclass(frozen=True)
+class SyntheticSpeaker:
+    """A text-to-speech "person": one voice (with its variant) at a fixed pitch and rate.
+
+    Speaker verification needs many speakers; the same engine voice at another pitch and pace
+    is treated as another person (a hard negative for its neighbours, as siblings are).
+    """
+
+    voice: Voice
+    pitch: int
+    rate_wpm: int
+
+    @property
+    def name(self) -> str:
+        engine = "espeak" if self.voice.engine == ESPEAK else "flite"
+        voice = re.sub(r"[^A-Za-z0-9-]+", "-", self.voice.name)
+        return f"tts_{engine}_{voice}_p{self.pitch}_r{self.rate_wpm}"
+
+    def prosody(self, rng: random.Random) -> Prosody:
+        """One utterance's prosody: the speaker's pitch, its rate within ±5%, a random level."""
+        rate = round(self.rate_wpm * rng.uniform(0.95, 1.05))
+        return Prosody(rate, self.pitch, rng.choice(AMPLITUDES), 0)
+
+
+def synthetic_speakers(voices: Sequence[Voice], count: int, seed: int) -> list[SyntheticSpeaker]:
+    """``count`` distinct speakers spread over ``voices``' base voices, with pitch and rate drawn
+    per speaker from PITCHES and RATES_WPM (the same seed and voices give the same list)."""
+    pairs = prosody_grid(voices, count, seed)  # spreads speakers over base voices
+    rng = random.Random(seed)
+    speakers: dict[str, SyntheticSpeaker] = {}
+    for voice, prosody in pairs:
+        for _ in range(50):
+            speaker = SyntheticSpeaker(voice, prosody.pitch, prosody.rate_wpm)
+            if speaker.name not in speakers:
+                speakers[speaker.name] = speaker
+                break
+            prosody = Prosody(rng.choice(RATES_WPM), rng.choice(PITCHES), 100, 0)
+    return list(speakers.values())
 
 
 def build_tts_speakers(
