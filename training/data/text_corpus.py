@@ -32,7 +32,9 @@ MIN_WORDS = 3
 MAX_WORDS = 20
 _BLOCK_END = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
-_BAD = re.compile(r"\bhttps?\b|www\.|@|:|--|\S+\.\S+\.\S+|[\\/{}\[\]<>=_|#$%^*`~;]|\.\w|\d|\s[-+]\s")
+_BAD = re.compile(
+    r"\bhttps?\b|www\.|@|:|--|\S+\.\S+\.\S+|[\\/{}\[\]<>=_|#$%^*`~;]|\.\w|\d|\s[-+]\s"
+)
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 
 
