@@ -364,12 +364,15 @@ class MicrophoneSource(_Source):
                 pending = pending[self.block_samples :]
 
     def close(self) -> None:
-        """Stop and close the stream; a reader waiting for audio wakes up and stops."""
+        """Abort and close the stream; a reader waiting for audio wakes up and stops.
+
+        Abort, not stop: a capture stream has nothing to drain, and Pa_StopStream waiting for
+        the host's pending buffers can hang on PulseAudio's ALSA plugin after Ctrl-C."""
         if self._closed:
             return
         self._closed = True
         try:
-            self._stream.stop()
+            self._stream.abort()
             self._stream.close()
         except self._sd.PortAudioError:
             pass  # closing a stream whose device vanished; nothing left to release

@@ -215,7 +215,7 @@ class FakeSoundDevice(types.ModuleType):
             def start(self) -> None:
                 self.thread.start()
 
-            def stop(self) -> None:
+            def abort(self) -> None:  # like sounddevice's: stop now, pending audio dropped
                 self.stopped.set()
                 if self.thread.is_alive():
                     self.thread.join()

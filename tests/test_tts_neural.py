@@ -146,8 +146,8 @@ def test_missing_package_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
         tts_piper._import()
     with pytest.raises(KwsError, match=r"^kokoro is not installed: pip install kokoro-onnx"):
         tts_kokoro._import()
-    with pytest.raises(KwsError, match="unknown TTS engine 'festival'"):
-        check_engines(("festival",))
+    with pytest.raises(KwsError, match="unknown TTS engine 'mimic3'"):
+        check_engines(("mimic3",))
     listed = tts.list_voices.__wrapped__((tts.ESPEAK, PIPER))  # uncached
     assert listed and all(v.engine == tts.ESPEAK for v in listed)  # piper contributes nothing
 
