@@ -50,10 +50,11 @@ def test_markdown_puts_peers_under_our_row() -> None:
     row = {
         "name": "hey_jarvis", "bytes": 1000, "frr": {"0.5": 0.5, "1": 0.25},
         "latency_ms": {"median": 120.0, "p95": 300.0}, "cpu_s_per_audio_hour": 20.0,
+        "at_shipped_threshold": {"fa_per_hour": 4.0, "frr": 0.2},
         "peers": {"openwakeword:hey_jarvis": {"frr": {"0.5": 0.9, "1": 0.8},
                                              "cpu_s_per_audio_hour": 150.0}},
     }  # fmt: skip
     text = markdown([row], "python -m benchmarks.shipped")
     ours, peer = [line for line in text.splitlines() if line.startswith("| hey_jarvis")]
-    assert "| kws | 50.0% | 25.0% | 20.0 | 120 ms | 300 ms | 1,000 |" in ours
-    assert "openwakeword:hey_jarvis | 90.0% | 80.0% | 150.0" in peer
+    assert "| kws | 50.0% | 25.0% | 4.0, 20.0% | 20.0 | 120 ms | 300 ms | 1,000 |" in ours
+    assert "openwakeword:hey_jarvis | 90.0% | 80.0% | | 150.0" in peer
