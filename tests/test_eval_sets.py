@@ -92,3 +92,17 @@ def test_a_recordings_folder_without_index_fails_before_rendering(tmp_path: Path
     (line,) = done.stderr.strip().splitlines()
     assert "no recordings.json" in line and str(tmp_path / "none") in line
     assert not (tmp_path / "c" / "clips").exists()
+
+
+def test_a_split_without_recordings_is_one_line_before_rendering(tmp_path: Path) -> None:
+    from kws.errors import KwsError
+    from training.data.corpus import plan
+
+    recordings = tmp_path / "recordings"
+    write_recordings(recordings)
+    index = json.loads((recordings / "recordings.json").read_text())
+    index["recordings"] = [e for e in index["recordings"] if e["split"] != "validation"]
+    (recordings / "recordings.json").write_text(json.dumps(index))
+    config = CorpusConfig(keyword="hey jarvis", engines=("espeak-ng",), recordings=str(recordings))
+    with pytest.raises(KwsError, match="no validation speech, music or ambience recordings"):
+        plan(config)
