@@ -77,10 +77,18 @@ def test_bad_grids_fail_before_training_naming_the_problem(override: str, messag
         load_grid(CI_GRID, [override])
 
 
-def test_a_grid_without_rows_says_so() -> None:
-    arik = Path(__file__).parents[1] / "training/grids/arik2017.toml"
+def test_a_grid_without_rows_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text('[base]\nname = "empty"\ncorpus = "data/x"\nmodel = "crnn"\n')
     with pytest.raises(ValueError, match="no \\[\\[run\\]\\] rows"):
-        load_grid(arik)
+        load_grid(empty)
+
+
+def test_the_paper_grid_is_a_valid_sweep_of_26_streaming_rows() -> None:
+    grid = load_grid(Path(__file__).parents[1] / "training/grids/arik2017.toml")
+    assert [name for name, _ in grid.runs] == [f"paper{i:02d}" for i in range(1, 27)]
+    assert all(not config["params"]["bidirectional"] for _, config in grid.runs)
+    assert grid.options.budget_bytes == 250_000
 
 
 @pytest.fixture(scope="module")
