@@ -20,6 +20,7 @@ from kws.tflite_file import read_metadata
 from training import synthetic
 from training.models import config_from_dict, get_model
 from training.models.crnn import CRNNConfig
+from training.models.registry import copy_weights
 from training.tiny import FEATURES, LABELS, TINY_CRNN, clip_features
 
 HELDOUT_SEED = 12345
@@ -80,6 +81,34 @@ def test_keras_streaming_equals_window(cell: str, kernel: tuple[int, int]) -> No
     assert len(states) == len(spec.state_tensors(config))
     got = _stream(lambda x, s: streaming({"frames": x, **s}), states, frames, config.stride_t)
     np.testing.assert_allclose(got, window(frames[None]).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize(("cell", "kernel"), [("gru", (5, 8)), ("lstm", (4, 2))])
+def test_sequence_form_gives_every_streaming_output(cell: str, kernel: tuple[int, int]) -> None:
+    """Training on long sequences trains what the runtime streams: the sequence form's step j is
+    the streaming form's j-th call, state carried from the start, over many windows' length."""
+    config = CRNNConfig(
+        conv_filters=4, kernel=kernel, stride=(2, 2), rnn_layers=2, rnn_units=6, cell=cell,
+        fc_units=5, window_frames=8,
+    )  # fmt: skip
+    spec = get_model("crnn")
+    assert spec.build_sequence is not None
+    sequence = spec.build_sequence(config, 10, 3)
+    frames = np.random.default_rng(1).normal(2.0, 3.0, size=(60, 10)).astype(np.float32)
+    sequence.get_layer("normalize").adapt(frames[None] * 0.5)
+    streaming = spec.build_streaming(config, sequence)
+    states = {i.name: np.zeros(i.shape, np.float32) for i in streaming.inputs if i.name != "frames"}
+    calls = []
+    for start in range(0, len(frames), config.stride_t):
+        out = streaming({"frames": frames[None, start : start + config.stride_t], **states})
+        states = {name: np.asarray(out[f"{name}_out"]) for name in states}
+        calls.append(np.asarray(out["scores"])[0])
+    steps = sequence(frames[None]).numpy()[0]
+    assert steps.shape == (30, 3)
+    np.testing.assert_allclose(steps, np.stack(calls), atol=1e-5)
+    window = spec.build(config, 10, 3)  # the same weights make the window form
+    copy_weights(sequence, window)
+    np.testing.assert_allclose(window(frames[None, :8]).numpy()[0], steps[3], atol=1e-5)
 
 
 def test_bidirectional_has_no_streaming_form() -> None:

@@ -200,8 +200,48 @@ def _head(config: CRNNConfig, num_labels: int) -> keras.Sequential:
     )
 
 
+def _body(
+    config: CRNNConfig,
+    num_features: int,
+    num_labels: int,
+    frames: int | None,
+    per_step: bool,
+    unroll: bool = False,
+) -> keras.Model:
+    """Normalize -> causal conv -> recurrences -> head, over ``frames`` frames (None: any
+    multiple of S_T); ``per_step`` keeps every recurrent step and applies the head to each."""
+    freq_out = config.conv_out_features(num_features)
+    inputs = keras.Input((frames, num_features), name="frames")
+    x = FeatureNormalization(num_features, name="normalize")(inputs)
+    x = keras.layers.Reshape((-1, num_features, 1))(x)
+    if config.buffer_frames:
+        x = keras.layers.ZeroPadding2D(((config.buffer_frames, 0), (0, 0)))(x)
+    x = _conv(config)(x)
+    x = keras.layers.Reshape((-1, freq_out * config.conv_filters))(x)
+    for i in range(config.rnn_layers):
+        last = i == config.rnn_layers - 1
+        layer = _rnn_layer(config, i, unroll, return_sequences=per_step or not last)
+        if config.bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"birnn{i}")
+        x = layer(x)
+    scores = _head(config, num_labels)(x)
+    return keras.Model(inputs, scores, name="crnn_sequence" if per_step else "crnn")
+
+
+def build_crnn_sequence(config: CRNNConfig, num_features: int, num_labels: int) -> keras.Model:
+    """The sequence form: [batch, frames, F] -> [batch, frames / S_T, labels]; step j equals
+    the streaming form's j-th call from zero state (same layers, hence the same weights)."""
+    if not config.streamable:
+        raise ValueError("invalid CRNNConfig: bidirectional models cannot be trained as streams")
+    return _body(config, num_features, num_labels, None, per_step=True)
+
+
 @register_model(
-    "crnn", CRNNConfig, streaming=build_crnn_streaming, state_tensors=crnn_state_tensors
+    "crnn",
+    CRNNConfig,
+    streaming=build_crnn_streaming,
+    state_tensors=crnn_state_tensors,
+    sequence=build_crnn_sequence,
 )
 def build_crnn(
     config: CRNNConfig, num_features: int, num_labels: int, *, unroll: bool = False
@@ -214,19 +254,4 @@ def build_crnn(
     calibration crashes on a WHILE body). The ``normalize`` layer is the identity until
     ``adapt``-ed on training features.
     """
-    freq_out = config.conv_out_features(num_features)
-    frames = keras.Input((config.window_frames, num_features), name="frames")
-    x = FeatureNormalization(num_features, name="normalize")(frames)
-    x = keras.layers.Reshape((config.window_frames, num_features, 1))(x)
-    if config.buffer_frames:
-        x = keras.layers.ZeroPadding2D(((config.buffer_frames, 0), (0, 0)))(x)
-    x = _conv(config)(x)
-    steps = config.window_frames // config.stride_t
-    x = keras.layers.Reshape((steps, freq_out * config.conv_filters))(x)
-    for i in range(config.rnn_layers):
-        layer = _rnn_layer(config, i, unroll, return_sequences=i < config.rnn_layers - 1)
-        if config.bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"birnn{i}")
-        x = layer(x)
-    scores = _head(config, num_labels)(x)
-    return keras.Model(frames, scores, name="crnn")
+    return _body(config, num_features, num_labels, config.window_frames, False, unroll)

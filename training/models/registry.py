@@ -25,6 +25,11 @@ StreamingBuilder = Callable[[Any, "keras.Model"], "keras.Model"]
 """(config, trained window model) -> streaming model sharing its weights."""
 StateNames = Callable[[Any], "tuple[StateTensor, ...]"]
 """config -> the streaming form's state tensors, paired by name."""
+SequenceBuilder = Callable[[Any, int, int], "keras.Model"]
+"""(config, num_features, num_labels) -> sequence model: [batch, frames, F] (any multiple of the
+stride) -> [batch, frames / stride, labels], its j-th step the streaming form's j-th output from
+zero state. Same layer names as the window model, so weights copy between the forms; training on
+long sequences with it is training the model the runtime streams."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class ModelSpec:
     build_streaming: StreamingBuilder | None = None
     """None when the family has no streaming form."""
     state_tensors: StateNames | None = None
+    build_sequence: SequenceBuilder | None = None
+    """None when the family cannot be trained on long sequences."""
 
     @property
     def streamable(self) -> bool:
@@ -54,6 +61,7 @@ def register_model(
     *,
     streaming: StreamingBuilder | None = None,
     state_tensors: StateNames | None = None,
+    sequence: SequenceBuilder | None = None,
 ) -> Callable[[WindowBuilder], WindowBuilder]:
     """Decorator registering a window-model builder under ``name``."""
     if (streaming is None) != (state_tensors is None):
@@ -62,7 +70,7 @@ def register_model(
     def decorate(build: WindowBuilder) -> WindowBuilder:
         if name in MODELS:
             raise ValueError(f"model {name!r} is already registered")
-        MODELS[name] = ModelSpec(name, config_cls, build, streaming, state_tensors)
+        MODELS[name] = ModelSpec(name, config_cls, build, streaming, state_tensors, sequence)
         return build
 
     return decorate
