@@ -30,9 +30,11 @@ from kws.features import FeatureConfig
 from kws.metadata import ModelMetadata, Threshold
 from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
-from training.data.augment import spec_augment
 from training.data.corpus import BACKGROUND_LABEL
 from training.data.feature_cache import FeatureCache
+from training.fit import EXAMPLES, LoopSettings, ValidationConfig, fit
+from training.mining import MiningConfig
+from training.sequences import SequenceConfig
 from training.toml_config import add_override_option, read_toml
 
 FORMS = ("window", "streaming")
@@ -71,6 +73,12 @@ class TrainConfig:
     """Export forms: 'window' (the last T frames every S) and/or 'streaming' (S frames + state)."""
     silence_share: float = 0.1
     """Speech Commands layouts: ``_silence_`` windows per split, as a share of its clips."""
+    examples: str = "clips"
+    """'clips' (one window per clip, state from zero) or 'sequences' (clips end to end, a label
+    at every step, state carried as the runtime carries it; training.sequences)."""
+    sequences: SequenceConfig = field(default_factory=SequenceConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    mining: MiningConfig = field(default_factory=MiningConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -81,6 +89,13 @@ class TrainConfig:
                 values[key] = tuple(values[key])
         if "corpus" in values:
             values["corpus"] = portable_path(values["corpus"])
+        tables = {"sequences": SequenceConfig, "validation": ValidationConfig}
+        for key, table in {**tables, "mining": MiningConfig}.items():
+            if isinstance(values.get(key), dict):
+                reject_unknown_keys(f"[train.{key}]", values[key], field_names(table))
+                values[key] = table(**values[key])
+        if values.get("examples", "clips") not in EXAMPLES:
+            raise ValueError(f"examples must be one of {EXAMPLES}, got {values['examples']!r}")
         unknown = set(values.get("forms", ())) - set(FORMS)
         if unknown:
             raise ValueError(f"forms must be among {FORMS}, got {sorted(unknown)}")
@@ -206,10 +221,6 @@ def test_metrics(labels: tuple[str, ...], probs: np.ndarray, y: np.ndarray) -> d
     return metrics
 
 
-def _augmented(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return np.stack([spec_augment(example, rng) for example in x])
-
-
 def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     """Train, export every form, write the run folder; return the metrics."""
     import keras
@@ -228,32 +239,12 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
 
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = spec.build(model_config, features.num_features, len(data.labels))
-    model.get_layer("normalize").adapt(x["train"])
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    history: list[dict[str, float]] = []
-    best_weights, best_loss = model.get_weights(), np.inf
+    settings = LoopSettings(**{k: getattr(config, k) for k in LoopSettings.__dataclass_fields__})
+    keywords = tuple(k for k in data.labels if not is_background(k))
     start = time.perf_counter()
-    for epoch in range(config.epochs):
-        x_train = _augmented(x["train"], rng) if config.spec_augment else x["train"]
-        fit = model.fit(
-            x_train, labels["train"], batch_size=config.batch_size, epochs=1, verbose=0,
-            validation_data=(x["validation"], labels["validation"]), shuffle=True,
-        )  # fmt: skip
-        row = {k: float(v[-1]) for k, v in fit.history.items()}
-        history.append(row)
-        print(
-            f"epoch {epoch + 1}/{config.epochs}: loss {row['loss']:.4f} acc {row['accuracy']:.4f}"
-            f" val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f}",
-            flush=True,
-        )
-        if row["val_loss"] < best_loss:
-            best_loss, best_weights = row["val_loss"], model.get_weights()
-    model.set_weights(best_weights)
+    model, history, loop = fit(
+        settings, spec, model_config, data.labels, keywords, x, labels, features, corpus, rng
+    )
     train_s = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     model.save_weights(out / "model.weights.h5")  # for re-export without retraining
@@ -261,7 +252,7 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     probs = model.predict(x["test"], batch_size=256, verbose=0)
     metrics = {
         **test_metrics(data.labels, probs, labels["test"]),
-        "best_val_loss": best_loss,
+        "selection": {k: v for k, v in loop.items() if k != "rounds"},
         "train_seconds": round(train_s, 1),
         "params": int(model.count_params()),
         "clips": {s: len(v) for s, v in labels.items()},
@@ -275,6 +266,7 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     metrics["files"] = files
     write_json(out / "metrics.json", metrics)
     write_json(out / "history.json", history)
+    write_json(out / "rounds.json", loop["rounds"])
     write_json(out / "config.json", dataclasses.asdict(config))
     return metrics
 

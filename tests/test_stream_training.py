@@ -1,0 +1,192 @@
+"""Training for what the runtime does: clips laid end to end with a label at every model step,
+model choice on the validation streams, and hard-negative mining rounds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from training.mining import peaks
+from training.sequences import SequenceConfig, make_sequences, step_labels
+
+HOP_S = 0.01
+
+
+def test_keyword_steps_follow_the_clip_end_and_the_keyword_itself_is_background() -> None:
+    config = SequenceConfig(clips=8, fire_s=(-0.05, 0.25), ignore_s=(-0.45, 0.5))
+    x = np.zeros((8, 16, 3), dtype=np.float32)
+    x[:, 0, 0] = np.arange(8)  # tags each clip
+    y = np.array([0, 0, 0, 0, 0, 1, 0, 0])
+    rng = np.random.default_rng(0)
+    features, labels, weights = make_sequences(x, y, config, 4, HOP_S, rng, augment=False)
+    assert features.shape == (1, 128, 3) and labels.shape == weights.shape == (1, 32)
+    position = int(np.flatnonzero(features[0, ::16, 0] == 5)[0])
+    end = (position + 1) * 4 - 1  # the step that ends with the keyword clip's last frame
+    # steps are 40 ms apart: offsets -11..12 around it are the ignore span, -1..6 fire
+    fired = np.flatnonzero(labels[0] == 1)
+    assert list(fired) == [s for s in range(end - 1, end + 7) if s < 32]
+    assert np.all(weights[0, fired] == pytest.approx(4 / 8))  # a keyword clip weighs one clip
+    for step in range(end - 11, end + 13):
+        if 0 <= step < 32 and step not in fired:
+            assert weights[0, step] == 0 and labels[0, step] == 0
+    for step in (end - 12, end + 13):  # the keyword's first syllable, and later: background
+        if 0 <= step < 32:
+            assert labels[0, step] == 0 and weights[0, step] == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 30),
+    clips=st.integers(1, 6),
+    stride=st.sampled_from([2, 4, 8]),
+    seed=st.integers(0, 2**16),
+)
+def test_every_clip_is_used_and_every_keyword_fires(
+    n: int, clips: int, stride: int, seed: int
+) -> None:
+    frames = stride * 6
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, frames, 2)).astype(np.float32)
+    x[:, 0, 0] = np.arange(n)  # tags each clip
+    y = rng.integers(0, 3, size=n)
+    config = SequenceConfig(clips=clips, fire_s=(0.0, 0.02), ignore_s=(-0.1, 0.1))
+    features, labels, weights = make_sequences(x, y, config, stride, HOP_S, rng, augment=False)
+    tags = features[:, ::frames, 0].ravel().astype(int)
+    assert set(tags) == set(range(n)) and len(tags) == len(labels) * clips
+    per_clip = frames // stride
+    for k, tag in enumerate(tags):
+        s, c = divmod(k, clips)
+        if y[tag]:  # the step ending with the clip fires with the clip's label
+            assert labels[s, (c + 1) * per_clip - 1] == y[tag]
+            assert weights[s, (c + 1) * per_clip - 1] > 0
+    assert set(np.unique(labels)) <= set(np.unique(y)) | {0}
+
+
+def test_sequence_config_errors_name_the_table() -> None:
+    with pytest.raises(ValueError, match=r"\[train.sequences\] fire_s"):
+        SequenceConfig(fire_s=(0.3, 0.1))
+    with pytest.raises(ValueError, match="holds no model step"):
+        step_labels(SequenceConfig(fire_s=(0.001, 0.002), ignore_s=(0, 0.1)), 8, HOP_S)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scores=st.lists(st.floats(0, 1), min_size=0, max_size=200),
+    spacing=st.integers(1, 20),
+)
+def test_mined_peaks_are_apart_and_highest_first(scores: list[float], spacing: int) -> None:
+    values = np.asarray(scores)
+    found = peaks(values, 0.3, spacing)
+    assert all(values[i] >= 0.3 for i in found)
+    assert all(abs(int(a) - int(b)) >= spacing for i, a in enumerate(found) for b in found[:i])
+    assert list(values[found]) == sorted(values[found], reverse=True)
+    if len(values) and values.max() >= 0.3:
+        assert values[found[0]] == values.max()
+
+
+@pytest.mark.slow
+def test_step_scores_cut_long_audio_into_warmed_up_chunks() -> None:
+    pytest.importorskip("tensorflow")
+    from training.models import get_model
+    from training.models.crnn import CRNNConfig
+    from training.stream_scores import ChunkPlan, step_scores
+
+    config = CRNNConfig(
+        conv_filters=3, kernel=(4, 3), stride=(2, 2), rnn_layers=1, rnn_units=4, fc_units=4,
+        window_frames=8,
+    )  # fmt: skip
+    model = get_model("crnn").build_sequence(config, 6, 2)
+    features = np.random.default_rng(0).normal(size=(101, 6)).astype(np.float32)
+    plan = ChunkPlan(2, body_frames=20, warmup_frames=10)
+    got = step_scores(model, features, plan)
+    assert got.shape == (50, 2)  # the partial last stride is dropped, as the runtime waits
+    np.testing.assert_allclose(got[:10], model(features[None, :20]).numpy()[0], atol=1e-6)
+    later = model(features[None, 30:60]).numpy()[0][5:]  # chunk 3: 10 warm-up frames, 20 kept
+    np.testing.assert_allclose(got[20:30], later, atol=1e-6)
+    short = step_scores(model, features[:16], ChunkPlan(2, body_frames=400, warmup_frames=40))
+    np.testing.assert_allclose(short, model(features[None, :16]).numpy()[0], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.test_eval_sets import write_recordings
+    from training.data.corpus import CorpusConfig
+    from training.data.generate import generate
+
+    root = tmp_path_factory.mktemp("stream_corpus")
+    write_recordings(root / "recordings")
+    config = CorpusConfig(
+        keyword="hey jarvis", engines=("espeak-ng",), positives=60, confusables=20, speech=20,
+        noise=20, music=10, silence=10, recorded=20, recordings=str(root / "recordings"),
+        eval_positives=6, eval_negative_hours=0.02, eval_sentences=4, eval_confusables=2,
+        eval_snrs_db=(10.0,),
+    )  # fmt: skip
+    generate(config, root / "corpus", workers=2)
+    return root / "corpus"
+
+
+def _train(corpus: Path, tmp_path: Path, extra: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "seq.toml"
+    config.write_text(
+        f'name = "seq"\ncorpus = "{corpus}"\nepochs = 2\nexamples = "sequences"\n'
+        'forms = ["streaming"]\nquantizations = ["float32"]\n'
+        "[params]\nconv_filters = 4\nkernel = [8, 5]\nstride = [4, 2]\nrnn_layers = 1\n"
+        "rnn_units = 8\nfc_units = 8\nwindow_frames = 144\n" + extra
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "training.train", str(config), "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_sequence_training_chooses_on_validation_streams_and_mines(
+    corpus: Path, tmp_path: Path
+) -> None:
+    done = _train(
+        corpus, tmp_path,
+        "[sequences]\nclips = 4\n[mining]\nrounds = 1\nwindows = 15\nmin_score = 0.0\nepochs = 1\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["selection"]["selected_by"] == "validation streams FRR"
+    assert metrics["selection"]["examples"] == "sequences"
+    history = json.loads((run / "history.json").read_text())
+    assert [r["round"] for r in history] == [0, 0, 1]
+    for row in history:  # every epoch was scored on the validation streams
+        frr = row["val_frr"]["hey_jarvis"]
+        assert set(frr) == {"0.5", "1"}
+        assert all(v is None or 0 <= v <= 1 for v in frr.values())
+    rounds = json.loads((run / "rounds.json").read_text())
+    assert len(rounds) == 2 and rounds[0]["mined"] == {}
+    mined = rounds[1]["mined"]
+    assert 0 < mined["mined"] <= 15 and mined["hours"] > 0
+    assert rounds[1]["train_clips"] == rounds[0]["train_clips"] + mined["mined"]
+    from kws.model import load_model
+
+    model = load_model(run / metrics["files"]["streaming_float32"])
+    assert model.metadata.streaming and model.metadata.training["metrics"]["selection"]
+
+
+@pytest.mark.slow
+def test_mining_without_recordings_fails_before_training(tmp_path: Path) -> None:
+    from training.data.corpus import CorpusConfig
+    from training.data.generate import generate
+
+    config = CorpusConfig(
+        keyword="hey jarvis", engines=("espeak-ng",), positives=6, confusables=2, speech=2,
+        noise=2, music=2, silence=2, eval_positives=0, eval_negative_hours=0,
+    )  # fmt: skip
+    generate(config, tmp_path / "corpus", workers=2)
+    done = _train(tmp_path / "corpus", tmp_path, "[mining]\nrounds = 1\n")
+    assert done.returncode == 2
+    assert "needs a corpus made with --recordings" in done.stderr
+    assert not (tmp_path / "run" / "metrics.json").exists()

@@ -1,0 +1,254 @@
+"""The training loop: clips or long sequences, model choice on the validation streams, a
+learning-rate schedule, early stopping, and rounds of hard-negative mining.
+
+What users feel is FRR at a false-accept rate on long audio, not clip accuracy, so when the
+corpus has validation streams (eval/validation, training.data.eval_sets) the loop scores them
+every ``validation.every`` epochs with the sequence form (training.stream_scores) and keeps the
+checkpoint with the lowest FRR at ``validation.target_fa_per_hour``; the learning rate drops
+when that stops improving and training stops after ``validation.patience`` evaluations without
+a better one. A corpus without validation streams falls back to the validation clips' loss.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.mining import MiningConfig, mine, mining_sources
+from training.sequences import SequenceConfig, make_sequences
+from training.stream_scores import ChunkPlan, frr_at_targets, load_eval_streams
+
+EXAMPLES = ("clips", "sequences")
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """The ``[train.validation]`` table."""
+
+    every: int = 1
+    """Epochs between evaluations on the validation streams."""
+    streams: bool = True
+    """Choose by FRR on the corpus's validation streams when it has them (False: by the
+    validation clips' loss, as plain clip training does)."""
+    target_fa_per_hour: float = 1.0
+    patience: int = 4
+    """Evaluations without a better checkpoint before training stops (0: never early)."""
+    lr_patience: int = 2
+    """Evaluations without a better checkpoint before the learning rate drops."""
+    lr_factor: float = 0.5
+    min_learning_rate: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if self.every < 1 or self.patience < 0 or self.lr_patience < 1:
+            raise ValueError("[train.validation] every and lr_patience >= 1, patience >= 0")
+        if not 0 < self.lr_factor <= 1 or self.target_fa_per_hour <= 0:
+            raise ValueError("[train.validation] lr_factor in (0, 1], target_fa_per_hour > 0")
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """What :func:`fit` needs of the run's TrainConfig (kept apart so the loop stays testable)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    spec_augment: bool
+    examples: str = "clips"
+    sequences: SequenceConfig = field(default_factory=SequenceConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    mining: MiningConfig = field(default_factory=MiningConfig)
+    smoothing_s: float = 0.1
+    refractory_s: float = 1.5
+
+
+@dataclass
+class _Best:
+    key: tuple[float, ...] = (np.inf,)
+    weights: list[np.ndarray] | None = None
+    epoch: int = 0
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def _frr_key(figures: dict[str, dict[str, float | None]], target: float) -> tuple[float, ...]:
+    """Lower is better: mean FRR at the target over keywords, then at half of it (unreachable
+    counts as 1)."""
+
+    def mean_at(fa: float) -> float:
+        values = [at.get(f"{fa:g}") for at in figures.values()]
+        return float(np.mean([1.0 if v is None else v for v in values]))
+
+    return (mean_at(target), mean_at(target / 2))
+
+
+def fit(
+    settings: LoopSettings,
+    spec: Any,
+    model_config: Any,
+    labels: tuple[str, ...],
+    keywords: tuple[str, ...],
+    x: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    features: Any,
+    corpus: Path,
+    rng: np.random.Generator,
+) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+    """Train; return (the window model with the best weights, history rows, loop report)."""
+    import keras
+
+    from training.models.registry import copy_weights
+
+    stride = model_config.stride_t
+    hop_s = features.frame_step / features.sample_rate
+    window = spec.build(model_config, features.num_features, len(labels))
+    sequence = (
+        spec.build_sequence(model_config, features.num_features, len(labels))
+        if spec.build_sequence is not None and getattr(model_config, "streamable", True)
+        else None
+    )
+    if settings.examples == "sequences" and sequence is None:
+        raise ValueError(f"model {spec.name} cannot be trained on sequences (examples = 'clips')")
+    if settings.mining.rounds and sequence is None:
+        raise ValueError(f"model {spec.name} has no sequence form to mine hard negatives with")
+    if settings.mining.rounds:
+        mining_sources(corpus)  # fail before training when there is nothing to mine
+    trained = sequence if settings.examples == "sequences" else window
+    assert trained is not None
+    trained.get_layer("normalize").adapt(x["train"])
+    optimizer = keras.optimizers.Adam(settings.learning_rate)
+    trained.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+
+    streams = []
+    if (
+        settings.validation.streams
+        and sequence is not None
+        and (corpus / "eval" / "validation").is_dir()
+    ):
+        streams = load_eval_streams(corpus, "validation", features)
+    plan = ChunkPlan(stride, body_frames=stride * 375, warmup_frames=stride * 38)
+    step_s = stride * hop_s
+    smoothing_calls = max(1, round(settings.smoothing_s / step_s)) if settings.smoothing_s else 1
+    target = settings.validation.target_fa_per_hour
+
+    def batches(xs: np.ndarray, ys: np.ndarray, augment: bool) -> tuple[Any, ...]:
+        if settings.examples == "clips":
+            from training.data.augment import spec_augment
+
+            data = np.stack([spec_augment(e, rng) for e in xs]) if augment else xs
+            return (data, ys, None)
+        seqs = make_sequences(xs, ys, settings.sequences, stride, hop_s, rng, augment)
+        return seqs
+
+    val_rng_state = rng.bit_generator.state
+    val_x, val_y, val_w = batches(x["validation"], y["validation"], augment=False)
+    rng.bit_generator.state = val_rng_state  # validation sequences must not shift training draws
+
+    def evaluate(epoch: int) -> tuple[tuple[float, ...], dict[str, Any]]:
+        loss = float(trained.evaluate(val_x, val_y, sample_weight=val_w, verbose=0))
+        if not streams:
+            return (loss,), {"val_loss": loss}
+        assert sequence is not None
+        if sequence is not trained:
+            copy_weights(trained, sequence)
+        figures = frr_at_targets(
+            sequence, streams, labels, keywords, plan, features, smoothing_calls,
+            settings.refractory_s, (target / 2, target),
+        )  # fmt: skip
+        return (*_frr_key(figures, target), loss), {"val_loss": loss, "val_frr": figures}
+
+    history: list[dict[str, Any]] = []
+    best = _Best()
+    rounds: list[dict[str, Any]] = []
+    x_train, y_train = x["train"], y["train"]
+    background = 0
+    epoch_total = 0
+    for round_index in range(1 + settings.mining.rounds):
+        mined_stats: dict[str, Any] = {}
+        if round_index:
+            assert sequence is not None and best.weights is not None
+            trained.set_weights(best.weights)
+            if sequence is not trained:
+                copy_weights(trained, sequence)
+            columns = [labels.index(k) for k in keywords]
+            windows, mined_stats = mine(
+                sequence, mining_sources(corpus), columns, features, plan,
+                model_config.window_frames, smoothing_calls, settings.refractory_s,
+                settings.mining,
+            )  # fmt: skip
+            x_train = np.concatenate([x_train, windows])
+            y_train = np.concatenate([y_train, np.full(len(windows), background)])
+            print(f"round {round_index}: mined {len(windows)} windows {mined_stats}", flush=True)
+        epochs = settings.mining.epochs if round_index and settings.mining.epochs else None
+        epochs = epochs or settings.epochs
+        since_best = 0
+        round_start = time.perf_counter()
+        for _ in range(epochs):
+            epoch_total += 1
+            data, targets, weights = batches(x_train, y_train, settings.spec_augment)
+            fit_out = trained.fit(
+                data, targets, sample_weight=weights, batch_size=settings.batch_size,
+                epochs=1, verbose=0, shuffle=True,
+            )  # fmt: skip
+            row: dict[str, Any] = {
+                "epoch": epoch_total,
+                "round": round_index,
+                "loss": float(fit_out.history["loss"][-1]),
+                "learning_rate": float(optimizer.learning_rate.numpy()),
+            }
+            if epoch_total % settings.validation.every == 0 or _ == epochs - 1:
+                key, figures = evaluate(epoch_total)
+                row.update(figures)
+                if key < best.key:
+                    best = _Best(key, trained.get_weights(), epoch_total, figures)
+                    since_best = 0
+                else:
+                    since_best += 1
+                    if since_best % settings.validation.lr_patience == 0:
+                        lr = max(
+                            settings.validation.min_learning_rate,
+                            float(optimizer.learning_rate.numpy()) * settings.validation.lr_factor,
+                        )
+                        optimizer.learning_rate.assign(lr)
+            history.append(row)
+            print(_progress(row, best.epoch), flush=True)
+            if settings.validation.patience and since_best >= settings.validation.patience:
+                print(f"stopping: no better checkpoint in {since_best} evaluations", flush=True)
+                break
+        rounds.append(
+            {
+                "round": round_index,
+                "mined": mined_stats,
+                "train_clips": len(x_train),
+                "epochs": [r["epoch"] for r in history if r["round"] == round_index],
+                "best_epoch_so_far": best.epoch,
+                "best_so_far": best.figures,
+                "seconds": round(time.perf_counter() - round_start, 1),
+            }
+        )
+    assert best.weights is not None
+    trained.set_weights(best.weights)
+    if trained is not window:
+        copy_weights(trained, window)
+    report = {
+        "examples": settings.examples,
+        "selected_by": "validation streams FRR" if streams else "validation clip loss",
+        "best_epoch": best.epoch,
+        "best": best.figures,
+        "rounds": rounds,
+    }
+    return window, history, report
+
+
+def _progress(row: dict[str, Any], best_epoch: int) -> str:
+    text = f"epoch {row['epoch']} (round {row['round']}): loss {row['loss']:.4f}"
+    if "val_loss" in row:
+        text += f" val_loss {row['val_loss']:.4f}"
+    for keyword, at in row.get("val_frr", {}).items():
+        shown = ", ".join(
+            f"{'-' if v is None else f'{100 * v:.1f}%'} @{k}" for k, v in sorted(at.items())
+        )
+        text += f" | {keyword} FRR {shown} FA/h"
+    return text + f" (best: epoch {best_epoch})"
