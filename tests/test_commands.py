@@ -33,6 +33,7 @@ TINY_TRAIN = [
     "train.epochs=2", "train.params.conv_filters=8", "train.params.kernel=[10, 5]",
     "train.params.stride=[4, 2]", "train.params.rnn_layers=1", "train.params.rnn_units=16",
     "train.params.fc_units=16", "ship.cost_minutes=0.1",
+    "ship.max_test_fa_per_hour=1e9",  # seconds of test negatives: one false accept is 100s/h
 ]  # fmt: skip
 
 
@@ -77,6 +78,24 @@ def test_corpus_resumes_and_refuses_other_settings(corpus: Path) -> None:
         generate_commands(other, corpus, workers=1)
 
 
+def test_eval_only_first_then_the_clips_fill_the_same_folder(corpus: Path, tmp_path: Path) -> None:
+    from training.data.commands import generate_commands
+
+    later = tmp_path / "later"
+    config, _, _ = plan(load_recipe(DEFAULT_RECIPE, TINY_CORPUS), later)
+    summary = generate_commands(config, later, workers=2, eval_only=True)
+    assert summary["eval_only"] and summary["rendered_now"] == 0
+    assert not (later / "clips.jsonl").exists() and not (later / "yes").exists()
+    for role in ("validation", "test"):
+        manifest = later / f"eval/{role}/positives/positives.json"
+        assert (
+            manifest.read_bytes() == (corpus / f"eval/{role}/positives/positives.json").read_bytes()
+        )
+    summary = generate_commands(config, later, workers=2)
+    assert not summary["eval_only"] and summary["rendered_now"] > 0
+    assert (later / "clips.jsonl").read_bytes() == (corpus / "clips.jsonl").read_bytes()
+
+
 @pytest.mark.slow
 def test_recipe_trains_calibrates_and_writes_the_card(corpus: Path, tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
@@ -102,6 +121,7 @@ def test_recipe_trains_calibrates_and_writes_the_card(corpus: Path, tmp_path: Pa
     assert (out / "results/confusion.png").stat().st_size > 1000
     card = (out / "commands.md").read_text()
     assert "commands.tflite" in card and "| `stop` |" in card and "never fires" in card
+    assert "| build | passed" in card and summary["build"]["failed"] is False
 
 
 # --- training on a Speech Commands layout, and commands firing in kws.listen ----------------

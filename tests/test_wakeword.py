@@ -21,6 +21,9 @@ TINY = [
     "train.params.stride=[4, 2]", "train.params.rnn_layers=1", "train.params.rnn_units=16",
     "train.params.fc_units=16", "ship.cost_minutes=0.5",
 ]  # fmt: skip
+NO_LIMIT = "ship.max_test_fa_per_hour=1e9"
+"""36 s of test negatives make one false accept 100 FA/h: the tiny model's build rule is off
+except where a test checks it."""
 
 
 @pytest.mark.parametrize(
@@ -52,7 +55,7 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     out = tmp_path / "model"
     cmd = [sys.executable, "-m", "training.wakeword", "hey computer", "--data",
            str(tmp_path / "data"), "--out", str(out), "--workers", "2"]  # fmt: skip
-    for assignment in TINY:
+    for assignment in [*TINY, NO_LIMIT]:
         cmd += ["--set", assignment]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -73,6 +76,21 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     assert summary["cpu_s_per_audio_hour"] > 0
     card = (out / "hey_computer.md").read_text()
     assert "FRR at 1 FA/h" in card and "hey_computer.tflite" in card
+    assert "| build | passed" in card and summary["build"] == {"failed": False, "problems": []}
+    # Shipped again with a loud calibration, the build rule decides on the test FA/h
+    ship = [sys.executable, "-m", "training.wakeword", "hey computer", "--from-run",
+            str(out / "run"), "--out", str(tmp_path / "loud"), "--set",
+            "ship.calibrate_fa_per_hour=500", "--set", "ship.cost_minutes=0.2"]  # fmt: skip
+    loud = subprocess.run(ship, capture_output=True, text=True, timeout=1200)
+    figures = json.loads((tmp_path / "loud" / "hey_computer.json").read_text())
+    fa = figures["evaluation"]["shipped_threshold_on_test"]["fa_per_hour"]
+    card = (tmp_path / "loud" / "hey_computer.md").read_text()
+    if fa > 2:
+        assert loud.returncode == 3 and figures["build"]["failed"]
+        assert loud.stderr.count("\n") == 1 and "failed build" in loud.stderr
+        assert f"{fa:.2f} FA/h on the test negatives" in loud.stderr and "| build | FAILED" in card
+    else:
+        assert loud.returncode == 0 and not figures["build"]["failed"]
     listen = subprocess.run(
         [sys.executable, "-m", "kws.listen", "--model", str(out / "hey_computer.tflite"),
          "--input", str(tmp_path / "data/eval/test/positives/positives_snr10_000.wav")],
@@ -80,6 +98,27 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     )  # fmt: skip
     assert listen.returncode == 0, listen.stderr
     assert '"state": "stopped"' in listen.stdout
+
+
+def test_a_threshold_loud_on_test_fails_the_build_in_one_line() -> None:
+    from training.wakeword import FailedBuild, build_problems, fail_build
+
+    quiet = {"threshold": 0.9, "fa_per_hour": 1.5, "frr": 0.2, "false_accepts": 3, "misses": 1}
+    loud = {**quiet, "threshold": 0.42, "fa_per_hour": 2.5}
+    figures = {
+        "yes": {"shipped_threshold_on_test": quiet},
+        "no": {"shipped_threshold_on_test": loud},
+        "up": {"shipped_threshold_on_test": None},  # never calibrated: nothing to judge
+    }
+    problems = build_problems(figures, 2.0)
+    assert problems == [
+        "'no' gives 2.50 FA/h on the test negatives at its shipped threshold 0.420 (limit 2)"
+    ]
+    assert build_problems(figures, 3.0) == []
+    fail_build(Path("m.tflite"), [])
+    with pytest.raises(FailedBuild, match=r"^failed build: m.tflite: 'no' gives 2.50") as caught:
+        fail_build(Path("m.tflite"), problems)
+    assert "\n" not in str(caught.value)
 
 
 def test_from_run_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

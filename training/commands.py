@@ -18,6 +18,7 @@ import dataclasses
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,13 @@ from kws.schema import field_names, reject_unknown_keys
 from training.toml_config import add_override_option
 from training.train import TrainConfig, write_json
 from training.wakeword import (
+    FailedBuild,
     ShipOptions,
+    build_problems,
     calibrate_labels,
     copy_shipped_export,
     cpu_seconds_per_hour,
+    fail_build,
     load_recipe,
     train_or_reuse,
 )
@@ -112,10 +116,12 @@ def model_card(
     snrs_db: tuple[float, ...],
     cpu_s: float,
     command: str,
+    problems: Sequence[str] = (),
 ) -> str:
     from kws.model import load_model
 
     md = load_model(model_path).metadata
+    build = "FAILED: " + "; ".join(problems) if problems else "passed (test FA/h within the limit)"
     accuracy = metrics["test_per_class_accuracy"]
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     first = next(iter(evaluation.values()))
@@ -166,6 +172,7 @@ def model_card(
             f"({'/'.join(f'{x:g}' for x in snrs_db)} dB SNR), {first['negative_hours']:.2f} h "
             "of command-free negatives |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
+            f"| build | {build} |",
             "",
             "| label | test accuracy | FRR at 0.5 FA/h @ threshold | FRR at 1 FA/h @ threshold "
             "| shipped threshold |",
@@ -214,8 +221,9 @@ def run(
     confusion_png(metrics["test_confusion"], results_dir / "confusion.png")
     print("[4/4] measuring CPU cost and writing the model card", flush=True)
     cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
+    problems = build_problems(evaluation, ship.max_test_fa_per_hour)
     card = model_card(
-        final, train, metrics, evaluation, summary, corpus.eval_snrs_db, cpu_s, command
+        final, train, metrics, evaluation, summary, corpus.eval_snrs_db, cpu_s, command, problems
     )
     (out / f"{train.name}.md").write_text(card)
     write_json(
@@ -229,9 +237,11 @@ def run(
             "test_confusion": metrics["test_confusion"],
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,
+            "build": {"failed": bool(problems), "problems": problems},
             "wall_seconds": round(time.perf_counter() - started, 1),
         },
     )
+    fail_build(final, problems)  # after the card and figures are written: nothing is lost
     return final
 
 
@@ -249,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:] if argv is None else argv
         command = shlex.join(["python", "-m", "training.commands", *map(portable_path, argv)])
         final = run(recipe, args.data, args.out, args.workers, command)
+    except FailedBuild as exc:
+        print(f"training.commands: {exc}", file=sys.stderr)
+        return 3
     except (KwsError, ValueError, OSError) as exc:
         print(f"training.commands: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

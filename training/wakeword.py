@@ -16,6 +16,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ class ShipOptions:
     calibrate_fa_per_hour: float = 1.0
     cost_minutes: float = 5.0
     """Minutes of audio the CPU-cost measurement streams (three times; the median is kept)."""
+    max_test_fa_per_hour: float = 2.0
+    """A shipped threshold giving more false accepts per hour than this on the test negatives
+    makes a failed build: the calibration did not transfer to unheard voices and recordings."""
 
     def __post_init__(self) -> None:
         from kws.metadata import QUANTIZATIONS
@@ -49,8 +53,34 @@ class ShipOptions:
             raise ValueError(f"[ship] form must be one of {FORMS}, got {self.form!r}")
         if self.quantization not in QUANTIZATIONS:
             raise ValueError(f"[ship] quantization must be one of {QUANTIZATIONS}")
-        if self.calibrate_fa_per_hour <= 0 or self.cost_minutes <= 0:
-            raise ValueError("[ship] calibrate_fa_per_hour and cost_minutes must be > 0")
+        if min(self.calibrate_fa_per_hour, self.cost_minutes, self.max_test_fa_per_hour) <= 0:
+            raise ValueError(
+                "[ship] calibrate_fa_per_hour, cost_minutes and max_test_fa_per_hour must be > 0"
+            )
+
+
+class FailedBuild(KwsError):
+    """The shipped threshold is louder on the test streams than ``[ship] max_test_fa_per_hour``."""
+
+
+def build_problems(per_label: dict[str, dict[str, Any]], limit: float) -> list[str]:
+    """What fails the build: each label whose shipped threshold gives more than ``limit`` FA/h
+    on the test negatives (calibrate_labels' figures)."""
+    problems = []
+    for label, figures in per_label.items():
+        point = figures.get("shipped_threshold_on_test")
+        if point is not None and point["fa_per_hour"] > limit:
+            problems.append(
+                f"{label!r} gives {point['fa_per_hour']:.2f} FA/h on the test negatives at its "
+                f"shipped threshold {point['threshold']:.3f} (limit {limit:g})"
+            )
+    return problems
+
+
+def fail_build(model_path: Path, problems: Sequence[str]) -> None:
+    """Raise :class:`FailedBuild` in one line naming the model, if there are problems."""
+    if problems:
+        raise FailedBuild(f"failed build: {model_path}: {'; '.join(problems)}")
 
 
 def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
@@ -244,6 +274,7 @@ def model_card(
     corpus_summary: dict[str, Any],
     cpu_s: float,
     command: str,
+    problems: Sequence[str] = (),
 ) -> str:
     from kws.model import load_model
 
@@ -268,6 +299,7 @@ def model_card(
         if test_point is None
         else f"{test_point['fa_per_hour']:.2f} FA/h, FRR {100 * test_point['frr']:.1f} %"
     )
+    build = "FAILED: " + "; ".join(problems) if problems else "passed (test FA/h within the limit)"
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     spoken = corpus_summary.get("pronunciation", {}).get("phrases", {}).get(phrase)
     said = " or ".join(f"/{p}/" for p in spoken) if spoken else "espeak-ng's reading of the text"
@@ -297,6 +329,7 @@ def model_card(
             f"| FRR at 1 FA/h | {frr('1')} |",
             f"| shipped threshold | {shipped} |",
             f"| at the shipped threshold (test) | {on_test} |",
+            f"| build | {build} |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
             "",
             "Limits: trained and evaluated on synthetic voices only; real voices, accents and",
@@ -354,7 +387,8 @@ def run(
     command = f'python -m training.wakeword "{phrase}"'
     if from_run is not None:
         command += f" --from-run {portable_path(from_run)}"
-    card = model_card(phrase, final, train, metrics, evaluation, summary, cpu_s, command)
+    problems = build_problems({corpus.label: evaluation}, ship.max_test_fa_per_hour)
+    card = model_card(phrase, final, train, metrics, evaluation, summary, cpu_s, command, problems)
     if note:
         card += "\n" + note.strip() + "\n"
     (out / f"{corpus.label}.md").write_text(card)
@@ -366,9 +400,11 @@ def run(
             "run": portable_path(run_dir),
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,
+            "build": {"failed": bool(problems), "problems": problems},
             "wall_seconds": round(time.perf_counter() - started, 1),
         },
     )
+    fail_build(final, problems)  # after the card and figures are written: nothing is lost
     return final
 
 
@@ -398,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or Path("models") / label
         out.mkdir(parents=True, exist_ok=True)
         final = run(args.phrase, recipe, data_dir, out, args.workers, args.from_run, args.note)
+    except FailedBuild as exc:
+        print(f"training.wakeword: {exc}", file=sys.stderr)
+        return 3
     except (KwsError, ValueError, OSError) as exc:
         print(f"training.wakeword: error: {exc}", file=sys.stderr)
         return 2
