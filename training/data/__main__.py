@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-hours", type=float, default=cmd_defaults.eval_negative_hours,
         help="hours of command-free evaluation audio",
     )  # fmt: skip
+    cmd.add_argument(
+        "--eval-only", action="store_true",
+        help="write only the evaluation sets (the same command without it renders the clips)",
+    )  # fmt: skip
     cmd.add_argument("--workers", type=int, help="processes (default: every core)")
     deb = commands.add_parser(
         "debian-sounds",
@@ -266,7 +270,7 @@ def _commands(args: argparse.Namespace) -> dict[str, object]:
         eval_negative_hours=args.eval_hours,
         pronunciation=word_pronunciations(args.pronunciation),
     )
-    return generate_commands(config, args.out, args.workers)
+    return generate_commands(config, args.out, args.workers, args.eval_only)
 
 
 def word_pronunciations(assignments: list[str]) -> dict[str, str]:

@@ -266,9 +266,12 @@ def _settings(config: CommandCorpusConfig) -> dict[str, Any]:
 
 
 def generate_commands(
-    config: CommandCorpusConfig, out: Path, workers: int | None = None
+    config: CommandCorpusConfig, out: Path, workers: int | None = None, eval_only: bool = False
 ) -> dict[str, Any]:
-    """Render the corpus into ``out`` (resuming a partial one) and return a summary."""
+    """Render the corpus into ``out`` (resuming a partial one) and return a summary.
+
+    ``eval_only`` writes only the evaluation sets (to measure models before the clips are
+    rendered); the same call without it later renders the clips into the same folder."""
     import os
 
     from training.data.generate import (
@@ -289,16 +292,19 @@ def generate_commands(
     jobs = plan(config)
     said = {w: config.said(w) for w in dict.fromkeys([*COMMAND_WORDS, *config.pronunciation])}
     spoken = report(said, [j.text for j in jobs if j.kind == "confusable" and j.text])
-    rendered = render_clips(jobs, config.render_config(), out, workers)
-    write_backgrounds(config, out)
-    write_lists(jobs, out)
-    lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
-    atomic_write_bytes(out / "clips.jsonl", lines.encode())  # manifest.jsonl means wake word
+    rendered = 0
+    if not eval_only:
+        rendered = render_clips(jobs, config.render_config(), out, workers)
+        write_backgrounds(config, out)
+        write_lists(jobs, out)
+        lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
+        atomic_write_bytes(out / "clips.jsonl", lines.encode())  # manifest.jsonl: wake word
     evaluation = _write_eval(config, out, workers)
     commands = [j for j in jobs if j.label in COMMAND_WORDS]
     summary = {
         "clips": len(jobs),
         "rendered_now": rendered,
+        "eval_only": eval_only,
         "by_split_and_word": dict(Counter(f"{j.split}/{j.label}" for j in jobs)),
         "command_voices": len({j.voice for j in commands}),
         "pronunciation": spoken,
