@@ -10,7 +10,8 @@ hall). Under everything runs a real ambience (room tone); over it come :data:`ST
 recorded speech in other languages and real music, each at a keyword-to-background SNR. Only
 recordings of the **test** split whose licence allows redistribution (:data:`REDISTRIBUTABLE`)
 are used, and each excerpt's package, version, licence and path goes in the sidecar JSON with
-what is said when. The same recordings folder, config and engines give the same samples.
+what is said when. The same recordings folder, config and engines give the same samples (Kokoro
+through onnxruntime on another CPU may differ in the last bits).
 """
 
 from __future__ import annotations
@@ -157,14 +158,14 @@ class Sources:
         if not found:
             where = f" of {package}" if package else ""
             raise KwsError(f"{self.root}: no {SPLIT} {kind} recording{where} matching {contains!r}")
-        for entry in found:
-            if entry.licence not in REDISTRIBUTABLE:
-                raise KwsError(
-                    f"{self.root}/{entry.path}: licence {entry.licence!r} does not allow bundling"
-                )
         return found
 
     def load(self, entry: RecordingEntry) -> np.ndarray:
+        """The recording as float32, if its licence lets it be bundled (else KwsError)."""
+        if entry.licence not in REDISTRIBUTABLE:
+            raise KwsError(
+                f"{self.root}/{entry.path}: licence {entry.licence!r} does not allow bundling"
+            )
         return signals.as_float32(load_audio(self.root / entry.path, SAMPLE_RATE))
 
 
@@ -211,6 +212,8 @@ def _speech(
         e for e in sources.of("speech", stretch.package, stretch.contains)
         if e.seconds >= MIN_PROMPT_S
     ]  # fmt: skip
+    if not entries:
+        raise KwsError(f"{sources.root}: no {SPLIT} speech prompt of {MIN_PROMPT_S} s or more")
     out, used, at = np.zeros(n), [], 0
     gap = round(GAP_S * SAMPLE_RATE)
     for index in rng.permutation(len(entries)):
