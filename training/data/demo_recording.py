@@ -31,6 +31,7 @@ from kws.wavfile import load_audio, write_wav
 from training.data import signals
 from training.data.augment import power, reverberate
 from training.data.recordings import RecordingEntry, load_index
+from training.data.reserved import refuse_reserved
 from training.data.tts import Prosody, Voice, list_voices, split_voices, synthesize
 
 SAMPLE_RATE = signals.SAMPLE_RATE
@@ -161,7 +162,9 @@ class Sources:
         return found
 
     def load(self, entry: RecordingEntry) -> np.ndarray:
-        """The recording as float32, if its licence lets it be bundled (else KwsError)."""
+        """The recording as float32, if its licence lets it be bundled and its package is not
+        reserved for evaluation (else KwsError)."""
+        refuse_reserved(entry.package, "training.data demo")
         if entry.licence not in REDISTRIBUTABLE:
             raise KwsError(
                 f"{self.root}/{entry.path}: licence {entry.licence!r} does not allow bundling"
