@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from kws.errors import KwsError
 from kws.events import Event
 from kws.pipeline import Pipeline, PipelineConfig
+from kws.readable import readable as readable_line
 from kws.schema import field_names, reject_unknown_keys
 
 BLOCK_MS_DEFAULT = 20
@@ -44,6 +45,8 @@ class ListenConfig:
     """Speaker-embedding .tflite: detections then say which enrolled speaker said the keyword."""
     profiles: str | None = None
     """Enrolled speaker profiles (default: $XDG_DATA_HOME/kws/speakers.json)."""
+    readable: bool | None = None
+    """Also write a readable line per event to stderr; None: when stdout is a terminal."""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
     @classmethod
@@ -142,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--realtime", action="store_true", help="pace file input like a live microphone"
     )
     parser.add_argument(
+        "--readable",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also write a readable line per detection, environment change and status to "
+        "stderr (stdout keeps only JSON); default: on when stdout is a terminal",
+    )
+    parser.add_argument(
         "--block-ms", type=int, metavar="MS", help=f"audio block size (default {BLOCK_MS_DEFAULT})"
     )
     parser.add_argument(
@@ -172,6 +182,8 @@ def config_from_args(args: argparse.Namespace) -> ListenConfig:
             changes[name] = getattr(args, name)
     if args.realtime:
         changes["realtime"] = True
+    if args.readable is not None:
+        changes["readable"] = args.readable
     pipeline: dict[str, Any] = {}
     if args.threshold:
         pipeline["thresholds"] = {**config.pipeline.thresholds, **dict(args.threshold)}
@@ -201,8 +213,9 @@ def print_devices(out: TextIO) -> None:
         )
 
 
-def run(config: ListenConfig, out: TextIO) -> int:
-    """Load models, open the source, and stream events to ``out`` as JSON lines."""
+def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
+    """Load models, open the source, and stream events to ``out`` as JSON lines, and a
+    readable line for each event worth one to ``notes`` (if given)."""
     from kws.audio import open_source
     from kws.model import load_model
 
@@ -226,6 +239,10 @@ def run(config: ListenConfig, out: TextIO) -> int:
     def emit(event: Event) -> None:
         out.write(event.to_json() + "\n")
         out.flush()
+        line = readable_line(event) if notes is not None else None
+        if line is not None and notes is not None:
+            notes.write(line + "\n")
+            notes.flush()
 
     try:
         pipeline = Pipeline(models, config.pipeline, emit, speaker, profiles)
@@ -243,6 +260,13 @@ def run(config: ListenConfig, out: TextIO) -> int:
     return 0
 
 
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # a closed or file-like stream without isatty
+        return False
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -258,7 +282,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.list_devices:
             print_devices(out)
             return 0
-        return run(config_from_args(args), out)
+        config = config_from_args(args)
+        shown = config.readable if config.readable is not None else _is_terminal(out)
+        return run(config, out, sys.stderr if shown else None)
     except KwsError as exc:
         print(f"kws.listen: error: {exc}", file=sys.stderr)
         return 2

@@ -48,6 +48,20 @@ def absolute_paths(data: bytes) -> list[tuple[int, str]]:
     return out
 
 
+def without_samples(data: bytes) -> bytes:
+    """A RIFF/WAVE file's bytes with its sample data left out (audio samples are numbers, and
+    their bytes can spell a path by chance); other files unchanged."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return data
+    kept, at = [data[:12]], 12
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4 : at + 8], "little")
+        end = at + 8 + size + (size & 1)
+        kept.append(data[at : at + 8] if data[at : at + 4] == b"data" else data[at:end])
+        at = end
+    return b"".join(kept)
+
+
 def offending_paths(checkout: Path) -> list[str]:
     """``file:line: path`` for each absolute path in the files tracked in ``checkout``."""
     listing = subprocess.run(
@@ -60,7 +74,7 @@ def offending_paths(checkout: Path) -> list[str]:
         path = checkout / name
         if not name or not path.is_file() or path.is_symlink():
             continue
-        for line, found in absolute_paths(path.read_bytes()):
+        for line, found in absolute_paths(without_samples(path.read_bytes())):
             problems.append(f"{name}:{line}: {found}")
     return problems
 
@@ -121,6 +135,18 @@ def test_detector_reports_file_and_line_of_a_planted_path(tmp_path: Path) -> Non
         "docs/bad.md:3: /" + "work/corpus/x",
         "model.tflite:1: /" + "home/u/corpus",
     ]
+
+
+def test_wav_samples_are_not_searched_but_their_metadata_is() -> None:
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return tag + len(body).to_bytes(4, "little") + body + b"\0" * (len(body) & 1)
+
+    planted = b"/" + b"home/u/x"
+    body = b"WAVE" + chunk(b"fmt ", b"\0" * 16) + chunk(b"data", b"\1/V/L-7-" + planted)
+    wav = b"RIFF" + len(body).to_bytes(4, "little") + body
+    assert absolute_paths(without_samples(wav)) == []
+    tagged = wav + chunk(b"LIST", b"INFOICMT\x09\0\0\0" + planted)
+    assert [p for _, p in absolute_paths(without_samples(tagged))] == [planted.decode()]
 
 
 def test_outside_a_git_checkout_the_check_skips(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 ``python -m training.data commands --out DIR`` (the 12-class command corpus, see commands.py),
 ``python -m training.data debian-sounds --out DIR`` (see debian_sounds.py),
 ``python -m training.data recordings --out DIR`` (real recordings, see recordings.py) and
-``python -m training.data asterisk --out DIR`` (speaker-verification data, see asterisk.py)."""
+``python -m training.data asterisk --out DIR`` (speaker-verification data, see asterisk.py) and
+``python -m training.data demo --recordings DIR --out WAV`` (the bundled demo recording, see
+demo_recording.py)."""
 
 from __future__ import annotations
 
@@ -138,6 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     ast.add_argument("--tts-utterances", type=int, default=30, help="sentences per TTS speaker")
     ast.add_argument("--no-asterisk", action="store_true", help="only the TTS speakers")
+    demo = commands.add_parser(
+        "demo",
+        help="render the bundled demo recording: a held-out voice says the shipped wake words "
+        "over real test-split room tone, speech and music",
+        description="Write OUT (16 kHz mono WAV) and OUT with .json (what is said when, and "
+        "where every excerpt comes from). See training/data/demo_recording.py.",
+    )
+    demo.add_argument(
+        "--recordings", type=Path, required=True,
+        help="real recordings folder (python -m training.data recordings); its test split is used",
+    )  # fmt: skip
+    demo.add_argument("--out", type=Path, required=True, help="output WAV")
+    demo.add_argument(
+        "--engine", default="kokoro", help="TTS engine of the held-out voice (default kokoro)"
+    )
     return parser
 
 
@@ -215,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         return debian_sounds(args)
     if args.command == "recordings":
         return recordings(args)
+    if args.command == "demo":
+        return _demo(args)
     if args.command == "asterisk":
         try:
             for key, value in _asterisk(args).items():
@@ -252,6 +271,23 @@ def main(argv: list[str] | None = None) -> int:
         print("training.data: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     return _print(summary)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from training.data.demo_recording import DemoConfig, write
+
+    try:
+        truth = write(DemoConfig(engine=args.engine), args.recordings, args.out)
+    except KwsError as exc:
+        print(f"training.data: error: {exc}", file=sys.stderr)
+        return 2
+    voice = truth["voice"]
+    print(f"wrote {args.out} ({truth['seconds']} s) and {args.out.with_suffix('.json')}")
+    print(f"voice: {voice['engine']} {voice['name']} ({voice['split']} split)")
+    for said in truth["keywords"]:
+        print(f"{said['onset_s']:6.2f}-{said['offset_s']:.2f} s  {said['phrase']!r} over "
+              f"{said['background']} at {said['snr_db']} dB")  # fmt: skip
+    return 0
 
 
 def _commands(args: argparse.Namespace) -> dict[str, object]:
