@@ -240,3 +240,31 @@ def test_train_cli_trains_a_dscnn_that_kws_listen_runs(tmp_path: Path) -> None:
     assert len(found) == len(truth), ([(e["start"], e["end"], e["score"]) for e in found], metrics)
     for event, (onset, offset) in zip(found, truth, strict=True):
         assert onset <= event["end"] <= offset + 1.0, event
+
+
+GRID = Path(__file__).parents[1] / "training/grids/dscnn.toml"
+
+
+def test_preset_grid_is_accepted_and_every_row_is_small() -> None:
+    from training.sweep import load_grid
+
+    grid = load_grid(GRID)
+    assert len(grid.runs) >= 4 and grid.options.budget_bytes == 250_000
+    for name, config in grid.runs:
+        assert config["model"] == "dscnn", name
+        model_config = config_from_dict("dscnn", config["params"])
+        assert model_config.window_frames == 144, name
+        params = get_model("dscnn").build(model_config, 40, 2).count_params()
+        assert params < 100_000, (name, params)  # int8 weights: well under 250 KB
+
+
+@pytest.mark.slow
+def test_grid_cost_measures_a_row(capsys: pytest.CaptureFixture) -> None:
+    from training.grid_cost import main
+
+    assert main([str(GRID), "--only", "c32", "--seconds", "5", "--repeats", "1"]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| c32")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "12,434" and 10_000 < int(cells[2].replace(",", "")) < 250_000
+    assert float(cells[4]) == pytest.approx(100 / 3, abs=0.1) and float(cells[5].split()[0]) > 0
+    assert main([str(GRID), "--only", "c1000"]) == 2
