@@ -12,7 +12,9 @@ Streaming form: S new frames plus state in, scores plus new state out. Each conv
 inputs it still needs as a ring buffer (the first: L - S normalized frames; block i:
 (k_i - 1) * d_i steps; the head: head_steps - 1 steps), so one call computes one step per layer.
 Because the memory is finite, the streaming form at every call equals the window form on the last
-T frames -- not only from zero state, also after hours of audio.
+T frames -- not only from zero state, also after hours of audio. Before T frames have arrived the
+state is still partly its zero start (frames at the normalization mean, silent activations),
+which no training window holds: scores of those first calls are not the window form's.
 """
 
 from __future__ import annotations
