@@ -15,7 +15,6 @@ pytest.importorskip("tensorflow")
 from ai_edge_litert.interpreter import Interpreter
 
 from kws.model import load_model
-from kws.wavfile import write_wav
 from training import synthetic
 from training.models import config_from_dict, get_model
 from training.models.dnn import DNNConfig
@@ -82,26 +81,12 @@ def test_keras_streaming_equals_window(stride: int) -> None:
     np.testing.assert_allclose(got, window(frames[None]).numpy(), atol=1e-5)
 
 
-def _write_chirp_corpus(folder: Path) -> None:
-    """A corpus in ``training.data generate``'s layout built from synthetic chirp clips."""
-    rows = []
-    for offset, (split, count) in enumerate(CLIP_SPLITS.items()):
-        clips, labels = synthetic.make_clips(count, seed=100 + offset)
-        for i, (clip, label) in enumerate(zip(clips, labels, strict=True)):
-            path = Path("clips") / split / f"{i:04d}.wav"
-            (folder / path).parent.mkdir(parents=True, exist_ok=True)
-            write_wav(folder / path, clip, synthetic.SAMPLE_RATE)
-            name = "chirp" if label else "_background_"
-            rows.append({"path": str(path), "label": name, "split": split})
-    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
 @pytest.mark.slow
 def test_train_cli_trains_and_exports_a_dnn(tmp_path: Path) -> None:
     from training.train import main
 
     corpus = tmp_path / "corpus"
-    _write_chirp_corpus(corpus)
+    synthetic.write_chirp_corpus(corpus, CLIP_SPLITS)
     config = tmp_path / "dnn.toml"
     config.write_text(
         f'name = "chirp_dnn"\ncorpus = "{corpus}"\nmodel = "dnn"\nepochs = 6\nbatch_size = 32\n'

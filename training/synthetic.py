@@ -8,7 +8,9 @@ whole pattern in order. The same seed always gives the same audio.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -188,3 +190,21 @@ def make_stream(
         if index < len(keyword_times):
             events.append((start / SAMPLE_RATE, (start + len(sound)) / SAMPLE_RATE))
     return _to_int16(audio), events
+
+
+def write_chirp_corpus(folder: Path, splits: dict[str, int], seed: int = 100) -> None:
+    """A corpus in ``training.data generate``'s layout (``manifest.jsonl`` and WAV clips) made
+    of synthetic clips, ``splits[name]`` per split, for tests of ``python -m training.train``."""
+    from kws.wavfile import write_wav
+    from training.data.corpus import BACKGROUND_LABEL
+
+    rows = []
+    for offset, (split, count) in enumerate(splits.items()):
+        clips, labels = make_clips(count, seed=seed + offset)
+        for i, (clip, label) in enumerate(zip(clips, labels, strict=True)):
+            path = Path("clips") / split / f"{i:04d}.wav"
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            write_wav(folder / path, clip, SAMPLE_RATE)
+            name = "chirp" if label else BACKGROUND_LABEL
+            rows.append({"path": str(path), "label": name, "split": split})
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -6,6 +6,7 @@ Importing this package registers every built-in model family.
 from training.models import crnn as crnn
 from training.models import dieleman as dieleman
 from training.models import dnn as dnn
+from training.models import dscnn as dscnn
 from training.models import speaker_encoder as speaker_encoder
 from training.models import squeezenet as squeezenet
 from training.models import vgg as vgg

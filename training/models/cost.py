@@ -2,8 +2,9 @@
 
 The sweep reports compute as MACs per second of audio, the number that decides whether a model
 fits a microcontroller's budget. Counted: Conv1D/Conv2D, Dense, GRU, LSTM (per time step, as
-3 or 4 gate matrices over input and state) and Bidirectional wrappers; element-wise work
-(activations, normalization, biases) is ignored, as is customary.
+3 or 4 gate matrices over input and state), depthwise convolutions (one kernel per channel)
+and Bidirectional wrappers; element-wise work (activations, normalization, biases) is ignored,
+as is customary.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def layer_macs(layer: keras.layers.Layer, input_shape: tuple[int, ...], output: 
             shape = out_shape
         return total
     out_shape = output if isinstance(output, tuple) else _shape(output)
+    if isinstance(layer, keras.layers.DepthwiseConv1D | keras.layers.DepthwiseConv2D):
+        return math.prod(out_shape) * math.prod(layer.kernel_size)
     if isinstance(layer, keras.layers.Conv2D | keras.layers.Conv1D):
         kernel = math.prod(layer.kernel_size)
         return math.prod(out_shape) * kernel * int(input_shape[-1])
