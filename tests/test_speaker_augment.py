@@ -216,3 +216,33 @@ def test_a_tiny_corpus_renders_with_speaker_augmentation() -> None:
             assert corpus.END_MARGIN_S[0] - 0.02 <= margin_s <= corpus.END_MARGIN_S[1] + 0.02
     again = render_all(speaker_p=1.0, tempo=(0.8, 0.8))
     assert all(again[k].tobytes() == slow[k].tobytes() for k in slow)
+
+
+def test_a_pitch_track_with_an_octave_jump_neither_fails_nor_hangs() -> None:
+    """A high voice with a few frames an octave and more below (as pitch trackers report on
+    TTS clips) used to send Praat's "Change gender" toward 0 Hz: an error, or on a real Piper
+    clip a hang that stopped a corpus. The new contour now stays at or above 75 Hz."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, sys\n"
+        "from tests.test_speaker_augment import vowel\n"
+        "from training.data.speaker_augment import change_voice\n"
+        "x = np.concatenate([vowel(430.0, 0.45), vowel(100.0, 0.12), vowel(440.0, 0.15)])\n"
+        "for spread in (1.3, 1.4, 2.0):\n"
+        "    y = change_voice(x, 0.91, 2.24, spread, 1.13, seed=5)\n"
+        "    np.save(sys.argv[1] + f'/{spread}.npy', y)\n"
+    )
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            [sys.executable, "-c", code, tmp], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        for spread in (1.3, 1.4, 2.0):
+            y = np.load(Path(tmp) / f"{spread}.npy")
+            assert len(y) == pytest.approx(0.72 * SR / 1.13, rel=0.05)
+            assert f0_track(y).min() >= 70.0
