@@ -28,7 +28,7 @@ from kws.paths import portable_path
 VARIANTS: dict[str, dict[str, Any]] = {
     "clips": {"examples": "clips", "validation": {"streams": False, "patience": 0}},
     "sequences": {"examples": "sequences"},
-    "sequences+mining": {"examples": "sequences", "mining": {"rounds": 1}},
+    "sequences+mining": {"examples": "sequences", "mining": {"rounds": 1, "epochs": 8}},
 }
 
 
