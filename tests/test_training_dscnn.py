@@ -29,6 +29,7 @@ from training import synthetic
 from training.models import config_from_dict, get_model
 from training.models.cost import model_macs
 from training.models.dscnn import DSCNNConfig
+from training.models.registry import copy_weights
 from training.tiny import (
     FEATURES,
     LABELS,
@@ -43,6 +44,7 @@ SMALL = DSCNNConfig(
 )  # fmt: skip
 """30 frames: 9 first-conv steps, blocks span 6 steps, the head pools the last 3; 1 frame
 cropped."""
+GRID = Path(__file__).parents[1] / "training/grids/dscnn.toml"
 
 
 @pytest.mark.parametrize(
@@ -144,6 +146,83 @@ def test_keras_streaming_equals_window_at_every_call(config: DSCNNConfig) -> Non
     assert np.abs(streamed[calls[1:]] - expected[:-1]).max() > 1e-3
 
 
+def _preset_shape(row: str) -> DSCNNConfig:
+    """A row of the preset grid with its time structure (kernels, strides, dilations, window,
+    pool) and 8 channels per layer, so that the check is quick."""
+    from training.sweep import load_grid
+
+    (config,) = [c for name, c in load_grid(GRID).runs if name == row]
+    preset = config_from_dict("dscnn", config["params"])
+    return dataclasses.replace(preset, filters=8, block_filters=(8,) * preset.blocks)
+
+
+def _lively(config: DSCNNConfig, frames: np.ndarray, labels: int, seed: int) -> keras.Model:
+    """:func:`_randomized`, but each batch norm's statistics drawn around those of its input over
+    ``frames``' windows (as training leaves them) and the output scaled to logits of spread ~3:
+    with statistics drawn from nowhere, a preset's blocks leave scores that move by 1e-5."""
+    model = _randomized(config, frames.shape[1], labels, seed)
+    rng = np.random.default_rng(seed + 1)
+    batch = _windows(frames, config.window_frames, config.stride_t)[0]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    probe = keras.Model(model.input, [layer.input for layer in norms] + [model.layers[-2].output])
+    *inputs, pooled = probe(batch, training=True)  # batch statistics at every batch norm
+    for layer, x in zip(norms, inputs, strict=True):
+        x = np.asarray(x)
+        mean, var = x.mean(axis=(0, 1)), x.var(axis=(0, 1)) + 1e-3
+        n = len(mean)
+        layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n),
+                           mean + rng.normal(0, 0.3, n) * np.sqrt(var),
+                           var * rng.uniform(0.5, 2.0, n)])  # fmt: skip
+    kernel, bias = model.get_layer("output").get_weights()
+    spread = (np.asarray(pooled) @ kernel).std()
+    model.get_layer("output").set_weights([kernel * 3 / spread, bias])
+    return model
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        *(_preset_shape(row) for row in ("c48", "c64-flatten", "c64-s6")),
+        dataclasses.replace(SMALL, kernel=3, window_frames=21),  # no conv state, head_steps 1
+        dataclasses.replace(SMALL, kernel=3, window_frames=21, pool="flatten"),
+    ],
+    ids=[
+        "c48",
+        "c64-flatten",
+        "c64-s6",
+        "no-conv-state-average",
+        "no-conv-state-flatten",
+    ],
+)
+def test_sequence_form_gives_every_streaming_output(config: DSCNNConfig) -> None:
+    """Training on long sequences trains what the runtime streams: the sequence form's step j is
+    the streaming form's j-th call from zero state (warm-up included) over several windows, and
+    from one window on also the window form's scores."""
+    spec = get_model("dscnn")
+    assert spec.build_sequence is not None
+    rng = np.random.default_rng(6)
+    n = 3 * config.window_frames + 5 * config.stride_t
+    frames = rng.normal(2.0, 3.0, (n, 10)).astype(np.float32)
+    window = _lively(config, frames, 3, seed=5)
+    sequence = spec.build_sequence(config, 10, 3)
+    weighted = {layer.name for layer in sequence.layers if layer.weights}
+    assert weighted == {layer.name for layer in window.layers if layer.weights}
+    copy_weights(window, sequence)
+    streaming = spec.build_streaming(config, sequence)
+    steps = sequence.predict(frames[None], verbose=0)[0]
+    streamed = _stream_keras(streaming, frames, config.stride_t)
+    assert steps.shape == streamed.shape == (n // config.stride_t, 3)
+    difference = float(np.abs(steps - streamed).max())
+    print(f"max |sequence - streaming| {difference:.2e}")
+    np.testing.assert_allclose(steps, streamed, atol=1e-5)
+    batch, calls = _windows(frames, config.window_frames, config.stride_t)
+    expected = window.predict(batch, verbose=0)
+    np.testing.assert_allclose(steps[calls], expected, atol=1e-5)
+    assert np.abs(steps[calls[1:]] - expected[:-1]).max() > 1e-3  # the check can fail
+    half = sequence.predict(frames[None, : n // 2 // config.stride_t * config.stride_t], verbose=0)
+    np.testing.assert_allclose(half[0], steps[: half.shape[1]], atol=1e-5)  # causal
+
+
 def _metadata(config: DSCNNConfig, form: str, quantization: str) -> ModelMetadata:
     states = get_model("dscnn").state_tensors(config) if form == "streaming" else ()
     return ModelMetadata(
@@ -240,9 +319,6 @@ def test_train_cli_trains_a_dscnn_that_kws_listen_runs(tmp_path: Path) -> None:
     assert len(found) == len(truth), ([(e["start"], e["end"], e["score"]) for e in found], metrics)
     for event, (onset, offset) in zip(found, truth, strict=True):
         assert onset <= event["end"] <= offset + 1.0, event
-
-
-GRID = Path(__file__).parents[1] / "training/grids/dscnn.toml"
 
 
 def test_preset_grid_is_accepted_and_every_row_is_small() -> None:

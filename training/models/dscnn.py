@@ -15,6 +15,11 @@ Because the memory is finite, the streaming form at every call equals the window
 T frames -- not only from zero state, also after hours of audio. Before T frames have arrived the
 state is still partly its zero start (frames at the normalization mean, silent activations),
 which no training window holds: scores of those first calls are not the window form's.
+
+Sequence form (for training on long sequences): any multiple of S frames in, one score per step
+out. Each convolution's input is left-padded with zeros as long as its streaming buffer and the
+head averages or concatenates a sliding window of head_steps steps behind head_steps - 1 zeros, so
+step j is the streaming form's j-th call from zero state, warm-up included.
 """
 
 from __future__ import annotations
@@ -225,8 +230,49 @@ def build_dscnn_streaming(config: DSCNNConfig, window_model: keras.Model) -> ker
     return model
 
 
+def _zero_state(x: Any, steps: int, name: str) -> Any:
+    """``x`` behind ``steps`` zero steps: what a zero-initialised ring buffer feeds its layer."""
+    return keras.layers.ZeroPadding1D((steps, 0), name=name)(x) if steps else x
+
+
+def _sequence_head(config: DSCNNConfig, num_labels: int, x: Any) -> Any:
+    """Per step, the window head over that step and the head_steps - 1 before it (zeros before
+    the start, as in ``state_head``): a sliding average, or the steps concatenated oldest first
+    (the window form's Flatten order), then the same ``output`` Dense."""
+    steps = config.head_steps
+    x = _zero_state(x, steps - 1, "head_zero_state")
+    if config.pool == "average":
+        x = keras.layers.AveragePooling1D(steps, strides=1, name="pool")(x)
+    elif steps > 1:
+        shifted = [
+            keras.layers.Cropping1D((t, steps - 1 - t), name=f"pool_step{t}")(x)
+            for t in range(steps)
+        ]
+        x = keras.layers.Concatenate(axis=-1, name="pool")(shifted)
+    return keras.layers.Dense(num_labels, activation=config.head, name="output")(x)
+
+
+def build_dscnn_sequence(config: DSCNNConfig, num_features: int, num_labels: int) -> keras.Model:
+    """The sequence form: frames [batch, frames, F] (a multiple of S) -> scores [batch,
+    frames / S, labels]; step j equals the streaming form's j-th call from zero state, with the
+    window form's layer names (hence its weights)."""
+    config.check_input(num_features)
+    frames = keras.Input((None, num_features), name="frames")
+    x = FeatureNormalization(num_features, name="normalize")(frames)
+    x = _first_conv(config, _zero_state(x, config.buffer_frames, "conv_zero_state"))
+    for i in range(config.blocks):
+        x = _zero_state(x, _block_buffer(config, i), f"block{i}_zero_state")
+        x = _pointwise(config, i, _depthwise(config, i, x))
+    scores = _sequence_head(config, num_labels, x)
+    return keras.Model(frames, scores, name="dscnn_sequence")
+
+
 @register_model(
-    "dscnn", DSCNNConfig, streaming=build_dscnn_streaming, state_tensors=dscnn_state_tensors
+    "dscnn",
+    DSCNNConfig,
+    streaming=build_dscnn_streaming,
+    state_tensors=dscnn_state_tensors,
+    sequence=build_dscnn_sequence,
 )
 def build_dscnn(
     config: DSCNNConfig, num_features: int, num_labels: int, *, unroll: bool = False
