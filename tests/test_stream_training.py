@@ -132,13 +132,23 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "corpus"
 
 
-def _train(corpus: Path, tmp_path: Path, extra: str) -> subprocess.CompletedProcess[str]:
+CRNN = (
+    "[params]\nconv_filters = 4\nkernel = [8, 5]\nstride = [4, 2]\nrnn_layers = 1\n"
+    "rnn_units = 8\nfc_units = 8\nwindow_frames = 144\n"
+)
+DSCNN = (
+    'model = "dscnn"\n[params]\nfilters = 8\nkernel = 6\nstride_t = 6\nblock_filters = [8, 8]\n'
+    "block_kernels = [3, 3]\nblock_dilations = [1, 2]\nwindow_frames = 144\n"
+)
+
+
+def _train(
+    corpus: Path, tmp_path: Path, extra: str, model: str = CRNN
+) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "seq.toml"
     config.write_text(
         f'name = "seq"\ncorpus = "{corpus}"\nepochs = 2\nexamples = "sequences"\n'
-        'forms = ["streaming"]\nquantizations = ["float32"]\n'
-        "[params]\nconv_filters = 4\nkernel = [8, 5]\nstride = [4, 2]\nrnn_layers = 1\n"
-        "rnn_units = 8\nfc_units = 8\nwindow_frames = 144\n" + extra
+        'forms = ["streaming"]\nquantizations = ["float32"]\n' + model + extra
     )
     return subprocess.run(
         [sys.executable, "-m", "training.train", str(config), "--out", str(tmp_path / "run")],
@@ -174,6 +184,25 @@ def test_sequence_training_chooses_on_validation_streams_and_mines(
 
     model = load_model(run / metrics["files"]["streaming_float32"])
     assert model.metadata.streaming and model.metadata.training["metrics"]["selection"]
+
+
+@pytest.mark.slow
+def test_dscnn_trains_on_sequences_and_mines(corpus: Path, tmp_path: Path) -> None:
+    """The DS-CNN's sequence form (training.models.dscnn) carries the same loop: sequences,
+    choice on the validation streams, a mining round."""
+    extra = "[sequences]\nclips = 4\n[mining]\nrounds = 1\nwindows = 5\nmin_score = 0.0\n"
+    done = _train(corpus, tmp_path, extra + "epochs = 1\n", model=DSCNN)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["selection"]["selected_by"] == "validation streams FRR"
+    assert metrics["selection"]["examples"] == "sequences"
+    rounds = json.loads((tmp_path / "run" / "rounds.json").read_text())
+    assert len(rounds) == 2 and 0 < rounds[1]["mined"]["mined"] <= 5
+    from kws.model import load_model
+
+    model = load_model(tmp_path / "run" / metrics["files"]["streaming_float32"])
+    assert model.metadata.training["config"]["model"] == "dscnn"
+    assert model.metadata.stride_frames == 6 and model.metadata.streaming
 
 
 @pytest.mark.slow
