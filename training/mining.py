@@ -1,9 +1,9 @@
 """Hard-negative mining: the windows of real keyword-free audio a model scores highest.
 
 After a round of training, the training split's real recordings (speech, music, ambience; hours
-that the corpus only samples 1.5 s clips from) stream through the model's sequence form; the
-local maxima of the keyword score, at least a refractory period apart, are ranked and the top
-windows become background clips of the next round. Validation and test recordings are never
+that the corpus only samples 1.5 s clips from), end to end in 10-minute streams, go through the
+model's sequence form; the local maxima of the keyword score, at least a refractory period
+apart, are ranked and the top windows become background clips of the next round. Validation and test recordings are never
 read: they belong to other splits of the recordings index.
 """
 
@@ -75,6 +75,24 @@ def peaks(scores: np.ndarray, min_score: float, spacing: int) -> np.ndarray:
     return np.asarray(kept, dtype=np.int64)
 
 
+STREAM_MINUTES = 10.0
+"""Recordings are scored as streams of this length, files end to end (as one recording follows
+another at a microphone), so that thousands of short prompts cost a few batched calls."""
+
+
+def _streams(paths: Sequence[Path], features: FeatureConfig, minutes: float) -> Any:
+    """Features of ``paths`` concatenated into streams of about ``minutes`` each."""
+    limit = minutes * 60 * features.sample_rate / features.frame_step
+    pending: list[np.ndarray] = []
+    for path in tqdm(paths, desc="mining", unit="file"):
+        pending.append(file_features(features, path))
+        if sum(len(f) for f in pending) >= limit:
+            yield np.concatenate(pending)
+            pending = []
+    if pending:
+        yield np.concatenate(pending)
+
+
 def mine(
     model: Any,
     paths: Sequence[Path],
@@ -92,8 +110,7 @@ def mine(
     spacing = max(1, round(refractory_s / step_s))
     found: list[tuple[float, np.ndarray]] = []
     hours, loud = 0.0, 0
-    for path in tqdm(paths, desc="mining", unit="file"):
-        frames = file_features(features, path)
+    for frames in _streams(paths, features, STREAM_MINUTES):
         hours += len(frames) * features.frame_step / features.sample_rate / 3600
         raw = step_scores(model, frames, plan)
         if not len(raw):
