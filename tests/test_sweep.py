@@ -30,6 +30,9 @@ def test_winner_is_lowest_frr_within_budget_and_ties_go_to_fewer_params() -> Non
     assert pick_winner(rows, 1.0, 250_000)["name"] == "b_small"
     assert pick_winner(rows, 1.0, 1_000_000)["name"] == "big"
     assert pick_winner(rows, 1.0, 50_000) is None
+    costly = [{**r, "cpu_s_per_hour": 9.5 if r["name"] == "b_small" else 4.0} for r in rows]
+    assert pick_winner(costly, 1.0, 250_000, 8.0)["name"] == "b"  # b_small costs too much
+    assert pick_winner(costly, 1.0, 250_000, 20.0)["name"] == "b_small"
 
 
 def test_pareto_front_keeps_only_undominated_rows() -> None:

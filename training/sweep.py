@@ -45,6 +45,11 @@ class SweepOptions:
 
     budget_bytes: int = 250_000
     """Winners are chosen among rows whose evaluated file is at most this large."""
+    budget_cpu_s_per_hour: float = 8.0
+    """... and whose frontend + model cost at most this many CPU-seconds per audio hour
+    (benchmarks.runtime_cost's pipeline, 20 ms blocks, one interpreter thread)."""
+    cost_seconds: float = 120.0
+    """Seconds of audio the cost measurement streams (three times; the median is kept)."""
     target_fa_per_hour: float = 1.0
     """Rows are ranked by FRR at this false-accept rate."""
     quantization: str = "int8"
@@ -200,6 +205,7 @@ def evaluate_run(
     import numpy as np
 
     from benchmarks.frr_fa import evaluate, score_streams
+    from benchmarks.runtime_cost import pipeline_cost, test_signal
     from benchmarks.streams import load_streams
     from kws.model import load_model
     from training.models import get_model
@@ -231,6 +237,9 @@ def evaluate_run(
     for q, entry in zip(evaluated, entries, strict=True):
         frr[q] = {k: (p["frr"] if p else None) for k, p in entry["frr_at"].items()}
     latency = _invoke_latency_us(models[0], np.random.default_rng(0))
+    cost = sorted(
+        pipeline_cost([files[options.quantization]], test_signal(options.cost_seconds), 20, 3)
+    )
     result = {
         "name": name,
         "config": dataclasses.asdict(config),
@@ -243,6 +252,7 @@ def evaluate_run(
         "frr_float32": frr.get("float32"),
         "test_accuracy": metrics["test_accuracy"],
         "invoke_us_median": latency,
+        "cpu_s_per_hour": round(cost[1], 2),
         "negative_hours": entries[0]["negative_hours"],
         "num_positives": entries[0]["num_positives"],
         "train_seconds": metrics["train_seconds"],

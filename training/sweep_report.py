@@ -25,6 +25,7 @@ COLUMNS = (
     "float FRR@1",
     "test acc",
     "invoke µs",
+    "CPU-s/h",
     "train s",
 )
 
@@ -56,10 +57,20 @@ def pareto_front(rows: Sequence[dict[str, Any]], fa_per_hour: float) -> list[str
 
 
 def pick_winner(
-    rows: Sequence[dict[str, Any]], fa_per_hour: float, budget_bytes: int
+    rows: Sequence[dict[str, Any]],
+    fa_per_hour: float,
+    budget_bytes: int,
+    budget_cpu_s_per_hour: float = float("inf"),
 ) -> dict[str, Any] | None:
-    """The row with the lowest FRR at ``fa_per_hour`` whose file fits ``budget_bytes``."""
-    fits = [r for r in rows if r["bytes"] <= budget_bytes and frr_at(r, fa_per_hour) is not None]
+    """The row with the lowest FRR at ``fa_per_hour`` whose file fits ``budget_bytes`` and whose
+    cost fits ``budget_cpu_s_per_hour`` (rows measured before costs were recorded: size only)."""
+    fits = [
+        r
+        for r in rows
+        if r["bytes"] <= budget_bytes
+        and r.get("cpu_s_per_hour", 0.0) <= budget_cpu_s_per_hour
+        and frr_at(r, fa_per_hour) is not None
+    ]
     if not fits:
         return None
     return min(fits, key=lambda r: (frr_at(r, fa_per_hour), r["params"]))
@@ -77,7 +88,9 @@ def markdown(summary: dict[str, Any]) -> str:
         f"{len(summary['rows'])} rows; FRR on {summary['num_positives']} held-out positives and "
         f"{summary['negative_hours']:.2f} h of negatives, {summary['quantization']} "
         f"streaming files (float32 beside them). Winner: lowest FRR at {fa:g} FA/h with the "
-        f"file at most {summary['budget_bytes']:,} bytes.",
+        f"file at most {summary['budget_bytes']:,} bytes and at most "
+        f"{summary.get('budget_cpu_s_per_hour', float('inf')):g} CPU-s per audio hour "
+        "(frontend + model).",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
@@ -97,6 +110,7 @@ def markdown(summary: dict[str, Any]) -> str:
             _pct(frr_at(r, 1.0, "frr_float32")),
             f"{r['test_accuracy']:.3f}",
             f"{r['invoke_us_median']:.0f}",
+            "—" if "cpu_s_per_hour" not in r else f"{r['cpu_s_per_hour']:.1f}",
             f"{r['train_seconds']:.0f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -150,11 +164,12 @@ def write_results(
     """Write results.json, results.md and pareto.png into ``out``; return the summary."""
     options = grid.options
     fa = options.target_fa_per_hour
-    winner = pick_winner(rows, fa, options.budget_bytes)
+    winner = pick_winner(rows, fa, options.budget_bytes, options.budget_cpu_s_per_hour)
     summary: dict[str, Any] = {
         "grid": grid.name,
         "target_fa_per_hour": fa,
         "budget_bytes": options.budget_bytes,
+        "budget_cpu_s_per_hour": options.budget_cpu_s_per_hour,
         "quantization": options.quantization,
         "num_positives": rows[0]["num_positives"] if rows else 0,
         "negative_hours": rows[0]["negative_hours"] if rows else 0.0,
