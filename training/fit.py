@@ -167,6 +167,9 @@ def fit(
         )  # fmt: skip
         return (*_frr_key(figures, target), loss), {"val_loss": loss, "val_frr": figures}
 
+    batch_size = settings.batch_size
+    if settings.examples == "sequences":  # as many clips per update as clip training sees
+        batch_size = max(1, settings.batch_size // settings.sequences.clips)
     history: list[dict[str, Any]] = []
     best = _Best()
     rounds: list[dict[str, Any]] = []
@@ -197,7 +200,7 @@ def fit(
             epoch_total += 1
             data, targets, weights = batches(x_train, y_train, settings.spec_augment)
             fit_out = trained.fit(
-                data, targets, sample_weight=weights, batch_size=settings.batch_size,
+                data, targets, sample_weight=weights, batch_size=batch_size,
                 epochs=1, verbose=0, shuffle=True,
             )  # fmt: skip
             row: dict[str, Any] = {
