@@ -9,7 +9,8 @@ wakeword.toml): ``clips`` (1.5 s windows from zero state, the best validation cl
 lowest FRR at 1 FA/h on the validation streams kept) and ``sequences+mining`` (the same plus
 one round of hard negatives mined from the training split's real recordings). Each variant's
 shipped export is calibrated on the validation streams and measured on the test streams through
-the runtime (training.wakeword.calibrate_labels); results.json, results.md and frr.png go to
+the runtime (training.wakeword.calibrate_labels); results.json, results.md, frr.png and
+validation.png (validation FRR per epoch) go to
 ``--out``. Runs are cached in ``--runs`` (a finished variant is not retrained).
 """
 
@@ -60,6 +61,10 @@ def run_variant(name: str, recipe: dict[str, Any], corpus: Path, runs: Path) -> 
         "train_seconds": metrics["train_seconds"],
         "test_accuracy": metrics["test_accuracy"],
         "rounds": rounds,
+        "history": [
+            {k: r[k] for k in ("epoch", "round", "loss", "learning_rate", "val_frr") if k in r}
+            for r in history
+        ],
         "evaluation": evaluation,
     }  # fmt: skip
 
@@ -128,6 +133,33 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
+    """Validation FRR at 1 FA/h per epoch for the variants chosen on validation streams."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for row in rows:
+        points = [
+            (h["epoch"], 100 * (at["1"] if at["1"] is not None else 1.0))
+            for h in row["history"]
+            for at in h.get("val_frr", {}).values()
+        ]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker=".", label=row["variant"])
+            ax.axvline(row["selection"]["best_epoch"], color="grey", lw=0.5, ls=":")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation FRR at 1 FA/h (%)")
+    ax.set_ylim(0, 100)
+    ax.legend()
+    ax.set_title("Model choice: validation streams every epoch (dotted: kept)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     from training.toml_config import add_override_option
     from training.wakeword import DEFAULT_RECIPE, load_recipe
@@ -162,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_bytes(args.out / "results.json", json.dumps(document, indent=1).encode())
     (args.out / "results.md").write_text(markdown(rows, command, portable_path(args.corpus)))
     plot(rows, args.out / "frr.png")
+    plot_history(rows, args.out / "validation.png")
     print((args.out / "results.md").read_text())
     return 0
 
