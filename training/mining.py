@@ -3,8 +3,8 @@
 After a round of training, the training split's real recordings (speech, music, ambience; hours
 that the corpus only samples 1.5 s clips from), end to end in 10-minute streams, go through the
 model's sequence form; the local maxima of the keyword score, at least a refractory period
-apart, are ranked and the top windows become background clips of the next round. Validation and test recordings are never
-read: they belong to other splits of the recordings index.
+apart, are ranked and the top windows become background clips of the next round. Validation
+and test recordings are never read: they belong to other splits of the recordings index.
 """
 
 from __future__ import annotations
