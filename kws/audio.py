@@ -7,8 +7,10 @@ once at the source when needed. The microphone's PortAudio callback only copies 
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -24,6 +26,7 @@ SAMPLE_RATE = 16000  # Hz, the runtime's only rate
 WAV_BLOCK_SAMPLES = 1600  # 100 ms
 MIC_BLOCK_SAMPLES = 320  # 20 ms
 MIC_STALL_SECONDS = 5.0  # no callback for this long means the device is gone
+CLOSE_TIMEOUT_S = 3.0  # how long closing a capture stream may take before it is left to exit
 
 _INSTALL_HINT = "install the mic extra: pip install 'kws[mic]'; and libportaudio2"
 
@@ -364,20 +367,36 @@ class MicrophoneSource(_Source):
                 pending = pending[self.block_samples :]
 
     def close(self) -> None:
-        """Abort and close the stream; a reader waiting for audio wakes up and stops.
+        """Wake a reader waiting for audio, then abort and close the stream, waiting at most
+        :data:`CLOSE_TIMEOUT_S`.
 
         Abort, not stop: a capture stream has nothing to drain, and Pa_StopStream waiting for
-        the host's pending buffers can hang on PulseAudio's ALSA plugin after Ctrl-C."""
+        the host's pending buffers can hang on PulseAudio's ALSA plugin after Ctrl-C. If the host
+        API still does not return, the stream is left to the process's exit (and PortAudio's own
+        exit handler, which would wait on it too, is skipped), so Ctrl-C always ends a listener."""
         if self._closed:
             return
         self._closed = True
-        try:
-            self._stream.abort()
-            self._stream.close()
-        except self._sd.PortAudioError:
-            pass  # closing a stream whose device vanished; nothing left to release
-        finally:
-            self._ring.close()
+        self._ring.close()
+        done = threading.Event()
+
+        def shut() -> None:
+            try:
+                self._stream.abort()
+                self._stream.close()
+            except self._sd.PortAudioError:
+                pass  # closing a stream whose device vanished; nothing left to release
+            finally:
+                done.set()
+
+        threading.Thread(target=shut, name="portaudio-close", daemon=True).start()
+        if not done.wait(CLOSE_TIMEOUT_S):
+            atexit.unregister(self._sd._exit_handler)
+            print(
+                f"kws: {self.description}: PortAudio did not close the stream within "
+                f"{CLOSE_TIMEOUT_S:g} s; leaving it to the process's exit",
+                file=sys.stderr,
+            )
 
 
 def open_source(

@@ -184,6 +184,9 @@ class FakeSoundDevice(types.ModuleType):
         ).astype(np.int16)
         self.streams: list[Any] = []
         self.default = types.SimpleNamespace(device=[0, 1])
+        self.abort_hangs = threading.Event()  # set: abort() blocks until released
+        self.release = threading.Event()
+        self._exit_handler = lambda: None  # sounddevice's atexit hook (Pa_Terminate)
         fake = self
 
         class PortAudioError(Exception):
@@ -216,6 +219,8 @@ class FakeSoundDevice(types.ModuleType):
                 self.thread.start()
 
             def abort(self) -> None:  # like sounddevice's: stop now, pending audio dropped
+                if fake.abort_hangs.is_set():  # a host API that never returns
+                    fake.release.wait()
                 self.stopped.set()
                 if self.thread.is_alive():
                     self.thread.join()
@@ -267,6 +272,30 @@ def test_microphone_delivers_contiguous_blocks(fake_sd: FakeSoundDevice) -> None
     rest = list(blocks)  # close wakes the reader; whatever was buffered drains, then it ends
     assert all(len(b) == 320 for b in rest)
     assert source.overruns == 0 and source.dropped_samples == 0
+
+
+def test_a_host_api_that_never_closes_does_not_hang_the_listener(
+    fake_sd: FakeSoundDevice, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import atexit
+
+    from kws import audio
+
+    monkeypatch.setattr(audio, "CLOSE_TIMEOUT_S", 0.2)
+    unregistered = []
+    monkeypatch.setattr(atexit, "unregister", unregistered.append)
+    source = MicrophoneSource(device=None, block_samples=320)
+    blocks = iter(source)
+    next(blocks)
+    fake_sd.abort_hangs.set()
+    started = time.monotonic()
+    source.close()  # abort() blocks: close gives up after the timeout instead of hanging
+    assert time.monotonic() - started < 2.0
+    assert unregistered == [fake_sd._exit_handler]  # Pa_Terminate would wait on it at exit
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did not close the stream within 0.2 s" in err
+    assert all(len(b) == 320 for b in blocks)  # the reader was woken and ends
+    fake_sd.release.set()
 
 
 def test_microphone_counts_overruns_and_drops(fake_sd: FakeSoundDevice) -> None:

@@ -81,7 +81,8 @@ def test_listen_detects_keywords_played_into_the_microphone(tiny_models, tmp_pat
     listener = subprocess.Popen(
         [sys.executable, "-m", "kws.listen", "--model", str(tiny_models["window"]),
          "--device", "pulse", "--status-interval", "0"],
-        env=pulse, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**pulse, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread's stack
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         started = json.loads(listener.stdout.readline())
@@ -91,7 +92,12 @@ def test_listen_detects_keywords_played_into_the_microphone(tiny_models, tmp_pat
         time.sleep(1.5)  # let the last block drain through the ring buffer
     finally:
         listener.send_signal(signal.SIGINT)
-        out, err = listener.communicate(timeout=30)
+        try:
+            out, err = listener.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # say where it hangs, then fail
+            listener.send_signal(signal.SIGABRT)
+            _, err = listener.communicate(timeout=30)
+            pytest.fail(f"kws.listen did not stop 30 s after SIGINT; its stacks:\n{err[-6000:]}")
     events = [json.loads(line) for line in out.splitlines()]
     assert listener.returncode == 0, err
     stopped = events[-1]
