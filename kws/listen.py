@@ -276,8 +276,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     out = out or sys.stdout
     # A service manager stops us with SIGTERM: end like Ctrl-C, with a summary status event.
+    # SIGINT too, explicitly: a process started with SIGINT ignored (a shell's background job)
+    # gets no KeyboardInterrupt from Python, and Ctrl-C or kill -INT would do nothing.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         if args.list_devices:
             print_devices(out)

@@ -180,16 +180,23 @@ def test_realtime_paces_like_a_microphone(tiny_models, tmp_path: Path) -> None:
     assert time.monotonic() - start >= 1.9
 
 
-def test_sigterm_ends_with_a_summary(tiny_models) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_end_with_a_summary(tiny_models, stop: signal.Signals) -> None:
+    """Started with SIGINT ignored, as a shell starts background jobs (and CI ran this): Python
+    then installs no Ctrl-C handler of its own, so the listener must install one."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "kws.listen", "--model", str(tiny_models["streaming"]),
          "--input", str(tiny_models["stream_wav"]), "--realtime"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ignore_sigint,
     )  # fmt: skip
     first = proc.stdout.readline()
     assert json.loads(first)["state"] == "started"
     time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(stop)
     out, _ = proc.communicate(timeout=30)
     last = json.loads(out.decode().splitlines()[-1])
     assert proc.returncode == 0

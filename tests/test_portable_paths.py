@@ -49,17 +49,26 @@ def absolute_paths(data: bytes) -> list[tuple[int, str]]:
 
 
 def without_samples(data: bytes) -> bytes:
-    """A RIFF/WAVE file's bytes with its sample data left out (audio samples are numbers, and
-    their bytes can spell a path by chance); other files unchanged."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        return data
-    kept, at = [data[:12]], 12
-    while at + 8 <= len(data):
-        size = int.from_bytes(data[at + 4 : at + 8], "little")
-        end = at + 8 + size + (size & 1)
-        kept.append(data[at : at + 8] if data[at : at + 4] == b"data" else data[at:end])
-        at = end
-    return b"".join(kept)
+    """A file's bytes with its numeric payload left out: a RIFF/WAVE file's sample data and a
+    PNG's compressed image data (IDAT), whose bytes can spell a path by chance; headers and text
+    metadata are kept, other files unchanged."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        kept, at = [data[:12]], 12
+        while at + 8 <= len(data):
+            size = int.from_bytes(data[at + 4 : at + 8], "little")
+            end = at + 8 + size + (size & 1)
+            kept.append(data[at : at + 8] if data[at : at + 4] == b"data" else data[at:end])
+            at = end
+        return b"".join(kept)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        kept, at = [data[:8]], 8
+        while at + 8 <= len(data):
+            size = int.from_bytes(data[at : at + 4], "big")
+            end = at + 12 + size  # length, type, data, CRC
+            kept.append(data[at : at + 8] if data[at + 4 : at + 8] == b"IDAT" else data[at:end])
+            at = end
+        return b"".join(kept)
+    return data
 
 
 def offending_paths(checkout: Path) -> list[str]:
@@ -146,6 +155,17 @@ def test_wav_samples_are_not_searched_but_their_metadata_is() -> None:
     wav = b"RIFF" + len(body).to_bytes(4, "little") + body
     assert absolute_paths(without_samples(wav)) == []
     tagged = wav + chunk(b"LIST", b"INFOICMT\x09\0\0\0" + planted)
+    assert [p for _, p in absolute_paths(without_samples(tagged))] == [planted.decode()]
+
+
+def test_png_image_data_is_not_searched_but_its_text_chunks_are() -> None:
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + tag + body + b"\0\0\0\0"  # CRC not checked
+
+    planted = b"/" + b"home/u/x"
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", b"\0" * 13) + chunk(b"IDAT", b"x/Bh/o" + planted)
+    assert absolute_paths(without_samples(png + chunk(b"IEND", b""))) == []
+    tagged = png + chunk(b"tEXt", b"Source\0" + planted) + chunk(b"IEND", b"")
     assert [p for _, p in absolute_paths(without_samples(tagged))] == [planted.decode()]
 
 
