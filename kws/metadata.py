@@ -51,6 +51,12 @@ class StateTensor:
     output: str
 
 
+def smoothing_calls(smoothing_s: float, stride_frames: int, features: FeatureConfig) -> int:
+    """Model outputs a moving average over ``smoothing_s`` spans: in strides, at least 1."""
+    stride_s = features.frame_step * stride_frames / features.sample_rate
+    return max(1, round(smoothing_s / stride_s)) if smoothing_s else 1
+
+
 @dataclass(frozen=True)
 class ModelMetadata:
     """What a model is and how to feed it (schema version :data:`SCHEMA_VERSION`)."""
@@ -134,9 +140,7 @@ class ModelMetadata:
     @property
     def smoothing_calls(self) -> int:
         """Model outputs the detector averages over: smoothing_s in strides, at least 1."""
-        f = self.features
-        stride_s = f.frame_step * self.stride_frames / f.sample_rate
-        return max(1, round(self.smoothing_s / stride_s)) if self.smoothing_s else 1
+        return smoothing_calls(self.smoothing_s, self.stride_frames, self.features)
 
     @property
     def window_seconds(self) -> float:

@@ -91,6 +91,18 @@ def test_mined_peaks_are_apart_and_highest_first(scores: list[float], spacing: i
         assert values[found[0]] == values.max()
 
 
+@pytest.mark.parametrize(("stride", "window"), [(3, 144), (4, 144), (6, 400), (8, 144)])
+def test_chunks_are_30_s_warmed_up_on_3_s_and_a_window_in_whole_strides(
+    stride: int, window: int
+) -> None:
+    from training.stream_scores import ChunkPlan
+
+    plan = ChunkPlan.for_model(stride, window)
+    assert plan.body_frames % stride == 0 and plan.warmup_frames % stride == 0
+    assert 3000 <= plan.body_frames < 3000 + stride
+    assert max(300, window) <= plan.warmup_frames < max(300, window) + stride
+
+
 @pytest.mark.slow
 def test_step_scores_cut_long_audio_into_warmed_up_chunks() -> None:
     pytest.importorskip("tensorflow")

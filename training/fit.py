@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from kws.metadata import smoothing_calls
 from training.mining import MiningConfig, mine, mining_sources
 from training.sequences import SequenceConfig, make_sequences
 from training.stream_scores import ChunkPlan, frr_at_targets, load_eval_streams
@@ -133,12 +134,8 @@ def fit(
         and (corpus / "eval" / "validation").is_dir()
     ):
         streams = load_eval_streams(corpus, "validation", features)
-    # Warm up on at least one window: a finite-memory model (DS-CNN at stride 3: 48 steps) then
-    # scores every kept step exactly as the runtime does long after its zero start.
-    warm_steps = max(38, -(-model_config.window_frames // stride))
-    plan = ChunkPlan(stride, body_frames=stride * 375, warmup_frames=stride * warm_steps)
-    step_s = stride * hop_s
-    smoothing_calls = max(1, round(settings.smoothing_s / step_s)) if settings.smoothing_s else 1
+    plan = ChunkPlan.for_model(stride, model_config.window_frames, hop_s=hop_s)
+    smoothing = smoothing_calls(settings.smoothing_s, stride, features)
     target = settings.validation.target_fa_per_hour
 
     def batches(xs: np.ndarray, ys: np.ndarray, augment: bool) -> tuple[Any, ...]:
@@ -147,14 +144,13 @@ def fit(
 
             data = np.stack([spec_augment(e, rng) for e in xs]) if augment else xs
             return (data, ys, None)
-        seqs = make_sequences(xs, ys, settings.sequences, stride, hop_s, rng, augment)
-        return seqs
+        return make_sequences(xs, ys, settings.sequences, stride, hop_s, rng, augment)
 
     val_rng_state = rng.bit_generator.state
     val_x, val_y, val_w = batches(x["validation"], y["validation"], augment=False)
     rng.bit_generator.state = val_rng_state  # validation sequences must not shift training draws
 
-    def evaluate(epoch: int) -> tuple[tuple[float, ...], dict[str, Any]]:
+    def evaluate() -> tuple[tuple[float, ...], dict[str, Any]]:
         loss = float(trained.evaluate(val_x, val_y, sample_weight=val_w, verbose=0))
         if not streams:
             return (loss,), {"val_loss": loss}
@@ -162,7 +158,7 @@ def fit(
         if sequence is not trained:
             copy_weights(trained, sequence)
         figures = frr_at_targets(
-            sequence, streams, labels, keywords, plan, features, smoothing_calls,
+            sequence, streams, labels, keywords, plan, features, smoothing,
             settings.refractory_s, (target / 2, target),
         )  # fmt: skip
         return (*_frr_key(figures, target), loss), {"val_loss": loss, "val_frr": figures}
@@ -186,7 +182,7 @@ def fit(
             columns = [labels.index(k) for k in keywords]
             windows, mined_stats = mine(
                 sequence, mining_sources(corpus), columns, features, plan,
-                model_config.window_frames, smoothing_calls, settings.refractory_s,
+                model_config.window_frames, smoothing, settings.refractory_s,
                 settings.mining,
             )  # fmt: skip
             x_train = np.concatenate([x_train, windows])
@@ -196,7 +192,7 @@ def fit(
         epochs = epochs or settings.epochs
         since_best = 0
         round_start = time.perf_counter()
-        for _ in range(epochs):
+        for epoch in range(epochs):
             epoch_total += 1
             data, targets, weights = batches(x_train, y_train, settings.spec_augment)
             fit_out = trained.fit(
@@ -209,8 +205,8 @@ def fit(
                 "loss": float(fit_out.history["loss"][-1]),
                 "learning_rate": float(optimizer.learning_rate.numpy()),
             }
-            if epoch_total % settings.validation.every == 0 or _ == epochs - 1:
-                key, figures = evaluate(epoch_total)
+            if epoch_total % settings.validation.every == 0 or epoch == epochs - 1:
+                key, figures = evaluate()
                 row.update(figures)
                 if key < best.key:
                     best = _Best(key, trained.get_weights(), epoch_total, figures)

@@ -112,17 +112,15 @@ def make_sequences(
         for c, clip in enumerate(clips):
             block = spec_augment(x[clip], rng) if augment else x[clip]
             features[s, c * frames : (c + 1) * frames] = block
-        for c, clip in enumerate(clips):  # ignored spans first, keyword steps over them
-            if y[clip] == background:
-                continue
-            at = (c + 1) * per_clip - 1 + marks.offsets
-            inside = (at >= 0) & (at < steps)
-            weights[s, at[inside & ~marks.fire]] = 0.0
-        for c, clip in enumerate(clips):
-            if y[clip] == background:
-                continue
-            at = (c + 1) * per_clip - 1 + marks.offsets
+        marked = [
+            ((c + 1) * per_clip - 1 + marks.offsets, y[clip])
+            for c, clip in enumerate(clips)
+            if y[clip] != background
+        ]
+        for at, _ in marked:  # ignored spans first, keyword steps over them
+            weights[s, at[(at >= 0) & (at < steps) & ~marks.fire]] = 0.0
+        for at, label in marked:
             fired = at[(at >= 0) & (at < steps) & marks.fire]
-            labels[s, fired] = y[clip]
+            labels[s, fired] = label
             weights[s, fired] = weight
     return features, labels, weights

@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kws.evaluation import Timeline, det_curve, frr_at, smooth
 from kws.features import FeatureConfig, compute_features
 from kws.wavfile import load_audio
+
+if TYPE_CHECKING:
+    from benchmarks.streams import EvalStream
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,21 @@ class ChunkPlan:
     def __post_init__(self) -> None:
         if self.body_frames % self.stride or self.warmup_frames % self.stride:
             raise ValueError("chunk body and warm-up must be multiples of the model stride")
+
+    @classmethod
+    def for_model(
+        cls, stride: int, window_frames: int, body_s: float = 30.0, warmup_s: float = 3.0,
+        hop_s: float = 0.01,
+    ) -> ChunkPlan:  # fmt: skip
+        """``body_s`` chunks warmed up on ``warmup_s`` and at least one window, in whole
+        strides: a finite-memory model (a DS-CNN at stride 3 remembers 48 steps) then scores
+        every kept step exactly as the runtime does long after its zero start."""
+
+        def whole(frames: float) -> int:
+            return -(-round(frames) // stride) * stride
+
+        warmup = max(whole(warmup_s / hop_s), whole(window_frames))
+        return cls(stride, whole(body_s / hop_s), warmup)
 
 
 def step_scores(
@@ -75,12 +93,11 @@ def file_features(features: FeatureConfig, path: Path) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ScoredStream:
-    """One evaluation stream's features and keywords."""
+    """One evaluation stream and its features."""
 
+    stream: EvalStream
     features: np.ndarray
     duration_s: float
-    positives: tuple[tuple[float, float, str | None], ...]
-    """(onset_s, offset_s, label or None for every label)."""
 
 
 def load_eval_streams(corpus: Path, role: str, features: FeatureConfig) -> list[ScoredStream]:
@@ -92,13 +109,8 @@ def load_eval_streams(corpus: Path, role: str, features: FeatureConfig) -> list[
     loaded = []
     for stream in streams:
         audio = load_audio(stream.path, features.sample_rate)
-        loaded.append(
-            ScoredStream(
-                compute_features(features, audio),
-                len(audio) / features.sample_rate,
-                tuple((p.onset_s, p.offset_s, p.label) for p in stream.positives),
-            )
-        )
+        duration_s = len(audio) / features.sample_rate
+        loaded.append(ScoredStream(stream, compute_features(features, audio), duration_s))
     return loaded
 
 
@@ -114,20 +126,25 @@ def frr_at_targets(
     targets: Sequence[float] = (0.5, 1.0),
 ) -> dict[str, dict[str, float | None]]:
     """Per keyword, FRR at each target FA/hr (None where no threshold is that quiet) over the
-    streams: negatives count false accepts, positive streams their own keyword's misses."""
+    streams: negatives count false accepts, positive streams their own keyword's misses
+    (benchmarks.frr_fa.for_label, as the benchmark counts them)."""
+    from benchmarks.frr_fa import for_label
+
     scored = [step_scores(model, s.features, plan) for s in streams]
+    times = [step_times(len(scores), plan.stride, features) for scores in scored]
     result: dict[str, dict[str, float | None]] = {}
     for keyword in keywords:
         j = labels.index(keyword)
-        lines = []
-        for stream, scores in zip(streams, scored, strict=True):
-            mine = tuple((on, off) for on, off, lab in stream.positives if lab in (None, keyword))
-            if stream.positives and not mine:
-                continue
-            times = step_times(len(scores), plan.stride, features)
-            lines.append(
-                Timeline(times, smooth(scores[:, j], smoothing_calls), stream.duration_s, mine)
+        timelines = [
+            Timeline(
+                at,
+                smooth(scores[:, j], smoothing_calls),
+                s.duration_s,
+                tuple((p.onset_s, p.offset_s) for p in s.stream.positives),
             )
+            for s, scores, at in zip(streams, scored, times, strict=True)
+        ]
+        lines, _ = for_label(timelines, [s.stream for s in streams], keyword)
         points = det_curve(lines, refractory_s)
         result[keyword] = {}
         for target in targets:
