@@ -30,6 +30,7 @@ from training.train import TrainConfig, write_json
 from training.wakeword import (
     FailedBuild,
     ShipOptions,
+    build_cell,
     build_problems,
     calibrate_labels,
     copy_shipped_export,
@@ -121,7 +122,6 @@ def model_card(
     from kws.model import load_model
 
     md = load_model(model_path).metadata
-    build = "FAILED: " + "; ".join(problems) if problems else "passed (test FA/h within the limit)"
     accuracy = metrics["test_per_class_accuracy"]
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     first = next(iter(evaluation.values()))
@@ -172,7 +172,7 @@ def model_card(
             f"({'/'.join(f'{x:g}' for x in snrs_db)} dB SNR), {first['negative_hours']:.2f} h "
             "of command-free negatives |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
-            f"| build | {build} |",
+            f"| build | {build_cell(problems)} |",
             "",
             "| label | test accuracy | FRR at 0.5 FA/h @ threshold | FRR at 1 FA/h @ threshold "
             "| shipped threshold |",

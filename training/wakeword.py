@@ -77,6 +77,11 @@ def build_problems(per_label: dict[str, dict[str, Any]], limit: float) -> list[s
     return problems
 
 
+def build_cell(problems: Sequence[str]) -> str:
+    """The model card's ``build`` cell."""
+    return "FAILED: " + "; ".join(problems) if problems else "passed (test FA/h within the limit)"
+
+
 def fail_build(model_path: Path, problems: Sequence[str]) -> None:
     """Raise :class:`FailedBuild` in one line naming the model, if there are problems."""
     if problems:
@@ -299,7 +304,6 @@ def model_card(
         if test_point is None
         else f"{test_point['fa_per_hour']:.2f} FA/h, FRR {100 * test_point['frr']:.1f} %"
     )
-    build = "FAILED: " + "; ".join(problems) if problems else "passed (test FA/h within the limit)"
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     spoken = corpus_summary.get("pronunciation", {}).get("phrases", {}).get(phrase)
     said = " or ".join(f"/{p}/" for p in spoken) if spoken else "espeak-ng's reading of the text"
@@ -329,7 +333,7 @@ def model_card(
             f"| FRR at 1 FA/h | {frr('1')} |",
             f"| shipped threshold | {shipped} |",
             f"| at the shipped threshold (test) | {on_test} |",
-            f"| build | {build} |",
+            f"| build | {build_cell(problems)} |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
             "",
             "Limits: trained and evaluated on synthetic voices only; real voices, accents and",
