@@ -78,6 +78,16 @@ def test_corpus_resumes_and_refuses_other_settings(corpus: Path) -> None:
         generate_commands(other, corpus, workers=1)
 
 
+def test_training_clips_never_speak_an_evaluation_text() -> None:
+    from training.data.commands import CommandCorpusConfig, eval_texts
+    from training.data.commands import plan as corpus_plan
+
+    config = CommandCorpusConfig()
+    spoken = {j.text for j in corpus_plan(config) if j.kind in ("speech", "confusable")}
+    texts, phrases = eval_texts(config)
+    assert texts and phrases and not spoken & {*texts, *phrases}
+
+
 def test_eval_only_first_then_the_clips_fill_the_same_folder(corpus: Path, tmp_path: Path) -> None:
     from training.data.commands import generate_commands
 

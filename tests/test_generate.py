@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from kws.wavfile import read_wav
-from training.data.corpus import CorpusConfig, plan
+from training.data.corpus import CorpusConfig, eval_texts, plan
 from training.data.generate import generate
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ SMALL = dict(
 
 
 def config(**changes: object) -> CorpusConfig:
-    return CorpusConfig(keyword="hey jarvis", **{**SMALL, **changes})  # type: ignore[arg-type]
+    return CorpusConfig(**{"keyword": "hey jarvis", **SMALL, **changes})  # type: ignore[arg-type]
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -170,8 +170,34 @@ def test_full_disk_is_one_line_and_loses_nothing(tmp_path: Path, monkeypatch) ->
     assert summary["rendered_now"] == 32 - len(written)
 
 
-def test_default_plan_has_20000_clips_and_300_voice_prosody_combinations() -> None:
-    jobs = plan(CorpusConfig(keyword="hey jarvis"))
+def test_default_plan_has_20000_clips_300_voice_prosody_pairs_and_no_evaluation_text() -> None:
+    config = CorpusConfig(keyword="hey jarvis")
+    jobs = plan(config)
     assert len(jobs) >= 20000
     positives = {(j.voice, j.prosody) for j in jobs if j.kind == "positive"}
     assert len(positives) >= 300
+    spoken = {j.text for j in jobs if j.kind in ("speech", "confusable")}
+    texts, phrases = eval_texts(config)
+    assert len(texts) == 250 and len(phrases) == 150
+    # The keyword's words alone are the one overlap, as the keyword itself is for positives.
+    assert spoken & {*texts, *phrases} == {"hey", "jarvis"}
+    assert len({j.text for j in jobs if j.kind == "confusable"}) == 300
+
+
+def test_a_clip_store_renders_the_clips_two_corpora_share_once(corpus, tmp_path: Path) -> None:
+    out, _ = corpus
+    store = tmp_path / "store"
+    filled = generate(config(), out, workers=2, store=store)  # a finished corpus fills the store
+    assert filled["rendered_now"] == filled["taken_from_store"] == 0
+    assert len(list(store.rglob("*.wav"))) == 32
+    other = tmp_path / "alexa"
+    summary = generate(config(keyword="alexa"), other, workers=2, store=store)
+    rows = [json.loads(line) for line in (other / "manifest.jsonl").read_text().splitlines()]
+    background = [r for r in rows if r["kind"] not in ("positive", "confusable")]
+    assert summary["taken_from_store"] == len(background) == 14  # sentences, noise, music, silence
+    assert summary["rendered_now"] == len(rows) - 14
+    before = digests(out)
+    for row in background:  # the same sentence by the same voice: the same clip, one inode
+        assert (other / row["path"]).stat().st_ino == (out / row["path"]).stat().st_ino
+        assert digests(other)[row["path"]] == before[row["path"]]
+    assert len(list(store.rglob("*.wav"))) == 32 + len(rows) - 14

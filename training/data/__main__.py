@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="hours of keyword-free evaluation audio",
     )  # fmt: skip
     gen.add_argument("--workers", type=int, help="processes (default: every core)")
+    gen.add_argument(
+        "--clip-store", type=Path,
+        help="folder of clips shared by corpora: clips another corpus rendered with the same seed "
+        "and settings (speech, noise, music, recordings) are linked from it, not rendered again",
+    )  # fmt: skip
     cmd = commands.add_parser(
         "commands",
         help="render a TTS corpus of the ten Speech Commands words in the Speech Commands layout",
@@ -97,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write only the evaluation sets (the same command without it renders the clips)",
     )  # fmt: skip
     cmd.add_argument("--workers", type=int, help="processes (default: every core)")
+    cmd.add_argument("--clip-store", type=Path, help="as for generate")
     deb = commands.add_parser(
         "debian-sounds",
         help="build the real environmental-sound corpus from Debian packages (ESC-50 layout)",
@@ -263,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         from training.data.generate import generate
 
-        summary = generate(config, args.out, args.workers, args.eval_only)
+        summary = generate(config, args.out, args.workers, args.eval_only, args.clip_store)
     except (KwsError, ValueError) as exc:
         print(f"training.data: error: {exc}", file=sys.stderr)
         return 2
@@ -306,7 +312,7 @@ def _commands(args: argparse.Namespace) -> dict[str, object]:
         eval_negative_hours=args.eval_hours,
         pronunciation=word_pronunciations(args.pronunciation),
     )
-    return generate_commands(config, args.out, args.workers, args.eval_only)
+    return generate_commands(config, args.out, args.workers, args.eval_only, args.clip_store)
 
 
 def word_pronunciations(assignments: list[str]) -> dict[str, str]:

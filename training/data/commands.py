@@ -41,6 +41,7 @@ from kws.wavfile import write_wav
 from training.data import signals
 from training.data.augment import AugmentConfig
 from training.data.corpus import (
+    EVAL_SEED,
     SPLITS,
     ClipJob,
     CorpusConfig,
@@ -59,7 +60,7 @@ from training.data.loaders.speech_commands import (
 )
 from training.data.phonetic import confusable_phrases
 from training.data.pronunciation import parse_pronunciation, pick_pronunciation, report
-from training.data.text_corpus import sentences, words
+from training.data.text_corpus import sentences, unseen, words
 from training.data.tts import ENGINES, Voice, prosody_grid
 
 OTHER_WORDS = tuple(w for w in WORDS if w not in COMMAND_WORDS)
@@ -163,11 +164,23 @@ def command_confusables(
     return mixed[:count]
 
 
+def eval_texts(config: CommandCorpusConfig) -> tuple[list[str], list[str]]:
+    """The sentences and confusable phrases the evaluation sets speak (training never does)."""
+    seed = config.seed + EVAL_SEED
+    texts = sentences(ALL_COMMANDS, config.eval_sentences, seed)
+    return texts, command_confusables(config.eval_confusables, seed, config.pronunciation)
+
+
 def plan(config: CommandCorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config)."""
     voices = voices_by_split(config.render_config())
-    phrases = command_confusables(config.confusables, config.seed, config.pronunciation)
-    texts = sentences(ALL_COMMANDS, max(config.speech, 1), config.seed)
+    held_texts, held_phrases = eval_texts(config)
+    count = config.confusables + len(held_phrases)
+    phrases = unseen(
+        command_confusables(count, config.seed, config.pronunciation),
+        held_phrases, config.confusables,
+    )  # fmt: skip
+    texts = sentences(ALL_COMMANDS, max(config.speech, 1), config.seed, avoid=held_texts)
     jobs: list[ClipJob] = []
     per_file: Counter[str] = Counter()
 
@@ -238,8 +251,7 @@ def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> dict[st
     """Validation and test sets (:mod:`training.data.eval_sets`): every command by held-out
     voices; hours of command-free audio."""
     count = config.eval_per_command * len(COMMAND_WORDS)
-    texts = sentences(ALL_COMMANDS, config.eval_sentences, config.seed + 202)
-    phrases = command_confusables(config.eval_confusables, config.seed + 202, config.pronunciation)
+    texts, phrases = eval_texts(config)
     others = [OTHER_WORDS[i % len(OTHER_WORDS)] for i in range(config.eval_other_words)]
     commands = [COMMAND_WORDS[i % len(COMMAND_WORDS)] for i in range(count)]
     negatives = {"speech": texts, "confusable": phrases, "other_words": others}
@@ -266,7 +278,11 @@ def _settings(config: CommandCorpusConfig) -> dict[str, Any]:
 
 
 def generate_commands(
-    config: CommandCorpusConfig, out: Path, workers: int | None = None, eval_only: bool = False
+    config: CommandCorpusConfig,
+    out: Path,
+    workers: int | None = None,
+    eval_only: bool = False,
+    store: Path | None = None,
 ) -> dict[str, Any]:
     """Render the corpus into ``out`` (resuming a partial one) and return a summary.
 
@@ -292,9 +308,9 @@ def generate_commands(
     jobs = plan(config)
     said = {w: config.said(w) for w in dict.fromkeys([*COMMAND_WORDS, *config.pronunciation])}
     spoken = report(said, [j.text for j in jobs if j.kind == "confusable" and j.text])
-    rendered = 0
+    rendered = taken = 0
     if not eval_only:
-        rendered = render_clips(jobs, config.render_config(), out, workers)
+        rendered, taken = render_clips(jobs, config.render_config(), out, workers, store)
         write_backgrounds(config, out)
         write_lists(jobs, out)
         lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
@@ -304,6 +320,7 @@ def generate_commands(
     summary = {
         "clips": len(jobs),
         "rendered_now": rendered,
+        "taken_from_store": taken,
         "eval_only": eval_only,
         "by_split_and_word": dict(Counter(f"{j.split}/{j.label}" for j in jobs)),
         "command_voices": len({j.voice for j in commands}),

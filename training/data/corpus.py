@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.wavfile import write_wav
 from training.data import signals
@@ -25,7 +28,7 @@ from training.data.augment import AugmentConfig, augment
 from training.data.phonetic import confusable_phrases
 from training.data.pronunciation import parse_pronunciation, pick_pronunciation
 from training.data.speaker_augment import speaker_augment
-from training.data.text_corpus import sentences
+from training.data.text_corpus import sentences, unseen, words
 from training.data.tts import (
     ENGINES,
     Prosody,
@@ -44,6 +47,13 @@ NOISE_KINDS = ("white", "pink", "brown", "babble")
 REAL_KINDS = ("speech", "music", "ambient")
 """Kinds of real recordings cut into clips and mixed in as backgrounds."""
 END_MARGIN_S = (0.05, 0.3)  # the spoken phrase ends this long before the clip's end
+EVAL_SEED = 202
+"""Offset of the evaluation sets' text seed from the corpus seed."""
+RENDER_VERSION = 1
+"""Part of every clip's store key (:func:`clip_key`): raise it when rendering changes, so that
+corpora rendered after the change do not take clips rendered before it."""
+CONFUSABLE_PHRASES = 300
+"""Distinct confusable phrases the training clips cycle through."""
 
 
 @dataclass(frozen=True)
@@ -162,11 +172,29 @@ def voices_by_split(config: CorpusConfig) -> dict[str, list[Voice]]:
     return split_voices(list_voices(tuple(config.engines)), seed=config.seed)
 
 
+def eval_texts(config: CorpusConfig) -> tuple[list[str], list[str]]:
+    """The sentences and confusable phrases the evaluation sets speak (training never does)."""
+    texts = sentences(config.keyword, config.eval_sentences, config.seed + EVAL_SEED)
+    phrases = confusable_phrases(
+        config.keyword, config.eval_confusables, config.seed + EVAL_SEED, config.pronunciation
+    )
+    return texts, phrases
+
+
 def plan(config: CorpusConfig) -> list[ClipJob]:
-    """Every clip of the corpus, in a fixed order (deterministic for a config)."""
+    """Every clip of the corpus, in a fixed order (deterministic for a config).
+
+    No sentence or confusable phrase of the evaluation sets is spoken, but for the keyword's own
+    words alone ("jarvis"), which both must have, as both have the keyword.
+    """
     voices = voices_by_split(config)
-    phrases = confusable_phrases(config.keyword, 300, config.seed, config.pronunciation)
-    texts = sentences(config.keyword, max(config.speech, 1), config.seed)
+    held_texts, held_phrases = eval_texts(config)
+    count = CONFUSABLE_PHRASES + len(held_phrases)
+    phrases = unseen(
+        confusable_phrases(config.keyword, count, config.seed, config.pronunciation),
+        held_phrases, CONFUSABLE_PHRASES, keep=words(config.keyword),
+    )  # fmt: skip
+    texts = sentences(config.keyword, max(config.speech, 1), config.seed, avoid=held_texts)
     jobs: list[ClipJob] = []
 
     def add(kind: str, label: str, split: str, **extra: Any) -> None:
@@ -361,10 +389,55 @@ def _keep_end(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
     return np.concatenate([np.zeros(n - len(audio), dtype=audio.dtype), audio])
 
 
-def render_to(job: ClipJob, config: CorpusConfig, out: Path) -> str:
-    """Render one clip to its file unless it is already there (resume); returns its id."""
+def clip_key(job: ClipJob, config: CorpusConfig) -> str:
+    """A hash of everything a clip's audio depends on: who says what, how, with which seed, and
+    the settings rendering reads (not the clip's path or label, nor the corpus's keyword). Two
+    corpora with the same seed and settings plan identical background clips (sentences, noise,
+    music, recordings); this key lets the second take them from the first."""
+    row = {k: v for k, v in job.row().items() if k not in ("path", "label")}
+    recordings = str(Path(config.recordings).resolve()) if config.recordings else None
+    settings = {
+        "render": RENDER_VERSION,
+        "seed": config.seed,
+        "clip_seconds": config.clip_seconds,
+        "engines": list(config.engines),
+        "recordings": recordings,
+        "augment": asdict(config.augment),
+    }
+    text = json.dumps([row, settings], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _link(source: Path, target: Path) -> bool:
+    """Hard-link (or, across file systems, copy) ``source`` to ``target``; False if no source."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        return False
+    except OSError:  # another file system, or no hard links there
+        atomic_write_bytes(target, source.read_bytes())
+    return True
+
+
+def render_to(job: ClipJob, config: CorpusConfig, out: Path, store: Path | None = None) -> str:
+    """Render one clip to its file unless it is already there (resume). With a clip ``store``
+    (a folder shared by corpora), a clip rendered before is linked from it instead, and every
+    clip of this corpus is added to it. Returns "rendered", "taken" (from the store) or "kept"
+    (already there)."""
     target = out / job.relpath
+    kept = None
+    if store is not None:
+        key = clip_key(job, config)
+        kept = store / key[:2] / f"{key}.wav"
+    outcome = "kept"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_wav(target, render(job, config), signals.SAMPLE_RATE)
-    return job.id
+        outcome = "taken" if kept is not None and _link(kept, target) else "rendered"
+        if outcome == "rendered":
+            write_wav(target, render(job, config), signals.SAMPLE_RATE)
+    if kept is not None and not kept.is_file():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        _link(target, kept)
+    return outcome

@@ -30,14 +30,14 @@ from training.data.corpus import (
     ClipJob,
     CorpusConfig,
     babble_speech,
+    clip_key,
+    eval_texts,
     plan,
     render_to,
     voices_by_split,
 )
 from training.data.eval_sets import EvalSpec, Said, write_eval_sets
-from training.data.phonetic import confusable_phrases
 from training.data.pronunciation import report
-from training.data.text_corpus import sentences
 from training.data.tts import check_engine
 
 
@@ -89,26 +89,36 @@ def claim_output(out: Path, settings: dict[str, Any]) -> None:
     atomic_write_bytes(settings_path, json.dumps(settings, indent=1).encode())
 
 
-def render_clips(jobs: list[ClipJob], config: CorpusConfig, out: Path, workers: int) -> int:
-    """Render the clips not yet on disk on ``workers`` processes; returns how many were made."""
-    pending = [j for j in jobs if not (out / j.relpath).is_file()]
+def render_clips(
+    jobs: list[ClipJob], config: CorpusConfig, out: Path, workers: int, store: Path | None = None
+) -> tuple[int, int]:
+    """Render the clips not yet on disk on ``workers`` processes, taking those a clip ``store``
+    holds from it (:func:`training.data.corpus.render_to`); returns (made, taken from the store).
+    """
+    pending = [  # finished clips go into the store too
+        j for j in jobs
+        if not (out / j.relpath).is_file() or (store is not None and not _stored(j, config, store))
+    ]  # fmt: skip
     if not pending:
-        return 0
-    work = functools.partial(render_to, config=config, out=out)
+        return 0, 0
+    work = functools.partial(render_to, config=config, out=out, store=store)
     context = multiprocessing.get_context("fork")
+    outcomes: Counter[str] = Counter()
     with context.Pool(workers) as pool:
         done = pool.imap_unordered(work, pending, chunksize=8)
-        for _ in tqdm(done, total=len(pending), desc="clips", unit="clip", smoothing=0.05):
-            pass
-    return len(pending)
+        for outcome in tqdm(done, total=len(pending), desc="clips", unit="clip", smoothing=0.05):
+            outcomes[outcome] += 1
+    return outcomes["rendered"], outcomes["taken"]
+
+
+def _stored(job: ClipJob, config: CorpusConfig, store: Path) -> bool:
+    key = clip_key(job, config)
+    return (store / key[:2] / f"{key}.wav").is_file()
 
 
 def _write_eval(config: CorpusConfig, out: Path, workers: int) -> dict[str, Any]:
     """The validation and test evaluation sets (:mod:`training.data.eval_sets`)."""
-    texts = sentences(config.keyword, config.eval_sentences, config.seed + 202)
-    phrases = confusable_phrases(
-        config.keyword, config.eval_confusables, config.seed + 202, config.pronunciation
-    )
+    texts, phrases = eval_texts(config)
     spec = EvalSpec(
         positives=tuple(
             Said(config.keyword, pronunciations=config.pronunciation)
@@ -134,12 +144,17 @@ def disk_bytes(folder: Path) -> int:
 
 
 def generate(
-    config: CorpusConfig, out: Path, workers: int | None = None, eval_only: bool = False
+    config: CorpusConfig,
+    out: Path,
+    workers: int | None = None,
+    eval_only: bool = False,
+    store: Path | None = None,
 ) -> dict[str, Any]:
     """Render the corpus into ``out`` (resuming a partial one) and return a summary.
 
     ``eval_only`` writes only the evaluation sets (to measure models before a corpus is
-    rendered); the same command without it later renders the clips into the same folder.
+    rendered); the same command without it later renders the clips into the same folder. A clip
+    ``store`` shared by several corpora renders their common clips once (``render_clips``).
     """
     workers = workers or os.cpu_count() or 1
     check_output(out)
@@ -158,7 +173,7 @@ def generate(
             f"text: voices that take no phonemes or lack some ({', '.join(readers)})",
             file=sys.stderr,
         )
-    rendered = 0 if eval_only else render_clips(jobs, config, out, workers)
+    rendered, taken = (0, 0) if eval_only else render_clips(jobs, config, out, workers, store)
     clips_s = time.perf_counter() - start
     if not eval_only:
         lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
@@ -167,6 +182,7 @@ def generate(
     summary = {
         "clips": len(jobs),
         "rendered_now": rendered,
+        "taken_from_store": taken,
         "eval_only": eval_only,
         "by_split_and_kind": dict(Counter(f"{j.split}/{j.kind}" for j in jobs)),
         "distinct_positive_voice_prosody": len({(j.voice, j.prosody) for j in positives}),

@@ -14,6 +14,7 @@ import gzip
 import random
 import re
 from collections import Counter
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from kws.errors import KwsError
@@ -105,18 +106,31 @@ def word_counts() -> Counter[str]:
     return Counter(w for sentence in _corpus() for w in words(sentence))
 
 
-def sentences(exclude: str, count: int, seed: int) -> list[str]:
-    """``count`` distinct sentences, none containing a word of ``exclude`` (nor the phrase).
+def sentences(exclude: str, count: int, seed: int, avoid: Collection[str] = ()) -> list[str]:
+    """``count`` distinct sentences, none containing a word of ``exclude`` (nor the phrase) and
+    none of ``avoid`` (the evaluation sets' sentences, which training must not speak).
 
     Words are compared whole and case-insensitively ("Hey Jarvis" excludes "hey" and "jarvis"
     but not "they"). The same seed gives the same list. Raises KwsError if fewer than ``count``
     sentences are available on this machine.
     """
     banned = set(words(exclude))
-    pool = [s for s in _corpus() if banned.isdisjoint(words(s))]
+    held = set(avoid)
+    pool = [s for s in _corpus() if banned.isdisjoint(words(s)) and s not in held]
     if len(pool) < count:
         raise KwsError(
             f"only {len(pool)} sentences without the words of {exclude!r} found in "
             f"/usr/share text on this machine, {count} wanted"
         )
     return random.Random(seed).sample(pool, count)
+
+
+def unseen(
+    texts: Iterable[str], held: Collection[str], count: int, keep: Collection[str] = ()
+) -> list[str]:
+    """The first ``count`` of ``texts`` that are not in ``held`` (an evaluation set's texts) or
+    are in ``keep``; raises KwsError if fewer remain."""
+    left = [t for t in texts if t not in held or t in keep][:count]
+    if len(left) < count:
+        raise KwsError(f"only {len(left)} phrases not in the evaluation sets, {count} wanted")
+    return left
