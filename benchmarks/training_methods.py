@@ -9,7 +9,7 @@ wakeword.toml): ``clips`` (1.5 s windows from zero state, the best validation cl
 lowest FRR at 1 FA/h on the validation streams kept) and ``sequences+mining`` (the same plus
 one round of hard negatives mined from the training split's real recordings). Each variant's
 shipped export is calibrated on the validation streams and measured on the test streams through
-the runtime (training.wakeword.calibrate_labels); results.json, results.md, frr.png and
+the runtime (training.core.ship.calibrate_labels); results.json, results.md, frr.png and
 validation.png (validation FRR per epoch) go to
 ``--out``. Runs are cached in ``--runs`` (a finished variant is not retrained).
 """
@@ -35,13 +35,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 def run_variant(name: str, recipe: dict[str, Any], corpus: Path, runs: Path) -> dict[str, Any]:
     """Train (or reuse) one variant, ship its export, calibrate on validation, measure test."""
-    from training.wakeword import (
-        calibrate_and_measure,
-        copy_shipped_export,
-        merge_tables,
-        plan,
-        train_or_reuse,
-    )
+    from training.core.recipes import merge_tables
+    from training.core.ship import calibrate_and_measure, copy_shipped_export, train_or_reuse
+    from training.wakeword import plan
 
     tables = merge_tables(recipe, {"train": VARIANTS[name]})
     phrase = json.loads((corpus / "corpus.json").read_text())["keyword"]
@@ -161,8 +157,9 @@ def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.toml_config import add_override_option
-    from training.wakeword import DEFAULT_RECIPE, load_recipe
+    from training.core.recipes import load_recipe
+    from training.core.toml_config import add_override_option
+    from training.wakeword import DEFAULT_RECIPE
 
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.training_methods", description=__doc__

@@ -15,12 +15,13 @@ from kws.errors import KwsError
 from kws.model import load_model
 from kws.wavfile import write_wav
 from training.commands import DEFAULT_RECIPE, load_recipe, plan
+from training.core.config import TrainConfig
+from training.core.examples import read_corpus
 from training.data.loaders.speech_commands import (
     COMMAND_LABELS,
     COMMAND_WORDS,
     speech_commands,
 )
-from training.train import TrainConfig, read_corpus
 
 RATE = 16000
 TINY_CORPUS = [
@@ -178,7 +179,7 @@ def tone_corpus(root: Path, per_split: dict[str, int], seed: int = 0) -> Path:
 @pytest.mark.slow
 def test_trained_on_a_speech_commands_layout_the_commands_fire_in_listen(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
-    from training.train import train
+    from training.core.run import train
 
     root = tone_corpus(tmp_path / "sc", {"train": 24, "validation": 4, "test": 4})
     config = TrainConfig.from_dict(

@@ -16,7 +16,7 @@ pytest.importorskip("tensorflow")
 
 from kws.model import load_model
 from kws.wavfile import write_wav
-from training import synthetic
+from training.core import synthetic
 from training.environment.__main__ import main as env_main
 from training.environment.config import EnvConfig
 from training.environment.data import Clips, eval_crops, load_clips

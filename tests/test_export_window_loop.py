@@ -36,9 +36,10 @@ def test_float_window_is_a_loop_and_int8_is_unrolled(tiny_models: dict[str, Path
 def test_int8_weights_window_loop_matches_float(tiny_models: dict[str, Path]) -> None:
     import keras
 
-    from training.export import export_tflite
+    from training.core.tflite import export_tflite
+    from training.core.tiny_models import FEATURES
     from training.models import get_model
-    from training.tiny import FEATURES, LABELS, TINY_CRNN
+    from training.tiny import LABELS, TINY_CRNN
 
     keras.utils.set_random_seed(1)
     model = get_model("crnn").build(TINY_CRNN, FEATURES.num_features, len(LABELS))
@@ -57,7 +58,7 @@ def test_bidirectional_window_exports_with_builtin_ops(tiny_models: dict[str, Pa
     """The paper grid's bidirectional rows: window form only, builtin ops, Keras' scores."""
     import keras
 
-    from training.export import export_tflite
+    from training.core.tflite import export_tflite
     from training.models import get_model
     from training.models.crnn import CRNNConfig
 
@@ -84,7 +85,7 @@ def test_bidirectional_window_exports_with_builtin_ops(tiny_models: dict[str, Pa
 def test_int8_loop_is_refused_before_converting(tiny_models: dict[str, Path]) -> None:
     import keras
 
-    from training.export import export_tflite
+    from training.core.tflite import export_tflite
     from training.models import get_model
     from training.tiny import TINY_CRNN
 

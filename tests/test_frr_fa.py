@@ -19,7 +19,7 @@ def make_eval_data(out: Path, seed: int = 0) -> dict[str, Path]:
     """A positives.json (chirp keywords at 5 and 20 dB in pink and white noise, two "voices"),
     a negatives.json (2.5 min of noise and non-keyword sounds), and a folder of plain clips."""
     from kws.wavfile import write_wav
-    from training import synthetic
+    from training.core import synthetic
     from training.data import signals
     from training.data.streams import write_negative_streams, write_positive_streams
 
@@ -143,7 +143,7 @@ def test_folder_of_clips_and_test_list(
     tiny_models: dict[str, Path], eval_data: dict[str, Path], tmp_path: Path
 ) -> None:
     from kws.wavfile import write_wav
-    from training import synthetic
+    from training.core import synthetic
 
     done = run_cli(
         "--model", tiny_models["window"], "--positives", eval_data["clips"],

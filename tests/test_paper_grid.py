@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from training import paper_grid
+from training import paper_grid as paper_grid_command
+from training.core import paper_grid
 from training.models.crnn import CRNNConfig
-from training.paper_grid_page import over_budget, render
+from training.reports.paper_grid import over_budget, render
 
 pytest.importorskip("tensorflow")
 
@@ -140,7 +141,7 @@ def test_a_sweeps_results_fill_our_columns(grid: paper_grid.PaperGrid, tmp_path:
     results.write_text(json.dumps(stale))
     with pytest.raises(ValueError, match="paper15 was trained with other params"):
         paper_grid.load_rows(paper_grid.GRID, paper_grid.PAPER, results, build=False)
-    assert paper_grid.main(["--results", str(tmp_path / "none.json"), "--check"]) == 2
+    assert paper_grid_command.main(["--results", str(tmp_path / "none.json"), "--check"]) == 2
 
 
 def test_ranks_share_ties_and_spearman_needs_three_rows() -> None:
@@ -192,6 +193,6 @@ def test_check_flag_reports_a_stale_page(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(paper_grid, "build_count", closed_form)  # the fixture's rows were built
     stale = tmp_path / "page.md"
     stale.write_text("old\n")
-    assert paper_grid.main(["--out", str(stale), "--check"]) == 1
-    assert paper_grid.main(["--out", str(stale)]) == 0
-    assert paper_grid.main(["--out", str(stale), "--check"]) == 0
+    assert paper_grid_command.main(["--out", str(stale), "--check"]) == 1
+    assert paper_grid_command.main(["--out", str(stale)]) == 0
+    assert paper_grid_command.main(["--out", str(stale), "--check"]) == 0

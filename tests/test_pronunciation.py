@@ -139,7 +139,8 @@ def test_confusables_never_sound_like_an_alternative() -> None:
 
 @pytest.mark.slow  # plan() builds the model config (imports TensorFlow)
 def test_recipes_for_a_phrase_and_extends(tmp_path: Path) -> None:
-    from training.wakeword import DEFAULT_RECIPE, load_recipe, plan, recipe_for
+    from training.core.recipes import load_recipe
+    from training.wakeword import DEFAULT_RECIPE, plan, recipe_for
 
     assert recipe_for("hey jarvis") == DEFAULT_RECIPE
     mycroft = recipe_for("Hey  Mycroft")

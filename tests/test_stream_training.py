@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.mining import peaks
-from training.sequences import SequenceConfig, make_sequences, step_labels
+from training.core.mining import peaks
+from training.core.sequences import SequenceConfig, make_sequences, step_labels
 
 HOP_S = 0.01
 
@@ -95,7 +95,7 @@ def test_mined_peaks_are_apart_and_highest_first(scores: list[float], spacing: i
 def test_chunks_are_30_s_warmed_up_on_3_s_and_a_window_in_whole_strides(
     stride: int, window: int
 ) -> None:
-    from training.stream_scores import ChunkPlan
+    from training.core.stream_scores import ChunkPlan
 
     plan = ChunkPlan.for_model(stride, window)
     assert plan.body_frames % stride == 0 and plan.warmup_frames % stride == 0
@@ -106,9 +106,9 @@ def test_chunks_are_30_s_warmed_up_on_3_s_and_a_window_in_whole_strides(
 @pytest.mark.slow
 def test_step_scores_cut_long_audio_into_warmed_up_chunks() -> None:
     pytest.importorskip("tensorflow")
+    from training.core.stream_scores import ChunkPlan, step_scores
     from training.models import get_model
     from training.models.crnn import CRNNConfig
-    from training.stream_scores import ChunkPlan, step_scores
 
     config = CRNNConfig(
         conv_filters=3, kernel=(4, 3), stride=(2, 2), rnn_layers=1, rnn_units=4, fc_units=4,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from training.sweep import load_grid, parse_grid
-from training.sweep_report import pareto_front, pick_winner
+from training.core.grid import load_grid, parse_grid
+from training.reports.sweep import pareto_front, pick_winner
 
 CI_GRID = Path(__file__).parents[1] / "training/grids/ci.toml"
 

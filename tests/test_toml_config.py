@@ -1,4 +1,4 @@
-"""training.toml_config: the TOML + ``--set`` reader every training CLI shares."""
+"""training.core.toml_config: the TOML + ``--set`` reader every training CLI shares."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kws.errors import KwsError
-from training.toml_config import apply_override, read_toml, set_path
+from training.core.toml_config import apply_override, read_toml, set_path
 
 
 def test_overrides_parse_as_toml_and_fall_back_to_strings(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""training.models.crnn, training.export and training.synthetic, down to the exported .tflite.
+"""training.models.crnn, training.export and training.core.synthetic, down to the exported .tflite.
 
 The central check follows kws_streaming: the streaming form, run from zero state over a window
 S_T frames per call, gives the window form's scores at its last call.
@@ -17,11 +17,12 @@ pytest.importorskip("tensorflow")
 from ai_edge_litert.interpreter import Interpreter
 
 from kws.tflite_file import read_metadata
-from training import synthetic
+from training.core import synthetic
+from training.core.tiny_models import FEATURES, clip_features
 from training.models import config_from_dict, get_model
 from training.models.crnn import CRNNConfig
 from training.models.registry import copy_weights
-from training.tiny import FEATURES, LABELS, TINY_CRNN, clip_features
+from training.tiny import LABELS, TINY_CRNN
 
 HELDOUT_SEED = 12345
 

@@ -15,10 +15,10 @@ pytest.importorskip("tensorflow")
 from ai_edge_litert.interpreter import Interpreter
 
 from kws.model import load_model
-from training import synthetic
+from training.core import synthetic
+from training.core.tiny_models import clip_features
 from training.models import config_from_dict, get_model
 from training.models.dnn import DNNConfig
-from training.tiny import clip_features
 
 CLIP_SPLITS = {"train": 240, "validation": 60, "test": 60}
 

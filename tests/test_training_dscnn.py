@@ -25,18 +25,13 @@ from kws.features import compute_features
 from kws.metadata import ModelMetadata, Threshold
 from kws.model import load_model
 from kws.wavfile import write_wav
-from training import synthetic
+from training.core import synthetic
+from training.core.tiny_models import FEATURES
 from training.models import config_from_dict, get_model
 from training.models.cost import model_macs
 from training.models.dscnn import DSCNNConfig
 from training.models.registry import copy_weights
-from training.tiny import (
-    FEATURES,
-    LABELS,
-    STREAM_DISTRACTORS_S,
-    STREAM_KEYWORDS_S,
-    STREAM_SECONDS,
-)
+from training.tiny import LABELS, STREAM_DISTRACTORS_S, STREAM_KEYWORDS_S, STREAM_SECONDS
 
 SMALL = DSCNNConfig(
     filters=8, kernel=5, stride_t=3, block_filters=(8, 6), block_kernels=(3, 3),
@@ -149,7 +144,7 @@ def test_keras_streaming_equals_window_at_every_call(config: DSCNNConfig) -> Non
 def _preset_shape(row: str) -> DSCNNConfig:
     """A row of the preset grid with its time structure (kernels, strides, dilations, window,
     pool) and 8 channels per layer, so that the check is quick."""
-    from training.sweep import load_grid
+    from training.core.grid import load_grid
 
     (config,) = [c for name, c in load_grid(GRID).runs if name == row]
     preset = config_from_dict("dscnn", config["params"])
@@ -247,7 +242,7 @@ between the streaming file and the float Keras window form (measured: 0 and 1.2e
 
 @pytest.mark.slow
 def test_exported_streaming_equals_window_through_the_runtime(tmp_path: Path) -> None:
-    from training.export import export_tflite
+    from training.core.tflite import export_tflite
 
     model = _randomized(SMALL, FEATURES.num_features, 2, seed=3)
     clips, _ = synthetic.make_clips(8, seed=4)
@@ -322,7 +317,7 @@ def test_train_cli_trains_a_dscnn_that_kws_listen_runs(tmp_path: Path) -> None:
 
 
 def test_preset_grid_is_accepted_and_every_row_is_small() -> None:
-    from training.sweep import load_grid
+    from training.core.grid import load_grid
 
     grid = load_grid(GRID)
     assert len(grid.runs) >= 4 and grid.options.budget_bytes == 250_000

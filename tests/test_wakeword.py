@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from kws.model import load_model
-from training.wakeword import DEFAULT_RECIPE, load_recipe, plan
+from training.core.recipes import load_recipe
+from training.wakeword import DEFAULT_RECIPE, plan
 
 TINY = [
     "corpus.positives=100", "corpus.confusables=30", "corpus.speech=30", "corpus.noise=20",
@@ -102,7 +103,7 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
 
 
 def test_a_threshold_loud_on_test_fails_the_build_in_one_line() -> None:
-    from training.wakeword import FailedBuild, build_problems, fail_build
+    from training.core.ship import FailedBuild, build_problems, fail_build
 
     quiet = {"threshold": 0.9, "fa_per_hour": 1.5, "frr": 0.2, "false_accepts": 3, "misses": 1}
     loud = {**quiet, "threshold": 0.42, "fa_per_hour": 2.5}

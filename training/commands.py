@@ -25,9 +25,10 @@ from typing import Any
 from kws.errors import KwsError
 from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
-from training.toml_config import add_override_option
-from training.train import TrainConfig, write_json
-from training.wakeword import (
+from training.core.config import TrainConfig
+from training.core.recipes import load_recipe
+from training.core.run import write_json
+from training.core.ship import (
     FailedBuild,
     ShipOptions,
     build_cell,
@@ -36,9 +37,9 @@ from training.wakeword import (
     copy_shipped_export,
     cpu_seconds_per_hour,
     fail_build,
-    load_recipe,
     train_or_reuse,
 )
+from training.core.toml_config import add_override_option
 
 DEFAULT_RECIPE = Path(__file__).parent / "configs" / "commands.toml"
 

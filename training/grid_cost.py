@@ -2,7 +2,7 @@
 device, measured before any training.
 
 Each row is built with untrained weights and exported in the sweep's form and quantization
-(:func:`training.train.export_run`, as a trained row would be); the table gives its parameters,
+(:func:`training.core.run.export_run`, as a trained row would be); the table gives its parameters,
 file bytes, multiply-accumulates per second of audio (:mod:`training.models.cost`) and the CPU
 seconds per audio hour of the native frontend plus the model in the runtime pipeline, one thread
 (:func:`benchmarks.runtime_cost.pipeline_cost`, the figure the 8 CPU-s target is about). Weights
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from kws.errors import KwsError
-from training.toml_config import add_override_option
+from training.core.toml_config import add_override_option
 
 CHUNK_MS = 20
 """Audio pushed per pipeline call, as a 20 ms microphone callback would."""
@@ -34,11 +34,12 @@ def row_cost(
     import keras
 
     from benchmarks.runtime_cost import pipeline_cost, test_signal
+    from training.core.config import TrainConfig
+    from training.core.grid import SWEEP_FORM
+    from training.core.run import export_run
     from training.models import get_model
     from training.models.cost import macs_per_second
     from training.models.registry import config_from_dict
-    from training.sweep import SWEEP_FORM
-    from training.train import TrainConfig, export_run
 
     out.mkdir(parents=True, exist_ok=True)
     train = TrainConfig.from_dict({**config, "name": name.replace("-", "_")})
@@ -89,7 +90,7 @@ def markdown(rows: list[dict[str, Any]], quantization: str, seconds: float, repe
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.sweep import load_grid
+    from training.core.grid import load_grid
 
     parser = argparse.ArgumentParser(prog="python -m training.grid_cost", description=__doc__)
     parser.add_argument("grid", type=Path, help="grid file (TOML), e.g. training/grids/dscnn.toml")

@@ -2,28 +2,25 @@
 pick winners by FRR at a fixed false-accept rate under a size budget.
 
 A grid is data (training/grids/*.toml): ``[base]`` is a training config (the keys of
-:class:`training.train.TrainConfig`), each ``[[run]]`` row overrides some of its keys (``params``
-merged key by key), and ``[axes]`` maps dotted keys to value lists whose Cartesian product is
-applied to every row. Runs execute in worker processes, each with its own seed; a finished run is
-cached under the hash of its resolved config and of the corpus, so an interrupted sweep resumes
-where it stopped. Every run is evaluated on the corpus's held-out evaluation streams by
-:mod:`benchmarks.frr_fa` (the runtime pipeline and :mod:`kws.evaluation`, as every benchmark).
+:class:`training.core.config.TrainConfig`), each ``[[run]]`` row overrides some of its keys
+(``params`` merged key by key), and ``[axes]`` maps dotted keys to value lists whose Cartesian
+product is applied to every row. Runs execute in worker processes, each with its own seed; a
+finished run is cached under the hash of its resolved config and of the corpus, so an interrupted
+sweep resumes where it stopped. Every run is evaluated on the corpus's held-out evaluation streams
+by :mod:`benchmarks.frr_fa` (the runtime pipeline and :mod:`kws.evaluation`, as every benchmark).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import hashlib
-import itertools
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -31,117 +28,10 @@ from typing import Any
 from benchmarks.streams import eval_manifests
 from kws.errors import KwsError
 from kws.paths import portable_path
-from kws.schema import field_names, reject_unknown_keys
-from training.toml_config import add_override_option, read_toml, set_path
-from training.train import TrainConfig, write_json
-
-SWEEP_FORM = "streaming"
-"""The form every row is evaluated and sized in: what a device runs."""
-
-
-@dataclass(frozen=True)
-class SweepOptions:
-    """The ``[sweep]`` table."""
-
-    budget_bytes: int = 250_000
-    """Winners are chosen among rows whose evaluated file is at most this large."""
-    budget_cpu_s_per_hour: float = 8.0
-    """... and whose frontend + model cost at most this many CPU-seconds per audio hour
-    (benchmarks.runtime_cost's pipeline, 20 ms blocks, one interpreter thread)."""
-    cost_seconds: float = 120.0
-    """Seconds of audio the cost measurement streams (three times; the median is kept)."""
-    target_fa_per_hour: float = 1.0
-    """Rows are ranked by FRR at this false-accept rate."""
-    quantization: str = "int8"
-    """The export whose size counts and whose FRR ranks rows ('int8' or 'int8_weights')."""
-    compare_float: bool = True
-    """Also evaluate the float32 streaming file, to report what quantization costs."""
-    positives: str = ""
-    """Evaluation positives manifest; default the corpus's validation set
-    (``<corpus>/eval/validation/positives/positives.json``): models are chosen on validation
-    streams, never on the test streams that report figures."""
-    negatives: str = ""
-    """Evaluation negatives manifest; default the corpus's validation set."""
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A parsed grid file: the resolved training configs of its rows, and the sweep options."""
-
-    name: str
-    runs: tuple[tuple[str, dict[str, Any]], ...]
-    """(row name, resolved TrainConfig dict) in file order."""
-    options: SweepOptions = field(default_factory=SweepOptions)
-
-
-def _merge(base: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in row.items():
-        if key in ("params", "features") and isinstance(value, dict):
-            out.setdefault(key, {}).update(value)
-        else:
-            out[key] = value
-    return out
-
-
-def _axis_label(key: str, value: Any) -> str:
-    text = "x".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    return f"{key.rsplit('.', 1)[-1]}{text}"
-
-
-def parse_grid(data: dict[str, Any], where: str) -> Grid:
-    """Resolve a grid's rows into training configs; every row is validated before any trains."""
-    from training.models import get_model
-    from training.models.registry import config_from_dict
-
-    reject_unknown_keys(where, data, {"base", "run", "axes", "sweep"})
-    base = data.get("base")
-    if not isinstance(base, dict) or "name" not in base:
-        raise ValueError(f"{where}: needs a [base] table with at least name and corpus")
-    options = SweepOptions(**_checked(f"{where} [sweep]", data.get("sweep", {}), SweepOptions))
-    axes = data.get("axes", {})
-    if not data.get("run") and not axes:
-        raise ValueError(f"{where}: the grid has no [[run]] rows and no [axes]: nothing to train")
-    rows = data.get("run") or [{"name": "base"}]
-    runs = []
-    for i, row in enumerate(rows):
-        if "name" not in row:
-            raise ValueError(f"{where}: [[run]] number {i + 1} has no name")
-        combos = itertools.product(*axes.values()) if axes else [()]
-        for combo in combos:
-            name = "-".join([str(row["name"]), *map(_axis_label, axes, combo)])
-            resolved = _merge(base, {k: v for k, v in row.items() if k != "name"})
-            for key, value in zip(axes, combo, strict=True):
-                set_path(resolved, key, value)
-            resolved["name"] = str(base["name"])
-            resolved.setdefault("seed", 0)
-            try:
-                config = TrainConfig.from_dict(resolved)
-                model_config = config_from_dict(config.model, config.params)
-                model_config.check_input(config.feature_config().num_features)
-                if not get_model(config.model).streamable or not getattr(
-                    model_config, "streamable", True
-                ):
-                    raise ValueError(f"model {config.model!r} has no streaming form to sweep")
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{where}: run {name!r}: {exc}") from None
-            runs.append((name, dataclasses.asdict(config)))
-    names = [n for n, _ in runs]
-    if len(set(names)) != len(names):
-        raise ValueError(
-            f"{where}: run names repeat: {sorted(n for n in names if names.count(n) > 1)}"
-        )
-    return Grid(str(base["name"]), tuple(runs), options)
-
-
-def _checked(where: str, values: dict[str, Any], cls: type) -> dict[str, Any]:
-    reject_unknown_keys(where, values, field_names(cls))
-    return values
-
-
-def load_grid(path: Path, overrides: Sequence[str] = ()) -> Grid:
-    """Read a grid TOML and apply ``--set`` overrides (dotted keys, e.g. ``base.corpus=DIR``)."""
-    return parse_grid(read_toml(path, overrides, "grid"), str(path))
+from training.core.config import TrainConfig
+from training.core.grid import SWEEP_FORM, Grid, SweepOptions, load_grid
+from training.core.run import write_json
+from training.core.toml_config import add_override_option
 
 
 def corpus_fingerprint(corpus: Path) -> str:
@@ -208,10 +98,10 @@ def evaluate_run(
     from benchmarks.runtime_cost import pipeline_cost, test_signal
     from benchmarks.streams import load_streams
     from kws.model import load_model
+    from training.core.run import train
     from training.models import get_model
     from training.models.cost import macs_per_second
     from training.models.registry import config_from_dict
-    from training.train import train
 
     quantizations = tuple(dict.fromkeys([options.quantization, "float32"]))
     config = dataclasses.replace(config, quantizations=quantizations, forms=(SWEEP_FORM,))
@@ -284,7 +174,7 @@ def sweep(
     """Run (or reuse) every row of ``grid`` into ``out/runs``; write results and the plot."""
     from tqdm import tqdm
 
-    from training.sweep_report import write_results
+    from training.reports.sweep import write_results
 
     # Each row's seed is fixed by its place in the grid, so --only reproduces the full sweep's row.
     seeded = [

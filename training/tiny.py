@@ -1,7 +1,7 @@
 """A tiny but real keyword model, trained in seconds on synthetic audio, for tests and demos.
 
 Until real models ship, the runtime's tests use this: it trains a small CRNN on
-:mod:`training.synthetic` clips and writes both export forms plus a labelled test stream.
+:mod:`training.core.synthetic` clips and writes both export forms plus a labelled test stream.
 Features are 40 log-mel filterbank energies, 25 ms windows every 10 ms (FeatureConfig defaults).
 """
 
@@ -17,16 +17,14 @@ import keras
 import numpy as np
 
 from kws.atomic import atomic_write_bytes
-from kws.features import FeatureConfig, Frontend
 from kws.metadata import ModelMetadata, Threshold
 from kws.wavfile import write_wav
-from training import synthetic
-from training.export import export_tflite
+from training.core import synthetic
+from training.core.tflite import export_tflite
+from training.core.tiny_models import FEATURES, clip_features, tiny_cli
 from training.models import get_model
 from training.models.crnn import CRNNConfig
 
-FEATURES = FeatureConfig(nfilt=40, winlen=0.025, winstep=0.01)
-"""40 log-mel energies per 10 ms frame: 98 frames per 1 s clip."""
 TINY_CRNN = CRNNConfig(
     conv_filters=8,
     kernel=(5, 8),
@@ -41,12 +39,6 @@ LABELS = ("_background_", "chirp")
 STREAM_SECONDS = 20.0
 STREAM_KEYWORDS_S = (3.0, 7.5, 12.0, 16.5)
 STREAM_DISTRACTORS_S = (1.0, 5.2, 9.8, 14.2, 18.5)
-
-
-def clip_features(clips: list[np.ndarray], features: FeatureConfig = FEATURES) -> np.ndarray:
-    """Features of equal-length clips, shape [n, frames, num_features], float32."""
-    frontend = Frontend(features)
-    return np.stack([frontend.compute(clip) for clip in clips])
 
 
 def tiny_metadata(
@@ -115,7 +107,9 @@ def train_tiny_keyword_model(
     )
 
     summary = {
-        "data": f"training.synthetic seed {seed}: {train_clips} train / {test_clips} test clips",
+        "data": (
+            f"training.core.synthetic seed {seed}: {train_clips} train / {test_clips} test clips"
+        ),
         "model": "crnn",
         "config": {k: getattr(TINY_CRNN, k) for k in TINY_CRNN.__dataclass_fields__},
         "heldout_accuracy": accuracy,
@@ -146,20 +140,6 @@ def train_tiny_keyword_model(
     }
     atomic_write_bytes(paths["stream_json"], json.dumps(manifest, indent=1).encode())
     return paths
-
-
-def tiny_cli(train: Any, description: str, argv: list[str] | None) -> int:
-    """The ``--out DIR [--seed N]`` command of a tiny-model module: train, print the paths."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    for name, path in train(args.out, args.seed).items():
-        if isinstance(path, Path):
-            print(f"{name}: {path}")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

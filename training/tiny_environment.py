@@ -20,12 +20,12 @@ import numpy as np
 from kws.atomic import atomic_write_bytes
 from kws.metadata import ModelMetadata, Threshold
 from kws.wavfile import write_wav
-from training import synthetic
+from training.core import synthetic
+from training.core.tflite import export_tflite
+from training.core.tiny_models import FEATURES, clip_features
 from training.data import signals
-from training.export import export_tflite
 from training.models import get_model
 from training.models.crnn import CRNNConfig
-from training.tiny import FEATURES, clip_features
 
 LABELS = ("noise", "tone", "chirp")
 QUIET = "quiet"
@@ -178,7 +178,7 @@ def train_tiny_environment_model(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m training.tiny_environment --out DIR``: train and write the demo model."""
-    from training.tiny import tiny_cli
+    from training.core.tiny_models import tiny_cli
 
     return tiny_cli(train_tiny_environment_model, main.__doc__ or "", argv)
 

@@ -2,7 +2,7 @@
 
 Each synthetic speaker has a pitch (f0), a vocal-tract length (formant scale) and a breathiness;
 saying the wake word is a short voiced syllable (vowel /a/ gliding to /i/ through formant
-resonators) followed by the chirp keyword of :mod:`training.synthetic`, so the tiny chirp model
+resonators) followed by the chirp keyword of :mod:`training.core.synthetic`, so the tiny chirp model
 detects it and the speaker's identity sits inside the detection window. The encoder (two strided
 convolutions, mean over time, dense, L2 normalization) is trained with a normalized-softmax
 classifier over the training speakers; its threshold is the equal-error-rate point on held-out
@@ -23,11 +23,11 @@ from scipy.signal import lfilter
 from kws.atomic import atomic_write_bytes
 from kws.metadata import ModelMetadata, Threshold
 from kws.wavfile import write_wav
-from training import synthetic
-from training.export import export_tflite
+from training.core import synthetic
+from training.core.tflite import export_tflite
+from training.core.tiny_models import FEATURES, clip_features
 from training.models.layers import FeatureNormalization
 from training.models.registry import MODELS, register_model
-from training.tiny import FEATURES, clip_features
 
 SR = synthetic.SAMPLE_RATE
 VOWELS = {"a": (730.0, 1090.0, 2440.0), "i": (270.0, 2290.0, 3010.0)}
@@ -257,7 +257,7 @@ def speaker_stream(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m training.tiny_speaker --out DIR``: train and write the demo encoder."""
-    from training.tiny import tiny_cli
+    from training.core.tiny_models import tiny_cli
 
     return tiny_cli(train_tiny_speaker_model, main.__doc__ or "", argv)
 

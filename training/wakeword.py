@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -23,69 +22,25 @@ from typing import Any
 from kws.errors import KwsError
 from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
-from training.toml_config import add_override_option, apply_override, read_toml
-from training.train import TrainConfig, write_json
+from training.core.config import TrainConfig
+from training.core.recipes import load_recipe
+from training.core.run import write_json
+from training.core.ship import (
+    FailedBuild,
+    ShipOptions,
+    build_cell,
+    build_problems,
+    calibrate_and_measure,
+    copy_shipped_export,
+    cpu_seconds_per_hour,
+    fail_build,
+    train_or_reuse,
+)
+from training.core.toml_config import add_override_option
 
 DEFAULT_RECIPE = Path(__file__).parent / "configs" / "wakeword.toml"
 PHRASE_RECIPES = Path(__file__).parent / "configs" / "wakewords"
 """Recipes for particular phrases (``<label>.toml``), picked by :func:`recipe_for`."""
-CARD_TARGETS = (0.5, 1.0)
-
-
-@dataclasses.dataclass(frozen=True)
-class ShipOptions:
-    """The ``[ship]`` table: which export becomes the model and how it is calibrated."""
-
-    form: str = "streaming"
-    quantization: str = "int8_weights"
-    calibrate_fa_per_hour: float = 1.0
-    cost_minutes: float = 5.0
-    """Minutes of audio the CPU-cost measurement streams (three times; the median is kept)."""
-    max_test_fa_per_hour: float = 2.0
-    """A shipped threshold giving more false accepts per hour than this on the test negatives
-    makes a failed build: the calibration did not transfer to unheard voices and recordings."""
-
-    def __post_init__(self) -> None:
-        from kws.metadata import QUANTIZATIONS
-        from training.train import FORMS
-
-        if self.form not in FORMS:
-            raise ValueError(f"[ship] form must be one of {FORMS}, got {self.form!r}")
-        if self.quantization not in QUANTIZATIONS:
-            raise ValueError(f"[ship] quantization must be one of {QUANTIZATIONS}")
-        if min(self.calibrate_fa_per_hour, self.cost_minutes, self.max_test_fa_per_hour) <= 0:
-            raise ValueError(
-                "[ship] calibrate_fa_per_hour, cost_minutes and max_test_fa_per_hour must be > 0"
-            )
-
-
-class FailedBuild(KwsError):
-    """The shipped threshold is louder on the test streams than ``[ship] max_test_fa_per_hour``."""
-
-
-def build_problems(per_label: dict[str, dict[str, Any]], limit: float) -> list[str]:
-    """What fails the build: each label whose shipped threshold gives more than ``limit`` FA/h
-    on the test negatives (calibrate_labels' figures)."""
-    problems = []
-    for label, figures in per_label.items():
-        point = figures.get("shipped_threshold_on_test")
-        if point is not None and point["fa_per_hour"] > limit:
-            problems.append(
-                f"{label!r} gives {point['fa_per_hour']:.2f} FA/h on the test negatives at its "
-                f"shipped threshold {point['threshold']:.3f} (limit {limit:g})"
-            )
-    return problems
-
-
-def build_cell(problems: Sequence[str]) -> str:
-    """The model card's ``build`` cell."""
-    return "FAILED: " + "; ".join(problems) if problems else "passed (test FA/h within the limit)"
-
-
-def fail_build(model_path: Path, problems: Sequence[str]) -> None:
-    """Raise :class:`FailedBuild` in one line naming the model, if there are problems."""
-    if problems:
-        raise FailedBuild(f"failed build: {model_path}: {'; '.join(problems)}")
 
 
 def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
@@ -98,40 +53,6 @@ def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
         keyword=keyword,
         **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()},
     )
-
-
-def merge_tables(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``changes`` laid over it, table by table (a value replaces a value)."""
-    merged = dict(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_tables(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _recipe_tables(path: Path, seen: frozenset[Path]) -> dict[str, Any]:
-    """The recipe at ``path``, laid over the recipe its ``extends`` key names (relative to it)."""
-    data = read_toml(path, (), "recipe")
-    base = data.pop("extends", None)
-    if base is None:
-        return data
-    if not isinstance(base, str):
-        raise KwsError(f"{path}: extends must be a file name, got {base!r}")
-    if path.resolve() in seen:
-        raise KwsError(f"{path}: recipes extend each other in a circle")
-    return merge_tables(_recipe_tables(path.parent / base, seen | {path.resolve()}), data)
-
-
-def load_recipe(path: Path, overrides: list[str]) -> dict[str, Any]:
-    """The recipe's tables (``extends = "wakeword.toml"`` starts from another recipe), with
-    ``--set`` overrides applied."""
-    data = _recipe_tables(path, frozenset())
-    for assignment in overrides:
-        apply_override(data, assignment)
-    reject_unknown_keys(str(path), data, {"corpus", "train", "ship"})
-    return data
 
 
 def recipe_for(phrase: str) -> Path:
@@ -163,111 +84,6 @@ def plan(phrase: str, recipe: dict[str, Any], data_dir: Path) -> tuple[Any, Trai
             quantizations=tuple(dict.fromkeys([*train.quantizations, ship.quantization])),
         )
     return corpus, train, ship
-
-
-def _points(entry: dict[str, Any]) -> dict[str, dict[str, float] | None]:
-    """FRR, threshold and FA/hr of an evaluate() entry at each card target."""
-    from benchmarks.report import target_key
-
-    at: dict[str, dict[str, float] | None] = {}
-    for fa in CARD_TARGETS:
-        point = entry["frr_at"][target_key(fa)]
-        at[target_key(fa)] = (
-            None if point is None else {k: point[k] for k in ("frr", "threshold", "fa_per_hour")}
-        )
-    return at
-
-
-def _score(model_path: Path, corpus_dir: Path, role: str, work: Path) -> tuple[Any, list[Any]]:
-    """The ``role`` evaluation set of the corpus scored by the model: (results, entries)."""
-    from benchmarks.frr_fa import evaluate, score_streams, summarize
-    from benchmarks.streams import eval_manifests as manifests
-    from benchmarks.streams import load_streams
-    from kws.model import load_model
-
-    model = load_model(model_path)
-    positives_path, negatives_path = manifests(corpus_dir, role)
-    positives, negatives = load_streams(positives_path, negatives_path, work / role)
-    streams = positives + negatives
-    timelines = score_streams([model], streams)
-    entries = evaluate([model], [list(model.metadata.keywords)], streams, timelines)
-    return summarize(positives_path, negatives_path, 0, positives, negatives, entries), entries
-
-
-def calibrate_labels(
-    model_path: Path, corpus_dir: Path, target: float, work: Path
-) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Set each keyword's ``target`` threshold on the corpus's validation set (a label with no
-    threshold that quiet keeps its default, with a warning), then measure on the test set, whose
-    voices and recordings neither training nor calibration has heard.
-
-    Returns, per label, the test FRR and thresholds at 0.5 and 1 FA/hr, the test FRR and FA/hr
-    at the shipped threshold, and the validation figures; and the test set's benchmarks.frr_fa
-    results document (DET curves, breakdowns) for ``report.write_report``."""
-    from benchmarks.frr_fa import calibrate
-
-    _, validation = _score(model_path, corpus_dir, "validation", work)
-    calibrated = {}
-    for entry in validation:
-        try:
-            calibrate([entry], target)
-            calibrated[entry["label"]] = True
-        except ValueError as exc:  # no threshold that quiet: keep the default and say so
-            label = entry["label"]
-            print(f"warning: {exc}; {label!r} keeps its default threshold", file=sys.stderr)
-            calibrated[entry["label"]] = False
-    results, test = _score(model_path, corpus_dir, "test", work)
-    by_label = {entry["label"]: entry for entry in validation}
-    per_label = {}
-    for entry in test:
-        label = entry["label"]
-        per_label[label] = {
-            "num_positives": entry["num_positives"],
-            "negative_hours": entry["negative_hours"],
-            "calibrated": calibrated[label],
-            "at": _points(entry),
-            "shipped_threshold_on_test": entry["at_model_threshold"],
-            "validation": {
-                "num_positives": by_label[label]["num_positives"],
-                "negative_hours": by_label[label]["negative_hours"],
-                "at": _points(by_label[label]),
-            },
-        }
-    return per_label, results
-
-
-def calibrate_and_measure(
-    model_path: Path, corpus_dir: Path, target: float, work: Path
-) -> dict[str, Any]:
-    """:func:`calibrate_labels` for a one-keyword model: that keyword's FRR and thresholds."""
-    per_label, _ = calibrate_labels(model_path, corpus_dir, target, work)
-    (only,) = per_label.values()
-    return only
-
-
-def train_or_reuse(train: TrainConfig, run_dir: Path) -> dict[str, Any]:
-    """Train into ``run_dir``, or return its metrics if it was already trained with ``train``."""
-    from training.train import train as train_model
-
-    metrics_path = run_dir / "metrics.json"
-    config_path = run_dir / "config.json"
-    wanted = json.loads(json.dumps(dataclasses.asdict(train)))
-    if (
-        metrics_path.is_file()
-        and config_path.is_file()
-        and (json.loads(config_path.read_text()) == wanted)
-    ):
-        print("      (already trained with this config)")
-        return dict(json.loads(metrics_path.read_text()))
-    return train_model(train, run_dir)
-
-
-def cpu_seconds_per_hour(model_path: Path, minutes: float) -> float:
-    """CPU seconds the runtime (frontend + this model, 20 ms blocks) spends per audio hour."""
-    from benchmarks.runtime_cost import pipeline_cost, test_signal
-
-    audio = test_signal(minutes * 60.0)
-    return float(sorted(pipeline_cost([model_path], audio, 20, 3))[1])
 
 
 def model_card(
@@ -341,17 +157,6 @@ def model_card(
             "",
         ]
     )
-
-
-def copy_shipped_export(
-    run_dir: Path, metrics: dict[str, Any], ship: ShipOptions, final: Path
-) -> Path:
-    """Copy the run's export in the ``[ship]`` form and quantization to ``final``."""
-    key = f"{ship.form}_{ship.quantization}"
-    if key not in metrics["files"]:
-        raise KwsError(f"{run_dir}: the run has no {key} export (python -m training.export)")
-    shutil.copyfile(run_dir / metrics["files"][key], final)
-    return final
 
 
 def run(

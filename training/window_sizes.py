@@ -17,8 +17,8 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.metadata import ModelMetadata, Threshold
-from training.toml_config import add_override_option
-from training.train import load_config
+from training.core.config import load_config
+from training.core.toml_config import add_override_option
 
 QUANTIZATIONS = ("float32", "int8_weights", "int8")
 # Exports that are built: (label, form, unroll); full int8 with a WHILE loop crashes TF 2.21.
@@ -29,7 +29,7 @@ def sizes(config_path: Path, overrides: list[str]) -> list[tuple[str, dict[str, 
     """(variant, {quantization: bytes or None where it cannot be built}) rows."""
     import keras
 
-    from training.export import export_tflite
+    from training.core.tflite import export_tflite
     from training.models import config_from_dict, get_model
 
     config = load_config(config_path, overrides)

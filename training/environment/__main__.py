@@ -22,8 +22,8 @@ import numpy as np
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.paths import portable_path
+from training.core.toml_config import add_override_option
 from training.environment.config import EnvConfig, load_config
-from training.toml_config import add_override_option
 
 PROG = "python -m training.environment"
 

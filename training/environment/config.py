@@ -10,7 +10,7 @@ from kws.errors import KwsError
 from kws.features import FeatureConfig
 from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
-from training.toml_config import read_toml
+from training.core.toml_config import read_toml
 
 DATASETS = ("esc50", "urbansound8k")
 QUANTIZATIONS = ("float32", "int8", "int8_weights")

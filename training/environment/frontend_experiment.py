@@ -24,8 +24,8 @@ from typing import Any
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.paths import portable_path
+from training.core.toml_config import add_override_option
 from training.environment.config import EnvConfig, load_config
-from training.toml_config import add_override_option
 
 PAIRS = ((1024, 1024), (1024, 512), (512, 512), (512, 256), (256, 256))
 """(filter length, stride) in samples, the rows of the paper's Table 1."""

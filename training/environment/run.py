@@ -169,7 +169,7 @@ def export(
     training: dict[str, Any], rng: np.random.Generator,
 ) -> bytes:  # fmt: skip
     """The window-form ``.tflite`` bytes; int8 is calibrated on random clean training crops."""
-    from training.export import export_tflite
+    from training.core.tflite import export_tflite
 
     window = trained.model_config.window_frames
     representative = None

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from kws.errors import KwsError
+from training.core.toml_config import add_override_option
 from training.speaker.train import __doc__ as TRAIN_DOC
 from training.speaker.train import load_config, train
-from training.toml_config import add_override_option
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,7 @@ from kws.verification import (
     min_dcf,
     threshold_for_far,
 )
-from training.toml_config import read_toml
+from training.core.toml_config import read_toml
 
 LOSSES = ("triplet", "center")
 SOURCES = ("folders", "librispeech", "voxceleb")
@@ -397,7 +397,7 @@ def export_run(
     out: Path,
 ) -> dict[str, str]:
     """Write ``<name>_<quantization>.tflite`` (window form) per quantization."""
-    from training.export import export_tflite
+    from training.core.tflite import export_tflite
 
     files = {}
     for quantization in config.quantizations:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kws.atomic import atomic_write_bytes
-from training.train import write_json
+from training.core.run import write_json
 
 COLUMNS = (
     "row",

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from kws.errors import KwsError
 from kws.evaluation import smooth
 from kws.features import FeatureConfig
-from training.stream_scores import ChunkPlan, file_features, step_scores
+from training.core.stream_scores import ChunkPlan, file_features, step_scores
 
 MINED_KINDS = ("speech", "music", "ambient")
 

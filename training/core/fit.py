@@ -3,7 +3,7 @@ learning-rate schedule, early stopping, and rounds of hard-negative mining.
 
 What users feel is FRR at a false-accept rate on long audio, not clip accuracy, so when the
 corpus has validation streams (eval/validation, training.data.eval_sets) the loop scores them
-every ``validation.every`` epochs with the sequence form (training.stream_scores) and keeps the
+every ``validation.every`` epochs with the sequence form (training.core.stream_scores) and keeps the
 checkpoint with the lowest FRR at ``validation.target_fa_per_hour``; the learning rate drops
 when that stops improving and training stops after ``validation.patience`` evaluations without
 a better one. A corpus without validation streams falls back to the validation clips' loss.
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from kws.metadata import smoothing_calls
-from training.mining import MiningConfig, mine, mining_sources
-from training.sequences import SequenceConfig, make_sequences
-from training.stream_scores import ChunkPlan, frr_at_targets, load_eval_streams
+from training.core.mining import MiningConfig, mine, mining_sources
+from training.core.sequences import SequenceConfig, make_sequences
+from training.core.stream_scores import ChunkPlan, frr_at_targets, load_eval_streams
 
 EXAMPLES = ("clips", "sequences")
 

@@ -1,14 +1,14 @@
 """The text of ``docs/crnn-paper-grid.md``: the paper grid's counts and FRR beside ours.
 
-Separate from :mod:`training.paper_grid` (which counts and reads) so that each stays one job:
-this module only formats what a :class:`~training.paper_grid.PaperGrid` holds.
+Separate from :mod:`training.core.paper_grid` (which counts and reads) so that each stays one job:
+this module only formats what a :class:`~training.core.paper_grid.PaperGrid` holds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from training.paper_grid import (
+from training.core.paper_grid import (
     ALTERNATIVES,
     FIT_TOLERANCE,
     MISFIT,

@@ -1,0 +1,84 @@
+"""A training run's configuration (the keys of its TOML file), checked when it is read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kws.features import FeatureConfig
+from kws.paths import portable_path
+from kws.schema import field_names, reject_unknown_keys
+from training.core.fit import EXAMPLES, ValidationConfig
+from training.core.mining import MiningConfig
+from training.core.sequences import SequenceConfig
+from training.core.toml_config import read_toml
+
+FORMS = ("window", "streaming")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run (keys of the TOML file)."""
+
+    name: str
+    """Model name in metadata and events, e.g. 'hey_jarvis'."""
+    corpus: str
+    """Folder written by ``python -m training.data generate`` or ``commands``, or Speech
+    Commands v2 itself. A relative path is taken from the current directory (run commands
+    from the checkout); an absolute one inside it is kept relative
+    (:func:`kws.paths.portable_path`), so the config recorded in results and metadata reads
+    the same in every clone."""
+    model: str = "crnn"
+    params: dict[str, Any] = field(default_factory=dict)
+    """The model family's config values (for crnn: conv_filters, kernel, stride, ...)."""
+    features: dict[str, Any] = field(default_factory=dict)
+    """FeatureConfig values (defaults: 40 log-mel filters, 25 ms / 10 ms)."""
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    seed: int = 0
+    spec_augment: bool = True
+    smoothing_s: float = 0.1
+    refractory_s: float = 1.5
+    threshold: float = 0.5
+    """Default detection threshold until the benchmark calibrates one for a target FA/hr."""
+    quantizations: tuple[str, ...] = ("float32", "int8")
+    forms: tuple[str, ...] = FORMS
+    """Export forms: 'window' (the last T frames every S) and/or 'streaming' (S frames + state)."""
+    silence_share: float = 0.1
+    """Speech Commands layouts: ``_silence_`` windows per split, as a share of its clips."""
+    examples: str = "clips"
+    """'clips' (one window per clip, state from zero) or 'sequences' (clips end to end, a label
+    at every step, state carried as the runtime carries it; training.core.sequences)."""
+    sequences: SequenceConfig = field(default_factory=SequenceConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    mining: MiningConfig = field(default_factory=MiningConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        reject_unknown_keys("training config", data, field_names(cls))
+        values = dict(data)
+        for key in ("quantizations", "forms"):
+            if key in values:
+                values[key] = tuple(values[key])
+        if "corpus" in values:
+            values["corpus"] = portable_path(values["corpus"])
+        tables = {"sequences": SequenceConfig, "validation": ValidationConfig}
+        for key, table in {**tables, "mining": MiningConfig}.items():
+            if isinstance(values.get(key), dict):
+                reject_unknown_keys(f"[train.{key}]", values[key], field_names(table))
+                values[key] = table(**values[key])
+        if values.get("examples", "clips") not in EXAMPLES:
+            raise ValueError(f"examples must be one of {EXAMPLES}, got {values['examples']!r}")
+        unknown = set(values.get("forms", ())) - set(FORMS)
+        if unknown:
+            raise ValueError(f"forms must be among {FORMS}, got {sorted(unknown)}")
+        return cls(**values)
+
+    def feature_config(self) -> FeatureConfig:
+        return FeatureConfig.from_dict(self.features)
+
+
+def load_config(path: Path, overrides: list[str]) -> TrainConfig:
+    return TrainConfig.from_dict(read_toml(path, overrides, "training config"))

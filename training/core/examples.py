@@ -1,0 +1,108 @@
+"""A corpus read into examples: its labelled clips per split, and the feature windows a model
+learns from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kws.errors import KwsError
+from training.core.config import TrainConfig
+from training.data.corpus import BACKGROUND_LABEL
+from training.data.feature_cache import FeatureCache
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The labelled clips of a corpus, per split."""
+
+    labels: tuple[str, ...]
+    """Class names in score order; names wrapped in underscores are background (never fire)."""
+    paths: dict[str, list[Path]]
+    targets: dict[str, np.ndarray]
+    """Label index of each clip, per split."""
+    background: tuple[Path, ...] = ()
+    """Speech Commands layouts: the recordings ``_silence_`` windows are cut from."""
+    kind: str = "wake word corpus"
+
+
+def is_background(label: str) -> bool:
+    """``_background_``, ``_silence_`` and ``_unknown_`` are what a model says when no keyword
+    is there: they get no threshold, so they never fire detections."""
+    return label.startswith("_") and label.endswith("_")
+
+
+def read_corpus(folder: Path) -> Corpus:
+    """A wake-word corpus (manifest.jsonl) or a Speech Commands layout (validation_list.txt)."""
+    from training.data.loaders.speech_commands import TESTING_LIST, VALIDATION_LIST
+
+    manifest = folder / "manifest.jsonl"
+    if not manifest.is_file():
+        if (folder / VALIDATION_LIST).is_file() or (folder / TESTING_LIST).is_file():
+            return read_command_corpus(folder)
+        raise KwsError(
+            f"{folder}: not a generated corpus (no manifest.jsonl) nor a Speech Commands "
+            f"folder (no {VALIDATION_LIST})"
+        )
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    keywords = sorted({r["label"] for r in rows} - {BACKGROUND_LABEL})
+    if len(keywords) != 1:
+        raise KwsError(f"{manifest}: expected one keyword label, found {keywords}")
+    paths: dict[str, list[Path]] = {}
+    labels: dict[str, list[int]] = {}
+    for row in rows:
+        paths.setdefault(row["split"], []).append(folder / row["path"])
+        labels.setdefault(row["split"], []).append(int(row["label"] != BACKGROUND_LABEL))
+    targets = {k: np.asarray(v) for k, v in labels.items()}
+    return Corpus((BACKGROUND_LABEL, keywords[0]), paths, targets)
+
+
+def read_command_corpus(folder: Path) -> Corpus:
+    """The 12-class command task on a Speech Commands layout; every word label must have clips
+    in every split, and ``_background_noise_/`` must hold the ``_silence_`` recordings."""
+    from training.data.loaders import command_task, speech_commands, speech_commands_background
+    from training.data.loaders.base import SPLITS
+    from training.data.loaders.speech_commands import BACKGROUND_DIR, COMMAND_LABELS, SILENCE
+
+    paths: dict[str, list[Path]] = {s: [] for s in SPLITS}
+    labels: dict[str, list[int]] = {s: [] for s in SPLITS}
+    for example in command_task(speech_commands(folder)):
+        paths[example.split].append(example.path)
+        labels[example.split].append(COMMAND_LABELS.index(example.label))
+    for split in SPLITS:
+        for index, label in enumerate(COMMAND_LABELS):
+            if label != SILENCE and index not in labels[split]:
+                where = "another word's folder" if label.startswith("_") else f"{label}/"
+                raise KwsError(f"{folder}: no {split} clips of {label!r} (expected in {where})")
+    background = tuple(speech_commands_background(folder))
+    if not background:
+        raise KwsError(f"{folder / BACKGROUND_DIR}: no WAV files to cut {SILENCE} from")
+    targets = {k: np.asarray(v) for k, v in labels.items()}
+    return Corpus(COMMAND_LABELS, paths, targets, background, "Speech Commands layout")
+
+
+def corpus_features(
+    corpus: Corpus, config: TrainConfig, frames: int, cache: FeatureCache
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(features, label indices) per split: the clips' (cached) features, and for a Speech
+    Commands layout ``_silence_`` windows cut from its background recordings."""
+    from training.data.feature_cache import clip_features, window_samples
+    from training.data.loaders.speech_commands import SILENCE, silence_windows
+
+    features = config.feature_config()
+    x, y = {}, {}
+    for split, paths in corpus.paths.items():
+        x[split] = cache.features(features, paths, frames, desc=f"{split} features")
+        y[split] = corpus.targets[split]
+        if corpus.background and config.silence_share > 0:
+            count = max(1, round(config.silence_share * len(paths)))
+            samples = window_samples(features, frames)
+            windows = silence_windows(corpus.background, split, count, samples, config.seed)
+            quiet = np.stack([clip_features(features, w, frames) for w in windows])
+            x[split] = np.concatenate([x[split], quiet])
+            silence = np.full(count, corpus.labels.index(SILENCE))
+            y[split] = np.concatenate([y[split], silence])
+    return x, y

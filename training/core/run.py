@@ -1,0 +1,148 @@
+"""One training run end to end: fit, measure on the test clips, export every form and
+quantization, write the run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kws.atomic import atomic_write_bytes
+from kws.metadata import ModelMetadata, Threshold
+from kws.paths import portable_path
+from training.core.config import FORMS, TrainConfig
+from training.core.examples import corpus_features, is_background, read_corpus
+from training.core.fit import LoopSettings, fit
+from training.data.feature_cache import FeatureCache
+
+CALIBRATION_WINDOWS = 400
+"""Training windows, drawn at random over every kind of clip, that calibrate int8 ranges."""
+
+
+def test_metrics(labels: tuple[str, ...], probs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Test-split accuracy (argmax), per class, and the confusion matrix (rows: true label)."""
+    predicted = np.argmax(probs, axis=1)
+    confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    np.add.at(confusion, (y, predicted), 1)
+    per_class = {
+        label: float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None
+        for i, label in enumerate(labels)
+    }
+    metrics: dict[str, Any] = {"test_accuracy": float(np.mean(predicted == y))}
+    if len(labels) == 2:  # a wake word: recall and false positives at 0.5
+        metrics["test_keyword_recall"] = float(np.mean(probs[y == 1, 1] >= 0.5))
+        metrics["test_background_false_positive_rate"] = float(np.mean(probs[y == 0, 1] >= 0.5))
+    else:
+        metrics["test_per_class_accuracy"] = per_class
+        metrics["test_confusion"] = {"labels": list(labels), "matrix": confusion.tolist()}
+    return metrics
+
+
+def train(config: TrainConfig, out: Path) -> dict[str, Any]:
+    """Train, export every form, write the run folder; return the metrics."""
+    import keras
+
+    from training.models import get_model
+    from training.models.registry import config_from_dict
+
+    features = config.feature_config()
+    spec = get_model(config.model)
+    model_config = config_from_dict(config.model, config.params)
+    model_config.check_input(features.num_features)
+    frames = model_config.window_frames
+    corpus = Path(config.corpus)
+    data = read_corpus(corpus)
+    x, labels = corpus_features(data, config, frames, FeatureCache(corpus / "features"))
+
+    keras.utils.set_random_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    settings = LoopSettings(**{k: getattr(config, k) for k in LoopSettings.__dataclass_fields__})
+    keywords = tuple(k for k in data.labels if not is_background(k))
+    start = time.perf_counter()
+    model, history, loop = fit(
+        settings, spec, model_config, data.labels, keywords, x, labels, features, corpus, rng
+    )
+    train_s = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_weights(out / "model.weights.h5")  # for re-export without retraining
+
+    probs = model.predict(x["test"], batch_size=256, verbose=0)
+    metrics = {
+        **test_metrics(data.labels, probs, labels["test"]),
+        "selection": {k: v for k, v in loop.items() if k != "rounds"},
+        "train_seconds": round(train_s, 1),
+        "params": int(model.count_params()),
+        "clips": {s: len(v) for s, v in labels.items()},
+    }
+    summary = {
+        "data": f"{portable_path(corpus)} ({data.kind})",
+        "config": dataclasses.asdict(config),
+        "metrics": metrics,
+    }
+    files = export_run(model, config, data.labels, x["train"], summary, out, config.forms)
+    metrics["files"] = files
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "history.json", history)
+    write_json(out / "rounds.json", loop["rounds"])
+    write_json(out / "config.json", dataclasses.asdict(config))
+    return metrics
+
+
+def export_run(
+    model: Any,
+    config: TrainConfig,
+    labels: tuple[str, ...],
+    train_features: np.ndarray,
+    summary: dict[str, Any],
+    out: Path,
+    forms: tuple[str, ...] = FORMS,
+    quantizations: tuple[str, ...] | None = None,
+) -> dict[str, str]:
+    """Write ``<name>_<form>_<quantization>.tflite`` for each form and quantization; return
+    the file names by ``<form>_<quantization>``. int8 is calibrated on random training windows.
+    Every label but the background ones gets the default threshold (so it fires)."""
+    from training.core.tflite import export_tflite
+    from training.models import get_model
+    from training.models.registry import config_from_dict
+
+    spec = get_model(config.model)
+    model_config = config_from_dict(config.model, config.params)
+    rng = np.random.default_rng(config.seed)
+    representative = train_features[rng.permutation(len(train_features))[:CALIBRATION_WINDOWS]]
+    files = {}
+    for quantization in quantizations or config.quantizations:
+        for form in forms:
+            if form == "streaming" and not (
+                spec.streamable and getattr(model_config, "streamable", True)
+            ):
+                print(f"skipping the streaming form: {config.model} {config.params} cannot stream")
+                continue
+            metadata = ModelMetadata(
+                name=config.name,
+                task="keyword",
+                labels=labels,
+                features=config.feature_config(),
+                window_frames=model_config.window_frames,
+                stride_frames=model_config.stride_t,
+                streaming=form == "streaming",
+                quantization=quantization,
+                thresholds={k: Threshold(config.threshold) for k in labels if not is_background(k)},
+                smoothing_s=config.smoothing_s,
+                refractory_s=config.refractory_s,
+                state_tensors=spec.state_tensors(model_config) if form == "streaming" else (),
+                training=summary,
+            )
+            data = export_tflite(model, model_config, metadata, form, quantization, representative)
+            path = out / f"{config.name}_{form}_{quantization}.tflite"
+            atomic_write_bytes(path, data)
+            files[f"{form}_{quantization}"] = path.name
+            print(f"wrote {path} ({len(data)} bytes)")
+    return files
+
+
+def write_json(path: Path, value: Any) -> None:
+    atomic_write_bytes(path, json.dumps(value, indent=1).encode())

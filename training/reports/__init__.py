@@ -1,0 +1,1 @@
+"""Pages the commands write next to their results: markdown tables and their plots."""
