@@ -74,6 +74,11 @@ def _frr(entry: dict[str, Any], key: str) -> float | None:
     return None if point is None else point["frr"]
 
 
+def _apart(entry: dict[str, Any], key: str) -> int | None:
+    point = entry["frr_at"].get(key)
+    return None if point is None else point.get("apart_accepts", 0)
+
+
 def comparison(
     ours: Sequence[dict[str, Any]],
     ours_cpu: dict[str, Any],
@@ -81,7 +86,8 @@ def comparison(
     keys: Sequence[str],
 ) -> list[dict[str, Any]]:
     """One row per (our model entry, peer): FRR at each target key side by side with the peer's
-    minus ours in percentage points (positive: the peer misses more), and CPU s per audio hour
+    minus ours in percentage points (positive: the peer misses more) and each one's firings on
+    the look-alike phrases counted apart (benchmarks.streams.APART_KINDS), and CPU s per audio hour
     side by side with peer / ours (above 1: ours is that many times cheaper). The peer's CPU is
     what a user pays; where the benchmark ran more (Porcupine's sensitivity grid), that measured
     figure is ``peer_as_benchmarked``."""
@@ -92,7 +98,12 @@ def comparison(
             for key in keys:
                 a, b = _frr(entry, key), _frr(peer, key)
                 diff = None if a is None or b is None else 100 * (b - a)
-                frr[key] = {"ours": a, "peer": b, "peer_minus_ours_points": diff}
+                frr[key] = {
+                    "ours": a,
+                    "peer": b,
+                    "peer_minus_ours_points": diff,
+                    "look_alikes": {"ours": _apart(entry, key), "peer": _apart(peer, key)},
+                }
             mine = ours_cpu["cpu_s_per_audio_hour"]
             # What a user of the peer pays: Porcupine's one detector, not the benchmark's grid.
             theirs = peer.get("user_cpu_s_per_audio_hour", peer["cpu_s_per_audio_hour"])

@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks import compare, report
-from benchmarks.streams import CONDITIONS, EvalStream, load_streams
+from benchmarks.streams import APART_KINDS, CONDITIONS, EvalStream, load_streams
 from kws.audio import WavSource
 from kws.errors import KwsError
 from kws.evaluation import (
@@ -36,6 +36,7 @@ from kws.evaluation import (
     Timeline,
     det_curve,
     frr_at,
+    negative_seconds,
     operating_point,
     smooth,
 )
@@ -76,13 +77,12 @@ def score_streams(
         pipeline.on_event = collect
         pipeline.run(source, source.description)
         duration_s = source.duration_s
-        spans = tuple((p.onset_s, p.offset_s) for p in stream.positives)
         for i, model in enumerate(models):
             md = model.metadata
             raw = np.asarray(rows[i], dtype=np.float64).reshape(-1, len(md.labels))
             for j, label in enumerate(md.labels):
                 scores = smooth(raw[:, j], md.smoothing_calls)
-                out[i, label].append(Timeline(np.asarray(times[i]), scores, duration_s, spans))
+                out[i, label].append(stream.timeline(np.asarray(times[i]), scores, duration_s))
     return out
 
 
@@ -177,7 +177,8 @@ def evaluate(
                     "smoothing_s": md.smoothing_s,
                     "smoothing_calls": md.smoothing_calls,
                     "refractory_s": md.refractory_s,
-                    "negative_hours": sum(t.duration_s for t in lines if not t.positives) / 3600,
+                    "negative_hours": negative_seconds(lines)[0] / 3600,
+                    "apart_minutes": negative_seconds(lines)[1] / 60,
                     "num_positives": sum(len(t.positives) for t in lines),
                     "frr_at": {k: _point(p) for k, p in at.items()},
                     "at_model_threshold": _point(at_own),
@@ -262,6 +263,8 @@ def summarize(
         "num_positive_streams": len(positives),
         "num_negative_streams": len(negatives),
         "negative_hours": entries[0]["negative_hours"],
+        "apart_kinds": list(APART_KINDS),
+        "apart_minutes": entries[0]["apart_minutes"],
         "models": entries,
     }
 

@@ -40,23 +40,31 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
             row += [
                 _pct(point and point["frr"]),
                 _num(point and point["threshold"]),
+                apart_cell(point, entry.get("apart_minutes", 0.0)),
             ]
         row += [str(entry["num_positives"]), f"{entry['negative_hours']:.3f}"]
         rows.append(row)
     return rows
 
 
+def apart_cell(point: dict[str, Any] | None, minutes: float) -> str:
+    """Firings on the look-alike phrases (counted apart from FA/h) at an operating point."""
+    if point is None or not minutes:
+        return "—"
+    return f"{point.get('apart_accepts', 0)} ({point.get('apart_accepts', 0) / minutes:.2g}/min)"
+
+
 def summary_header(results: dict[str, Any]) -> list[str]:
     header = ["model", "label"]
     for target in results["targets_fa_per_hour"]:
-        header += [f"FRR@{target:g} FA/h", f"threshold@{target:g}"]
+        header += [f"FRR@{target:g} FA/h", f"threshold@{target:g}", f"look-alikes@{target:g}"]
     return [*header, "positives", "negative hours"]
 
 
 def comparison_header(results: dict[str, Any]) -> list[str]:
     header = ["model", "label", "peer"]
     for target in results["targets_fa_per_hour"]:
-        header += [f"FRR@{target:g} ours", f"FRR@{target:g} peer", "Δ pts"]
+        header += [f"FRR@{target:g} ours", f"FRR@{target:g} peer", "Δ pts", "look-alikes ours/peer"]
     return [*header, "CPU-s/h ours", "CPU-s/h peer", "peer/ours"]
 
 
@@ -70,6 +78,10 @@ def comparison_rows(results: dict[str, Any]) -> list[list[str]]:
             cell = c["frr_at"][target_key(target)]
             diff = cell["peer_minus_ours_points"]
             row += [_pct(cell["ours"]), _pct(cell["peer"]), "—" if diff is None else f"{diff:+.1f}"]
+            alike = cell.get("look_alikes", {})
+            row.append(
+                " / ".join("—" if alike.get(k) is None else str(alike[k]) for k in ("ours", "peer"))
+            )
         cpu = c["cpu_s_per_audio_hour"]
         times = cpu["peer_over_ours"]
         row += [
@@ -139,6 +151,20 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     )
 
 
+def _apart_note(results: dict[str, Any]) -> list[str]:
+    minutes = results.get("apart_minutes", 0.0)
+    if not minutes:
+        return []
+    kinds = ", ".join(results.get("apart_kinds", []))
+    return [
+        "",
+        f"The negatives' {minutes:.1f} min of look-alike phrases ({kinds}: phrases that sound "
+        "like the keyword, hundreds an hour, as no home says them) are counted apart: FA/h and "
+        "the negative hours leave them out, and look-alikes@ says how many of them fired at "
+        "that threshold (and per minute of them).",
+    ]
+
+
 def markdown(results: dict[str, Any]) -> str:
     """results.md: the summary table, then per model the FRR by condition at the 1 FA/hr
     threshold."""
@@ -150,6 +176,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"detected by a firing between its onset and {results['detection_tolerance_s']:g} s "
         "after its offset; FRR at a target is the lowest FRR among thresholds whose FA/hr "
         "does not exceed it (kws.evaluation).",
+        *_apart_note(results),
         "",
         *_table(summary_header(results), summary_rows(results)),
     ]

@@ -65,6 +65,10 @@ class Timeline:
     """Length of the stream (for false accepts per hour)."""
     positives: tuple[tuple[float, float], ...] = ()
     """(onset_s, offset_s) of each keyword occurrence; empty for a negative stream."""
+    apart: tuple[tuple[float, float], ...] = ()
+    """(onset_s, offset_s) of stretches of a negative stream counted apart from the hours: their
+    firings are not false accepts per hour but :attr:`OperatingPoint.apart_accepts` (phrases
+    that sound like the keyword, which no home says hundreds of times an hour)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ class OperatingPoint:
     frr: float
     false_accepts: int
     misses: int
+    apart_accepts: int = 0
+    """Firings inside the negatives' ``apart`` stretches."""
+    apart_s: float = 0.0
+    """How long those stretches are, in seconds."""
 
 
 def operating_point(
@@ -83,14 +91,21 @@ def operating_point(
 
     A firing inside [onset, offset + DETECTION_TOLERANCE_S] of a positive detects it; any other
     firing in a positive stream is ignored (positive streams measure misses), every firing in a
-    negative stream (one without positives) is a false accept.
+    negative stream (one without positives) is a false accept, but for those inside its
+    ``apart`` stretches, which are counted apart, their time left out of the hours.
     """
-    false_accepts = misses = total = 0
-    negative_s = 0.0
+    false_accepts = misses = total = apart_accepts = 0
+    negative_s = apart_s = 0.0
     for timeline in timelines:
         fired = fire_times(timeline.times, timeline.scores, threshold, refractory_s)
         if not timeline.positives:
-            false_accepts += len(fired)
+            inside = np.zeros(len(fired), dtype=bool)
+            for onset, offset in timeline.apart:
+                inside |= (fired >= onset) & (fired < offset)
+                apart_s += offset - onset
+                negative_s -= offset - onset
+            false_accepts += int(np.count_nonzero(~inside))
+            apart_accepts += int(np.count_nonzero(inside))
             negative_s += timeline.duration_s
             continue
         for onset, offset in timeline.positives:
@@ -104,7 +119,16 @@ def operating_point(
         frr=misses / total if total else float("nan"),
         false_accepts=false_accepts,
         misses=misses,
+        apart_accepts=apart_accepts,
+        apart_s=apart_s,
     )
+
+
+def negative_seconds(timelines: Sequence[Timeline]) -> tuple[float, float]:
+    """(seconds counted per hour, seconds counted apart) of the negative streams."""
+    apart = sum(off - on for t in timelines if not t.positives for on, off in t.apart)
+    total = sum(t.duration_s for t in timelines if not t.positives)
+    return total - apart, apart
 
 
 def det_curve(

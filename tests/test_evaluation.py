@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kws.detect import Detector
-from kws.evaluation import Timeline, det_curve, fire_times, frr_at, operating_point, smooth
+from kws.evaluation import (
+    Timeline,
+    det_curve,
+    fire_times,
+    frr_at,
+    negative_seconds,
+    operating_point,
+    smooth,
+)
 
 T = np.arange(1, 21) * 0.1  # 20 calls, 0.1 s apart
 
@@ -54,6 +62,23 @@ def test_operating_point_counts_hits_misses_and_false_accepts() -> None:
     assert point.misses == 0 and point.frr == 0
     strict = operating_point(timelines, 0.95, refractory_s=0.0)
     assert strict.false_accepts == 0 and strict.frr == 1.0
+
+
+def test_look_alike_stretches_are_counted_apart_from_false_accepts_per_hour() -> None:
+    scores = np.zeros(20)
+    scores[[3, 9, 15]] = 0.9  # fires at 0.4, 1.0 and 1.6 s
+    apart = ((0.9, 1.1), (1.5, 1.7))  # 0.4 s of look-alike phrases holding two of the firings
+    line = Timeline(T, scores, duration_s=3.6, apart=apart)
+    point = operating_point([line], 0.5, refractory_s=0.0)
+    assert (point.false_accepts, point.apart_accepts) == (1, 2)
+    assert point.apart_s == pytest.approx(0.4)
+    assert point.fa_per_hour == pytest.approx(1 / (3.2 / 3600))  # the hours leave them out
+    assert negative_seconds([line]) == pytest.approx((3.2, 0.4))
+    plain = operating_point([Timeline(T, scores, duration_s=3.6)], 0.5, refractory_s=0.0)
+    assert (plain.false_accepts, plain.apart_accepts) == (3, 0)
+    # Positive streams have no look-alike stretches to leave out: their firings are not FAs.
+    hit = Timeline(T, scores, duration_s=3.6, positives=((0.3, 0.4),), apart=apart)
+    assert operating_point([hit], 0.5, refractory_s=0.0).apart_accepts == 0
 
 
 def test_frr_at_picks_the_best_threshold_within_the_false_accept_budget() -> None:

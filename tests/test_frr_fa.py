@@ -98,6 +98,39 @@ def test_manifests_two_models_one_pass(
     assert "streaming.tflite" in done.stdout  # the summary table
 
 
+def test_look_alike_phrases_are_counted_apart_from_false_accepts_per_hour(
+    tiny_models: dict[str, Path], eval_data: dict[str, Path], tmp_path: Path
+) -> None:
+    from training.core import synthetic
+    from training.data import signals
+    from training.data.streams import write_negative_streams
+
+    rng = np.random.default_rng(5)
+    chirps = [synthetic.keyword(rng) for _ in range(12)]  # the keyword itself, as look-alikes
+    negatives = write_negative_streams(
+        {"pink": signals.pink, "confusable": chirps}, tmp_path / "neg", hours=2 / 60, seed=1,
+        file_seconds=60,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    done = run_cli(
+        "--model", tiny_models["streaming"], "--positives", eval_data["positives"],
+        "--negatives", negatives, "--out", out,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads((out / "results.json").read_text())
+    (entry,) = results["models"]
+    assert results["apart_kinds"] == ["confusable"] and 0 < entry["apart_minutes"] < 2
+    assert entry["negative_hours"] * 60 + entry["apart_minutes"] == pytest.approx(2.0)
+    shipped = entry["at_model_threshold"]  # 0.5: the chirps among the look-alikes fire
+    assert shipped["apart_accepts"] >= 6 and shipped["apart_s"] == pytest.approx(
+        60 * entry["apart_minutes"]
+    )
+    assert shipped["fa_per_hour"] == pytest.approx(
+        shipped["false_accepts"] / entry["negative_hours"]
+    )
+    assert "look-alikes@1" in (out / "results.md").read_text()
+
+
 def test_calibrate_rewrites_the_threshold_and_refuses_the_impossible(
     tiny_models: dict[str, Path], eval_data: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -118,7 +118,9 @@ def model_card(
     on_test = (
         "—"
         if test_point is None
-        else f"{test_point['fa_per_hour']:.2f} FA/h, FRR {100 * test_point['frr']:.1f} %"
+        else f"{test_point['fa_per_hour']:.2f} FA/h, FRR {100 * test_point['frr']:.1f} %; "
+        f"{test_point['apart_accepts']} firings in {evaluation['apart_minutes']:.1f} min of "
+        "look-alike phrases"
     )
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     spoken = corpus_summary.get("pronunciation", {}).get("phrases", {}).get(phrase)
@@ -144,7 +146,8 @@ def model_card(
             f"| training | {train.epochs} epochs, {metrics['train_seconds']:.0f} s; test "
             f"accuracy {metrics['test_accuracy']:.3f} |",
             f"| evaluation | {evaluation['num_positives']} positives in noise, "
-            f"{evaluation['negative_hours']:.2f} h of negatives |",
+            f"{evaluation['negative_hours']:.2f} h of negatives, and "
+            f"{evaluation['apart_minutes']:.1f} min of look-alike phrases counted apart |",
             f"| FRR at 0.5 FA/h | {frr('0.5')} |",
             f"| FRR at 1 FA/h | {frr('1')} |",
             f"| shipped threshold | {shipped} |",

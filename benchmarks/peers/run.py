@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from benchmarks.peers import SAMPLE_RATE, PeerEngine
 from benchmarks.streams import EvalStream
-from kws.evaluation import Timeline, det_curve, frr_at, smooth
+from kws.evaluation import Timeline, det_curve, frr_at, negative_seconds, smooth
 from kws.wavfile import load_audio
 
 TARGETS_FA_PER_HOUR = (0.5, 1.0)
@@ -83,9 +83,7 @@ def score_peer(
             user_cpu_s += time.process_time() - started
         duration_s = len(audio) / SAMPLE_RATE
         audio_s += duration_s
-        spans = tuple((p.onset_s, p.offset_s) for p in stream.positives)
-        scores = smooth(raw, engine.smoothing_calls)
-        timelines.append(Timeline(times, scores, duration_s, spans))
+        timelines.append(stream.timeline(times, smooth(raw, engine.smoothing_calls), duration_s))
     user = None if user_engine is None else user_cpu_s
     return PeerRun(engine.name, timelines, cpu_s, audio_s, user)
 
@@ -108,7 +106,7 @@ def peer_entry(
         "smoothing_calls": engine.smoothing_calls,
         "refractory_s": engine.refractory_s,
         "chunk_samples": engine.chunk_samples,
-        "negative_hours": sum(t.duration_s for t in run.timelines if not t.positives) / 3600,
+        "negative_hours": negative_seconds(run.timelines)[0] / 3600,
         "num_positives": sum(len(t.positives) for t in run.timelines),
         "frr_at": frr,
         "cpu_s": run.cpu_s,

@@ -82,7 +82,9 @@ def _points(entry: dict[str, Any]) -> dict[str, dict[str, float] | None]:
     for fa in CARD_TARGETS:
         point = entry["frr_at"][target_key(fa)]
         at[target_key(fa)] = (
-            None if point is None else {k: point[k] for k in ("frr", "threshold", "fa_per_hour")}
+            None
+            if point is None
+            else {k: point[k] for k in ("frr", "threshold", "fa_per_hour", "apart_accepts")}
         )
     return at
 
@@ -133,6 +135,7 @@ def calibrate_labels(
         per_label[label] = {
             "num_positives": entry["num_positives"],
             "negative_hours": entry["negative_hours"],
+            "apart_minutes": entry["apart_minutes"],
             "calibrated": calibrated[label],
             "at": _points(entry),
             "shipped_threshold_on_test": entry["at_model_threshold"],

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kws.evaluation import Timeline, det_curve, frr_at, smooth
+from kws.evaluation import det_curve, frr_at, smooth
 from kws.features import FeatureConfig, compute_features
 from kws.wavfile import load_audio
 
@@ -136,12 +136,7 @@ def frr_at_targets(
     for keyword in keywords:
         j = labels.index(keyword)
         timelines = [
-            Timeline(
-                at,
-                smooth(scores[:, j], smoothing_calls),
-                s.duration_s,
-                tuple((p.onset_s, p.offset_s) for p in s.stream.positives),
-            )
+            s.stream.timeline(at, smooth(scores[:, j], smoothing_calls), s.duration_s)
             for s, scores, at in zip(streams, scored, times, strict=True)
         ]
         lines, _ = for_label(timelines, [s.stream for s in streams], keyword)
