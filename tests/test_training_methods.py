@@ -21,14 +21,15 @@ def _row(variant: str, frr1: float | None, best_epoch: int, mined: dict | None =
         ],
         "evaluation": {
             "at": {"0.5": None, "1": point},
-            "shipped_threshold_on_test": {"fa_per_hour": 1.25, "frr": 0.4},
+            "shipped_threshold_on_test": {"fa_per_hour": 1.25, "frr": 0.4, "apart_accepts": 7},
+            "apart_minutes": 12.4,
             "validation": {"at": {"1": point}},
         },
     }
 
 
 def test_report_shows_each_variant_and_what_mining_found(tmp_path: Path) -> None:
-    assert set(VARIANTS) == {"clips", "sequences", "sequences+mining"}
+    assert list(VARIANTS) == ["espeak-flite", "tts", "clips", "sequences", "sequences+mining"]
     mined = {
         "mined": 20, "hours": 1.5, "files": 3, "peaks_above_0.5_per_hour": 4.0,
         "mined_score_min": 0.11, "mined_score_median": 0.3,
@@ -37,6 +38,7 @@ def test_report_shows_each_variant_and_what_mining_found(tmp_path: Path) -> None
     text = markdown(rows, "python -m benchmarks.training_methods ...", "data/x")
     clips = next(line for line in text.splitlines() if line.startswith("| clips |"))
     assert "80.0 %" in clips and "1.25" in clips and "40.0 %" in clips
+    assert "7 in 12.4 min" in clips and "real recorded speech" in clips
     mining = next(line for line in text.splitlines() if line.startswith("| sequences+mining |"))
     assert mining.count("not reached") == 3  # FRR at 0.5 and 1 FA/h, and on validation
     assert "20 windows mined from 1.50 h" in text and "median 0.300" in text

@@ -18,6 +18,31 @@ FORMS = ("window", "streaming")
 
 
 @dataclass(frozen=True)
+class ClipSelection:
+    """The ``[train.select]`` table: which clips of a wake-word corpus to train on (all of them
+    by default); for ablations, such as training on espeak-ng and flite voices only, or
+    without the clips cut from real recordings."""
+
+    engines: tuple[str, ...] = ()
+    """TTS engines whose clips are kept (empty: every engine); clips without a voice stay."""
+    leave_out: tuple[str, ...] = ()
+    """Kinds of clip left out, e.g. ``["recorded"]`` (training.data.corpus kinds)."""
+
+    def __post_init__(self) -> None:
+        from training.data.tts import ENGINES
+
+        object.__setattr__(self, "engines", tuple(self.engines))
+        object.__setattr__(self, "leave_out", tuple(self.leave_out))
+        unknown = sorted(set(self.engines) - set(ENGINES))
+        if unknown:
+            raise ValueError(f"[train.select] engines: unknown {unknown}; known: {list(ENGINES)}")
+
+    @property
+    def everything(self) -> bool:
+        return not self.engines and not self.leave_out
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """One training run (keys of the TOML file)."""
 
@@ -54,6 +79,7 @@ class TrainConfig:
     sequences: SequenceConfig = field(default_factory=SequenceConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     mining: MiningConfig = field(default_factory=MiningConfig)
+    select: ClipSelection = field(default_factory=ClipSelection)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -65,7 +91,7 @@ class TrainConfig:
         if "corpus" in values:
             values["corpus"] = portable_path(values["corpus"])
         tables = {"sequences": SequenceConfig, "validation": ValidationConfig}
-        for key, table in {**tables, "mining": MiningConfig}.items():
+        for key, table in {**tables, "mining": MiningConfig, "select": ClipSelection}.items():
             if isinstance(values.get(key), dict):
                 reject_unknown_keys(f"[train.{key}]", values[key], field_names(table))
                 values[key] = table(**values[key])

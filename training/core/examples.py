@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kws.errors import KwsError
-from training.core.config import TrainConfig
+from training.core.config import ClipSelection, TrainConfig
 from training.data.corpus import BACKGROUND_LABEL
 from training.data.feature_cache import FeatureCache
 
@@ -35,19 +36,26 @@ def is_background(label: str) -> bool:
     return label.startswith("_") and label.endswith("_")
 
 
-def read_corpus(folder: Path) -> Corpus:
-    """A wake-word corpus (manifest.jsonl) or a Speech Commands layout (validation_list.txt)."""
+def read_corpus(folder: Path, select: ClipSelection | None = None) -> Corpus:
+    """A wake-word corpus (manifest.jsonl) or a Speech Commands layout (validation_list.txt);
+    of a wake-word corpus, only the clips ``select`` keeps."""
     from training.data.loaders.speech_commands import TESTING_LIST, VALIDATION_LIST
 
+    select = select or ClipSelection()
     manifest = folder / "manifest.jsonl"
     if not manifest.is_file():
         if (folder / VALIDATION_LIST).is_file() or (folder / TESTING_LIST).is_file():
+            if not select.everything:
+                raise KwsError(f"{folder}: [train.select] needs a generated wake-word corpus")
             return read_command_corpus(folder)
         raise KwsError(
             f"{folder}: not a generated corpus (no manifest.jsonl) nor a Speech Commands "
             f"folder (no {VALIDATION_LIST})"
         )
-    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    rows = selected(
+        manifest, [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()],
+        select,
+    )  # fmt: skip
     keywords = sorted({r["label"] for r in rows} - {BACKGROUND_LABEL})
     if len(keywords) != 1:
         raise KwsError(f"{manifest}: expected one keyword label, found {keywords}")
@@ -58,6 +66,29 @@ def read_corpus(folder: Path) -> Corpus:
         labels.setdefault(row["split"], []).append(int(row["label"] != BACKGROUND_LABEL))
     targets = {k: np.asarray(v) for k, v in labels.items()}
     return Corpus((BACKGROUND_LABEL, keywords[0]), paths, targets)
+
+
+def selected(
+    manifest: Path, rows: list[dict[str, Any]], select: ClipSelection
+) -> list[dict[str, Any]]:
+    """The manifest rows ``select`` keeps; a selection that keeps nothing of an engine or of a
+    label is an error naming the manifest."""
+
+    def engine(row: dict[str, Any]) -> str | None:
+        return (row.get("voice") or {}).get("engine")
+
+    kept = [
+        r for r in rows
+        if r["kind"] not in select.leave_out
+        and (not select.engines or engine(r) is None or engine(r) in select.engines)
+    ]  # fmt: skip
+    missing = sorted(set(select.engines) - {engine(r) for r in kept})
+    if missing:
+        raise KwsError(f"{manifest}: no clips of the selected engines {missing}")
+    lost = sorted({r["label"] for r in rows} - {r["label"] for r in kept})
+    if lost:
+        raise KwsError(f"{manifest}: [train.select] leaves no clips of {lost}")
+    return kept
 
 
 def read_command_corpus(folder: Path) -> Corpus:

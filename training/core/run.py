@@ -55,7 +55,7 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     model_config.check_input(features.num_features)
     frames = model_config.window_frames
     corpus = Path(config.corpus)
-    data = read_corpus(corpus)
+    data = read_corpus(corpus, config.select)
     x, labels = corpus_features(data, config, frames, FeatureCache(corpus / "features"))
 
     keras.utils.set_random_seed(config.seed)
