@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import stat
 import sys
 import threading
 import time
@@ -20,7 +21,7 @@ import soxr
 
 from kws.errors import DeviceError, KwsError
 from kws.ring import RingBuffer
-from kws.wavfile import iter_mono_int16, open_wav
+from kws.wavfile import is_wav_start, iter_mono_int16, open_wav, stream_mono_int16
 
 SAMPLE_RATE = 16000  # Hz, the runtime's only rate
 WAV_BLOCK_SAMPLES = 1600  # 100 ms
@@ -178,6 +179,89 @@ class RawPcmSource(_Source):
             usable = len(buffer) - len(buffer) % 2
             if usable:
                 yield np.frombuffer(bytes(buffer[:usable]), dtype="<i2").astype(np.int16)
+
+
+class _Prefixed:
+    """A binary stream with bytes already read from it put back in front."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self.prefix, self.stream = prefix, stream
+        self.name = getattr(stream, "name", None)
+
+    def read(self, n: int) -> bytes:
+        if self.prefix:
+            out, self.prefix = self.prefix[:n], self.prefix[n:]
+            return out
+        return self.stream.read(n)
+
+
+class StreamSource(_Source):
+    """Audio arriving on a stream that cannot seek: stdin, or a named pipe fed by ``arecord``
+    or a satellite. A stream that starts with a RIFF/WAVE header is read as a WAV stream (any
+    rate, width and channel count, converted as it arrives; the data size is ignored); anything
+    else is raw little-endian s16 16 kHz mono PCM (:class:`RawPcmSource`). The first 12 bytes
+    are read when the source is made, so it waits for the writer."""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        name: str,
+        block_samples: int = WAV_BLOCK_SAMPLES,
+        owned: bool = False,
+    ) -> None:
+        if block_samples <= 0:
+            raise ValueError(f"block_samples must be positive, got {block_samples}")
+        self.name, self.block_samples, self._owned, self._stream = (
+            name,
+            block_samples,
+            owned,
+            stream,
+        )
+        head = b""
+        while len(head) < 12:
+            chunk = stream.read(12 - len(head))
+            if not chunk:
+                break
+            head += chunk
+        self.wav = is_wav_start(head)
+        if self.wav:
+            self._blocks = stream_mono_int16(name, stream, SAMPLE_RATE)
+            self.description = f"wav stream:{name} (converted to 16000 Hz mono as it arrives)"
+        else:
+            self._raw = RawPcmSource(_Prefixed(head, stream), block_samples)  # type: ignore[arg-type]
+            self.description = f"raw:{name} (16000 Hz mono s16le)"
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if not self.wav:
+            for block in self._raw:
+                if self._closed:
+                    return
+                yield block
+            return
+        pending = np.empty(0, dtype=np.int16)
+        for piece in self._blocks:
+            pending = np.concatenate([pending, piece])
+            while len(pending) >= self.block_samples:
+                if self._closed:
+                    return
+                yield pending[: self.block_samples].copy()
+                pending = pending[self.block_samples :]
+        if len(pending) and not self._closed:
+            yield pending
+
+    def close(self) -> None:
+        super().close()
+        if self._owned:
+            self._stream.close()
+
+
+def _is_stream(path: str) -> bool:
+    """A named pipe, character device or socket: read as it arrives, never as a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 def _import_sounddevice() -> Any:
@@ -405,7 +489,8 @@ def open_source(
     realtime: bool = False,
     block_samples: int | None = None,
 ) -> AudioSource:
-    """Pick the source for ``--input``: None → microphone, ``-`` → raw PCM on stdin, else WAV.
+    """Pick the source for ``--input``: None → microphone, ``-`` → stdin and a named pipe →
+    :class:`StreamSource` (a WAV stream, else raw PCM), else a WAV file.
 
     ``block_samples`` None means the source's default (20 ms for the microphone, 100 ms
     otherwise). ``realtime`` paces WAV files like a microphone; live sources ignore it.
@@ -415,5 +500,11 @@ def open_source(
     if device is not None:
         raise KwsError(f"audio device {device!r} only applies to microphone input, not {input}")
     if input == "-":
-        return RawPcmSource(sys.stdin.buffer, block_samples or WAV_BLOCK_SAMPLES)
+        return StreamSource(sys.stdin.buffer, "stdin", block_samples or WAV_BLOCK_SAMPLES)
+    if _is_stream(input):
+        try:
+            stream = open(input, "rb")  # noqa: SIM115 - the source owns and closes it
+        except OSError as exc:
+            raise KwsError(f"{input}: cannot open ({exc.strerror or exc})") from None
+        return StreamSource(stream, input, block_samples or WAV_BLOCK_SAMPLES, owned=True)
     return WavSource(input, block_samples or WAV_BLOCK_SAMPLES, realtime)

@@ -32,7 +32,8 @@ class ListenConfig:
     models: tuple[str, ...] = ()
     """Paths of .tflite models with embedded metadata."""
     input: str | None = None
-    """WAV file, '-' for raw s16le 16 kHz mono on stdin, or None for the microphone."""
+    """WAV file, '-' for stdin or a named pipe (a WAV stream, else raw s16le 16 kHz mono), or
+    None for the microphone."""
     device: str | None = None
     """Microphone: index or case-insensitive part of the device name (default device if None)."""
     realtime: bool = False
@@ -93,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--input",
         metavar="FILE|-",
-        help="WAV file (any PCM/float encoding, rate and channel count) or '-' for raw "
-        "s16le 16 kHz mono on stdin; default: the microphone",
+        help="WAV file (any PCM/float encoding, rate and channel count); '-' for stdin or a "
+        "named pipe, read as it arrives (a WAV stream, else raw s16le 16 kHz mono); default: "
+        "the microphone",
     )
     parser.add_argument(
         "--device", metavar="NAME|INDEX", help="input device (see --list-devices); default: system"

@@ -8,6 +8,7 @@ object API (shipped by ai-edge-litert, or by TensorFlow where that is what is in
 from __future__ import annotations
 
 import importlib
+import stat
 import struct
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +18,9 @@ from kws.errors import ModelError
 from kws.metadata import METADATA_NAME, ModelMetadata
 
 FILE_IDENTIFIER = b"TFL3"
+MAX_MODEL_BYTES = 256 * 2**20
+"""Larger files are refused unread: keyword, environment and speaker models are kilobytes to a
+few megabytes (openWakeWord's largest ONNX/TFLite files are under 20 MB)."""
 # Field indices in tflite's schema.fbs.
 _MODEL_BUFFERS = 4
 _MODEL_METADATA = 6
@@ -142,9 +146,21 @@ def read_metadata(path: str | Path, data: bytes | None = None) -> ModelMetadata:
 
 
 def read_model_bytes(path: str | Path) -> bytes:
-    """The file's bytes, with one-line errors for missing, unreadable or empty files."""
+    """The file's bytes, with one-line errors for missing, unreadable or empty files, and for
+    what cannot be a model: not a regular file (``/dev/zero``, a pipe) or over
+    :data:`MAX_MODEL_BYTES` (read whole, either would exhaust memory)."""
     path = Path(path)
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelError(f"{path}: not a regular file, not a .tflite model")
+        if info.st_size > MAX_MODEL_BYTES:
+            raise ModelError(
+                f"{path}: {info.st_size:,} bytes, larger than any keyword model "
+                f"({MAX_MODEL_BYTES // 2**20} MiB at most)"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{path}: no such model file") from None

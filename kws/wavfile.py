@@ -289,6 +289,67 @@ def _mono_blocks(blocks: Iterator[np.ndarray], rate: int, sample_rate: int) -> I
         block = following
 
 
+MAX_STREAM_HEADER_CHUNK = 1 << 20
+"""A header chunk of a WAV stream (LIST, fact…) larger than this is refused, not read."""
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        chunk = stream.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
+
+
+def is_wav_start(head: bytes) -> bool:
+    """Whether the first 12 bytes of a file or stream are a RIFF/WAVE header."""
+    return len(head) == 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE"
+
+
+def stream_mono_int16(
+    name: str, stream: BinaryIO, sample_rate: int = 16000, block_seconds: float = 0.02
+) -> Iterator[np.ndarray]:
+    """A WAV arriving on a stream that cannot seek (a pipe, stdin), its 12-byte RIFF header
+    already read: the header chunks are read up to the data chunk, whose size is ignored (a
+    live writer cannot know it); then int16 mono blocks at ``sample_rate`` until the stream
+    ends, decoded and resampled as they arrive."""
+    fmt: _Format | None = None
+    while True:
+        head = _read_exactly(stream, 8)
+        if len(head) < 8:
+            raise _fail(name, "no data chunk (the WAV stream ended in its header)")
+        chunk_id, size = struct.unpack("<4sI", head)
+        if chunk_id == b"data":
+            break
+        if size > MAX_STREAM_HEADER_CHUNK:
+            raise _fail(name, f"WAV stream header chunk {chunk_id!r} declares {size} bytes")
+        body = _read_exactly(stream, size + (size & 1))
+        if len(body) < size:
+            raise _fail(name, "no data chunk (the WAV stream ended in its header)")
+        if chunk_id == b"fmt ":
+            fmt = _parse_fmt(name, body[:size])
+    if fmt is None:
+        raise _fail(name, "no fmt chunk before the data (not a WAV stream)")
+    frame = fmt.sample_bytes * fmt.channels
+    want = max(1, round(block_seconds * fmt.sample_rate)) * frame
+
+    def frames(layout: _Format) -> Iterator[np.ndarray]:
+        pending = b""
+        while True:
+            raw = stream.read(want)
+            if not raw:
+                return  # a trailing partial frame is dropped
+            pending += raw
+            usable = len(pending) - len(pending) % frame
+            if usable:
+                yield _decode(layout, pending[:usable])
+                pending = pending[usable:]
+
+    return _mono_blocks(frames(fmt), fmt.sample_rate, sample_rate)
+
+
 def to_mono_int16(audio: WavAudio, sample_rate: int = 16000) -> np.ndarray:
     """Downmix (channel average), resample with soxr if needed, and convert to int16."""
     (mono,) = _mono_blocks(iter([audio.samples]), audio.sample_rate, sample_rate)

@@ -18,12 +18,13 @@ from kws.audio import (
     AudioSource,
     MicrophoneSource,
     RawPcmSource,
+    StreamSource,
     WavSource,
     list_input_devices,
     open_source,
     resolve_input_device,
 )
-from kws.errors import DeviceError, KwsError
+from kws.errors import AudioFileError, DeviceError, KwsError
 from kws.wavfile import load_audio, write_wav
 
 
@@ -144,12 +145,37 @@ def test_raw_pcm_from_bytesio_and_empty_stream() -> None:
     assert list(RawPcmSource(io.BytesIO(b"\x01"))) == []
 
 
+def test_a_wav_stream_converts_as_it_arrives_like_the_file(stereo_44k: Path) -> None:
+    data = bytearray(stereo_44k.read_bytes())
+    data[40:44] = b"\xff\xff\xff\xff"  # the data size a live writer cannot know
+    source = StreamSource(Trickle(bytes(data), chunk=37), "pipe", block_samples=160)  # type: ignore[arg-type]
+    blocks = list(source)
+    assert source.wav and all(len(b) == 160 for b in blocks[:-1])
+    np.testing.assert_array_equal(np.concatenate(blocks), load_audio(stereo_44k))
+    raw = StreamSource(io.BytesIO(b"\x05\x00\x06\x00"), "pipe", block_samples=1)
+    assert not raw.wav and [b.tolist() for b in raw] == [[5], [6]]
+
+
+@pytest.mark.parametrize(
+    ("header", "needle"),
+    [
+        (b"RIFF\x00\x00\x00\x00WAVE" + b"LIST" + (2**30).to_bytes(4, "little"), "LIST"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "ended in its header"),
+        (b"RIFF\x00\x00\x00\x00WAVEdata\x00\x00\x00\x00", "no fmt chunk"),
+    ],
+)
+def test_a_broken_wav_stream_is_one_line_naming_it(header: bytes, needle: str) -> None:
+    with pytest.raises(AudioFileError, match=needle) as info:
+        list(StreamSource(io.BytesIO(header), "the-pipe"))
+    assert str(info.value).startswith("the-pipe: ") and "\n" not in str(info.value)
+
+
 def test_open_source_dispatch(
     stereo_44k: Path, monkeypatch: pytest.MonkeyPatch, fake_sd: FakeSoundDevice
 ) -> None:
     monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(b"\x05\x00")))
     stdin_source = open_source("-")
-    assert isinstance(stdin_source, RawPcmSource)
+    assert isinstance(stdin_source, StreamSource) and not stdin_source.wav
     assert [b.tolist() for b in stdin_source] == [[5]]
     wav = open_source(str(stereo_44k), block_samples=400)
     assert isinstance(wav, WavSource) and wav.block_samples == 400

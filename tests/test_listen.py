@@ -78,6 +78,45 @@ def test_raw_pcm_on_stdin_gives_the_same_detections(tiny_models) -> None:
     assert strip(detections(from_stdin)) == strip(detections(from_file))
 
 
+def _feed_fifo(fifo: Path, data: bytes) -> None:
+    """Write ``data`` into a named pipe from a thread, in pieces, as a live writer would."""
+    import threading
+
+    def write() -> None:
+        with open(fifo, "wb") as f:
+            for start in range(0, len(data), 3001):
+                f.write(data[start : start + 3001])
+                f.flush()
+
+    threading.Thread(target=write, daemon=True).start()
+
+
+@pytest.mark.parametrize("kind", ["wav", "raw"])
+def test_a_named_pipe_is_read_as_a_stream(tiny_models, tmp_path: Path, kind: str) -> None:
+    """A FIFO fed by arecord or a satellite: a WAV stream (44.1 kHz stereo, its data size
+    unknown to the writer) or raw s16le PCM gives the detections of the file itself."""
+    audio = load_audio(tiny_models["stream_wav"])
+    if kind == "wav":
+        variant = tmp_path / "variant.wav"
+        write_variant(variant, audio, 44100, 2, "pcm32")
+        data = bytearray(variant.read_bytes())
+        data[40:44] = struct.pack("<I", 0xFFFFFFFF)  # a live writer's placeholder data size
+        reference = listen("--model", str(tiny_models["window"]), "--input", str(variant))
+    else:
+        data = bytearray(audio.astype("<i2").tobytes())
+        reference = listen(
+            "--model", str(tiny_models["window"]), "--input", str(tiny_models["stream_wav"])
+        )
+    fifo = tmp_path / "audio.fifo"
+    os.mkfifo(fifo)
+    _feed_fifo(fifo, bytes(data))
+    done = listen("--model", str(tiny_models["window"]), "--input", str(fifo))
+    assert done.returncode == 0, done.stderr
+    strip = lambda es: [{k: v for k, v in e.items() if k != "latency_ms"} for e in es]  # noqa: E731
+    assert strip(detections(done)) == strip(detections(reference))
+    assert_hits_every_keyword(detections(done), manifest(tiny_models))
+
+
 def write_variant(path: Path, audio: np.ndarray, rate: int, channels: int, kind: str) -> None:
     """Write ``audio`` (int16, 16 kHz) as a WAV of another encoding, rate and channel count."""
     x = audio.astype(np.float64) / 32768
@@ -254,6 +293,12 @@ def test_bad_model_files(tiny_models, tmp_path: Path) -> None:
     text = tmp_path / "text.tflite"
     text.write_text("not a model")
     assert_one_line_error(listen("--model", str(text), "--input", wav), str(text), "TFLite")
+    # Read whole, these would exhaust memory: refused before reading.
+    assert_one_line_error(listen("--model", "/dev/zero", "--input", wav), "/dev/zero", "regular")
+    huge = tmp_path / "huge.tflite"
+    with open(huge, "wb") as f:
+        f.truncate(300 * 2**20)  # sparse: no disk used
+    assert_one_line_error(listen("--model", str(huge), "--input", wav), str(huge), "larger")
 
 
 def test_no_model_given() -> None:
