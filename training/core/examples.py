@@ -74,12 +74,15 @@ def selected(
     """The manifest rows ``select`` keeps; a selection that keeps nothing of an engine or of a
     label is an error naming the manifest."""
 
+    if select.everything:
+        return rows
+
     def engine(row: dict[str, Any]) -> str | None:
         return (row.get("voice") or {}).get("engine")
 
     kept = [
         r for r in rows
-        if r["kind"] not in select.leave_out
+        if r.get("kind") not in select.leave_out
         and (not select.engines or engine(r) is None or engine(r) in select.engines)
     ]  # fmt: skip
     missing = sorted(set(select.engines) - {engine(r) for r in kept})
