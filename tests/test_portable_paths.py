@@ -49,9 +49,14 @@ def absolute_paths(data: bytes) -> list[tuple[int, str]]:
 
 
 def without_samples(data: bytes) -> bytes:
-    """A file's bytes with its numeric payload left out: a RIFF/WAVE file's sample data and a
-    PNG's compressed image data (IDAT), whose bytes can spell a path by chance; headers and text
-    metadata are kept, other files unchanged."""
+    """A file's bytes with its numeric payload left out: a RIFF/WAVE file's sample data, a
+    PNG's compressed image data (IDAT) and a TFLite model's weights, whose bytes can spell a
+    path by chance (a retrained hey_jarvis's weights spelled one); headers and text metadata
+    (a model's metadata entries) are kept, other files unchanged."""
+    if data[4:8] == b"TFL3":
+        from kws.tflite_file import read_metadata_entries
+
+        return b"\n".join(read_metadata_entries(data).values())
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         kept, at = [data[:12]], 12
         while at + 8 <= len(data):
