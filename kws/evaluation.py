@@ -19,14 +19,18 @@ DETECTION_TOLERANCE_S = 1.0
 
 
 def smooth(scores: np.ndarray, calls: int) -> np.ndarray:
-    """The Detector's moving average over the last ``calls`` outputs (zeros before the start)."""
+    """The Detector's moving average over the last ``calls`` outputs (zeros before the start),
+    to the last bit: its ring of outputs summed slot by slot, as numpy sums it. A running sum
+    rounds differently, and a score on the threshold then fires in one and not the other."""
     scores = np.asarray(scores, dtype=np.float64)
     if calls <= 1:
         return scores
-    padded = np.concatenate([np.zeros(calls - 1), scores])
-    sums = np.cumsum(padded)
-    sums[calls:] = sums[calls:] - sums[:-calls]
-    return sums[calls - 1 :] / calls
+    step = np.arange(len(scores))
+    total = np.zeros(len(scores))
+    for slot in range(calls):
+        at = step - (step - slot) % calls  # the output that slot holds at each step
+        total += np.where(at >= 0, scores[np.maximum(at, 0)], 0.0)
+    return total / calls
 
 
 def fire_times(
@@ -68,7 +72,7 @@ class Timeline:
     apart: tuple[tuple[float, float], ...] = ()
     """(onset_s, offset_s) of stretches of a negative stream counted apart from the hours: their
     firings are not false accepts per hour but :attr:`OperatingPoint.apart_accepts` (phrases
-    that sound like the keyword, which no home says hundreds of times an hour)."""
+    that sound like the keyword, said back to back as no home says them)."""
 
 
 @dataclass(frozen=True)
@@ -95,18 +99,15 @@ def operating_point(
     ``apart`` stretches, which are counted apart, their time left out of the hours.
     """
     false_accepts = misses = total = apart_accepts = 0
-    negative_s = apart_s = 0.0
+    negative_s, apart_s = negative_seconds(timelines)
     for timeline in timelines:
         fired = fire_times(timeline.times, timeline.scores, threshold, refractory_s)
         if not timeline.positives:
             inside = np.zeros(len(fired), dtype=bool)
             for onset, offset in timeline.apart:
                 inside |= (fired >= onset) & (fired < offset)
-                apart_s += offset - onset
-                negative_s -= offset - onset
             false_accepts += int(np.count_nonzero(~inside))
             apart_accepts += int(np.count_nonzero(inside))
-            negative_s += timeline.duration_s
             continue
         for onset, offset in timeline.positives:
             total += 1
