@@ -165,6 +165,7 @@ def evaluate(
             if chosen is not None:
                 cells["threshold"] = chosen.threshold
                 cells.update(breakdown(lines, kept, chosen.threshold, md.refractory_s))
+            counted_s, apart_s = negative_seconds(lines)
             own = md.thresholds.get(label)
             at_own = None if own is None else operating_point(lines, own.threshold, md.refractory_s)
             entries.append(
@@ -177,8 +178,8 @@ def evaluate(
                     "smoothing_s": md.smoothing_s,
                     "smoothing_calls": md.smoothing_calls,
                     "refractory_s": md.refractory_s,
-                    "negative_hours": negative_seconds(lines)[0] / 3600,
-                    "apart_minutes": negative_seconds(lines)[1] / 60,
+                    "negative_hours": counted_s / 3600,
+                    "apart_minutes": apart_s / 60,
                     "num_positives": sum(len(t.positives) for t in lines),
                     "frr_at": {k: _point(p) for k, p in at.items()},
                     "at_model_threshold": _point(at_own),

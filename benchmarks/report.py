@@ -51,7 +51,8 @@ def apart_cell(point: dict[str, Any] | None, minutes: float) -> str:
     """Firings on the look-alike phrases (counted apart from FA/h) at an operating point."""
     if point is None or not minutes:
         return "—"
-    return f"{point.get('apart_accepts', 0)} ({point.get('apart_accepts', 0) / minutes:.2g}/min)"
+    fired = point.get("apart_accepts", 0)
+    return f"{fired} ({fired / minutes:.2g}/min)"
 
 
 def summary_header(results: dict[str, Any]) -> list[str]:
@@ -159,7 +160,7 @@ def _apart_note(results: dict[str, Any]) -> list[str]:
     return [
         "",
         f"The negatives' {minutes:.1f} min of look-alike phrases ({kinds}: phrases that sound "
-        "like the keyword, hundreds an hour, as no home says them) are counted apart: FA/h and "
+        "like the keyword, said back to back as no home says them) are counted apart: FA/h and "
         "the negative hours leave them out, and look-alikes@ says how many of them fired at "
         "that threshold (and per minute of them).",
     ]

@@ -21,7 +21,13 @@ import soxr
 
 from kws.errors import DeviceError, KwsError
 from kws.ring import RingBuffer
-from kws.wavfile import is_wav_start, iter_mono_int16, open_wav, stream_mono_int16
+from kws.wavfile import (
+    is_wav_start,
+    iter_mono_int16,
+    open_wav,
+    read_exactly,
+    stream_mono_int16,
+)
 
 SAMPLE_RATE = 16000  # Hz, the runtime's only rate
 WAV_BLOCK_SAMPLES = 1600  # 100 ms
@@ -81,6 +87,23 @@ class _Source:
     def close(self) -> None:
         self._closed = True
 
+    def _reblocked(self, pieces: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+        """``pieces`` of any length as blocks of ``size`` samples (the last may be shorter),
+        stopping once the source is closed."""
+        pending = np.empty(0, dtype=np.int16)
+        done = False
+        while not done:
+            piece = next(pieces, None)
+            if piece is None:
+                done = True
+            else:
+                pending = np.concatenate([pending, piece]) if len(pending) else piece
+            while len(pending) >= size or (done and len(pending)):
+                if self._closed:
+                    return
+                block, pending = pending[:size].copy(), pending[size:]
+                yield block
+
     def __enter__(self) -> _Source:
         return self
 
@@ -126,26 +149,14 @@ class WavSource(_Source):
     def __iter__(self) -> Iterator[np.ndarray]:
         started = time.monotonic()
         emitted = 0
-        pending = np.empty(0, dtype=np.int16)
-        size = self.block_samples
         pieces = iter_mono_int16(self.info, SAMPLE_RATE)
-        done = False
-        while not done:
-            piece = next(pieces, None)
-            if piece is None:
-                done = True
-            else:
-                pending = np.concatenate([pending, piece]) if len(pending) else piece
-            while len(pending) >= size or (done and len(pending)):
-                if self._closed:
-                    return
-                block, pending = pending[:size].copy(), pending[size:]
-                emitted += len(block)
-                if self.realtime:
-                    delay = started + emitted / SAMPLE_RATE - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                yield block
+        for block in self._reblocked(pieces, self.block_samples):
+            emitted += len(block)
+            if self.realtime:
+                delay = started + emitted / SAMPLE_RATE - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield block
 
 
 class RawPcmSource(_Source):
@@ -217,12 +228,7 @@ class StreamSource(_Source):
             owned,
             stream,
         )
-        head = b""
-        while len(head) < 12:
-            chunk = stream.read(12 - len(head))
-            if not chunk:
-                break
-            head += chunk
+        head = read_exactly(stream, 12)
         self.wav = is_wav_start(head)
         if self.wav:
             self._blocks = stream_mono_int16(name, stream, SAMPLE_RATE)
@@ -238,16 +244,7 @@ class StreamSource(_Source):
                     return
                 yield block
             return
-        pending = np.empty(0, dtype=np.int16)
-        for piece in self._blocks:
-            pending = np.concatenate([pending, piece])
-            while len(pending) >= self.block_samples:
-                if self._closed:
-                    return
-                yield pending[: self.block_samples].copy()
-                pending = pending[self.block_samples :]
-        if len(pending) and not self._closed:
-            yield pending
+        yield from self._reblocked(self._blocks, self.block_samples)
 
     def close(self) -> None:
         super().close()

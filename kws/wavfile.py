@@ -293,7 +293,8 @@ MAX_STREAM_HEADER_CHUNK = 1 << 20
 """A header chunk of a WAV stream (LIST, fact…) larger than this is refused, not read."""
 
 
-def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+def read_exactly(stream: BinaryIO, n: int) -> bytes:
+    """Up to ``n`` bytes of ``stream``, fewer only at its end (a pipe returns short reads)."""
     out = bytearray()
     while len(out) < n:
         chunk = stream.read(n - len(out))
@@ -317,7 +318,7 @@ def stream_mono_int16(
     ends, decoded and resampled as they arrive."""
     fmt: _Format | None = None
     while True:
-        head = _read_exactly(stream, 8)
+        head = read_exactly(stream, 8)
         if len(head) < 8:
             raise _fail(name, "no data chunk (the WAV stream ended in its header)")
         chunk_id, size = struct.unpack("<4sI", head)
@@ -325,7 +326,7 @@ def stream_mono_int16(
             break
         if size > MAX_STREAM_HEADER_CHUNK:
             raise _fail(name, f"WAV stream header chunk {chunk_id!r} declares {size} bytes")
-        body = _read_exactly(stream, size + (size & 1))
+        body = read_exactly(stream, size + (size & 1))
         if len(body) < size:
             raise _fail(name, "no data chunk (the WAV stream ended in its header)")
         if chunk_id == b"fmt ":

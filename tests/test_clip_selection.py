@@ -76,3 +76,22 @@ def test_a_selection_that_keeps_nothing_of_an_engine_or_a_label_names_the_manife
         read_corpus(tmp_path, ClipSelection(engines=("piper",)))
     with pytest.raises(KwsError, match=r"leaves no clips of \['hey_jarvis'\]"):
         read_corpus(tmp_path, ClipSelection(leave_out=("positive",)))
+
+
+def test_a_selection_on_a_speech_commands_layout_is_refused_naming_the_folder(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "validation_list.txt").write_text("")
+    with pytest.raises(KwsError, match=r"\[train\.select\] needs a generated wake-word corpus"):
+        read_corpus(tmp_path, ClipSelection(leave_out=("recorded",)))
+
+
+def test_too_few_phrases_left_once_the_evaluation_texts_are_out_is_one_line() -> None:
+    from training.data.text_corpus import unseen
+
+    assert unseen(["hey", "hey travis", "fey marvin"], {"hey", "hey travis"}, 2, keep={"hey"}) == [
+        "hey",
+        "fey marvin",
+    ]
+    with pytest.raises(KwsError, match="only 1 phrases not in the evaluation sets, 2 wanted"):
+        unseen(["hey travis", "fey marvin"], {"hey travis"}, 2)

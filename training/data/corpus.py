@@ -408,6 +408,12 @@ def clip_key(job: ClipJob, config: CorpusConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def stored_path(job: ClipJob, config: CorpusConfig, store: Path) -> Path:
+    """Where a clip store keeps the clip (by :func:`clip_key`)."""
+    key = clip_key(job, config)
+    return store / key[:2] / f"{key}.wav"
+
+
 def _link(source: Path, target: Path) -> bool:
     """Hard-link (or, across file systems, copy) ``source`` to ``target``; False if no source."""
     try:
@@ -427,10 +433,7 @@ def render_to(job: ClipJob, config: CorpusConfig, out: Path, store: Path | None 
     clip of this corpus is added to it. Returns "rendered", "taken" (from the store) or "kept"
     (already there)."""
     target = out / job.relpath
-    kept = None
-    if store is not None:
-        key = clip_key(job, config)
-        kept = store / key[:2] / f"{key}.wav"
+    kept = None if store is None else stored_path(job, config, store)
     outcome = "kept"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -30,10 +30,10 @@ from training.data.corpus import (
     ClipJob,
     CorpusConfig,
     babble_speech,
-    clip_key,
     eval_texts,
     plan,
     render_to,
+    stored_path,
     voices_by_split,
 )
 from training.data.eval_sets import EvalSpec, Said, write_eval_sets
@@ -97,7 +97,8 @@ def render_clips(
     """
     pending = [  # finished clips go into the store too
         j for j in jobs
-        if not (out / j.relpath).is_file() or (store is not None and not _stored(j, config, store))
+        if not (out / j.relpath).is_file()
+        or (store is not None and not stored_path(j, config, store).is_file())
     ]  # fmt: skip
     if not pending:
         return 0, 0
@@ -109,11 +110,6 @@ def render_clips(
         for outcome in tqdm(done, total=len(pending), desc="clips", unit="clip", smoothing=0.05):
             outcomes[outcome] += 1
     return outcomes["rendered"], outcomes["taken"]
-
-
-def _stored(job: ClipJob, config: CorpusConfig, store: Path) -> bool:
-    key = clip_key(job, config)
-    return (store / key[:2] / f"{key}.wav").is_file()
 
 
 def _write_eval(config: CorpusConfig, out: Path, workers: int) -> dict[str, Any]:
