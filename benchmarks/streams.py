@@ -53,7 +53,7 @@ def eval_manifests(corpus: Path, role: str) -> tuple[Path, Path]:
 APART_KINDS = ("confusable",)
 """Kinds of negative stretch whose firings are counted apart from false accepts per hour:
 phrases that sound like the keyword ("hey travis", "jarvis") fill about a tenth of the
-evaluation negatives, hundreds an hour, which no home says; per hour they would set every
+evaluation negatives, said back to back as no home says them; per hour they would set every
 threshold, ours and the peers'. Their firings are reported beside the hours instead."""
 CONDITIONS = ("snr_db", "background", "engine", "room", "voice")
 """Fields of :class:`Positive` that FRR is broken down by in the reports."""
