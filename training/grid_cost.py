@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from kws.errors import KwsError
+from training.core.seeding import seed_training
 from training.core.toml_config import add_override_option
 
 CHUNK_MS = 20
@@ -31,7 +32,6 @@ def row_cost(
     name: str, config: dict[str, Any], quantization: str, out: Path, seconds: float, repeats: int
 ) -> dict[str, Any]:
     """Export one grid row untrained into ``out`` and measure it."""
-    import keras
 
     from benchmarks.runtime_cost import pipeline_cost, test_signal
     from training.core.config import TrainConfig
@@ -46,7 +46,7 @@ def row_cost(
     spec = get_model(train.model)
     model_config = config_from_dict(train.model, train.params)
     features = train.feature_config()
-    keras.utils.set_random_seed(train.seed)
+    seed_training(train.seed)
     window = spec.build(model_config, features.num_features, 2)
     assert spec.build_streaming is not None
     streaming = spec.build_streaming(model_config, window)

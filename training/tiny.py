@@ -20,6 +20,7 @@ from kws.atomic import atomic_write_bytes
 from kws.metadata import ModelMetadata, Threshold
 from kws.wavfile import write_wav
 from training.core import synthetic
+from training.core.seeding import seed_training
 from training.core.tflite import export_tflite
 from training.core.tiny_models import FEATURES, clip_features, tiny_cli
 from training.models import get_model
@@ -83,7 +84,7 @@ def train_tiny_keyword_model(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    seed_training(seed)
     clips, labels = synthetic.make_clips(train_clips + test_clips, seed)
     x = clip_features(clips)[:, : TINY_CRNN.window_frames]
     x_train, y_train = x[:train_clips], labels[:train_clips]

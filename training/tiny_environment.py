@@ -21,6 +21,7 @@ from kws.atomic import atomic_write_bytes
 from kws.metadata import ModelMetadata, Threshold
 from kws.wavfile import write_wav
 from training.core import synthetic
+from training.core.seeding import seed_training
 from training.core.tflite import export_tflite
 from training.core.tiny_models import FEATURES, clip_features
 from training.data import signals
@@ -130,7 +131,7 @@ def train_tiny_environment_model(
     ``stream_json`` paths. Held-out accuracy (labelled clips) is printed and kept in metadata."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    seed_training(seed)
     rng = np.random.default_rng(seed)
     kinds = [*LABELS, QUIET]
     plan = [kinds[i % len(kinds)] for i in range(clips_per_class * len(kinds))]

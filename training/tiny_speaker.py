@@ -24,6 +24,7 @@ from kws.atomic import atomic_write_bytes
 from kws.metadata import ModelMetadata, Threshold
 from kws.wavfile import write_wav
 from training.core import synthetic
+from training.core.seeding import seed_training
 from training.core.tflite import export_tflite
 from training.core.tiny_models import FEATURES, clip_features
 from training.models.layers import FeatureNormalization
@@ -158,7 +159,7 @@ def train_tiny_speaker_model(
     """Train the encoder and export it; returns ``model`` (path), ``threshold``, ``eer``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    seed_training(seed)
     rng = np.random.default_rng(seed)
     n = (config.window_frames - 1) * FEATURES.frame_step + FEATURES.frame_length
     voices = [random_voice(rng) for _ in range(speakers + heldout)]

@@ -18,6 +18,7 @@ import numpy as np
 from kws.errors import KwsError
 from kws.metadata import ModelMetadata, Threshold
 from training.core.config import load_config
+from training.core.seeding import seed_training
 from training.core.toml_config import add_override_option
 
 QUANTIZATIONS = ("float32", "int8_weights", "int8")
@@ -27,7 +28,6 @@ VARIANTS = (("window, unrolled", "window", True), ("window, WHILE loop", "window
 
 def sizes(config_path: Path, overrides: list[str]) -> list[tuple[str, dict[str, int | None]]]:
     """(variant, {quantization: bytes or None where it cannot be built}) rows."""
-    import keras
 
     from training.core.tflite import export_tflite
     from training.models import config_from_dict, get_model
@@ -36,7 +36,7 @@ def sizes(config_path: Path, overrides: list[str]) -> list[tuple[str, dict[str, 
     features = config.feature_config()
     spec = get_model(config.model)
     model_config = config_from_dict(config.model, config.params)
-    keras.utils.set_random_seed(config.seed)
+    seed_training(config.seed)
     model = spec.build(model_config, features.num_features, 2)
     windows = np.random.default_rng(config.seed).normal(
         size=(32, model_config.window_frames, features.num_features)

@@ -17,6 +17,7 @@ from kws.paths import portable_path
 from training.core.config import FORMS, TrainConfig
 from training.core.examples import corpus_features, is_background, read_corpus
 from training.core.fit import LoopSettings, fit
+from training.core.seeding import seed_training
 from training.data.feature_cache import FeatureCache
 
 CALIBRATION_WINDOWS = 400
@@ -44,7 +45,6 @@ def test_metrics(labels: tuple[str, ...], probs: np.ndarray, y: np.ndarray) -> d
 
 def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     """Train, export every form, write the run folder; return the metrics."""
-    import keras
 
     from training.models import get_model
     from training.models.registry import config_from_dict
@@ -58,7 +58,7 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     data = read_corpus(corpus, config.select)
     x, labels = corpus_features(data, config, frames, FeatureCache(corpus / "features"))
 
-    keras.utils.set_random_seed(config.seed)
+    seed_training(config.seed)
     rng = np.random.default_rng(config.seed)
     settings = LoopSettings(**{k: getattr(config, k) for k in LoopSettings.__dataclass_fields__})
     keywords = tuple(k for k in data.labels if not is_background(k))

@@ -22,6 +22,7 @@ import numpy as np
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.paths import portable_path
+from training.core.seeding import seed_training
 from training.core.toml_config import add_override_option
 from training.environment.config import EnvConfig, load_config
 
@@ -125,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(config: EnvConfig, out: Path, cv: bool = True, final: bool = True) -> dict[str, Any]:
     """Cross-validate and/or train the final model; write everything to ``out``."""
-    import keras
 
     from training.environment.data import load_clips
     from training.environment.metrics import plot_confusion
@@ -162,7 +162,7 @@ def run(config: EnvConfig, out: Path, cv: bool = True, final: bool = True) -> di
         print(f"cross-validation: mean accuracy {result['mean_accuracy']:.3f}", flush=True)
     if final:
         rng = np.random.default_rng(config.seed)
-        keras.utils.set_random_seed(config.seed)
+        seed_training(config.seed)
         everything = np.arange(len(clips.audio))
         trained = fit(config, clips, all_views(config, clips, rng), everything, rng)
         crops = clip_crops(config, trained.views, everything)

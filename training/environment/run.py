@@ -18,6 +18,7 @@ import numpy as np
 
 from kws.features import FeatureConfig
 from kws.metadata import ModelMetadata, Threshold
+from training.core.seeding import seed_training
 from training.environment.config import EnvConfig
 from training.environment.data import (
     Clips,
@@ -189,9 +190,8 @@ def cross_validate(config: EnvConfig, clips: Clips) -> dict[str, Any]:
     """Hold out each test fold in turn; per-fold and pooled metrics, out-of-fold scores."""
     folds = config.test_folds or tuple(sorted(set(clips.folds.tolist())))
     rng = np.random.default_rng(config.seed)
-    import keras
 
-    keras.utils.set_random_seed(config.seed)
+    seed_training(config.seed)
     views = all_views(config, clips, rng)
     rows = []
     labels_all, scores_all, int8_all = [], [], []

@@ -44,6 +44,7 @@ from kws.verification import (
     min_dcf,
     threshold_for_far,
 )
+from training.core.seeding import seed_training
 from training.core.toml_config import read_toml
 
 LOSSES = ("triplet", "center")
@@ -299,7 +300,7 @@ def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
     val_index = {s: [(s, i) for i in range(len(f))] for s, f in val.items()}
     trials = make_trials(val_index, config.validation_trials, config.enroll_utterances, config.seed)
 
-    keras.utils.set_random_seed(config.seed)
+    seed_training(config.seed)
     model = spec.build(model_config, features.num_features)
     sample = np.concatenate([f for fs in clean.values() for f in fs[:20]])
     model.get_layer("normalize").adapt(sample)
