@@ -185,7 +185,7 @@ def test_sequence_training_chooses_on_validation_streams_and_mines(
     assert [r["round"] for r in history] == [0, 0, 1]
     for row in history:  # every epoch was scored on the validation streams
         frr = row["val_frr"]["hey_jarvis"]
-        assert set(frr) == {"0.5", "1"}
+        assert set(frr) == {"0.5", "1", "2", "4"}  # validation.choose_at and the target
         assert all(v is None or 0 <= v <= 1 for v in frr.values())
     rounds = json.loads((run / "rounds.json").read_text())
     assert len(rounds) == 2 and rounds[0]["mined"] == {}
@@ -231,3 +231,27 @@ def test_mining_without_recordings_fails_before_training(tmp_path: Path) -> None
     assert done.returncode == 2
     assert "needs a corpus made with --recordings" in done.stderr
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_checkpoint_choice_averages_frr_over_several_false_accept_rates() -> None:
+    from training.core.config import TrainConfig
+    from training.core.fit import ValidationConfig, _frr_key
+
+    # Lucky at 1 FA/h (its one highest negative peak happened to be low), worse everywhere else.
+    lucky = {"kw": {"0.5": 0.6, "1": 0.2, "2": 0.5, "4": 0.5}}
+    steady = {"kw": {"0.5": 0.3, "1": 0.25, "2": 0.2, "4": 0.1}}
+    averaged = ValidationConfig()
+    assert averaged.targets() == (0.5, 1.0, 2.0, 4.0)
+    assert _frr_key(steady, averaged) < _frr_key(lucky, averaged)
+    single = ValidationConfig(choose_at=())
+    assert single.targets() == (0.5, 1.0)
+    assert _frr_key(lucky, single) < _frr_key(steady, single)
+    unreachable = {"kw": {"0.5": None, "1": 0.2, "2": 0.2, "4": 0.2}}
+    assert _frr_key(unreachable, averaged)[0] == pytest.approx((1.0 + 0.6) / 4)
+
+    config = TrainConfig.from_dict(
+        {"name": "x", "corpus": "c", "validation": {"choose_at": [1, 3]}}
+    )
+    assert config.validation.choose_at == (1.0, 3.0)
+    with pytest.raises(ValueError, match="choose_at"):
+        ValidationConfig(choose_at=(0.0,))

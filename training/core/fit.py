@@ -4,7 +4,10 @@ learning-rate schedule, early stopping, and rounds of hard-negative mining.
 What users feel is FRR at a false-accept rate on long audio, not clip accuracy, so when the
 corpus has validation streams (eval/validation, training.data.eval_sets) the loop scores them
 every ``validation.every`` epochs with the sequence form (training.core.stream_scores) and keeps the
-checkpoint with the lowest FRR at ``validation.target_fa_per_hour``; the learning rate drops
+checkpoint with the lowest FRR averaged over ``validation.choose_at`` false-accept rates (the
+FRR at one rate on a couple of hours of negatives hangs on their one or two highest peaks and
+swung 38-90 % between epochs; rates up to a few per hour bring in more of them), then at
+``validation.target_fa_per_hour``; the learning rate drops
 when that stops improving and training stops after ``validation.patience`` evaluations without
 a better one. A corpus without validation streams falls back to the validation clips' loss.
 """
@@ -36,6 +39,9 @@ class ValidationConfig:
     """Choose by FRR on the corpus's validation streams when it has them (False: by the
     validation clips' loss, as plain clip training does)."""
     target_fa_per_hour: float = 1.0
+    choose_at: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    """False accepts per hour whose FRRs, averaged, choose the checkpoint (ties: FRR at the
+    target, at half of it, then the loss); empty: the target and half of it alone."""
     patience: int = 4
     """Evaluations without a better checkpoint before training stops (0: never early)."""
     min_epochs: int = 10
@@ -47,12 +53,21 @@ class ValidationConfig:
     min_learning_rate: float = 1e-4
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "choose_at", tuple(float(fa) for fa in self.choose_at))
         if self.every < 1 or self.patience < 0 or self.lr_patience < 1 or self.min_epochs < 0:
             raise ValueError(
                 "[train.validation] every and lr_patience >= 1, patience and min_epochs >= 0"
             )
         if not 0 < self.lr_factor <= 1 or self.target_fa_per_hour <= 0:
             raise ValueError("[train.validation] lr_factor in (0, 1], target_fa_per_hour > 0")
+        if any(fa <= 0 for fa in self.choose_at):
+            raise ValueError("[train.validation] choose_at: false accepts per hour must be > 0")
+
+    def targets(self) -> tuple[float, ...]:
+        """Every FA/h rate the validation streams are scored at, ascending."""
+        return tuple(
+            sorted({*self.choose_at, self.target_fa_per_hour / 2, self.target_fa_per_hour})
+        )
 
 
 @dataclass(frozen=True)
@@ -79,15 +94,19 @@ class _Best:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def _frr_key(figures: dict[str, dict[str, float | None]], target: float) -> tuple[float, ...]:
-    """Lower is better: mean FRR at the target over keywords, then at half of it (unreachable
-    counts as 1)."""
+def _frr_key(
+    figures: dict[str, dict[str, float | None]], validation: ValidationConfig
+) -> tuple[float, ...]:
+    """Lower is better: mean FRR over keywords and the ``choose_at`` rates, then at the target,
+    then at half of it (unreachable counts as 1)."""
 
     def mean_at(fa: float) -> float:
         values = [at.get(f"{fa:g}") for at in figures.values()]
         return float(np.mean([1.0 if v is None else v for v in values]))
 
-    return (mean_at(target), mean_at(target / 2))
+    target = validation.target_fa_per_hour
+    chosen = [mean_at(fa) for fa in validation.choose_at]
+    return (*([float(np.mean(chosen))] if chosen else []), mean_at(target), mean_at(target / 2))
 
 
 def fit(
@@ -136,7 +155,6 @@ def fit(
         streams = load_eval_streams(corpus, "validation", features)
     plan = ChunkPlan.for_model(stride, model_config.window_frames, hop_s=hop_s)
     smoothing = smoothing_calls(settings.smoothing_s, stride, features)
-    target = settings.validation.target_fa_per_hour
 
     def batches(xs: np.ndarray, ys: np.ndarray, augment: bool) -> tuple[Any, ...]:
         if settings.examples == "clips":
@@ -159,9 +177,10 @@ def fit(
             copy_weights(trained, sequence)
         figures = frr_at_targets(
             sequence, streams, labels, keywords, plan, features, smoothing,
-            settings.refractory_s, (target / 2, target),
+            settings.refractory_s, settings.validation.targets(),
         )  # fmt: skip
-        return (*_frr_key(figures, target), loss), {"val_loss": loss, "val_frr": figures}
+        key = _frr_key(figures, settings.validation)
+        return (*key, loss), {"val_loss": loss, "val_frr": figures}
 
     batch_size = settings.batch_size
     if settings.examples == "sequences":  # as many clips per update as clip training sees
