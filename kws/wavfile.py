@@ -3,6 +3,7 @@
 Files are validated by :func:`open_wav` from their headers alone; :func:`iter_mono_int16` then
 decodes and resamples block by block, so a long recording streams in constant memory, and
 :func:`read_wav`/:func:`load_audio` are the same steps over the whole file at once.
+:class:`MonoConverter` is those steps for audio pushed in pieces (a Wyoming client's chunks).
 
 Hand-written because the stdlib ``wave`` module (Python 3.11) reads neither IEEE float nor
 WAVE_FORMAT_EXTENSIBLE files, which is what most recording tools write. Every problem a user can

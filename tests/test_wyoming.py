@@ -388,7 +388,7 @@ def test_without_the_wyoming_package_the_cli_names_the_extra() -> None:
 
 
 @pytest.mark.slow
-def test_the_cli_serves_over_tcp_and_stops_on_sigterm(
+def test_the_cli_serves_over_tcp_and_stops_on_sigterm_mid_stream(
     demo: np.ndarray, expected_ms: list[int]
 ) -> None:
     model = str(FIRMWARE / "hey_jarvis.tflite")
@@ -402,16 +402,24 @@ def test_the_cli_serves_over_tcp_and_stops_on_sigterm(
         assert found, line
         port = int(found.group(1))
 
-        async def client() -> list[Event]:
-            return await asyncio.wait_for(
-                stream(port, pcm(demo[: 4 * RATE], 22050, 2, 1), 22050, 2, 1), TIMEOUT_S
-            )
+        async def client() -> tuple[list[Event], Event | None, float]:
+            found = await stream(port, pcm(demo[: 4 * RATE], 22050, 2, 1), 22050, 2, 1)
+            # SIGTERM while another client is mid-stream: the server ends it and exits.
+            async with AsyncTcpClient("127.0.0.1", port) as client:
+                await client.write_event(AudioStart(RATE, 2, 1).event())
+                await client.write_event(AudioChunk(RATE, 2, 1, demo[:RATE].tobytes()).event())
+                await client.write_event(Ping().event())
+                assert (pong := await client.read_event()) and Pong.is_type(pong.type)
+                began = time.monotonic()
+                process.send_signal(signal.SIGTERM)
+                last = await client.read_event()
+            return found, last, began
 
-        found_ms = detections(asyncio.run(client()))
+        events, last, began = asyncio.run(asyncio.wait_for(client(), TIMEOUT_S))
+        found_ms = detections(events)
         assert [n for n, _ in found_ms] == ["hey_jarvis"]
         assert abs(found_ms[0][1] - expected_ms[0]) <= 20
-        began = time.monotonic()
-        process.send_signal(signal.SIGTERM)
+        assert last is None  # the connection was closed
         assert process.wait(timeout=5) == 0
         assert time.monotonic() - began < 2.0
     finally:

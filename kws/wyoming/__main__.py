@@ -85,6 +85,7 @@ async def _serve_until_signal(config: WyomingConfig) -> None:
         logging.getLogger("kws.wyoming").info("listening on %s (models: %s)", uri, names)
 
     await serve(config, models, stop, ready)
+    logging.getLogger("kws.wyoming").info("stopped")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

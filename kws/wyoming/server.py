@@ -43,6 +43,7 @@ from kws.wyoming.protocol import ProtocolError, read_event
 log = logging.getLogger("kws.wyoming")
 MAX_RATE_HZ = 768_000
 MAX_CHANNELS = 64
+CLOSE_TIMEOUT_S = 1.0
 
 
 def load_models(config: WyomingConfig) -> list[Model]:
@@ -144,6 +145,11 @@ class Session:
             with contextlib.suppress(ConnectionError, OSError):
                 await self.writer.wait_closed()
 
+    def stop(self) -> None:
+        """End the session from outside: its next read sees the end of the stream."""
+        self.reader.feed_eof()
+        self.writer.close()
+
     async def _send_error(self, code: str, text: str) -> None:
         with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             await async_write_event(Error(text=text, code=code).event(), self.writer)
@@ -231,7 +237,7 @@ class WyomingServer:
         except ValueError as exc:
             raise KwsError(f"wyoming: {exc}") from None
         self._server: asyncio.AbstractServer | None = None
-        self._sessions: set[tuple[asyncio.Task[object], asyncio.StreamWriter]] = set()
+        self._sessions: dict[asyncio.Task[object], Session] = {}
 
     async def start(self) -> str:
         """Start listening; return the URI actually bound (the real port for port 0)."""
@@ -256,12 +262,14 @@ class WyomingServer:
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        entry = (task, writer)
-        self._sessions.add(entry)
+        session = Session(self, reader, writer)
+        self._sessions[task] = session
         try:
-            await Session(self, reader, writer).run()
+            await session.run()
+        except asyncio.CancelledError:
+            pass  # close() gave up on a client that would not take its last events
         finally:
-            self._sessions.discard(entry)
+            del self._sessions[task]
 
     @property
     def connections(self) -> int:
@@ -269,13 +277,17 @@ class WyomingServer:
         return len(self._sessions)
 
     async def close(self) -> None:
-        """Stop listening and end every connection."""
+        """Stop listening and end every connection (within :data:`CLOSE_TIMEOUT_S`)."""
         if self._server is not None:
             self._server.close()
-        for task, writer in list(self._sessions):
-            writer.close()
-            task.cancel()
-        await asyncio.gather(*(task for task, _ in self._sessions), return_exceptions=True)
+        for session in self._sessions.values():
+            session.stop()
+        tasks = list(self._sessions)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
