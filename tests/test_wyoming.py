@@ -22,7 +22,7 @@ import soxr
 pytest.importorskip("wyoming")
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.client import AsyncTcpClient
+from wyoming.client import AsyncClient, AsyncTcpClient
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event
 from wyoming.info import Describe, Info
@@ -426,3 +426,19 @@ def test_the_cli_serves_over_tcp_and_stops_on_sigterm_mid_stream(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_unix_socket_serves_too(models: list[Model], tmp_path: Path) -> None:
+    path = tmp_path / "kws.sock"
+
+    async def go() -> None:
+        for _ in range(2):  # the second start finds the first one's socket file and replaces it
+            server = WyomingServer(WyomingConfig(uri=f"unix://{path}"), models[:1])
+            assert await server.start() == f"unix://{path}"
+            async with AsyncClient.from_uri(f"unix://{path}") as client:
+                await client.write_event(Describe().event())
+                event = await asyncio.wait_for(client.read_event(), TIMEOUT_S)
+            assert event is not None and Info.is_type(event.type)
+            await server.close()
+
+    asyncio.run(go())

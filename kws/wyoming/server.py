@@ -91,13 +91,14 @@ class _AudioIn:
 def _layout(data: dict[str, object]) -> tuple[int, int, int]:
     """(rate, width, channels) of an audio event, checked."""
     values = [data.get(key) for key in ("rate", "width", "channels")]
-    rate, width, channels = (v if isinstance(v, int) and not isinstance(v, bool) else -1
-                             for v in values)  # fmt: skip
+    rate, width, channels = (v if type(v) is int else -1 for v in values)  # bool is no int here
     if not (0 < rate <= MAX_RATE_HZ and width in (1, 2, 3, 4) and 0 < channels <= MAX_CHANNELS):
+        rate_s, width_s, channels_s = (repr(v) for v in values)
         raise ProtocolError(
-            "bad-audio", f"unsupported audio format: rate {values[0]!r} Hz, width "
-            f"{values[1]!r} bytes, {values[2]!r} channels"
-        )  # fmt: skip
+            "bad-audio",
+            f"unsupported audio format: rate {rate_s} Hz, width {width_s} bytes, "
+            f"{channels_s} channels",
+        )
     return rate, width, channels
 
 
