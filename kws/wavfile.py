@@ -3,6 +3,7 @@
 Files are validated by :func:`open_wav` from their headers alone; :func:`iter_mono_int16` then
 decodes and resamples block by block, so a long recording streams in constant memory, and
 :func:`read_wav`/:func:`load_audio` are the same steps over the whole file at once.
+:class:`MonoConverter` is those steps for audio pushed in pieces (a Wyoming client's chunks).
 
 Hand-written because the stdlib ``wave`` module (Python 3.11) reads neither IEEE float nor
 WAVE_FORMAT_EXTENSIBLE files, which is what most recording tools write. Every problem a user can
@@ -273,19 +274,45 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: in
     atomic_write_bytes(path, header + data)
 
 
+class MonoConverter:
+    """Float (frames, channels) blocks in, int16 mono at ``sample_rate`` out, block by block:
+    downmix (channel average), one streaming soxr resampler whose state carries across
+    :meth:`push` calls, int16. The concatenated output equals soxr.resample over the whole
+    signal, so a stream converts the same however it is cut."""
+
+    def __init__(self, rate: int, sample_rate: int = 16000) -> None:
+        self.rate, self.sample_rate = rate, sample_rate
+        self._resampler = None
+        if rate != sample_rate:
+            self._resampler = soxr.ResampleStream(
+                rate, sample_rate, 1, dtype="float32", quality="HQ"
+            )
+
+    def push(self, block: np.ndarray, last: bool = False) -> np.ndarray:
+        """Convert one block; ``last`` flushes what the resampler still holds."""
+        mono = block.mean(axis=1, dtype=np.float32)
+        if self._resampler is not None:
+            mono = self._resampler.resample_chunk(mono, last=last)
+        return np.clip(np.rint(mono * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def decode_pcm(raw: bytes, width: int, channels: int) -> np.ndarray:
+    """Whole frames of raw little-endian signed PCM (``width`` bytes a sample, 8-bit signed as
+    in Python's audioop, unlike 8-bit WAV) as float32 (frames, channels)."""
+    if width not in (1, 2, 3, 4) or channels < 1:
+        raise ValueError(f"unsupported PCM layout: {width} bytes a sample, {channels} channels")
+    if width == 1:  # signed to WAV's unsigned, so that one decoder serves both
+        raw = (np.frombuffer(raw, dtype=np.uint8) ^ 0x80).tobytes()
+    return _decode(_Format(FORMAT_PCM, channels, 1, width), raw)
+
+
 def _mono_blocks(blocks: Iterator[np.ndarray], rate: int, sample_rate: int) -> Iterator[np.ndarray]:
-    """Downmix (channel average), resample with one streaming soxr resampler if needed, and
-    convert to int16. Chunked soxr output equals soxr.resample over the whole signal."""
-    resampler = None
-    if rate != sample_rate:
-        resampler = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+    """The blocks through one :class:`MonoConverter` (the last one flushing it)."""
+    converter = MonoConverter(rate, sample_rate)
     block = next(blocks, None)
     while block is not None:
         following = next(blocks, None)
-        mono = block.mean(axis=1, dtype=np.float32)
-        if resampler is not None:
-            mono = resampler.resample_chunk(mono, last=following is None)
-        yield np.clip(np.rint(mono * 32768.0), -32768, 32767).astype(np.int16)
+        yield converter.push(block, last=following is None)
         block = following
 
 
