@@ -147,14 +147,17 @@ class MqttPublisher:
             raise KwsError(f"MQTT TLS set-up failed ({exc})") from None
 
     def stop(self, timeout_s: float = 1.0) -> None:
-        """Deliver what is queued (waiting up to ``timeout_s``), mark the device offline,
-        disconnect. Says how many events were left undelivered, if any."""
+        """Deliver what is queued (waiting up to ``timeout_s`` while connected), mark the
+        device offline, disconnect; paho's network thread may take up to 1 s more to end when
+        the broker is away. Says how many events were left undelivered, if any."""
         client = self._client
         if client is None:
             return
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while (self._queue or self._inflight) and time.monotonic() < deadline:
+            while (self._queue or self._inflight) and self._connected:
+                if time.monotonic() >= deadline:
+                    break
                 self._cond.wait(max(0.0, deadline - time.monotonic()))
             left = len(self._queue) + len(self._inflight)
             connected = self._connected
