@@ -389,3 +389,25 @@ def test_a_full_queue_drops_the_oldest_and_counts_them(
     assert status["info"]["mqtt"]["dropped"] == 8
     assert any("queue full (5 events)" in line for line in logs), logs
     assert any("8 events were dropped while it was away" in line for line in logs), logs
+
+
+@needs_broker
+@pytest.mark.slow
+def test_discovery_is_sent_again_when_home_assistant_comes_online(tmp_path: Path) -> None:
+    broker = Broker(tmp_path)
+    broker.start()
+    watcher = Watcher(broker.port, ["homeassistant/event/#"])
+    jarvis = load_model(FIRMWARE / "hey_jarvis.tflite").metadata
+    config = MqttConfig(url=f"mqtt://127.0.0.1:{broker.port}", prefix="kws/den")
+    out = MqttPublisher(config, [("hey_jarvis", jarvis)], log=lambda line: None)
+    try:
+        out.start()
+        watcher.wait_for(lambda w: len(w.messages) == 1)
+        watcher.client.publish("homeassistant/status", b"online", qos=1)
+        watcher.wait_for(lambda w: len(w.messages) == 2)
+        assert watcher.messages[0][:2] == watcher.messages[1][:2]
+        assert json.loads(watcher.messages[1][1])["event_types"] == ["hey_jarvis"]
+    finally:
+        out.stop()
+        watcher.close()
+        broker.stop()
