@@ -256,6 +256,8 @@ def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
 
     if not config.models:
         raise KwsError("no model given: pass --model M.tflite (repeatable)")
+    if config.mqtt.url is None and config.mqtt != MqttConfig():
+        raise KwsError("MQTT settings without a broker: give --mqtt URL (or url in [mqtt])")
     if config.block_ms <= 0:
         raise KwsError(f"--block-ms must be positive, got {config.block_ms}")
     models = [load_model(path, backend=config.backend) for path in config.models]

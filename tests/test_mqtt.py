@@ -236,6 +236,8 @@ def test_a_password_in_the_url_is_refused_without_echoing_it() -> None:
     )  # fmt: skip
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "holds a password" in done.stderr and "hunter2" not in done.stderr
+    alone = listen("--model", str(FIRMWARE / "hey_jarvis.tflite"), "--mqtt-prefix", "kws/x")
+    assert alone.returncode == 2 and "MQTT settings without a broker" in alone.stderr
 
 
 # -- a real broker ---------------------------------------------------------------------------
