@@ -11,6 +11,7 @@ publisher starts, so ``kws.listen`` without ``--mqtt`` does not need the ``mqtt`
 from __future__ import annotations
 
 import contextlib
+import ssl
 import sys
 import threading
 import time
@@ -117,22 +118,41 @@ class MqttPublisher:
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         self._client = client
-        client.connect_async(self.broker.host, self.broker.port, config.keepalive_s)
+        why = self._first_connect(client)
         client.loop_start()
-        self._answered.wait(config.connect_timeout_s)
+        if why is None:
+            self._answered.wait(config.connect_timeout_s)
+            why = None if self._connected else "no answer"
         if self._refused is not None:
             client.disconnect()  # ends paho's backoff wait at once
             client.loop_stop()
             self._client = None
             raise KwsError(f"MQTT broker {self.broker} refused the connection ({self._refused})")
-        if not self._connected:
+        if why is not None:
             self.log(
-                f"broker {self.broker} does not answer yet; retrying with backoff (up to "
-                f"{config.reconnect_max_s:g} s apart) while listening; up to "
+                f"broker {self.broker} not reachable yet ({why}); retrying with backoff (up "
+                f"to {config.reconnect_max_s:g} s apart) while listening; up to "
                 f"{config.queue_size} events wait"
             )
         self._worker = threading.Thread(target=self._send_loop, name="kws-mqtt", daemon=True)
         self._worker.start()
+
+    def _first_connect(self, client: Any) -> str | None:
+        """Open the connection in this thread, so that the first failure can be named: None
+        when open (the broker's answer comes later), else why not; paho then keeps trying. A
+        broker certificate that is not trusted is a set-up error, not an outage: KwsError."""
+        client.connect_timeout = self.config.connect_timeout_s
+        try:
+            client.connect(self.broker.host, self.broker.port, self.config.keepalive_s)
+            return None
+        except ssl.SSLCertVerificationError as exc:
+            raise KwsError(
+                f"MQTT broker {self.broker}: its TLS certificate is not trusted "
+                f"({exc.verify_message}); name its CA with ca_file in [mqtt]"
+            ) from None
+        except OSError as exc:
+            client.connect_async(self.broker.host, self.broker.port, self.config.keepalive_s)
+            return exc.strerror or str(exc) or type(exc).__name__
 
     def _set_tls(self, client: Any) -> None:
         config = self.config

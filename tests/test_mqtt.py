@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware_models"
 DEMO = FIRMWARE / "demo" / "wake_words.wav"
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
+OPENSSL = shutil.which("openssl")
 PASSWD = shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path="/usr/sbin")
 needs_broker = pytest.mark.skipif(
     MOSQUITTO is None,
@@ -48,10 +49,11 @@ class Broker:
     """A mosquitto process with a generated config in ``root``; persistence keeps a subscriber's
     session (and the messages queued for it) across a restart."""
 
-    def __init__(self, root: Path, password: bool = False) -> None:
+    def __init__(self, root: Path, password: bool = False, tls: bool = False) -> None:
         self.root, self.port = root, free_port()
         lines = [
             f"listener {self.port} 127.0.0.1",
+            *(make_certificates(root) if tls else []),
             f"allow_anonymous {'false' if password else 'true'}",
             "persistence true",
             f"persistence_location {root}/",
@@ -87,10 +89,35 @@ class Broker:
             self.process = None
 
 
+def make_certificates(root: Path) -> list[str]:
+    """A CA (``ca.pem``) and a server certificate for 127.0.0.1 signed by it; mosquitto's
+    listener lines that use them."""
+    assert OPENSSL is not None
+
+    def run(*args: str) -> None:
+        subprocess.run([OPENSSL, *args], cwd=root, check=True, capture_output=True)
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=kws test CA")  # fmt: skip
+    run("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (root / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf")  # fmt: skip
+    return [f"cafile {root}/ca.pem", f"certfile {root}/server.pem", f"keyfile {root}/server.key"]
+
+
 class Watcher:
     """A paho subscriber that records (topic, payload, retain) of everything it receives."""
 
-    def __init__(self, port: int, topics: list[str], client_id: str = "", auth: bool = False):
+    def __init__(
+        self,
+        port: int,
+        topics: list[str],
+        client_id: str = "",
+        auth: bool = False,
+        ca_file: Path | None = None,
+    ):
         from paho.mqtt.client import CallbackAPIVersion, Client
 
         self.messages: list[tuple[str, bytes, bool]] = []
@@ -100,6 +127,8 @@ class Watcher:
         )
         if auth:
             self.client.username_pw_set(USER, PASSWORD)
+        if ca_file is not None:
+            self.client.tls_set(ca_certs=str(ca_file))
         self.client.reconnect_delay_set(1, 1)
         subscribed = threading.Event()
 
@@ -375,7 +404,7 @@ def test_a_full_queue_drops_the_oldest_and_counts_them(
     logs: list[str] = []
     out = publisher(broker.port, queue_size=5, logs=logs)
     out.start()
-    assert "does not answer yet" in logs[0]
+    assert "not reachable yet (Connection refused)" in logs[0]
     for i in range(12):
         out.publish(detection(i))
     assert out.stats() == {"connected": False, "queued": 5, "dropped": 7}
@@ -411,5 +440,31 @@ def test_discovery_is_sent_again_when_home_assistant_comes_online(tmp_path: Path
         assert json.loads(watcher.messages[1][1])["event_types"] == ["hey_jarvis"]
     finally:
         out.stop()
+        watcher.close()
+        broker.stop()
+
+
+@needs_broker
+@pytest.mark.slow
+@pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed (tools/setup.sh installs it)")
+def test_tls_and_the_mqtt_table_of_a_config_file(tmp_path: Path) -> None:
+    broker = Broker(tmp_path, tls=True)
+    broker.start()
+    watcher = Watcher(broker.port, ["kws/tls/#"], ca_file=tmp_path / "ca.pem")
+    config = tmp_path / "listen.toml"
+    table = f'[mqtt]\nurl = "mqtts://127.0.0.1:{broker.port}"\nprefix = "kws/tls"\n'
+    try:
+        config.write_text(f'{table}ca_file = "{tmp_path / "ca.pem"}"\n')
+        done = listen("--config", str(config), "--model", str(FIRMWARE / "hey_jarvis.tflite"),
+                      "--input", str(DEMO))  # fmt: skip
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        watcher.wait_for(lambda w: len(w.payloads("kws/tls/detection")) == 2)
+        # without the CA the broker's certificate is not trusted: a set-up error, not an outage
+        config.write_text(table)
+        untrusted = listen("--config", str(config), "--model", str(FIRMWARE / "hey_jarvis.tflite"),
+                           "--input", str(DEMO))  # fmt: skip
+        assert untrusted.returncode == 2 and untrusted.stderr.count("\n") == 1
+        assert "TLS certificate is not trusted" in untrusted.stderr
+    finally:
         watcher.close()
         broker.stop()
