@@ -86,6 +86,7 @@ class MqttPublisher:
         self._outage_drops = 0
         self._answered = threading.Event()
         self._refused: str | None = None  # why the broker refused the credentials
+        self._failure: str | None = None  # the last refused CONNACK's reason
         self._failure_logged = False
         self._ever_connected = False
         self._client: Any = None
@@ -122,7 +123,7 @@ class MqttPublisher:
         client.loop_start()
         if why is None:
             self._answered.wait(config.connect_timeout_s)
-            why = None if self._connected else "no answer"
+            why = None if self._connected else (self._failure or "no answer")
         if self._refused is not None:
             client.disconnect()  # ends paho's backoff wait at once
             client.loop_stop()
@@ -252,6 +253,7 @@ class MqttPublisher:
             if not self._failure_logged and self._worker is not None:
                 self._failure_logged = True
                 self.log(f"broker {self.broker} refused the connection ({reason}); retrying")
+            self._failure = str(reason)
             if reason.value in AUTH_REFUSED:
                 self._refused = str(reason)
             self._answered.set()
