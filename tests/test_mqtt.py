@@ -130,22 +130,25 @@ class Watcher:
         if ca_file is not None:
             self.client.tls_set(ca_certs=str(ca_file))
         self.client.reconnect_delay_set(1, 1)
-        subscribed = threading.Event()
+        subscribed = threading.Semaphore(0)
 
         def on_connect(client, userdata, flags, reason, properties) -> None:  # type: ignore[no-untyped-def]
             for topic in topics:
                 client.subscribe(topic, qos=1)
-            subscribed.set()
+
+        def on_subscribe(client, userdata, mid, reasons, properties) -> None:  # type: ignore[no-untyped-def]
+            subscribed.release()
 
         def on_message(client, userdata, message) -> None:  # type: ignore[no-untyped-def]
             with self.lock:
                 self.messages.append((message.topic, message.payload, bool(message.retain)))
 
         self.client.on_connect, self.client.on_message = on_connect, on_message
+        self.client.on_subscribe = on_subscribe
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        assert subscribed.wait(5)
-        time.sleep(0.2)  # the SUBACKs
+        for _ in topics:  # every SUBACK: from here on, nothing published is missed
+            assert subscribed.acquire(timeout=5)
 
     def payloads(self, prefix: str) -> list[dict]:
         with self.lock:
@@ -307,6 +310,8 @@ def test_cli_publishes_every_event_and_retained_discovery(
     assert status[-1]["info"]["mqtt"] == {"connected": True, "queued": 0, "dropped": 0}
     # a subscriber arriving later gets the discovery configs, the availability and the room
     late = Watcher(auth_broker.port, ["homeassistant/#", "kws/test/#"], auth=True)
+    late.wait_for(lambda w: len(w.messages) >= 4)
+    time.sleep(0.2)  # and nothing more
     late.close()
     retained = {t: p for t, p, retain in late.messages if retain}
     assert set(retained) == {
