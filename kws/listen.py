@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from kws.errors import KwsError
 from kws.events import Event
+from kws.mqtt_config import MqttConfig
 from kws.pipeline import Pipeline, PipelineConfig
 from kws.readable import readable as readable_line
 from kws.schema import field_names, reject_unknown_keys
@@ -49,6 +50,8 @@ class ListenConfig:
     readable: bool | None = None
     """Also write a readable line per event to stderr; None: when stdout is a terminal."""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    """Also publish every event to an MQTT broker (``[mqtt]``; off while ``url`` is unset)."""
 
     @classmethod
     def from_toml(cls, path: Path) -> ListenConfig:
@@ -57,13 +60,16 @@ class ListenConfig:
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise KwsError(f"{path}: cannot read config ({exc})") from None
         pipeline = data.pop("pipeline", {})
+        mqtt = data.pop("mqtt", {})
         try:
             reject_unknown_keys("config", data, field_names(cls))
             reject_unknown_keys("[pipeline]", pipeline, field_names(PipelineConfig))
+            reject_unknown_keys("[mqtt]", mqtt, field_names(MqttConfig))
+            mqtt_config = MqttConfig(**mqtt)
         except ValueError as exc:
             raise KwsError(f"{path}: {exc}") from None
         data["models"] = tuple(data.get("models", ()))
-        return cls(**data, pipeline=PipelineConfig(**pipeline))
+        return cls(**data, pipeline=PipelineConfig(**pipeline), mqtt=mqtt_config)
 
 
 def _threshold(text: str) -> tuple[str, float]:
@@ -168,6 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="force a TFLite interpreter backend (default: the first one installed)",
     )
     parser.add_argument(
+        "--mqtt",
+        metavar="mqtt://[USER@]HOST[:PORT]",
+        help="also publish every event as JSON to this MQTT broker, with Home Assistant "
+        "discovery (mqtts:// for TLS; the password comes from --mqtt-password-file, never "
+        "the URL); needs the mqtt extra",
+    )
+    parser.add_argument(
+        "--mqtt-prefix", metavar="TOPIC", help="MQTT topic prefix (default kws/<hostname>)"
+    )
+    parser.add_argument(
+        "--mqtt-password-file", metavar="FILE", help="file holding the MQTT password"
+    )
+    parser.add_argument(
         "--config", type=Path, metavar="FILE.toml", help="read ListenConfig values from TOML"
     )
     return parser
@@ -199,6 +218,20 @@ def config_from_args(args: argparse.Namespace) -> ListenConfig:
         pipeline["speaker_threshold"] = args.speaker_threshold
     if pipeline:
         changes["pipeline"] = replace(config.pipeline, **pipeline)
+    mqtt = {
+        key: value
+        for key, value in (
+            ("url", args.mqtt),
+            ("prefix", args.mqtt_prefix),
+            ("password_file", args.mqtt_password_file),
+        )
+        if value is not None
+    }
+    if mqtt:
+        try:
+            changes["mqtt"] = replace(config.mqtt, **mqtt)
+        except ValueError as exc:
+            raise KwsError(str(exc).replace("[mqtt] prefix", "--mqtt-prefix")) from None
     return replace(config, **changes)
 
 
@@ -223,6 +256,8 @@ def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
 
     if not config.models:
         raise KwsError("no model given: pass --model M.tflite (repeatable)")
+    if config.mqtt.url is None and config.mqtt != MqttConfig():
+        raise KwsError("MQTT settings without a broker: give --mqtt URL (or url in [mqtt])")
     if config.block_ms <= 0:
         raise KwsError(f"--block-ms must be positive, got {config.block_ms}")
     models = [load_model(path, backend=config.backend) for path in config.models]
@@ -238,9 +273,13 @@ def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
     elif config.profiles is not None:
         raise KwsError("--profiles needs --speaker-model (the model the profiles were made with)")
 
+    publisher = None
+
     def emit(event: Event) -> None:
         out.write(event.to_json() + "\n")
         out.flush()
+        if publisher is not None:
+            publisher.publish(event)
         line = readable_line(event) if notes is not None else None
         if line is not None and notes is not None:
             notes.write(line + "\n")
@@ -256,9 +295,18 @@ def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
     # per second of audio, and events do not depend on block size.
     source = open_source(config.input, config.device, config.realtime, block if live else None)
     try:
+        if config.mqtt.url is not None:
+            from kws.mqtt import MqttPublisher
+
+            models_info = [(n, m.metadata) for n, m in zip(pipeline.names, models, strict=True)]
+            mqtt = MqttPublisher(config.mqtt, models_info)
+            mqtt.start()
+            publisher = mqtt
         pipeline.run(source, getattr(source, "description", ""))
     finally:
         source.close()
+        if publisher is not None:
+            publisher.stop()
     return 0
 
 
