@@ -33,7 +33,7 @@ SAMPLE_RATE = 16000  # Hz, the runtime's only rate
 WAV_BLOCK_SAMPLES = 1600  # 100 ms
 MIC_BLOCK_SAMPLES = 320  # 20 ms
 MIC_STALL_SECONDS = 5.0  # no callback for this long means the device is gone
-CLOSE_TIMEOUT_S = 3.0  # how long closing a capture stream may take before it is left to exit
+CLOSE_TIMEOUT_S = 1.0  # how long closing a capture stream may take before it is left to exit
 
 _INSTALL_HINT = "install the mic extra: pip install 'kws[mic]'; and libportaudio2"
 

@@ -14,14 +14,18 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kws.errors import KwsError
 from kws.events import Event
 from kws.mqtt_config import MqttConfig
 from kws.pipeline import Pipeline, PipelineConfig
 from kws.readable import readable as readable_line
-from kws.schema import field_names, reject_unknown_keys
+from kws.schema import field_names, reject_unknown_keys, threshold_arg
+from kws.wyoming.config import WyomingConfig
+
+if TYPE_CHECKING:
+    from kws.wyoming.background import ServerThread
 
 BLOCK_MS_DEFAULT = 20
 
@@ -52,6 +56,9 @@ class ListenConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     """Also publish every event to an MQTT broker (``[mqtt]``; off while ``url`` is unset)."""
+    wyoming: WyomingConfig | None = None
+    """Also serve Wyoming clients (Home Assistant) from this process (the ``[wyoming]`` table;
+    its models default to ``models``, loaded again for the server's thread)."""
 
     @classmethod
     def from_toml(cls, path: Path) -> ListenConfig:
@@ -61,6 +68,7 @@ class ListenConfig:
             raise KwsError(f"{path}: cannot read config ({exc})") from None
         pipeline = data.pop("pipeline", {})
         mqtt = data.pop("mqtt", {})
+        wyoming = data.pop("wyoming", None)
         try:
             reject_unknown_keys("config", data, field_names(cls))
             reject_unknown_keys("[pipeline]", pipeline, field_names(PipelineConfig))
@@ -69,19 +77,11 @@ class ListenConfig:
         except ValueError as exc:
             raise KwsError(f"{path}: {exc}") from None
         data["models"] = tuple(data.get("models", ()))
+        if wyoming is not None:
+            if not isinstance(wyoming, dict):
+                raise KwsError(f"{path}: [wyoming] must be a table")
+            data["wyoming"] = WyomingConfig.from_dict(f"{path}: [wyoming]", wyoming)
         return cls(**data, pipeline=PipelineConfig(**pipeline), mqtt=mqtt_config)
-
-
-def _threshold(text: str) -> tuple[str, float]:
-    """'0.6' -> ('*', 0.6); 'hey_jarvis=0.7' or 'model:label=0.7' -> (key, value)."""
-    key, _, value = text.rpartition("=")
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a threshold: {text!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"threshold must be within [0, 1]: {text!r}")
-    return (key or "*"), number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--threshold",
         action="append",
-        type=_threshold,
+        type=threshold_arg,
         default=[],
         metavar="[LABEL=]T",
         help="detection threshold 0..1 overriding the model's calibrated one; 'T' for every "
@@ -294,6 +294,8 @@ def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
     # Unpaced input runs as fast as possible: the sources' larger default blocks cost less
     # per second of audio, and events do not depend on block size.
     source = open_source(config.input, config.device, config.realtime, block if live else None)
+    server = None
+    info: dict[str, object] = {}
     try:
         if config.mqtt.url is not None:
             from kws.mqtt import MqttPublisher
@@ -302,12 +304,43 @@ def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
             mqtt = MqttPublisher(config.mqtt, models_info)
             mqtt.start()
             publisher = mqtt
-        pipeline.run(source, getattr(source, "description", ""))
+        if config.wyoming is not None:
+            server = _start_server(config)
+            info["wyoming"] = server.uri
+        pipeline.run(source, getattr(source, "description", ""), info)
     finally:
+        # Within STOP_BUDGET_S of Ctrl-C or SIGTERM: the server winds down while the rest close.
+        if server is not None:
+            server.request_stop()
         source.close()
         if publisher is not None:
-            publisher.stop()
+            publisher.stop(timeout_s=0.5)
+        if server is not None:
+            server.stop(timeout_s=0.5)
     return 0
+
+
+def _start_server(config: ListenConfig) -> ServerThread:
+    """The ``[wyoming]`` server on its own thread, over its own copies of the models."""
+    assert config.wyoming is not None
+    from kws.wyoming.background import ServerThread
+
+    try:
+        import wyoming
+    except ImportError:
+        from kws.wyoming import INSTALL_HINT
+
+        raise KwsError(f"[wyoming]: {INSTALL_HINT}") from None
+    wyoming = config.wyoming
+    server = ServerThread(
+        replace(
+            wyoming,
+            models=wyoming.models or config.models,
+            backend=wyoming.backend or config.backend,
+        )
+    )
+    server.start()
+    return server
 
 
 def _is_terminal(out: TextIO) -> bool:

@@ -321,8 +321,14 @@ class Pipeline:
             for name, m in zip(self.names, self.models, strict=True)
         ]
 
-    def run(self, source: Iterable[np.ndarray], source_name: str = "") -> Status:
-        """Process a whole source; emit started/running/overrun/stopped status events.
+    def run(
+        self,
+        source: Iterable[np.ndarray],
+        source_name: str = "",
+        extra_info: dict[str, object] | None = None,
+    ) -> Status:
+        """Process a whole source; emit started/running/overrun/stopped status events (the
+        ``started`` one's info says the source, the models and ``extra_info``).
 
         Returns the final ``stopped`` status. KeyboardInterrupt ends the run cleanly with
         reason ``interrupted``; a KwsError from the source (a vanished device) is reported as a
@@ -330,6 +336,7 @@ class Pipeline:
         """
         sink: list[Event] = []
         info: dict[str, object] = {"source": source_name, "models": self.describe()}
+        info.update(extra_info or {})
         if self.speaker is not None:
             info["speaker"] = {
                 "model": str(self.speaker.model.path),

@@ -1,7 +1,9 @@
-"""Strict mapping of TOML/JSON values onto frozen dataclasses: an unknown key is an error."""
+"""Strict mapping of TOML/JSON and command-line values onto frozen dataclasses: an unknown key
+is an error."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -18,3 +20,16 @@ def reject_unknown_keys(where: str, data: Mapping[str, Any], allowed: Collection
     unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise ValueError(f"{where} has unknown keys: {', '.join(unknown)}")
+
+
+def threshold_arg(text: str) -> tuple[str, float]:
+    """A ``--threshold`` value: '0.6' -> ('*', 0.6); 'hey_jarvis=0.7' or 'model:label=0.7' ->
+    (key, value), the keys :func:`kws.pipeline.resolve_thresholds` reads."""
+    key, _, value = text.rpartition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a threshold: {text!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"threshold must be within [0, 1]: {text!r}")
+    return (key or "*"), number

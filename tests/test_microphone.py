@@ -92,8 +92,10 @@ def test_listen_detects_keywords_played_into_the_microphone(tiny_models, tmp_pat
         time.sleep(1.5)  # let the last block drain through the ring buffer
     finally:
         listener.send_signal(signal.SIGINT)
+        asked = time.monotonic()
         try:
             out, err = listener.communicate(timeout=30)
+            took = time.monotonic() - asked
         except subprocess.TimeoutExpired:  # say where it hangs, then fail
             listener.send_signal(signal.SIGABRT)
             _, err = listener.communicate(timeout=30)
@@ -103,6 +105,8 @@ def test_listen_detects_keywords_played_into_the_microphone(tiny_models, tmp_pat
     stopped = events[-1]
     assert stopped["state"] == "stopped" and stopped["reason"] == "interrupted"
     assert stopped["t"] > 9.0  # the whole clip was captured
+    # PortAudio was capturing: closing it waits at most kws.audio.CLOSE_TIMEOUT_S (1 s)
+    assert took < 2.0, f"stopped {took:.2f} s after SIGINT"
     found = [e for e in events if e["type"] == "detection"]
     assert [e["keyword"] for e in found] == ["chirp", "chirp"], found
     # Stream time starts when capture starts, before playback: keep the spacing of the two.

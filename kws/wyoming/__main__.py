@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kws.errors import KwsError
-from kws.listen import _threshold
+from kws.schema import threshold_arg
 from kws.wyoming import INSTALL_HINT
 from kws.wyoming.config import DEFAULT_URI, WyomingConfig
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--threshold",
         action="append",
-        type=_threshold,
+        type=threshold_arg,
         default=[],
         metavar="[LABEL=]T",
         help="detection threshold 0..1 overriding the model's calibrated one; 'T' for every "
