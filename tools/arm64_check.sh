@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Prove the Raspberry Pi path on an x86-64 Debian machine: an arm64 Debian root of the host's
+# release run through qemu-user (binfmt_misc), `pip install .` in it (the native frontend built
+# by its gcc; numpy, soxr, ai-edge-litert as aarch64 wheels from PyPI), then `python -m
+# kws.listen --model firmware_models/hey_jarvis.tflite --input firmware_models/demo/wake_words.wav`
+# there and on the host, compared (tools/arm64_report.py), with the native frontend against the
+# numpy reference under arm64. Writes benchmarks/results/arm64/arm64_check.{md,json}; exit 0 when
+# every check passed.
+#
+# Usage: sudo tools/arm64_check.sh [ROOT]      (needs root: apt-get, debootstrap, chroot, mount)
+#   ROOT              the arm64 root, outside the checkout; reused when present
+#                     (default $KWS_ARM64_ROOT, else /var/tmp/kws-arm64-root)
+#   KWS_HOST_PYTHON   the host's Python with kws' runtime installed (default .venv/bin/python)
+#   KWS_ARM64_MIRROR  Debian mirror for debootstrap (default http://deb.debian.org/debian)
+# The slow steps (debootstrap about 10 minutes, apt-get in the root, pip's native build) run
+# under `nice -n 15`; a second run reuses the root and redoes only the checkout copy, a fresh
+# venv with `pip install .` and the comparison.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(realpath -m "${1:-${KWS_ARM64_ROOT:-/var/tmp/kws-arm64-root}}")
+MIRROR=${KWS_ARM64_MIRROR:-http://deb.debian.org/debian}
+HOST_PY=${KWS_HOST_PYTHON:-$REPO/.venv/bin/python}
+OUT=$REPO/benchmarks/results/arm64
+NICE=(nice -n 15)
+GUEST_PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev)
+
+die() { echo "arm64_check: $*" >&2; exit 2; }
+say() { echo "arm64_check: $*" >&2; }
+[ "$(id -u)" -eq 0 ] || die "needs root (apt-get, debootstrap, chroot, mount): run it with sudo"
+case "$ROOT/" in "$REPO"/*) die "$ROOT is inside the checkout; give a root outside it" ;; esac
+[ -x "$HOST_PY" ] || HOST_PY=$(command -v python3)
+[ "$(uname -m)" = x86_64 ] || say "host is $(uname -m), not x86_64: the comparison still runs"
+SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:?no codename in /etc/os-release}")
+
+declare -A SECONDS_OF=()
+timed() {  # timed NAME COMMAND...: run it, remember its wall seconds
+  local name=$1 start ns
+  shift
+  start=$(date +%s%N)
+  "$@" || return $?
+  ns=$(($(date +%s%N) - start))
+  SECONDS_OF[$name]=$(printf '%d.%03d' $((ns / 1000000000)) $((ns / 1000000 % 1000)))
+}
+
+# 1. Host tools: qemu-user-static (its binfmt entries use the F flag, so the root needs no copy
+# of the emulator), binfmt-support to register them, debootstrap.
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+[ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+command -v update-binfmts >/dev/null || need+=(binfmt-support)
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${NICE[@]}" apt-get install -y -qq --no-install-recommends \
+    "${need[@]}" >/dev/null
+fi
+BINFMT=/proc/sys/fs/binfmt_misc
+if [ ! -e $BINFMT/qemu-aarch64 ]; then
+  # In a container without systemd nobody mounted binfmt_misc or ran binfmt-support.
+  [ -e $BINFMT/register ] || mount -t binfmt_misc binfmt_misc $BINFMT ||
+    die "cannot mount binfmt_misc (a container without CAP_SYS_ADMIN?); arm64 binaries cannot run"
+  update-binfmts --enable qemu-aarch64 || die "update-binfmts cannot register qemu-aarch64"
+fi
+grep -qx enabled $BINFMT/qemu-aarch64 || die "$BINFMT/qemu-aarch64 is registered but disabled"
+FLAGS=$(sed -n 's/^flags: //p' $BINFMT/qemu-aarch64)
+INTERPRETER=$(sed -n 's/^interpreter //p' $BINFMT/qemu-aarch64)
+
+# 2. The arm64 root of the host's Debian release.
+mkdir -p "$ROOT"
+if [ ! -e "$ROOT/.kws-debootstrap-done" ]; then
+  say "debootstrap --arch=arm64 $SUITE into $ROOT (about 10 minutes under emulation)"
+  timed debootstrap "${NICE[@]}" debootstrap --arch=arm64 --variant=minbase "$SUITE" "$ROOT" \
+    "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 || die "debootstrap failed; see $ROOT.debootstrap.log"
+  touch "$ROOT/.kws-debootstrap-done"
+fi
+if [[ $FLAGS != *F* ]]; then  # the kernel opens the interpreter inside the root: put it there
+  mkdir -p "$ROOT$(dirname "$INTERPRETER")"
+  cp "$(readlink -f "$INTERPRETER")" "$ROOT$INTERPRETER"
+fi
+MOUNTED=()
+cleanup() { for m in "${MOUNTED[@]}"; do umount "$m" || umount -l "$m"; done; }
+trap cleanup EXIT
+for m in proc dev; do
+  mountpoint -q "$ROOT/$m" && continue
+  if [ $m = proc ]; then mount -t proc proc "$ROOT/proc"; else mount --bind /dev "$ROOT/dev"; fi
+  MOUNTED=("$ROOT/$m" "${MOUNTED[@]}")
+done
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+IN_ROOT=(chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
+[ "$("${IN_ROOT[@]}" uname -m)" = aarch64 ] || die "the root does not run as aarch64"
+
+# 3. What a Pi user installs: Debian's python3, venv and a C compiler for the native frontend.
+if ! "${IN_ROOT[@]}" dpkg -s "${GUEST_PACKAGES[@]}" >/dev/null 2>&1; then
+  say "apt-get install ${GUEST_PACKAGES[*]} in the root"
+  timed guest_apt "${NICE[@]}" "${IN_ROOT[@]}" sh -c "apt-get update -qq &&
+    apt-get install -y -qq --no-install-recommends ${GUEST_PACKAGES[*]} >/dev/null"
+fi
+
+# 4. The checkout's files (tracked and new, not ignored: no build products) and a fresh venv.
+SRC=/opt/kws-src
+WORK=/opt/kws-out
+rm -rf "${ROOT:?}$SRC" "${ROOT:?}/opt/kws-venv"
+mkdir -p "$ROOT$SRC" "$ROOT$WORK"
+(cd "$REPO" && git ls-files -z --cached --others --exclude-standard |
+  tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$ROOT$SRC"
+COMMIT=$(git -C "$REPO" describe --always --dirty --abbrev=12)
+say "python3 -m venv and pip install . in the root (builds the native frontend with gcc)"
+timed venv "${NICE[@]}" "${IN_ROOT[@]}" python3 -m venv /opt/kws-venv
+timed pip_install "${NICE[@]}" "${IN_ROOT[@]}" /opt/kws-venv/bin/pip install -q --no-input \
+  --progress-bar off --report $WORK/pip-report.json --only-binary numpy,soxr,ai-edge-litert $SRC
+
+# 5. The same probe on arm64 (the installed kws: a script path keeps the checkout off sys.path)
+# and on the host (the checkout's kws), then the comparison.
+say "probing under arm64 emulation"
+timed arm64_probe "${NICE[@]}" "${IN_ROOT[@]}" /opt/kws-venv/bin/python $SRC/tools/arm64_probe.py \
+  --model $SRC/firmware_models/hey_jarvis.tflite \
+  --input $SRC/firmware_models/demo/wake_words.wav --out $WORK/arm64.json --arrays $WORK/arm64.npz
+say "probing on the host with $HOST_PY"
+timed host_probe env PYTHONPATH="$REPO" "$HOST_PY" "$REPO/tools/arm64_probe.py" \
+  --model "$REPO/firmware_models/hey_jarvis.tflite" \
+  --input "$REPO/firmware_models/demo/wake_words.wav" \
+  --out "$ROOT$WORK/host.json" --arrays "$ROOT$WORK/host.npz"
+timings=""
+for name in "${!SECONDS_OF[@]}"; do timings+="${timings:+, }\"${name}_wall_s\": ${SECONDS_OF[$name]}"; done
+cat >"$ROOT$WORK/setup.json" <<EOF
+{"suite": "$SUITE", "mirror": "$MIRROR", "root": "$ROOT", "commit": "$COMMIT",
+ "qemu": "$(qemu-aarch64-static --version | head -1)",
+ "binfmt": "binfmt_misc entry qemu-aarch64, flags $FLAGS, interpreter $INTERPRETER",
+ "guest_packages": "${GUEST_PACKAGES[*]}", "timings_s": {$timings}}
+EOF
+PYTHONPATH="$REPO" "$HOST_PY" "$REPO/tools/arm64_report.py" --out-dir "$OUT" \
+  --host "$ROOT$WORK/host.json" --host-arrays "$ROOT$WORK/host.npz" \
+  --arm64 "$ROOT$WORK/arm64.json" --arm64-arrays "$ROOT$WORK/arm64.npz" \
+  --setup "$ROOT$WORK/setup.json" --pip-report "$ROOT$WORK/pip-report.json"
+say "wrote $OUT/arm64_check.md"
