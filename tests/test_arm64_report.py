@@ -87,8 +87,9 @@ def test_arrays_compared_bit_for_bit() -> None:
     b[1, 2] = np.nextafter(b[1, 2], np.float32(2))
     result = compare_arrays({"x": a, "y": a, "only_host": a}, {"x": a, "y": b, "z": a})
     assert set(result) == {"x", "y"}
-    assert result["x"] == {"identical": True, "max_abs_diff": 0.0, "values": 12}
+    assert result["x"] == {"identical": True, "max_abs_diff": 0.0, "values": 12, "differing": 0}
     assert not result["y"]["identical"]
+    assert result["y"]["differing"] == 1
     assert 0 < result["y"]["max_abs_diff"] < 1e-7
 
 
@@ -111,14 +112,14 @@ def test_main_writes_json_and_markdown_and_exits_1_on_a_mismatch(tmp_path: Path)
     for name, value in {"host": host, "arm64": arm}.items():
         paths[name] = tmp_path / f"{name}.json"
         paths[name].write_text(json.dumps(value))
-        np.savez(tmp_path / f"{name}.npz", scores=np.zeros((2, 2), dtype=np.float32))
+        np.savez(tmp_path / f"{name}.npz", scores_m=np.zeros((2, 2), dtype=np.float32))
     args = [f"--out-dir={tmp_path / 'out'}"]
     for name in ("host", "arm64"):
         args += [f"--{name}={paths[name]}", f"--{name}-arrays={tmp_path / f'{name}.npz'}"]
     assert main(args) == 1
     report = json.loads((tmp_path / "out" / "arm64_check.json").read_text())
     assert report["checks"]["same_detections"] is False
-    assert report["host_vs_arm64_arrays"]["scores"]["identical"]
+    assert report["host_vs_arm64_arrays"]["scores_m"]["identical"]
     markdown = (tmp_path / "out" / "arm64_check.md").read_text()
     assert "FAILED" in markdown
     assert "| same_detections | NO |" in markdown

@@ -33,12 +33,14 @@ case "$ROOT/" in "$REPO"/*) die "$ROOT is inside the checkout; give a root outsi
 SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:?no codename in /etc/os-release}")
 
 declare -A SECONDS_OF=()
+STEPS=()
 timed() {  # timed NAME COMMAND...: run it, remember its wall seconds
   local name=$1 start ns
   shift
   start=$(date +%s%N)
   "$@" || return $?
   ns=$(($(date +%s%N) - start))
+  STEPS+=("$name")
   SECONDS_OF[$name]=$(printf '%d.%03d' $((ns / 1000000000)) $((ns / 1000000 % 1000)))
 }
 
@@ -86,8 +88,13 @@ for m in proc dev; do
   MOUNTED=("$ROOT/$m" "${MOUNTED[@]}")
 done
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# pip in the root trusts what the host trusts (a TLS-inspecting proxy's CA, say); it reads no
+# pip configuration of the host, so its packages come from PyPI.
+HOST_CA=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
+[ -f "$HOST_CA" ] && cp "$HOST_CA" "$ROOT/etc/kws-host-ca.crt"
 IN_ROOT=(chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
+[ -f "$ROOT/etc/kws-host-ca.crt" ] && IN_ROOT+=(PIP_CERT=/etc/kws-host-ca.crt)
 [ "$("${IN_ROOT[@]}" uname -m)" = aarch64 ] || die "the root does not run as aarch64"
 
 # 3. What a Pi user installs: Debian's python3, venv and a C compiler for the native frontend.
@@ -113,16 +120,23 @@ timed pip_install "${NICE[@]}" "${IN_ROOT[@]}" /opt/kws-venv/bin/pip install -q 
 # 5. The same probe on arm64 (the installed kws: a script path keeps the checkout off sys.path)
 # and on the host (the checkout's kws), then the comparison.
 say "probing under arm64 emulation"
+# Besides hey_jarvis (int8 weights, float activations), a float32 and a fully int8 model are
+# scored to show which interpreter kernels give the same bits on both machines.
+probe_args() {  # probe_args CHECKOUT: the probe's model and recording arguments
+  echo "--model $1/firmware_models/hey_jarvis.tflite --input $1/firmware_models/demo/wake_words.wav
+    --also-score $1/firmware_models/chirp_demo_streaming.tflite
+    --also-score $1/firmware_models/environment.tflite"
+}
+# shellcheck disable=SC2046  # the paths have no spaces in the root; word splitting is wanted
 timed arm64_probe "${NICE[@]}" "${IN_ROOT[@]}" /opt/kws-venv/bin/python $SRC/tools/arm64_probe.py \
-  --model $SRC/firmware_models/hey_jarvis.tflite \
-  --input $SRC/firmware_models/demo/wake_words.wav --out $WORK/arm64.json --arrays $WORK/arm64.npz
+  $(probe_args $SRC) --out $WORK/arm64.json --arrays $WORK/arm64.npz
 say "probing on the host with $HOST_PY"
+[[ $REPO != *[[:space:]]* ]] || die "the checkout's path $REPO has spaces; move it"
+# shellcheck disable=SC2046
 timed host_probe env PYTHONPATH="$REPO" "$HOST_PY" "$REPO/tools/arm64_probe.py" \
-  --model "$REPO/firmware_models/hey_jarvis.tflite" \
-  --input "$REPO/firmware_models/demo/wake_words.wav" \
-  --out "$ROOT$WORK/host.json" --arrays "$ROOT$WORK/host.npz"
+  $(probe_args "$REPO") --out "$ROOT$WORK/host.json" --arrays "$ROOT$WORK/host.npz"
 timings=""
-for name in "${!SECONDS_OF[@]}"; do timings+="${timings:+, }\"${name}_wall_s\": ${SECONDS_OF[$name]}"; done
+for name in "${STEPS[@]}"; do timings+="${timings:+, }\"${name}_wall_s\": ${SECONDS_OF[$name]}"; done
 cat >"$ROOT$WORK/setup.json" <<EOF
 {"suite": "$SUITE", "mirror": "$MIRROR", "root": "$ROOT", "commit": "$COMMIT",
  "qemu": "$(qemu-aarch64-static --version | head -1)",

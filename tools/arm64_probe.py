@@ -3,10 +3,11 @@ what one machine's installed kws does with a recording, for tools/arm64_check.sh
 
 Run as a script path (not ``-m tools...``) so that ``kws`` is whatever the interpreter has
 installed. It records versions and wheel tags, runs ``python -m kws.listen`` on the recording
-(its events and timings), scores the recording with the model directly (raw float scores, for a
-bit-for-bit comparison between machines) and computes the recording's features with the native
-frontend and the numpy reference under several configs (their largest difference here, and the
-arrays, for a comparison between machines). Imports only kws and numpy.
+(its events and timings), scores the recording with the model and any others given (raw float
+scores, for a bit-for-bit comparison between machines) and computes the recording's features
+with the native frontend and the numpy reference under several configs (their largest
+difference here, and the arrays, for a comparison between machines). Imports only kws and
+numpy.
 """
 
 from __future__ import annotations
@@ -124,16 +125,23 @@ def run_listen(model: Path, recording: Path) -> dict[str, Any]:
     }
 
 
-def raw_scores(model_path: Path, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Every model invocation's float scores over the recording, and the recording's features
-    by the model's frontend (native where built); with the CPU seconds the scoring took."""
+def raw_scores(model_path: Path, audio: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+    """Every invocation's float scores of a model over the recording (features by its own
+    frontend, native where built), with its quantization and the CPU seconds it took."""
     model = load_model(model_path)
     start = time.process_time()
     features = Frontend(model.metadata.features).compute(audio)
     calls = model.runner().push(features)
     seconds = time.process_time() - start
     scores = np.stack([s for _, s in calls]).astype(np.float32)
-    return features, scores, seconds
+    summary = {
+        "quantization": model.metadata.quantization,
+        "streaming": model.metadata.streaming,
+        "calls": int(scores.shape[0]),
+        "outputs": int(scores.shape[1]),
+        "cpu_s": seconds,
+    }
+    return summary, scores
 
 
 def compare_backends(
@@ -166,24 +174,29 @@ def compare_backends(
     return results, arrays
 
 
-def probe(model: Path, recording: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Everything this machine says about the model on the recording, and the arrays behind it."""
+def probe(
+    model: Path, recording: Path, also_score: list[Path]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Everything this machine says about the model on the recording, and the arrays behind it;
+    ``also_score`` models are scored on the same recording (other quantizations, to see which
+    interpreter kernels give the same bits on both machines)."""
     start = time.perf_counter()
     audio = load_audio(recording)
-    features, scores, score_cpu = raw_scores(model, audio)
+    scored, arrays = {}, {}
+    for path in [model, *also_score]:
+        scored[path.stem], arrays[f"scores_{path.stem}"] = raw_scores(path, audio)
     config = load_model(model).metadata.features
-    backends, arrays = compare_backends(feature_configs(config), audio)
+    backends, features = compare_backends(feature_configs(config), audio)
     report = {
         "environment": environment(),
         "model": str(model),
         "recording": str(recording),
         "listen": run_listen(model, recording),
-        "scores": {"calls": int(scores.shape[0]), "labels": int(scores.shape[1])},
-        "scoring_cpu_s": score_cpu,
+        "scored": scored,
         "native_vs_numpy": {"atol": ATOL, "rtol": RTOL, "configs": backends},
         "probe_wall_s": time.perf_counter() - start,
     }
-    return report, {"scores": scores, "model_features": features, **arrays}
+    return report, {**arrays, **features}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,8 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", type=Path, required=True, help="a 16 kHz mono WAV recording")
     parser.add_argument("--out", type=Path, required=True, help="JSON report")
     parser.add_argument("--arrays", type=Path, required=True, help=".npz of scores and features")
+    parser.add_argument(
+        "--also-score", type=Path, action="append", default=[], help="another model to score"
+    )
     args = parser.parse_args(argv)
-    report, arrays = probe(args.model.resolve(), args.input.resolve())
+    extra = [path.resolve() for path in args.also_score]
+    report, arrays = probe(args.model.resolve(), args.input.resolve(), extra)
     args.arrays.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.arrays, **arrays)
     atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())

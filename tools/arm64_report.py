@@ -74,6 +74,7 @@ def compare_arrays(host: dict[str, np.ndarray], other: dict[str, np.ndarray]) ->
             "identical": bool(np.array_equal(a, b)),
             "max_abs_diff": float(diff.max(initial=0.0)),
             "values": int(a.size),
+            "differing": int(np.count_nonzero(diff)),
         }
     return out
 
@@ -113,6 +114,7 @@ def build_report(
         "checks": checks,
         "detections": detections,
         "host_vs_arm64_arrays": compare_arrays(host_arrays, arm64_arrays),
+        "scored": arm64.get("scored", {}),
         "arm64_native_vs_numpy": arm64["native_vs_numpy"],
         "emulated_timings": {
             **setup.get("timings_s", {}),
@@ -155,7 +157,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         "|---|---|",
         *(f"| {name} | {'yes' if ok else 'NO'} |" for name, ok in report["checks"].items()),
         "",
-        f"## Detections of `{' '.join(report['command'][1:3])} ...` on the demo recording",
+        "## Detections on the demo recording",
+        "",
+        f"`{' '.join(report['command'])}` in the root; the same on the host.",
         "",
         f"Score tolerance {report['detections']['score_tolerance']}; times must be equal.",
         "",
@@ -173,15 +177,20 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "## Bit for bit, host against arm64",
         "",
-        "| array | identical | max abs diff |",
-        "|---|---|---|",
-        *(
-            f"| {name} | {'yes' if v['identical'] else 'no'} | {_fmt(v.get('max_abs_diff', -1))} |"
-            for name, v in arrays.items()
-        ),
+        "`scores_M`: every invocation's float output of model M over the recording (fed the "
+        "features its machine computed); `features_C`: the native frontend's output for config C.",
         "",
-        "`scores`: every model invocation's float output over the recording (the model fed the "
-        "features of its own machine); `features_*`: the native frontend's output per config.",
+        "| array | quantization | identical | values differing | max abs diff |",
+        "|---|---|---|---|---|",
+    ]
+    for name, v in arrays.items():
+        quantization = report["scored"].get(name.removeprefix("scores_"), {}).get("quantization")
+        lines.append(
+            f"| {name} | {quantization or ''} | {'yes' if v['identical'] else 'no'} "
+            f"| {v.get('differing', '?')} of {v.get('values', '?')} "
+            f"| {_fmt(v.get('max_abs_diff', -1))} |"
+        )
+    lines += [
         "",
         "## Native frontend against the numpy reference, on arm64",
         "",
