@@ -192,6 +192,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
+        "The frontend is C in double precision built with -ffp-contract=off, so its bits can "
+        "match across machines; the TFLite interpreter picks its kernels per CPU, so scores can "
+        "differ in the last bits (float32) or by output quantization steps (int8). Detections are "
+        "therefore compared with the tolerance above.",
+        "",
         "## Native frontend against the numpy reference, on arm64",
         "",
         f"tests/test_features.py's tolerance: atol {report['arm64_native_vs_numpy']['atol']}, "
@@ -228,6 +233,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| step | seconds |",
         "|---|---|",
         *(f"| {name} | {value:.2f} |" for name, value in t.items()),
+        *(
+            f"| {name} (when the root was made) | {value:.2f} |"
+            for name, value in setup.get("root_setup_timings_s", {}).items()
+        ),
         "",
     ]
     return "\n".join(lines)
