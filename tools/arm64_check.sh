@@ -12,6 +12,7 @@
 #                     (default $KWS_ARM64_ROOT, else /var/tmp/kws-arm64-root)
 #   KWS_HOST_PYTHON   the host's Python with kws' runtime installed (default .venv/bin/python)
 #   KWS_ARM64_MIRROR  Debian mirror for debootstrap (default http://deb.debian.org/debian)
+#   KWS_ARM64_SUITE   Debian release of the root (default: the host's, e.g. bookworm)
 # The slow steps (debootstrap 2.5 minutes, apt-get in the root 3.5, pip install 1 here) run
 # under `nice -n 15`; a second run reuses the root and redoes only the checkout copy, a fresh
 # venv with `pip install .` and the comparison.
@@ -27,10 +28,11 @@ GUEST_PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev)
 die() { echo "arm64_check: $*" >&2; exit 2; }
 say() { echo "arm64_check: $*" >&2; }
 [ "$(id -u)" -eq 0 ] || die "needs root (apt-get, debootstrap, chroot, mount): run it with sudo"
+[[ $REPO != *[[:space:]]* ]] || die "the checkout's path $REPO has spaces; move it"
 case "$ROOT/" in "$REPO"/*) die "$ROOT is inside the checkout; give a root outside it" ;; esac
 [ -x "$HOST_PY" ] || HOST_PY=$(command -v python3)
 [ "$(uname -m)" = x86_64 ] || say "host is $(uname -m), not x86_64: the comparison still runs"
-SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:?no codename in /etc/os-release}")
+SUITE=${KWS_ARM64_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:?no codename}")}
 
 declare -A SECONDS_OF=()
 STEPS=()
@@ -129,16 +131,18 @@ probe_args() {  # probe_args CHECKOUT: the probe's model and recording arguments
     --also-score $1/firmware_models/chirp_demo_streaming.tflite
     --also-score $1/firmware_models/environment.tflite"
 }
-# shellcheck disable=SC2046  # the paths have no spaces in the root; word splitting is wanted
+# shellcheck disable=SC2046  # no spaces in these paths (checked above): splitting is wanted
 timed arm64_probe "${NICE[@]}" "${IN_ROOT[@]}" /opt/kws-venv/bin/python $SRC/tools/arm64_probe.py \
   $(probe_args $SRC) --out $WORK/arm64.json --arrays $WORK/arm64.npz
 say "probing on the host with $HOST_PY"
-[[ $REPO != *[[:space:]]* ]] || die "the checkout's path $REPO has spaces; move it"
 # shellcheck disable=SC2046
-timed host_probe env PYTHONPATH="$REPO" "$HOST_PY" "$REPO/tools/arm64_probe.py" \
-  $(probe_args "$REPO") --out "$ROOT$WORK/host.json" --arrays "$ROOT$WORK/host.npz"
+timed host_probe env PYTHONPATH="$REPO" PYTHONDONTWRITEBYTECODE=1 \
+  "$HOST_PY" "$REPO/tools/arm64_probe.py" $(probe_args "$REPO") \
+  --out "$ROOT$WORK/host.json" --arrays "$ROOT$WORK/host.npz"
 timings=""
-for name in "${STEPS[@]}"; do timings+="${timings:+, }\"${name}_wall_s\": ${SECONDS_OF[$name]}"; done
+for name in "${STEPS[@]}"; do
+  timings+="${timings:+, }\"${name}_wall_s\": ${SECONDS_OF[$name]}"
+done
 root_timings=""  # of the run that made the root (this one, or an earlier one)
 while read -r name value; do
   root_timings+="${root_timings:+, }\"$name\": $value"
@@ -150,8 +154,12 @@ cat >"$ROOT$WORK/setup.json" <<EOF
  "guest_packages": "${GUEST_PACKAGES[*]}", "timings_s": {$timings},
  "root_setup_timings_s": {$root_timings}}
 EOF
-PYTHONPATH="$REPO" "$HOST_PY" "$REPO/tools/arm64_report.py" --out-dir "$OUT" \
+status=0
+PYTHONPATH="$REPO" PYTHONDONTWRITEBYTECODE=1 "$HOST_PY" "$REPO/tools/arm64_report.py" \
+  --out-dir "$OUT" \
   --host "$ROOT$WORK/host.json" --host-arrays "$ROOT$WORK/host.npz" \
   --arm64 "$ROOT$WORK/arm64.json" --arm64-arrays "$ROOT$WORK/arm64.npz" \
-  --setup "$ROOT$WORK/setup.json" --pip-report "$ROOT$WORK/pip-report.json"
+  --setup "$ROOT$WORK/setup.json" --pip-report "$ROOT$WORK/pip-report.json" || status=$?
+chown -R --reference="$REPO" "$OUT"  # run with sudo: the results belong to the checkout's owner
 say "wrote $OUT/arm64_check.md"
+exit $status
