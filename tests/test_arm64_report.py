@@ -93,7 +93,7 @@ def test_arrays_compared_bit_for_bit() -> None:
     assert 0 < result["y"]["max_abs_diff"] < 1e-7
 
 
-def test_report_fails_on_an_x86_wheel_or_a_missing_native_frontend() -> None:
+def test_report_fails_on_an_x86_wheel_a_missing_native_frontend_or_failed_tests() -> None:
     host, arm = probe("x86_64", [detection()]), probe("aarch64", [detection()])
     assert build_report(host, arm, {}, {}, {})["ok"]
     sdist = copy.deepcopy(arm)
@@ -102,6 +102,8 @@ def test_report_fails_on_an_x86_wheel_or_a_missing_native_frontend() -> None:
     numpy_only = copy.deepcopy(arm)
     numpy_only["listen"]["frontend"] = "numpy"
     assert not build_report(host, numpy_only, {}, {}, {})["checks"]["native_frontend_built"]
+    failed_tests = {"feature_tests": {"returncode": 1, "summary": "1 failed, 36 passed"}}
+    assert not build_report(host, arm, {}, {}, failed_tests)["checks"]["feature_tests_pass"]
     not_arm = build_report(host, probe("x86_64", [detection()]), {}, {}, {})
     assert not not_arm["checks"]["arm64_machine"]
 

@@ -139,6 +139,22 @@ say "probing on the host with $HOST_PY"
 timed host_probe env PYTHONPATH="$REPO" PYTHONDONTWRITEBYTECODE=1 \
   "$HOST_PY" "$REPO/tools/arm64_probe.py" $(probe_args "$REPO") \
   --out "$ROOT$WORK/host.json" --arrays "$ROOT$WORK/host.npz"
+# 6. The frontend's own tests on arm64 (python_speech_features as the oracle, native against
+# numpy over drawn configs), from a copy outside the checkout so that the installed kws is
+# tested; their dependencies go into the venv only now, after the runtime's checks.
+say "tests/test_features.py under arm64 emulation"
+rm -rf "${ROOT:?}/opt/kws-tests"
+mkdir -p "$ROOT/opt/kws-tests"
+cp "$REPO/tests/conftest.py" "$REPO/tests/test_features.py" "$ROOT/opt/kws-tests/"
+timed test_deps "${NICE[@]}" "${IN_ROOT[@]}" /opt/kws-venv/bin/pip install -q --no-input \
+  --progress-bar off --only-binary numpy,scipy "pytest>=8" "hypothesis>=6.100" \
+  "python_speech_features>=0.6" "scipy>=1.10"
+tests_rc=0
+timed feature_tests "${NICE[@]}" "${IN_ROOT[@]}" sh -c "cd /opt/kws-tests &&
+  exec /opt/kws-venv/bin/python -m pytest -q -p no:cacheprovider test_features.py" \
+  >"$ROOT$WORK/feature_tests.txt" 2>&1 || tests_rc=$?
+tests_summary=$(tail -1 "$ROOT$WORK/feature_tests.txt" | tr -d '="\\' | sed 's/^ *//; s/ *$//')
+
 timings=""
 for name in "${STEPS[@]}"; do
   timings+="${timings:+, }\"${name}_wall_s\": ${SECONDS_OF[$name]}"
@@ -152,6 +168,7 @@ cat >"$ROOT$WORK/setup.json" <<EOF
  "qemu": "$(qemu-aarch64-static --version | head -1)",
  "binfmt": "binfmt_misc entry qemu-aarch64, flags $FLAGS, interpreter $INTERPRETER",
  "guest_packages": "${GUEST_PACKAGES[*]}", "timings_s": {$timings},
+ "feature_tests": {"returncode": $tests_rc, "summary": "$tests_summary"},
  "root_setup_timings_s": {$root_timings}}
 EOF
 status=0

@@ -5,7 +5,8 @@ what tools/arm64_probe.py recorded on the host and in the emulated arm64 root, a
 Exit status 0 when the arm64 install is what a Pi needs and agrees with the host: the native
 frontend was built and equals the numpy reference within the tests' tolerance, numpy, soxr and
 ai-edge-litert came as aarch64 wheels, and ``kws.listen`` gives the host's detections (same
-keywords and times, scores within :data:`SCORE_TOLERANCE`); 1 otherwise.
+keywords and times, scores within :data:`SCORE_TOLERANCE`), and tests/test_features.py passed
+in the root (when the setup JSON says it ran); 1 otherwise.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def build_report(
         "litert_backend": arm64["listen"]["backend"] == "ai_edge_litert",
         "same_detections": detections["match"],
     }
+    if "feature_tests" in setup:
+        checks["feature_tests_pass"] = setup["feature_tests"]["returncode"] == 0
     listen = arm64["listen"]
     return {
         "ok": all(checks.values()),
@@ -201,6 +204,15 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"tests/test_features.py's tolerance: atol {report['arm64_native_vs_numpy']['atol']}, "
         f"rtol {report['arm64_native_vs_numpy']['rtol']}; input: the 36 s demo recording.",
+        *(
+            [
+                "",
+                "`tests/test_features.py` run with pytest in the arm64 root (against the installed "
+                f"kws): {tests['summary']} (exit status {tests['returncode']}).",
+            ]
+            if (tests := setup.get("feature_tests"))
+            else []
+        ),
         "",
         "| config | frames × features | max abs diff | identical | native CPU s | numpy CPU s |",
         "|---|---|---|---|---|---|",
