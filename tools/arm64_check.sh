@@ -4,8 +4,9 @@
 # by its gcc; numpy, soxr, ai-edge-litert as aarch64 wheels from PyPI), then `python -m
 # kws.listen --model firmware_models/hey_jarvis.tflite --input firmware_models/demo/wake_words.wav`
 # there and on the host, compared (tools/arm64_report.py), with the native frontend against the
-# numpy reference under arm64. Writes benchmarks/results/arm64/arm64_check.{md,json}; exit 0 when
-# every check passed.
+# numpy reference under arm64, then tests/test_features.py in the root. Writes
+# benchmarks/results/arm64/arm64_check.{md,json}; exit 0 when every check passed. Timings are
+# qemu's, not a Pi's.
 #
 # Usage: sudo tools/arm64_check.sh [ROOT]      (needs root: apt-get, debootstrap, chroot, mount)
 #   ROOT              the arm64 root, outside the checkout; reused when present
@@ -13,9 +14,9 @@
 #   KWS_HOST_PYTHON   the host's Python with kws' runtime installed (default .venv/bin/python)
 #   KWS_ARM64_MIRROR  Debian mirror for debootstrap (default http://deb.debian.org/debian)
 #   KWS_ARM64_SUITE   Debian release of the root (default: the host's, e.g. bookworm)
-# The slow steps (debootstrap 2.5 minutes, apt-get in the root 3.5, pip install 1 here) run
-# under `nice -n 15`; a second run reuses the root and redoes only the checkout copy, a fresh
-# venv with `pip install .` and the comparison.
+# The slow steps (debootstrap 2.5 minutes, apt-get in the root 3.5, pip install 1, the tests 1.5
+# on a 2-core machine) run under `nice -n 15`; a second run reuses the root and redoes only the
+# checkout copy, a fresh venv with `pip install .`, the comparison and the tests.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=$(realpath -m "${1:-${KWS_ARM64_ROOT:-/var/tmp/kws-arm64-root}}")
