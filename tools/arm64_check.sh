@@ -116,7 +116,8 @@ rm -rf "${ROOT:?}$SRC" "${ROOT:?}/opt/kws-venv"
 mkdir -p "$ROOT$SRC" "$ROOT$WORK"
 (cd "$REPO" && git ls-files -z --cached --others --exclude-standard |
   tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$ROOT$SRC"
-COMMIT=$(git -C "$REPO" describe --always --dirty --abbrev=12)
+COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD)  # "-dirty": changes besides earlier results
+git -C "$REPO" diff --quiet HEAD -- . ":(exclude)benchmarks/results/arm64" || COMMIT+=-dirty
 say "python3 -m venv and pip install . in the root (builds the native frontend with gcc)"
 timed venv "${NICE[@]}" "${IN_ROOT[@]}" python3 -m venv /opt/kws-venv
 timed pip_install "${NICE[@]}" "${IN_ROOT[@]}" /opt/kws-venv/bin/pip install -q --no-input \
