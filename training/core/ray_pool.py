@@ -43,7 +43,11 @@ def connect(address: str) -> Any:
             else:
                 ray.init(address=address, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise KwsError(f"--ray {address}: cannot connect to a Ray cluster ({exc})") from None
+            raise KwsError(
+                f"--ray {address}: cannot connect to a Ray cluster ({exc}); a cluster that "
+                "`ray start` runs asks for its token: RAY_AUTH_MODE=token and the head's "
+                "~/.ray/auth_token"
+            ) from None
     return ray
 
 
