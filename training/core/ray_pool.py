@@ -35,7 +35,7 @@ def connect(address: str) -> Any:
     try:
         import ray
     except ImportError:
-        raise KwsError("--ray needs Ray: pip install 'kws[ray]'") from None
+        raise KwsError("--ray needs Ray: pip install -e '.[ray]' (the ray extra)") from None
     if not ray.is_initialized():
         try:
             if address == "local":
