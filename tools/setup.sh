@@ -16,5 +16,5 @@ if command -v apt-get >/dev/null; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[mic,mqtt,wyoming,train,bench,dev]'
+.venv/bin/python -m pip install -q -e '.[mic,mqtt,wyoming,train,bench,ray,dev]'
 echo "kws is installed in .venv"

@@ -8,6 +8,8 @@ product is applied to every row. Runs execute in worker processes, each with its
 finished run is cached under the hash of its resolved config and of the corpus, so an interrupted
 sweep resumes where it stopped. Every run is evaluated on the corpus's held-out evaluation streams
 by :mod:`benchmarks.frr_fa` (the runtime pipeline and :mod:`kws.evaluation`, as every benchmark).
+With ``--ray`` each row is a Ray task asking ``sweep.cpus_per_row`` CPUs of a cluster, run again
+if its process dies; the rows, their cache and the report are those of a local run.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
@@ -29,7 +31,8 @@ from benchmarks.streams import eval_manifests
 from kws.errors import KwsError
 from kws.paths import portable_path
 from training.core.config import TrainConfig
-from training.core.grid import SWEEP_FORM, Grid, SweepOptions, load_grid
+from training.core.grid import PLACEMENT_OPTIONS, SWEEP_FORM, Grid, SweepOptions, load_grid
+from training.core.ray_pool import RayPool, add_ray_option
 from training.core.run import write_json
 from training.core.toml_config import add_override_option
 
@@ -47,9 +50,9 @@ def corpus_fingerprint(corpus: Path) -> str:
 
 def run_key(config: dict[str, Any], options: SweepOptions, corpus_hash: str) -> str:
     """The cache key of one row: resolved config, evaluation options and corpus."""
+    measured = {k: v for k, v in dataclasses.asdict(options).items() if k not in PLACEMENT_OPTIONS}
     blob = json.dumps(
-        {"config": config, "options": dataclasses.asdict(options), "corpus": corpus_hash},
-        sort_keys=True,
+        {"config": config, "options": measured, "corpus": corpus_hash}, sort_keys=True
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -86,6 +89,33 @@ def run_one(
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     return evaluate_run(name, TrainConfig.from_dict(config), SweepOptions(**options), run)
+
+
+def run_row(row: tuple[str, dict[str, Any], dict[str, Any], str, int]) -> dict[str, Any]:
+    """:func:`run_one` on one packed row: the task a pool runs."""
+    return run_one(*row)
+
+
+def row_outcomes(
+    rows: Sequence[tuple[str, dict[str, Any], dict[str, Any], str, int]],
+    workers: int,
+    ray: str | None,
+    cpus_per_row: int,
+) -> Iterator[tuple[int, dict[str, Any] | None, BaseException | None]]:
+    """(index, result, error) of each row as it finishes: each row in a fresh process, on
+    ``workers`` local processes, or as a Ray task asking ``cpus_per_row`` CPUs of ``ray``."""
+    if ray:
+        with RayPool(ray, num_cpus=cpus_per_row, fresh_process=True) as pool:
+            yield from pool.outcomes(run_row, rows)
+        return
+    context = get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(run_row, row): i for i, row in enumerate(rows)}
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result(), None
+            except Exception as exc:  # one bad row must not lose the others
+                yield futures[future], None, exc
 
 
 def evaluate_run(
@@ -169,9 +199,15 @@ def _invoke_latency_us(model: Any, rng: Any, calls: int = 200) -> float:
 
 
 def sweep(
-    grid: Grid, out: Path, workers: int = 1, only: Sequence[str] = (), progress: bool = True
+    grid: Grid,
+    out: Path,
+    workers: int = 1,
+    only: Sequence[str] = (),
+    progress: bool = True,
+    ray: str | None = None,
 ) -> dict[str, Any]:
-    """Run (or reuse) every row of ``grid`` into ``out/runs``; write results and the plot."""
+    """Run (or reuse) every row of ``grid`` into ``out/runs``, on ``workers`` local processes or
+    on the Ray cluster ``ray`` (an address, 'auto' or 'local'); write results and the plot."""
     from tqdm import tqdm
 
     from training.reports.sweep import write_results
@@ -200,25 +236,24 @@ def sweep(
             todo.append((name, config, run_dir))
     print(f"sweep {grid.name}: {len(runs)} rows, {len(results)} cached, {len(todo)} to train")
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    if ray:
+        threads = grid.options.cpus_per_row
     options = dataclasses.asdict(grid.options)
     failures = {}
     if todo:
-        context = get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
-            futures = {
-                pool.submit(run_one, name, config, options, str(run_dir), threads): (name, run_dir)
-                for name, config, run_dir in todo
-            }
-            bar = tqdm(total=len(futures), desc="rows", unit="row", disable=not progress)
-            for future in as_completed(futures):
-                name, run_dir = futures[future]
-                try:
-                    results[name] = future.result()
-                except Exception as exc:  # one bad row must not lose the others
-                    failures[name] = f"{type(exc).__name__}: {exc} (log: {run_dir / 'train.log'})"
-                    print(f"row {name} failed: {failures[name]}", file=sys.stderr)
-                bar.update()
-            bar.close()
+        rows = [(name, config, options, str(run_dir), threads) for name, config, run_dir in todo]
+        bar = tqdm(total=len(rows), desc="rows", unit="row", disable=not progress)
+        for i, result, error in row_outcomes(rows, workers, ray, grid.options.cpus_per_row):
+            name, _, run_dir = todo[i]
+            if error is None:
+                assert result is not None
+                results[name] = result
+            else:
+                error = getattr(error, "cause", None) or error  # a Ray task's own exception
+                failures[name] = f"{type(error).__name__}: {error} (log: {run_dir / 'train.log'})"
+                print(f"row {name} failed: {failures[name]}", file=sys.stderr)
+            bar.update()
+        bar.close()
     ordered = [results[n] for n, _ in runs if n in results]
     summary = write_results(grid, ordered, failures, out)
     return summary
@@ -230,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="sweep folder (default runs/sweeps/<name>)")
     parser.add_argument("--workers", type=int, default=1, help="parallel training processes")
     parser.add_argument("--only", action="append", default=[], metavar="ROW", help="run one row")
+    add_ray_option(parser)
     add_override_option(parser, "--set base.corpus=data/hey_jarvis --set base.epochs=5")
     parser.add_argument("--dry-run", action="store_true", help="validate and list the rows")
     args = parser.parse_args(argv)
@@ -241,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, config in grid.runs:
                 print(name, json.dumps(config["params"], sort_keys=True))
             return 0
-        summary = sweep(grid, args.out or Path("runs/sweeps") / grid.name, args.workers, args.only)
+        out = args.out or Path("runs/sweeps") / grid.name
+        summary = sweep(grid, out, args.workers, args.only, ray=args.ray)
     except (KwsError, ValueError) as exc:
         print(f"training.sweep: error: {exc}", file=sys.stderr)
         return 2

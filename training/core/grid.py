@@ -42,6 +42,14 @@ class SweepOptions:
     streams, never on the test streams that report figures."""
     negatives: str = ""
     """Evaluation negatives manifest; default the corpus's validation set."""
+    cpus_per_row: int = 2
+    """CPUs a row asks of a Ray cluster (``training.sweep --ray``), and the TensorFlow threads it
+    trains with there; local runs share this machine's cores among ``--workers``. Where a row
+    runs is not part of its cache key."""
+
+
+PLACEMENT_OPTIONS = frozenset({"cpus_per_row"})
+"""SweepOptions fields that say where rows run, not what they compute (left out of cache keys)."""
 
 
 @dataclass(frozen=True)

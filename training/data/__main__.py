@@ -16,6 +16,7 @@ from typing import Any
 from tqdm import tqdm
 
 from kws.errors import KwsError
+from training.core.ray_pool import add_ray_option
 from training.data.commands import CommandCorpusConfig
 from training.data.corpus import CorpusConfig
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="hours of keyword-free evaluation audio",
     )  # fmt: skip
     gen.add_argument("--workers", type=int, help="processes (default: every core)")
+    add_ray_option(gen)
     gen.add_argument(
         "--clip-store", type=Path,
         help="folder of clips shared by corpora: clips another corpus rendered with the same seed "
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write only the evaluation sets (the same command without it renders the clips)",
     )  # fmt: skip
     cmd.add_argument("--workers", type=int, help="processes (default: every core)")
+    add_ray_option(cmd)
     cmd.add_argument("--clip-store", type=Path, help="as for generate")
     deb = commands.add_parser(
         "debian-sounds",
@@ -269,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         from training.data.generate import generate
 
-        summary = generate(config, args.out, args.workers, args.eval_only, args.clip_store)
+        summary = generate(
+            config, args.out, args.workers, args.eval_only, args.clip_store, args.ray
+        )
     except (KwsError, ValueError) as exc:
         print(f"training.data: error: {exc}", file=sys.stderr)
         return 2
@@ -312,7 +317,9 @@ def _commands(args: argparse.Namespace) -> dict[str, object]:
         eval_negative_hours=args.eval_hours,
         pronunciation=word_pronunciations(args.pronunciation),
     )
-    return generate_commands(config, args.out, args.workers, args.eval_only, args.clip_store)
+    return generate_commands(
+        config, args.out, args.workers, args.eval_only, args.clip_store, args.ray
+    )
 
 
 def word_pronunciations(assignments: list[str]) -> dict[str, str]:

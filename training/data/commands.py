@@ -247,7 +247,9 @@ def write_lists(jobs: list[ClipJob], out: Path) -> None:
         atomic_write_bytes(out / name, lines.encode())
 
 
-def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> dict[str, Any]:
+def _write_eval(
+    config: CommandCorpusConfig, out: Path, workers: int, ray: str | None = None
+) -> dict[str, Any]:
     """Validation and test sets (:mod:`training.data.eval_sets`): every command by held-out
     voices; hours of command-free audio."""
     count = config.eval_per_command * len(COMMAND_WORDS)
@@ -267,7 +269,7 @@ def _write_eval(config: CommandCorpusConfig, out: Path, workers: int) -> dict[st
     render = config.render_config()
     recordings = Path(config.recordings) if config.recordings else None
     babble = babble_speech(config.seed, config.engines)
-    return write_eval_sets(spec, voices_by_split(render), recordings, out, babble, workers)
+    return write_eval_sets(spec, voices_by_split(render), recordings, out, babble, workers, ray)
 
 
 def _settings(config: CommandCorpusConfig) -> dict[str, Any]:
@@ -283,11 +285,13 @@ def generate_commands(
     workers: int | None = None,
     eval_only: bool = False,
     store: Path | None = None,
+    ray: str | None = None,
 ) -> dict[str, Any]:
     """Render the corpus into ``out`` (resuming a partial one) and return a summary.
 
     ``eval_only`` writes only the evaluation sets (to measure models before the clips are
-    rendered); the same call without it later renders the clips into the same folder."""
+    rendered); the same call without it later renders the clips into the same folder. ``ray``
+    renders on a Ray cluster, as for :func:`training.data.generate.generate`."""
     import os
 
     from training.data.generate import (
@@ -310,12 +314,12 @@ def generate_commands(
     spoken = report(said, [j.text for j in jobs if j.kind == "confusable" and j.text])
     rendered = taken = 0
     if not eval_only:
-        rendered, taken = render_clips(jobs, config.render_config(), out, workers, store)
+        rendered, taken = render_clips(jobs, config.render_config(), out, workers, store, ray)
         write_backgrounds(config, out)
         write_lists(jobs, out)
         lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
         atomic_write_bytes(out / "clips.jsonl", lines.encode())  # manifest.jsonl: wake word
-    evaluation = _write_eval(config, out, workers)
+    evaluation = _write_eval(config, out, workers, ray)
     commands = [j for j in jobs if j.label in COMMAND_WORDS]
     summary = {
         "clips": len(jobs),

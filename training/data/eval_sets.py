@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import json
-import multiprocessing
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,7 @@ from tqdm import tqdm
 
 from benchmarks.streams import EVAL_ROLES as ROLES
 from benchmarks.streams import eval_manifests as manifests
+from training.core.ray_pool import open_pool
 from training.data import signals
 from training.data.augment import AugmentConfig, excerpt, reverberate, room_impulse_response
 from training.data.corpus import REAL_KINDS
@@ -48,6 +48,8 @@ MAX_REAL_SECONDS = 3 * 3600.0
 """Real audio of one kind loaded for one role at most (a seeded choice of files)."""
 BABBLE_EXCERPT_S = 6.0
 BABBLE_EXCERPTS = 120
+SPEAK_BATCH = 4
+"""Utterances a worker synthesizes per task (fewer round trips on a Ray cluster)."""
 EVAL_INDEX = 10**9
 """Offset of the evaluation utterances' pronunciation draws from the corpus clips'."""
 
@@ -187,11 +189,13 @@ def write_eval_set(
     corpus: Path,
     tts_babble: Sequence[np.ndarray],
     workers: int,
+    ray: str | None = None,
 ) -> None:
     """Write ``eval/<role>/`` (skipping a manifest that exists: resumable).
 
     ``voices`` are the role's own voices; ``real`` its own recordings; ``tts_babble`` speech for
-    babble when the role has no real speech.
+    babble when the role has no real speech. Speech is synthesized on ``workers`` processes, or
+    as Ray tasks on the cluster ``ray`` (:func:`training.core.ray_pool.open_pool`).
     """
     positives_path, negatives_path = manifests(corpus, role)
     seed = spec.seed + 1000 * (ROLES.index(role) + 1)
@@ -200,12 +204,12 @@ def write_eval_set(
     babble = _babble(speech, rng) if speech else functools.partial(signals.babble, tts_babble)
     music = _recording_source(real.by_kind["music"]) if real.by_kind.get("music") else None
     ambient = _recording_source(real.by_kind["ambient"]) if real.by_kind.get("ambient") else None
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers) as pool:
+    with open_pool(workers, ray) as pool:
         if not positives_path.is_file() and spec.positives:
             pairs = prosody_grid(voices, len(spec.positives), seed + 101)
             items = _items(spec.positives, pairs, seed)
-            clips = list(tqdm(pool.imap(_speak, items), total=len(items), desc=f"{role} positives"))
+            spoken = pool.imap(_speak, items, SPEAK_BATCH)
+            clips = list(tqdm(spoken, total=len(items), desc=f"{role} positives"))
             rooms = _reverberate_share(clips, spec, real, rng)
             infos = [
                 {
@@ -231,7 +235,8 @@ def write_eval_set(
             said = [(kind, s) for kind, group in spec.negatives.items() for s in group]
             pairs = prosody_grid(voices, len(said), seed + 202)
             items = _items([s for _, s in said], pairs, seed)
-            spoken = list(tqdm(pool.imap(_speak, items), total=len(items), desc=f"{role} speech"))
+            speaking = pool.imap(_speak, items, SPEAK_BATCH)
+            spoken = list(tqdm(speaking, total=len(items), desc=f"{role} speech"))
             sources: dict[str, NegativeSource] = {}
             for (kind, _), audio in zip(said, spoken, strict=True):
                 sources.setdefault(kind, []).append(audio)  # type: ignore[union-attr]
@@ -253,13 +258,14 @@ def write_eval_sets(
     corpus: Path,
     tts_babble: Sequence[np.ndarray],
     workers: int,
+    ray: str | None = None,
 ) -> dict[str, Any]:
     """The validation and the test set of a corpus (see the module docstring)."""
     summary = {}
     for role in ROLES:
         done = all(p.is_file() for p in manifests(corpus, role))
         real = RealAudio() if done else load_real(recordings, role, spec.seed)
-        write_eval_set(spec, role, voices_by_split[role], real, corpus, tts_babble, workers)
+        write_eval_set(spec, role, voices_by_split[role], real, corpus, tts_babble, workers, ray)
         summary[role] = describe(corpus, role)
     return summary
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import functools
 import json
-import multiprocessing
 import os
 import sys
 import time
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
+from training.core.ray_pool import open_pool
 from training.data.corpus import (
     ClipJob,
     CorpusConfig,
@@ -90,10 +90,16 @@ def claim_output(out: Path, settings: dict[str, Any]) -> None:
 
 
 def render_clips(
-    jobs: list[ClipJob], config: CorpusConfig, out: Path, workers: int, store: Path | None = None
+    jobs: list[ClipJob],
+    config: CorpusConfig,
+    out: Path,
+    workers: int,
+    store: Path | None = None,
+    ray: str | None = None,
 ) -> tuple[int, int]:
-    """Render the clips not yet on disk on ``workers`` processes, taking those a clip ``store``
-    holds from it (:func:`training.data.corpus.render_to`); returns (made, taken from the store).
+    """Render the clips not yet on disk on ``workers`` processes (or as batches of Ray tasks on
+    the cluster ``ray``), taking those a clip ``store`` holds from it
+    (:func:`training.data.corpus.render_to`); returns (made, taken from the store).
     """
     pending = [  # finished clips go into the store too
         j for j in jobs
@@ -103,16 +109,17 @@ def render_clips(
     if not pending:
         return 0, 0
     work = functools.partial(render_to, config=config, out=out, store=store)
-    context = multiprocessing.get_context("fork")
     outcomes: Counter[str] = Counter()
-    with context.Pool(workers) as pool:
+    with open_pool(workers, ray) as pool:
         done = pool.imap_unordered(work, pending, chunksize=8)
         for outcome in tqdm(done, total=len(pending), desc="clips", unit="clip", smoothing=0.05):
             outcomes[outcome] += 1
     return outcomes["rendered"], outcomes["taken"]
 
 
-def _write_eval(config: CorpusConfig, out: Path, workers: int) -> dict[str, Any]:
+def _write_eval(
+    config: CorpusConfig, out: Path, workers: int, ray: str | None = None
+) -> dict[str, Any]:
     """The validation and test evaluation sets (:mod:`training.data.eval_sets`)."""
     texts, phrases = eval_texts(config)
     spec = EvalSpec(
@@ -132,7 +139,7 @@ def _write_eval(config: CorpusConfig, out: Path, workers: int) -> dict[str, Any]
     )
     recordings = Path(config.recordings) if config.recordings else None
     babble = babble_speech(config.seed, config.engines)
-    return write_eval_sets(spec, voices_by_split(config), recordings, out, babble, workers)
+    return write_eval_sets(spec, voices_by_split(config), recordings, out, babble, workers, ray)
 
 
 def disk_bytes(folder: Path) -> int:
@@ -145,12 +152,15 @@ def generate(
     workers: int | None = None,
     eval_only: bool = False,
     store: Path | None = None,
+    ray: str | None = None,
 ) -> dict[str, Any]:
     """Render the corpus into ``out`` (resuming a partial one) and return a summary.
 
     ``eval_only`` writes only the evaluation sets (to measure models before a corpus is
     rendered); the same command without it later renders the clips into the same folder. A clip
     ``store`` shared by several corpora renders their common clips once (``render_clips``).
+    With ``ray`` (an address, 'auto' or 'local') clips and evaluation speech are rendered as
+    Ray tasks; the files written are the same bytes.
     """
     workers = workers or os.cpu_count() or 1
     check_output(out)
@@ -169,12 +179,12 @@ def generate(
             f"text: voices that take no phonemes or lack some ({', '.join(readers)})",
             file=sys.stderr,
         )
-    rendered, taken = (0, 0) if eval_only else render_clips(jobs, config, out, workers, store)
+    rendered, taken = (0, 0) if eval_only else render_clips(jobs, config, out, workers, store, ray)
     clips_s = time.perf_counter() - start
     if not eval_only:
         lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
         atomic_write_bytes(out / "manifest.jsonl", lines.encode())
-    evaluation = _write_eval(config, out, workers)
+    evaluation = _write_eval(config, out, workers, ray)
     summary = {
         "clips": len(jobs),
         "rendered_now": rendered,
@@ -186,6 +196,7 @@ def generate(
         "pronunciation": spoken,
         "positives_by_pronunciation": dict(Counter(j.ipa or "text" for j in positives)),
         "workers": workers,
+        **({"ray": ray} if ray else {}),
         "clip_seconds_wall": round(clips_s, 1),
         "eval_seconds_wall": round(time.perf_counter() - start - clips_s, 1),
         "total_seconds_wall": round(time.perf_counter() - start, 1),
