@@ -246,3 +246,53 @@ def test_a_pitch_track_with_an_octave_jump_neither_fails_nor_hangs() -> None:
             y = np.load(Path(tmp) / f"{spread}.npy")
             assert len(y) == pytest.approx(0.72 * SR / 1.13, rel=0.05)
             assert f0_track(y).min() >= 70.0
+
+
+@pytest.mark.parametrize(
+    ("lowest", "median", "new_median", "f0_range", "expected"),
+    [
+        (100.0, 150.0, 160.0, 1.2, (160.0, 1.2)),  # lands at 100 Hz: kept
+        (50.0, 510.3, 589.7, 1.1433, (589.7, (589.7 - 76.0) / (510.3 - 50.0))),  # narrowed
+        (70.0, 90.0, 75.7, 1.0, (0.0, 1.0)),  # the new median itself too low: F0 untouched
+        (50.0, 500.0, 78.0, 1.0, (0.0, 1.0)),  # only a sliver of range would do: untouched
+        (200.0, 200.0, 250.0, 1.3, (250.0, 1.3)),  # a flat track
+    ],
+)
+def test_the_new_f0_contour_stays_above_praats_floor(
+    lowest: float, median: float, new_median: float, f0_range: float, expected: tuple
+) -> None:
+    from training.data.speaker_augment import LOWEST_NEW_F0_HZ, contour_within
+
+    got = contour_within(lowest, median, new_median, f0_range)
+    assert got == pytest.approx(expected)
+    if got[0]:
+        assert got[0] + (lowest - median) * got[1] >= LOWEST_NEW_F0_HZ - 1e-9
+
+
+def _change_demonic_alexa() -> None:
+    from training.data.tts import Prosody, Voice, synthesize
+
+    voice = Voice(engine="espeak-ng", name="sv+Demonic", language="sv", accent="Swedish")
+    audio = synthesize(
+        "alexa", voice, Prosody(rate_wpm=130, pitch=30, amplitude=130, word_gap_ms=0)
+    )
+    change_voice(audio, 1.0626468705951564, 2.503325575585066, 1.1433308148934367,
+                 0.907495218676804, 1009869728)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_voice_whose_pitch_track_jumps_octaves_does_not_hang_praat() -> None:
+    """espeak-ng's sv+Demonic saying "alexa" (pitch frames at 50 and 510 Hz) with the draws that
+    hung the alexa corpus for good: it returns, in a child so that a hang fails the test."""
+    import multiprocessing
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    child = multiprocessing.get_context("fork").Process(target=_change_demonic_alexa)
+    child.start()
+    child.join(120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("change_voice did not return within 120 s")
+    assert child.exitcode == 0

@@ -39,11 +39,15 @@ PITCH_FLOOR_HZ = 50.0
 45-65 Hz, where a 75 Hz floor found no F0 and left it unshifted (4 semitones off on ±4 shifts;
 within 0.4 semitone at 50 Hz). The analysis window is three periods of the floor (60 ms)."""
 PITCH_CEILING_HZ = 600.0
-LOWEST_NEW_F0_HZ = 75.0
-"""The changed F0 contour is kept at or above this (or 0.8 of a low voice's shifted lowest
-frame): Praat's "Change gender" fails, or never returns, when the contour dips toward 0 Hz (a
-Piper clip whose pitch track jumped an octave, median 426 Hz and a 98 Hz frame, hung with its
-lowest frame sent to 57 Hz)."""
+LOWEST_NEW_F0_HZ = 76.0
+"""The changed F0 contour is kept at or above this, just above Praat's default pitch floor for
+manipulation: "Change gender" never returns when a frame of the new contour falls below it. Two
+clips hung a corpus render: a Piper clip whose pitch track jumped an octave (median 426 Hz, a
+98 Hz frame sent to 57 Hz), and espeak-ng's sv+Demonic saying "alexa" (frames at 50 Hz and
+510 Hz; sent to 63 Hz it hangs, to 75 Hz it takes milliseconds). A contour left unchanged is
+safe at any height."""
+MIN_RANGE = 0.05
+"""Below this F0 range factor (Praat refuses 0) the F0 is left as it is instead."""
 MIN_SECONDS = 0.1
 """Shorter input is returned unchanged: too short for a pitch analysis worth the name."""
 _DEFAULTS = AugmentConfig()
@@ -77,7 +81,7 @@ def change_voice(
         median = call(pitch, "Get quantile", 0.0, 0.0, 0.5, "Hertz")
         new_median = 0.0 if math.isnan(median) else median * 2.0 ** (f0_semitones / 12.0)
         if new_median:
-            f0_range = _safe_range(pitch, median, new_median, f0_range)
+            new_median, f0_range = safe_contour(pitch, median, new_median, f0_range)
         run(f"random_initializeWithSeedUnsafelyButPredictably ({seed})")
         changed: Any = call([sound, pitch], "Change gender", formant_ratio, new_median, f0_range,
                             1.0 / tempo)  # fmt: skip
@@ -85,17 +89,28 @@ def change_voice(
     return np.clip(y, -1.0, 1.0).astype(np.float32)
 
 
-def _safe_range(pitch: Any, median: float, new_median: float, f0_range: float) -> float:
-    """``f0_range`` narrowed, if need be, so that the lowest voiced frame of ``pitch`` lands no
-    lower than :data:`LOWEST_NEW_F0_HZ`, or than 0.8 of where the plain shift would put it if
-    that is lower (a low voice stays low). Praat maps f to new_median + (f - median) * range."""
+def safe_contour(
+    pitch: Any, median: float, new_median: float, f0_range: float
+) -> tuple[float, float]:
+    """(new median, range factor) for Praat, which maps a frame f to new_median + (f - median) *
+    range: ``f0_range`` narrowed so that no voiced frame of ``pitch`` lands below
+    :data:`LOWEST_NEW_F0_HZ`, or (0, 1), F0 left as it is, where no range of at least
+    :data:`MIN_RANGE` can keep it there."""
     voiced = pitch.selected_array["frequency"]
     voiced = voiced[voiced > 0]
     lowest = float(voiced.min()) if len(voiced) else median
-    floor = min(LOWEST_NEW_F0_HZ, 0.8 * lowest * new_median / median)
-    if lowest < median and new_median + (lowest - median) * f0_range < floor:
-        return max(0.0, (new_median - floor) / (median - lowest))
-    return f0_range
+    return contour_within(lowest, median, new_median, f0_range)
+
+
+def contour_within(
+    lowest: float, median: float, new_median: float, f0_range: float
+) -> tuple[float, float]:
+    """:func:`safe_contour` on numbers: the lowest voiced frame and the median of a track."""
+    if new_median < LOWEST_NEW_F0_HZ:
+        return 0.0, 1.0
+    if lowest < median and new_median + (lowest - median) * f0_range < LOWEST_NEW_F0_HZ:
+        f0_range = (new_median - LOWEST_NEW_F0_HZ) / (median - lowest)
+    return (new_median, f0_range) if f0_range >= MIN_RANGE else (0.0, 1.0)
 
 
 def speaker_augment(
