@@ -200,6 +200,15 @@ def markdown(result: dict[str, Any]) -> str:
         f"({result['detections']} detections, {result['environment_reports']} environment "
         "reports compared) |",
         "",
+        f"Each segment of {config['segment_minutes']:g} min is run again by a fresh pipeline "
+        f"fed from {config['fresh_warmup_s']:g} s before it; every detection (keyword, end "
+        "time to the ms, score) and environment report within the segment must equal the long "
+        "run's exactly. The wake-word models carry GRU state, whose memory of the past fades "
+        "but never ends in exact arithmetic: in float32 a fresh state becomes bit-identical to "
+        "the long run's within about 2 minutes of audio (10-131 s, `python -m "
+        "benchmarks.state_memory`, results/soak/state_memory.txt), so the fresh runs start 5 "
+        "minutes early; with 30 s some scores differ in the 7th digit.",
+        "",
         "Keyword utterances planted (a sanity figure, not accuracy: the demo's voice is a test "
         "voice the models miss often, see firmware_models/demo/README.md):",
         "",
