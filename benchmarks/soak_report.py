@@ -179,6 +179,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['machine']['cpus']} CPUs shared with other jobs, Python "
         f"{result['machine']['python']}.",
         f"Reproduce: `{result['command']}`.",
+        *([f"Note: {result['note']}"] if result.get("note") else []),
         "",
         "| figure | value |",
         "|---|---|",
