@@ -1,0 +1,75 @@
+"""How long a streaming model remembers: seconds until a fresh runner's state tensors are
+bit-identical to those of a runner that has heard the stream since its start.
+
+    python -m benchmarks.state_memory [--minutes 15] [--start 60 --start 300]
+
+The soak test's fresh pipelines must start at least this long before the hour they check
+(a GRU's memory fades but does not end in exact arithmetic; float rounding ends it). Runs the
+shipped wake-word models over the soak's audio (seed 0) and prints, per model and start time,
+when the states last differed and the largest difference at a few delays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from benchmarks.soak_audio import FIRMWARE, SAMPLE_RATE, SoakAudio, load_material
+from kws.features import Frontend, StreamingFrontend
+from kws.model import Model, load_model
+
+KEYWORD_MODELS = ("hey_jarvis", "alexa", "okay_nabu", "hey_mycroft")
+DELAYS_S = (1, 10, 30, 60, 120, 300)
+BLOCK = 320  # 20 ms, as the daemon pushes
+
+
+def state_gap(model: Model, frames: np.ndarray, start: int) -> tuple[float | None, list[float]]:
+    """(seconds after ``start`` when the states last differed, max |difference| per call)."""
+    stride = model.metadata.stride_frames
+    frame_s = model.metadata.features.frame_step / model.metadata.features.sample_rate
+    long, fresh = model.runner(), model.runner()
+    long.push(frames[:start])
+    last, gaps = None, []
+    for at in range(start, len(frames) - stride + 1, stride):
+        long.push(frames[at : at + stride])
+        fresh.push(frames[at : at + stride])
+        pairs = zip(long._states, fresh._states, strict=True)
+        gap = max(float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in pairs)
+        if gap > 0:
+            last = (at + stride - start) * frame_s
+        gaps.append(gap)
+    return last, gaps
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=15.0, help="audio from the soak stream")
+    parser.add_argument("--start", type=int, action="append", help="fresh start (s); repeatable")
+    args = parser.parse_args(argv)
+    starts = args.start or [60, 300]
+    audio = SoakAudio(load_material(), seed=0, chunk_s=600)
+    samples = round(args.minutes * 60 * SAMPLE_RATE)
+    stream = np.concatenate(list(audio.blocks(0, samples, audio.chunk_samples)))
+    models = [load_model(FIRMWARE / f"{name}.tflite") for name in KEYWORD_MODELS]
+    config = models[0].metadata.features
+    frontend = StreamingFrontend(config, Frontend(config))
+    frames = np.concatenate(
+        [frontend.push(stream[i : i + BLOCK]) for i in range(0, samples, BLOCK)]
+    )
+    step_s = config.frame_step / config.sample_rate
+    print(f"{args.minutes:g} min of soak audio (seed 0); max |state difference| after d seconds")
+    print("model        start  identical after  " + "  ".join(f"d={d:>3}s " for d in DELAYS_S))
+    for model in models:
+        calls_s = model.metadata.stride_frames * step_s
+        for start_s in starts:
+            last, gaps = state_gap(model, frames, round(start_s / step_s))
+            cells = [f"{gaps[min(len(gaps) - 1, round(d / calls_s) - 1)]:8.1e}" for d in DELAYS_S]
+            said = f"{last:7.2f} s" if last is not None else "  at once"
+            print(f"{model.name:12} {start_s:5d}  {said:>15}  " + "  ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The soak benchmark: its audio is reproducible by span, its equality check catches a changed
+detection, and a few simulated minutes produce the report with stable memory and equal runs."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.soak import SoakConfig, in_span, run
+from benchmarks.soak_audio import SAMPLE_RATE, KeywordClip, Material, SoakAudio
+from benchmarks.soak_report import differences
+from kws.errors import KwsError
+
+RECORDS = [
+    ("detection", "hey_jarvis", "hey_jarvis", 3_601_235, 0.9827536940574646),
+    ("environment", "environment", "rain", 3_602_025, 0.5),
+    ("detection", "okay_nabu", "okay_nabu", 3_700_005, 0.99),
+]
+
+
+def test_differences_empty_for_equal_records_in_any_order() -> None:
+    assert differences(RECORDS, list(reversed(RECORDS))) == []
+
+
+@pytest.mark.parametrize(
+    "altered",
+    [
+        # a score one float64 step away
+        [(*RECORDS[0][:4], float(np.nextafter(RECORDS[0][4], 1.0))), *RECORDS[1:]],
+        # an end time 1 ms later
+        [(*RECORDS[0][:3], RECORDS[0][3] + 1, RECORDS[0][4]), *RECORDS[1:]],
+        RECORDS[1:],  # a detection missing
+        [*RECORDS, RECORDS[0]],  # a detection twice
+        [(RECORDS[0][0], RECORDS[0][1], "alexa", *RECORDS[0][3:]), *RECORDS[1:]],
+    ],
+)
+def test_differences_catch_an_altered_record(altered: list) -> None:
+    lines = differences(RECORDS, altered)
+    assert lines
+    assert all(line.startswith(("only in the long run", "only in the fresh run")) for line in lines)
+
+
+def test_in_span_uses_sample_positions() -> None:
+    record = ("detection", "m", "k", 1000, 0.9)  # ends at 1 s = sample 16000
+    assert in_span(record, 16000, 16001)
+    assert not in_span(record, 0, 16000)
+
+
+def _material() -> Material:
+    rng = np.random.default_rng(3)
+    keyword = (rng.standard_normal(SAMPLE_RATE) * 3000).astype(np.int16)
+    sentence = (rng.standard_normal(2 * SAMPLE_RATE) * 1000).astype(np.int16)
+    return Material((KeywordClip("hey_jarvis", keyword, 0.25, 0.8),), (sentence,))
+
+
+def test_any_span_of_the_stream_regenerates_identically() -> None:
+    audio = SoakAudio(_material(), seed=5, chunk_s=20)
+    whole = np.concatenate([audio.chunk(0), audio.chunk(1)])
+    blocks = list(audio.blocks(17 * SAMPLE_RATE, 23 * SAMPLE_RATE, 320))
+    assert all(len(b) == 320 for b in blocks)
+    assert np.array_equal(np.concatenate(blocks), whole[17 * SAMPLE_RATE : 23 * SAMPLE_RATE])
+    assert not np.array_equal(audio.chunk(0), SoakAudio(_material(), 6, 20).chunk(0))
+    (planted,) = audio.planted(1)
+    assert 20 < planted.onset_s < planted.offset_s < 40
+
+
+def test_misaligned_segments_are_refused() -> None:
+    with pytest.raises(KwsError, match="--segment-minutes"):
+        SoakConfig(segment_minutes=0.51).check()
+
+
+@pytest.mark.slow
+def test_a_few_simulated_minutes(tmp_path) -> None:
+    config = SoakConfig(
+        hours=0.1,
+        chunk_minutes=1,
+        segment_minutes=2,
+        fresh_warmup_s=180,
+        warmup_hours=0.05,
+        out=tmp_path,
+    )
+    log = io.StringIO()
+    result = run(config, log)
+    assert (tmp_path / "soak.md").read_text().startswith("# Soak test")
+    assert (tmp_path / "soak.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "soak.json").read_text())
+    assert saved["equal"] is True and result["equal"] is True
+    rows = saved["samples"]["rows"]
+    assert len(rows) == 7 and rows[-1][0] == pytest.approx(360.0)
+    assert log.getvalue().count("RSS") == 7
+    assert [s["start_s"] for s in saved["segments"]] == [0.0, 120.0, 240.0]
+    assert sum(s["detections"] for s in saved["segments"]) == saved["detections"] > 0
+    assert sum(k["planted"] for k in saved["keywords"].values()) == 6  # one per 1-min chunk
+    assert saved["keywords"]["hey_jarvis"]["caught"] >= 1
+    assert abs(saved["rss"]["growth_after_warmup_kib"]) < 1000
+    assert saved["cpu"]["pipeline_cpu_s_per_audio_hour"] > 0
+    assert "--chunk-minutes 1" in saved["command"]
