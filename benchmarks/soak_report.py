@@ -16,6 +16,7 @@ import numpy as np
 
 from benchmarks.soak_audio import SAMPLE_RATE, Planted, SoakAudio
 from kws.atomic import atomic_write_bytes
+from kws.paths import portable_path
 
 if TYPE_CHECKING:
     from benchmarks.soak import LongRun, Record, SoakConfig
@@ -139,7 +140,11 @@ def summarize(
     pipeline_cpu = float(cpu)
     return {
         "command": command(config),
-        "config": {**asdict(config), "out": str(config.out)},
+        "config": {
+            **asdict(config),
+            "out": portable_path(config.out),
+            "models": [portable_path(m) for m in config.models],
+        },
         "machine": {
             "machine": platform.machine(),
             "cpus": os.cpu_count(),

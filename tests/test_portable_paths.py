@@ -8,7 +8,10 @@ included). An absolute path is a ``/`` that starts a token (not after a letter, 
 and URLs are not paths) followed by a component and a second one. Allowed are the system
 directories the code legitimately uses on every Debian machine: ``usr`` (package data under
 ``usr/share``: word lists, copyright files, Asterisk prompts; ``usr/bin/env`` shebangs), ``dev``
-(``dev/null``) and ``proc`` (``proc/self/status`` for peak memory). Everything else is flagged,
+(``dev/null``), ``proc`` (``proc/self/status`` for peak memory), and where a service is
+deployed: ``etc`` (its configuration, ``etc/kws/kws.toml``, the systemd unit's folder), ``opt``
+(where the unit and the arm64 root install kws) and ``var`` (``var/lib/kws``, the unit's state;
+``var/tmp``, the arm64 root). Everything else is flagged,
 ``tmp`` included (a path there is one run's scratch folder), and the home and work roots (work,
 home, root, Users, mnt) are flagged even with nothing after them.
 """
@@ -25,7 +28,7 @@ import pytest
 from kws.paths import portable_path
 
 ROOT = Path(__file__).resolve().parent.parent
-SYSTEM_DIRS = frozenset({b"usr", b"dev", b"proc"})
+SYSTEM_DIRS = frozenset({b"usr", b"dev", b"proc", b"etc", b"opt", b"var"})
 _START = rb"(?<![\w.~$}>)\]\\/:%*+-])"
 _MACHINE_ROOT = re.compile(_START + rb"/(?:work|home|root|Users|mnt)(?![\w.-])")
 _ABSOLUTE = re.compile(_START + rb"/([\w.-]+)/[\w.-]")

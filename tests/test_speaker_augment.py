@@ -253,19 +253,20 @@ def test_a_pitch_track_with_an_octave_jump_neither_fails_nor_hangs() -> None:
     [
         (100.0, 150.0, 160.0, 1.2, (160.0, 1.2)),  # lands at 100 Hz: kept
         (50.0, 510.3, 589.7, 1.1433, (589.7, (589.7 - 76.0) / (510.3 - 50.0))),  # narrowed
-        (70.0, 90.0, 75.7, 1.0, (0.0, 1.0)),  # the new median itself too low: F0 untouched
-        (50.0, 500.0, 78.0, 1.0, (0.0, 1.0)),  # only a sliver of range would do: untouched
+        (70.0, 90.0, 75.7, 1.0, (75.7, 1.0)),  # a deep voice, no octave jump: may go lower
+        (50.0, 500.0, 78.0, 1.0, (0.0, 1.0)),  # jumped; only a sliver of range would do
+        (50.0, 500.0, 70.0, 1.0, (0.0, 1.0)),  # jumped, and the new median is below the floor
         (200.0, 200.0, 250.0, 1.3, (250.0, 1.3)),  # a flat track
     ],
 )
 def test_the_new_f0_contour_stays_above_praats_floor(
     lowest: float, median: float, new_median: float, f0_range: float, expected: tuple
 ) -> None:
-    from training.data.speaker_augment import LOWEST_NEW_F0_HZ, contour_within
+    from training.data.speaker_augment import LOWEST_NEW_F0_HZ, OCTAVE_JUMP, contour_within
 
     got = contour_within(lowest, median, new_median, f0_range)
     assert got == pytest.approx(expected)
-    if got[0]:
+    if got[0] and lowest * OCTAVE_JUMP <= median:
         assert got[0] + (lowest - median) * got[1] >= LOWEST_NEW_F0_HZ - 1e-9
 
 

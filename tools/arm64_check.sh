@@ -97,7 +97,7 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 HOST_CA=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
 [ -f "$HOST_CA" ] && cp "$HOST_CA" "$ROOT/etc/kws-host-ca.crt"
 IN_ROOT=(chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-  HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
+  HOME=/opt/kws-home LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
 [ -f "$ROOT/etc/kws-host-ca.crt" ] && IN_ROOT+=(PIP_CERT=/etc/kws-host-ca.crt)
 [ "$("${IN_ROOT[@]}" uname -m)" = aarch64 ] || die "the root does not run as aarch64"
 

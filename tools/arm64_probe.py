@@ -31,6 +31,7 @@ from kws.atomic import atomic_write_bytes
 from kws.features import FeatureConfig, Frontend
 from kws.features.frontend import native_available
 from kws.model import load_model
+from kws.paths import portable_path
 from kws.wavfile import load_audio
 
 DISTRIBUTIONS = ("kws", "numpy", "soxr", "ai-edge-litert")
@@ -95,7 +96,7 @@ def environment() -> dict[str, Any]:
             name: {"version": _version(name), "wheel_tags": _wheel_tags(name)}
             for name in DISTRIBUTIONS
         },
-        "kws_path": str(Path(kws.__file__).parent),
+        "kws_path": portable_path(Path(kws.__file__).parent),
         "native_frontend": native_available(),
         "native_module": Path(native.__file__).name if native is not None else None,
     }

@@ -40,12 +40,15 @@ PITCH_FLOOR_HZ = 50.0
 within 0.4 semitone at 50 Hz). The analysis window is three periods of the floor (60 ms)."""
 PITCH_CEILING_HZ = 600.0
 LOWEST_NEW_F0_HZ = 76.0
-"""The changed F0 contour is kept at or above this, just above Praat's default pitch floor for
-manipulation: "Change gender" never returns when a frame of the new contour falls below it. Two
-clips hung a corpus render: a Piper clip whose pitch track jumped an octave (median 426 Hz, a
-98 Hz frame sent to 57 Hz), and espeak-ng's sv+Demonic saying "alexa" (frames at 50 Hz and
-510 Hz; sent to 63 Hz it hangs, to 75 Hz it takes milliseconds). A contour left unchanged is
-safe at any height."""
+"""Where a pitch track jumped an octave or more below its median (an octave error, not
+intonation), the changed contour is kept at or above this, just above Praat's default pitch
+floor for manipulation: "Change gender" then never returns when a frame lands below it. Two
+clips hung a corpus render: a Piper clip (median 426 Hz, a 98 Hz frame sent to 57 Hz), and
+espeak-ng's sv+Demonic saying "alexa" (frames at 50 and 510 Hz: sent to 63 Hz it hangs, to 75 Hz
+it takes milliseconds). A track without such a jump may go lower (a 58 Hz voice shifted to 52 Hz
+is fine): it is kept at or above 0.8 of where the plain shift puts its lowest frame."""
+OCTAVE_JUMP = 2.0
+"""A track whose lowest voiced frame lies this factor or more below its median has jumped."""
 MIN_RANGE = 0.05
 """Below this F0 range factor (Praat refuses 0) the F0 is left as it is instead."""
 MIN_SECONDS = 0.1
@@ -93,9 +96,9 @@ def safe_contour(
     pitch: Any, median: float, new_median: float, f0_range: float
 ) -> tuple[float, float]:
     """(new median, range factor) for Praat, which maps a frame f to new_median + (f - median) *
-    range: ``f0_range`` narrowed so that no voiced frame of ``pitch`` lands below
-    :data:`LOWEST_NEW_F0_HZ`, or (0, 1), F0 left as it is, where no range of at least
-    :data:`MIN_RANGE` can keep it there."""
+    range: ``f0_range`` narrowed so that no voiced frame of ``pitch`` lands below the floor
+    (:data:`LOWEST_NEW_F0_HZ` for a track that jumped an octave), or (0, 1), F0 left as it is,
+    where no range of at least :data:`MIN_RANGE` can keep it there."""
     voiced = pitch.selected_array["frequency"]
     voiced = voiced[voiced > 0]
     lowest = float(voiced.min()) if len(voiced) else median
@@ -106,10 +109,13 @@ def contour_within(
     lowest: float, median: float, new_median: float, f0_range: float
 ) -> tuple[float, float]:
     """:func:`safe_contour` on numbers: the lowest voiced frame and the median of a track."""
-    if new_median < LOWEST_NEW_F0_HZ:
+    shifted_lowest = lowest * new_median / median if median > 0 else lowest
+    jumped = lowest * OCTAVE_JUMP <= median
+    floor = LOWEST_NEW_F0_HZ if jumped else min(LOWEST_NEW_F0_HZ, 0.8 * shifted_lowest)
+    if new_median < floor:
         return 0.0, 1.0
-    if lowest < median and new_median + (lowest - median) * f0_range < LOWEST_NEW_F0_HZ:
-        f0_range = (new_median - LOWEST_NEW_F0_HZ) / (median - lowest)
+    if lowest < median and new_median + (lowest - median) * f0_range < floor:
+        f0_range = (new_median - floor) / (median - lowest)
     return (new_median, f0_range) if f0_range >= MIN_RANGE else (0.0, 1.0)
 
 
