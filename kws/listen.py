@@ -10,7 +10,6 @@ import argparse
 import signal
 import sys
 import threading
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from kws.events import Event
 from kws.mqtt_config import MqttConfig
 from kws.pipeline import Pipeline, PipelineConfig
 from kws.readable import readable as readable_line
-from kws.schema import field_names, reject_unknown_keys, threshold_arg
+from kws.schema import field_names, read_config, reject_unknown_keys, threshold_arg
 from kws.wyoming.config import WyomingConfig
 
 if TYPE_CHECKING:
@@ -62,10 +61,7 @@ class ListenConfig:
 
     @classmethod
     def from_toml(cls, path: Path) -> ListenConfig:
-        try:
-            data = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise KwsError(f"{path}: cannot read config ({exc})") from None
+        data = read_config(path)
         pipeline = data.pop("pipeline", {})
         mqtt = data.pop("mqtt", {})
         wyoming = data.pop("wyoming", None)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import tomllib
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
+
+from kws.errors import KwsError
 
 
 def field_names(cls: type) -> set[str]:
@@ -33,3 +37,11 @@ def threshold_arg(text: str) -> tuple[str, float]:
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"threshold must be within [0, 1]: {text!r}")
     return (key or "*"), number
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A TOML config file's tables; one-line KwsError naming the file if it cannot be read."""
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise KwsError(f"{path}: cannot read config ({exc})") from None

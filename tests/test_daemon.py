@@ -141,6 +141,8 @@ def test_the_config_reads_the_wyoming_table_and_rejects_a_bad_one(tmp_path: Path
     assert ListenConfig.from_toml(_write(tmp_path, 'models = ["a.tflite"]\n')).wyoming is None
     with pytest.raises(KwsError, match=r"\[wyoming\] has unknown keys: port"):
         ListenConfig.from_toml(_write(tmp_path, "[wyoming]\nport = 10400\n"))
+    with pytest.raises(KwsError, match=r"\[wyoming\] must be a table"):
+        ListenConfig.from_toml(_write(tmp_path, 'wyoming = "tcp://127.0.0.1:10400"\n'))
     with pytest.raises(KwsError, match="bad uri"):
         ListenConfig.from_toml(_write(tmp_path, '[wyoming]\nuri = "10400"\n'))
 

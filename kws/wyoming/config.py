@@ -7,7 +7,6 @@ before it knows whether the server runs at all.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from kws.errors import KwsError
-from kws.schema import field_names, reject_unknown_keys
+from kws.schema import field_names, read_config, reject_unknown_keys
 
 DEFAULT_URI = "tcp://0.0.0.0:10400"
 MAX_HEADER_BYTES = 64 * 1024
@@ -65,10 +64,7 @@ class WyomingConfig:
     @classmethod
     def from_toml(cls, path: Path) -> WyomingConfig:
         """The ``[wyoming]`` table of ``path`` (other tables are left to their readers)."""
-        try:
-            data = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise KwsError(f"{path}: cannot read config ({exc})") from None
+        data = read_config(path)
         table = data.get("wyoming", {})
         if not isinstance(table, dict):
             raise KwsError(f"{path}: [wyoming] must be a table")
