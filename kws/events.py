@@ -54,11 +54,16 @@ class Detection(Event):
     speaker: dict[str, Any] | None = None
     """With a speaker model: ``{"name": enrolled name or None, "score": best cosine or None}``;
     left out of the JSON when speaker verification is off."""
+    source: str | None = None
+    """Where the audio came from when it is not the listener's own stream: ``"wyoming
+    HOST:PORT"`` for a Wyoming client of the daemon (``start``/``end`` are then that client's
+    stream time); left out of the JSON otherwise."""
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        if self.speaker is None:
-            del out["speaker"]
+        for optional in ("speaker", "source"):
+            if out[optional] is None:
+                del out[optional]
         return out
 
 

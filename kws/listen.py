@@ -10,7 +10,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -20,7 +20,7 @@ from kws.events import Event
 from kws.mqtt_config import MqttConfig
 from kws.pipeline import Pipeline, PipelineConfig
 from kws.readable import readable as readable_line
-from kws.schema import field_names, read_config, reject_unknown_keys, threshold_arg
+from kws.schema import add_model_arguments, field_names, read_config, reject_unknown_keys
 from kws.wyoming.config import WyomingConfig
 
 if TYPE_CHECKING:
@@ -86,12 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Listen for keywords and print events as JSON lines on stdout.",
         epilog="Event schema: see README.md (Events). Errors: one line on stderr, exit status 2.",
     )
-    parser.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        metavar="M.tflite",
-        help="model with embedded kws metadata; repeat to run several models on one stream",
+    add_model_arguments(
+        parser, "model with embedded kws metadata; repeat to run several models on one stream"
     )
     parser.add_argument(
         "--input",
@@ -105,15 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--list-devices", action="store_true", help="print the input devices and exit"
-    )
-    parser.add_argument(
-        "--threshold",
-        action="append",
-        type=threshold_arg,
-        default=[],
-        metavar="[LABEL=]T",
-        help="detection threshold 0..1 overriding the model's calibrated one; 'T' for every "
-        "keyword, 'LABEL=T' or 'MODEL:LABEL=T' for one; repeatable",
     )
     parser.add_argument(
         "--environment-interval",
@@ -163,11 +150,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="S",
         help="stream seconds between 'running' status events (default 60; 0 = off)",
-    )
-    parser.add_argument(
-        "--backend",
-        choices=["ai_edge_litert", "tflite_runtime", "tensorflow"],
-        help="force a TFLite interpreter backend (default: the first one installed)",
     )
     parser.add_argument(
         "--mqtt",
@@ -270,16 +252,18 @@ def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
         raise KwsError("--profiles needs --speaker-model (the model the profiles were made with)")
 
     publisher = None
+    emitting = threading.Lock()  # the Wyoming server's thread emits its clients' detections too
 
     def emit(event: Event) -> None:
-        out.write(event.to_json() + "\n")
-        out.flush()
-        if publisher is not None:
-            publisher.publish(event)
-        line = readable_line(event) if notes is not None else None
-        if line is not None and notes is not None:
-            notes.write(line + "\n")
-            notes.flush()
+        with emitting:
+            out.write(event.to_json() + "\n")
+            out.flush()
+            if publisher is not None:
+                publisher.publish(event)
+            line = readable_line(event) if notes is not None else None
+            if line is not None and notes is not None:
+                notes.write(line + "\n")
+                notes.flush()
 
     try:
         pipeline = Pipeline(models, config.pipeline, emit, speaker, profiles)
@@ -301,7 +285,7 @@ def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
             mqtt.start()
             publisher = mqtt
         if config.wyoming is not None:
-            server = _start_server(config)
+            server = _start_server(config, emit)
             info["wyoming"] = server.uri
         pipeline.run(source, getattr(source, "description", ""), info)
     finally:
@@ -316,8 +300,9 @@ def run(config: ListenConfig, out: TextIO, notes: TextIO | None = None) -> int:
     return 0
 
 
-def _start_server(config: ListenConfig) -> ServerThread:
-    """The ``[wyoming]`` server on its own thread, over its own copies of the models."""
+def _start_server(config: ListenConfig, emit: Callable[[Event], None]) -> ServerThread:
+    """The ``[wyoming]`` server on its own thread, over its own copies of the models; its
+    clients' detections go to ``emit`` as well."""
     assert config.wyoming is not None
     from kws.wyoming.background import ServerThread
 
@@ -333,7 +318,8 @@ def _start_server(config: ListenConfig) -> ServerThread:
             wyoming,
             models=wyoming.models or config.models,
             backend=wyoming.backend or config.backend,
-        )
+        ),
+        emit,
     )
     server.start()
     return server

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kws.errors import KwsError
+from kws.interpreter import BACKENDS
 
 
 def field_names(cls: type) -> set[str]:
@@ -37,6 +38,25 @@ def threshold_arg(text: str) -> tuple[str, float]:
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"threshold must be within [0, 1]: {text!r}")
     return (key or "*"), number
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
+    """The ``--model``, ``--threshold`` and ``--backend`` options every serving CLI shares."""
+    parser.add_argument("--model", action="append", default=[], metavar="M.tflite", help=model_help)
+    parser.add_argument(
+        "--threshold",
+        action="append",
+        type=threshold_arg,
+        default=[],
+        metavar="[LABEL=]T",
+        help="detection threshold 0..1 overriding the model's calibrated one; 'T' for every "
+        "keyword, 'LABEL=T' or 'MODEL:LABEL=T' for one; repeatable",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=list(BACKENDS),
+        help="force a TFLite interpreter backend (default: the first one installed)",
+    )
 
 
 def read_config(path: Path) -> dict[str, Any]:

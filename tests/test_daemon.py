@@ -103,10 +103,15 @@ def test_one_config_runs_stream_mqtt_and_wyoming_and_stops_on_sigterm(tmp_path: 
         heard = wyoming_detections(int(uri.rsplit(":", 1)[1]), demo.tobytes())
         assert heard == [("hey_jarvis", round(d.end * 1000)) for d in truth]
 
+        # Both streams' detections reach MQTT; the satellite's carry their source.
         topic = "kws/test/detection/"
-        watcher.wait_for(lambda w: len(w.payloads(topic)) == 2, timeout=30)
-        ends = [p["end"] for p in watcher.payloads(topic)]
+        watcher.wait_for(lambda w: len(w.payloads(topic)) == 4, timeout=30)
+        own = [p for p in watcher.payloads(topic) if "source" not in p]
+        ends = [p["end"] for p in own]
         assert ends == pytest.approx([d.end for d in truth], abs=0.02)
+        relayed = [p for p in watcher.payloads(topic) if "source" in p]
+        assert [round(p["end"] * 1000) for p in relayed] == [ms for _, ms in heard]
+        assert all(p["source"].startswith("wyoming 127.0.0.1:") for p in relayed)
 
         asked = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
@@ -124,7 +129,9 @@ def test_one_config_runs_stream_mqtt_and_wyoming_and_stops_on_sigterm(tmp_path: 
         broker.stop()
     assert daemon.returncode == 0, err
     assert lines[-1]["state"] == "stopped" and lines[-1]["reason"] == "interrupted"
-    assert [e["end"] for e in lines if e["type"] == "detection"] == ends
+    detections = [e for e in lines if e["type"] == "detection"]
+    assert [e["end"] for e in detections if "source" not in e] == ends
+    assert [e for e in detections if "source" in e] == relayed
     statuses = [json.loads(p) for t, p, _ in watcher_messages if t == "kws/test/status"]
     assert statuses[-1]["state"] == "stopped"
     availability = [p for t, p, _ in watcher_messages if t == "kws/test/availability"]

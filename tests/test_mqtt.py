@@ -177,7 +177,10 @@ def test_cli_publishes_every_event_and_retained_discovery(
     assert heard and watcher.payloads("kws/test/environment/environment") == heard
     status = watcher.payloads("kws/test/status")
     assert [s["state"] for s in status] == ["started", "stopped"]
-    assert status[-1]["info"]["mqtt"] == {"connected": True, "queued": 0, "dropped": 0}
+    # "queued" counts events still unacknowledged when the status was made (0 or a few, by
+    # timing); nothing was dropped and every event arrived (above).
+    mqtt_info = status[-1]["info"]["mqtt"]
+    assert mqtt_info["connected"] is True and mqtt_info["dropped"] == 0
     # a subscriber arriving later gets the discovery configs, the availability and the room
     late = Watcher(auth_broker.port, ["homeassistant/#", "kws/test/#"], auth=True)
     late.wait_for(lambda w: len(w.messages) >= 4)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kws.errors import KwsError
-from kws.schema import threshold_arg
+from kws.schema import add_model_arguments
 from kws.wyoming import INSTALL_HINT
 from kws.wyoming.config import DEFAULT_URI, WyomingConfig
 
@@ -28,26 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Errors: one line on stderr, exit status 2.",
     )
     parser.add_argument("--uri", help=f"tcp://HOST:PORT or unix:///PATH (default {DEFAULT_URI})")
-    parser.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        metavar="M.tflite",
-        help="keyword model with embedded kws metadata; repeatable; each keyword is a wake word",
-    )
-    parser.add_argument(
-        "--threshold",
-        action="append",
-        type=threshold_arg,
-        default=[],
-        metavar="[LABEL=]T",
-        help="detection threshold 0..1 overriding the model's calibrated one; 'T' for every "
-        "keyword, 'LABEL=T' or 'MODEL:LABEL=T' for one; repeatable",
-    )
-    parser.add_argument(
-        "--backend",
-        choices=["ai_edge_litert", "tflite_runtime", "tensorflow"],
-        help="force a TFLite interpreter backend (default: the first one installed)",
+    add_model_arguments(
+        parser, "keyword model with embedded kws metadata; repeatable; each keyword is a wake word"
     )
     parser.add_argument(
         "--config", type=Path, metavar="FILE.toml", help="read the [wyoming] table of a TOML file"

@@ -1,5 +1,6 @@
 """The Wyoming server on a thread of its own, so that one process (``kws.listen --config`` with a
 ``[wyoming]`` table) serves Home Assistant while its main thread listens to the microphone.
+The clients' detections join the daemon's events (stdout and MQTT) with a ``source``.
 
 The server gets its own loaded copies of the models: TFLite interpreters are not thread-safe,
 and the microphone pipeline invokes its own on the main thread meanwhile.
@@ -10,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
 
 from kws.errors import KwsError
+from kws.events import Detection
 from kws.wyoming.config import WyomingConfig
 
 START_TIMEOUT_S = 10.0
@@ -21,8 +24,12 @@ class ServerThread:
     """``start()`` binds and returns the URI (or raises the server's KwsError); ``stop()`` ends
     every connection and the thread within ``timeout_s``."""
 
-    def __init__(self, config: WyomingConfig) -> None:
+    def __init__(
+        self, config: WyomingConfig, on_detection: Callable[[Detection], None] | None = None
+    ) -> None:
         self.config = config
+        self.on_detection = on_detection
+        """Called on the server's thread for every detection sent to a client."""
         self.uri: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -73,4 +80,4 @@ class ServerThread:
             self.uri = uri
             self._ready.set()
 
-        await serve(self.config, models, self._stop, ready)
+        await serve(self.config, models, self._stop, ready, self.on_detection)

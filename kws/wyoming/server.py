@@ -21,6 +21,7 @@ import contextlib
 import logging
 import stat
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -221,13 +222,22 @@ class Session:
             timestamp = round(found.end * 1000)
             log.info("%s: detected %s at %d ms", self.peer, word.name, timestamp)
             await self.send(Detection(name=word.name, timestamp=timestamp).event())
+            if self.server.on_detection is not None:
+                self.server.on_detection(replace(found, source=f"wyoming {self.peer}"))
 
 
 class WyomingServer:
     """Listens on the config's URI; one :class:`Session` per connection."""
 
-    def __init__(self, config: WyomingConfig, models: Sequence[Model]) -> None:
+    def __init__(
+        self,
+        config: WyomingConfig,
+        models: Sequence[Model],
+        on_detection: Callable[[KwsDetection], None] | None = None,
+    ) -> None:
         self.config, self.models = config, list(models)
+        self.on_detection = on_detection
+        """Also told of every detection sent to a client (the daemon's stdout and MQTT)."""
         self.words = wake_words(self.models)
         if not self.words:
             raise KwsError("wyoming: the models have no keyword that fires (no thresholds)")
@@ -299,9 +309,11 @@ async def serve(
     models: Sequence[Model],
     stop: asyncio.Event,
     on_ready: Callable[[str], None] | None = None,
+    on_detection: Callable[[KwsDetection], None] | None = None,
 ) -> None:
-    """Serve until ``stop`` is set (the daemon's entry point); ``on_ready`` gets the bound URI."""
-    server = WyomingServer(config, models)
+    """Serve until ``stop`` is set (the daemon's entry point); ``on_ready`` gets the bound URI,
+    ``on_detection`` every detection sent to a client."""
+    server = WyomingServer(config, models, on_detection)
     uri = await server.start()
     if on_ready is not None:
         on_ready(uri)
