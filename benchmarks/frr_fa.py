@@ -128,21 +128,55 @@ def for_label(
     timelines: Sequence[Timeline], streams: Sequence[EvalStream], label: str
 ) -> tuple[list[Timeline], list[EvalStream]]:
     """The timelines and streams that evaluate ``label``: every negative stream, and each positive
-    stream with only its occurrences of ``label`` kept (an occurrence without a label counts for
-    every label); positive streams without one are left out, not taken as negatives."""
+    stream with its occurrences of ``label`` as positives (an occurrence without a label counts
+    for every label) and the other labels' occurrences as ``others``, on which a firing is a
+    false accept (a command taken for another). The streams keep only ``label``'s positives."""
     lines, kept = [], []
     for timeline, stream in zip(timelines, streams, strict=True):
         if stream.positives:
             mine = tuple(p for p in stream.positives if p.label in (None, label))
-            if not mine:
-                continue
+            theirs = tuple(p for p in stream.positives if p.label not in (None, label))
             stream = dataclasses.replace(stream, positives=mine)
             timeline = dataclasses.replace(
-                timeline, positives=tuple((p.onset_s, p.offset_s) for p in mine)
+                timeline,
+                positives=tuple((p.onset_s, p.offset_s) for p in mine),
+                others=tuple((p.onset_s, p.offset_s) for p in theirs),
             )
         lines.append(timeline)
         kept.append(stream)
     return lines, kept
+
+
+def confusions(
+    timelines: Sequence[Timeline],
+    streams: Sequence[EvalStream],
+    label: str,
+    threshold: float,
+    refractory_s: float,
+) -> dict[str, dict[str, Any]]:
+    """For each other label spoken in ``streams`` (the full positive streams), how often
+    ``label`` fires on its occurrences at ``threshold``: the false accepts, the utterances, the
+    share of them, and the false accepts per hour of the label's evaluated hours."""
+    lines, _ = for_label(timelines, streams, label)
+    hours = negative_seconds(lines)[0] / 3600
+    spoken = sorted({p.label for s in streams for p in s.positives if p.label not in (None, label)})
+    out = {}
+    for other in spoken:
+        subset = []
+        count = 0
+        for line, stream in zip(lines, streams, strict=True):
+            spans = tuple((p.onset_s, p.offset_s) for p in stream.positives if p.label == other)
+            count += len(spans)
+            if spans:
+                subset.append(dataclasses.replace(line, others=spans))
+        fired = operating_point(subset, threshold, refractory_s).cross_accepts
+        out[str(other)] = {
+            "false_accepts": fired,
+            "utterances": count,
+            "share": fired / count if count else float("nan"),
+            "fa_per_hour": fired / hours if hours else float("nan"),
+        }
+    return out
 
 
 def evaluate(
@@ -152,7 +186,8 @@ def evaluate(
     timelines: Timelines,
 ) -> list[dict[str, Any]]:
     """Per (model, label): the DET curve, FRR at each target, FRR and FA/hr at the threshold the
-    model carries (what a user of the shipped file gets), and the condition breakdown."""
+    model carries (what a user of the shipped file gets), the condition breakdown, and for a
+    model whose other keywords are spoken in the streams, how often it fires on each of them."""
     entries = []
     for i, model in enumerate(models):
         md = model.metadata
@@ -168,6 +203,16 @@ def evaluate(
             counted_s, apart_s = negative_seconds(lines)
             own = md.thresholds.get(label)
             at_own = None if own is None else operating_point(lines, own.threshold, md.refractory_s)
+            crossed: dict[str, Any] = {}
+            if any(t.others for t in lines):  # a multi-keyword model's other keywords are spoken
+                for key, point in (("at_1_fa_per_hour", chosen), ("at_model_threshold", own)):
+                    crossed[key] = (
+                        None
+                        if point is None
+                        else confusions(
+                            timelines[i, label], streams, label, point.threshold, md.refractory_s
+                        )
+                    )
             entries.append(
                 {
                     "model": portable_path(model.path),
@@ -185,6 +230,7 @@ def evaluate(
                     "at_model_threshold": _point(at_own),
                     "breakdown": cells,
                     "det": [dataclasses.asdict(p) for p in points],
+                    **({"confusions": crossed} if crossed else {}),
                 }
             )
     return entries

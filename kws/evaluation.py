@@ -73,6 +73,15 @@ class Timeline:
     """(onset_s, offset_s) of stretches of a negative stream counted apart from the hours: their
     firings are not false accepts per hour but :attr:`OperatingPoint.apart_accepts` (phrases
     that sound like the keyword, said back to back as no home says them)."""
+    others: tuple[tuple[float, float], ...] = ()
+    """(onset_s, offset_s) of other keywords' occurrences (another command of the same model):
+    a firing of this label on one is a false accept (:attr:`OperatingPoint.cross_accepts`),
+    and their time counts in the hours."""
+
+    @property
+    def is_negative(self) -> bool:
+        """A stream with nothing to detect or confuse: every firing is a false accept."""
+        return not self.positives and not self.others
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ class OperatingPoint:
     """Firings inside the negatives' ``apart`` stretches."""
     apart_s: float = 0.0
     """How long those stretches are, in seconds."""
+    cross_accepts: int = 0
+    """Of :attr:`false_accepts`, the firings on another keyword's occurrence."""
 
 
 def operating_point(
@@ -93,26 +104,35 @@ def operating_point(
 ) -> OperatingPoint:
     """FRR over every positive, and false accepts per hour over the negative streams.
 
-    A firing inside [onset, offset + DETECTION_TOLERANCE_S] of a positive detects it; any other
-    firing in a positive stream is ignored (positive streams measure misses), every firing in a
-    negative stream (one without positives) is a false accept, but for those inside its
-    ``apart`` stretches, which are counted apart, their time left out of the hours.
+    A firing inside [onset, offset + DETECTION_TOLERANCE_S] of a positive detects it; a firing
+    in the same window of another keyword's occurrence (``others``) and of no positive is a
+    false accept (a command taken for another); any other firing in a positive stream is
+    ignored (positive streams measure misses); every firing in a negative stream is a false
+    accept, but for those inside its ``apart`` stretches, which are counted apart, their time
+    left out of the hours.
     """
-    false_accepts = misses = total = apart_accepts = 0
+    false_accepts = misses = total = apart_accepts = cross = 0
     negative_s, apart_s = negative_seconds(timelines)
     for timeline in timelines:
         fired = fire_times(timeline.times, timeline.scores, threshold, refractory_s)
-        if not timeline.positives:
+        if timeline.is_negative:
             inside = np.zeros(len(fired), dtype=bool)
             for onset, offset in timeline.apart:
                 inside |= (fired >= onset) & (fired < offset)
             false_accepts += int(np.count_nonzero(~inside))
             apart_accepts += int(np.count_nonzero(inside))
             continue
+        own = np.zeros(len(fired), dtype=bool)
         for onset, offset in timeline.positives:
             total += 1
-            hit = np.any((fired >= onset) & (fired <= offset + DETECTION_TOLERANCE_S))
-            misses += int(not hit)
+            hit = (fired >= onset) & (fired <= offset + DETECTION_TOLERANCE_S)
+            misses += int(not np.any(hit))
+            own |= hit
+        confused = np.zeros(len(fired), dtype=bool)
+        for onset, offset in timeline.others:
+            confused |= (fired >= onset) & (fired <= offset + DETECTION_TOLERANCE_S)
+        cross += int(np.count_nonzero(confused & ~own))
+    false_accepts += cross
     hours = negative_s / 3600
     return OperatingPoint(
         threshold=threshold,
@@ -122,14 +142,17 @@ def operating_point(
         misses=misses,
         apart_accepts=apart_accepts,
         apart_s=apart_s,
+        cross_accepts=cross,
     )
 
 
 def negative_seconds(timelines: Sequence[Timeline]) -> tuple[float, float]:
-    """(seconds counted per hour, seconds counted apart) of the negative streams."""
-    apart = sum(off - on for t in timelines if not t.positives for on, off in t.apart)
-    total = sum(t.duration_s for t in timelines if not t.positives)
-    return total - apart, apart
+    """(seconds counted per hour, seconds counted apart) of the negative streams; the counted
+    seconds include the other keywords' occurrences in positive streams."""
+    apart = sum(off - on for t in timelines if t.is_negative for on, off in t.apart)
+    total = sum(t.duration_s for t in timelines if t.is_negative)
+    confusing = sum(off - on for t in timelines if not t.is_negative for on, off in t.others)
+    return total - apart + confusing, apart
 
 
 def det_curve(

@@ -135,6 +135,108 @@ def test_recipe_trains_calibrates_and_writes_the_card(corpus: Path, tmp_path: Pa
     assert "| build | passed" in card and summary["build"]["failed"] is False
 
 
+# --- any list of commands ------------------------------------------------------------------
+
+WORDS_LIST = "lights on,Lights Off, stop"
+WORDS_LABELS = ("_silence_", "_unknown_", "lights_on", "lights_off", "stop")
+
+
+@pytest.fixture(scope="module")
+def words_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.data.__main__ import main
+
+    out = tmp_path_factory.mktemp("words_corpus")
+    argv = ["commands", "--out", str(out), "--words", WORDS_LIST, "--per-command", "10",
+            "--other-words", "10", "--confusables", "6", "--speech", "10",
+            "--background-seconds", "6", "--eval-per-command", "2", "--eval-hours", "0.005",
+            "--engines", "espeak-ng,flite", "--workers", "2"]  # fmt: skip
+    assert main(argv) == 0
+    return out
+
+
+def test_a_word_list_makes_a_corpus_of_its_own_commands(words_corpus: Path) -> None:
+    assert (words_corpus / "commands.txt").read_text() == "lights_on\nlights_off\nstop\n"
+    data = read_corpus(words_corpus)
+    assert data.labels == WORDS_LABELS
+    folders = {p.name for p in words_corpus.iterdir() if p.is_dir()}
+    assert {"lights_on", "lights_off", "stop", "confusable", "speech"} <= folders
+    assert not {"on", "off"} & folders  # a word of a command is never spoken as _unknown_
+    assert {"yes", "zero"} & folders
+    clips = [json.loads(line) for line in (words_corpus / "clips.jsonl").read_text().splitlines()]
+    said = {c["text"] for c in clips if c["label"] == "lights_on"}
+    assert said == {"lights on"}
+    for clip in clips:
+        if clip["kind"] in ("confusable", "speech"):  # no command inside _unknown_ material
+            text = f" {' '.join(clip['text'].lower().split())} "
+            assert not any(f" {c} " in text for c in ("lights on", "lights off", "stop")), clip
+    streams = json.loads((words_corpus / "eval/test/positives/positives.json").read_text())
+    labels = [e["label"] for s in streams["streams"] for e in s["events"]]
+    assert set(labels) == set(WORDS_LABELS[2:])
+    assert len({labels.count(label) for label in WORDS_LABELS[2:]}) == 1  # each equally often
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ("stop,,go", "entry 2 is empty"),
+        ("stop,go,Stop", "'stop' is given twice"),
+        ("channel 5", "write numbers as words"),
+        ("ᚠᚢᚦ", "cannot pronounce 'ᚠᚢᚦ'"),
+        ("turn the big lights on", "more than 4 words"),
+    ],
+)
+def test_a_bad_word_list_is_one_line_before_anything_is_rendered(
+    words: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.commands import main as commands_main
+    from training.data.__main__ import main as data_main
+
+    data = tmp_path / "data"
+    assert commands_main(["--words", words, "--data", str(data), "--out", str(tmp_path)]) == 2
+    assert data_main(["commands", "--out", str(data), "--words", words]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and err.count(message) == 2, err
+    assert not data.exists()
+
+
+def test_pronunciations_belong_to_commands_or_other_words() -> None:
+    from training.data.commands import CommandCorpusConfig
+
+    config = CommandCorpusConfig(
+        words=("lights on", "stop"), pronunciation={"lights on": "laɪts ɑn", "yes": "jɛs"}
+    )
+    assert config.said("lights on") == ("laɪts ɑn",) and config.labels == ("lights_on", "stop")
+    with pytest.raises(ValueError, match="'lamp', which is not a corpus word"):
+        CommandCorpusConfig(words=("lights on",), pronunciation={"lamp": "læmp"})
+
+
+@pytest.mark.slow
+def test_a_word_list_trains_into_a_model_of_its_commands(
+    words_corpus: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("tensorflow")
+    from training.commands import main
+
+    out = tmp_path / "model"
+    argv = ["--words", WORDS_LIST, "--name", "lights", "--data", str(words_corpus),
+            "--out", str(out), "--workers", "1"]  # fmt: skip
+    corpus_set = [
+        "corpus.per_command=10", "corpus.other_words=10", "corpus.confusables=6",
+        "corpus.speech=10", "corpus.background_seconds=6", "corpus.eval_per_command=2",
+        "corpus.eval_negative_hours=0.005", "corpus.engines=['espeak-ng', 'flite']",
+    ]  # fmt: skip
+    assert main(argv + [f"--set={a}" for a in corpus_set + TINY_TRAIN]) == 0
+    md = load_model(out / "lights.tflite").metadata
+    assert md.labels == WORDS_LABELS and md.keywords == WORDS_LABELS[2:]
+    summary = json.loads((out / "results/lights.json").read_text())
+    for label in WORDS_LABELS[2:]:  # each is scored against the others' utterances
+        crossed = summary["evaluation"][label]["confusions"]["at_1_fa_per_hour"]
+        others = set(WORDS_LABELS[2:]) - {label}
+        assert crossed is None or set(crossed) == others
+    card = (out / "lights.md").read_text()
+    assert "# lights — 5-class command model" in card and "| `lights_off` |" in card
+
+
 # --- training on a Speech Commands layout, and commands firing in kws.listen ----------------
 
 TONE_HZ = {label: 350.0 * 1.28**i for i, label in enumerate([*COMMAND_WORDS, "cat", "bed"])}

@@ -324,8 +324,10 @@ def test_peers_on_the_same_streams(
         assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
 
 
-def test_each_label_is_scored_on_its_own_occurrences_only() -> None:
-    from benchmarks.frr_fa import for_label
+def test_each_label_is_scored_on_its_own_occurrences_and_firing_on_another_is_a_false_accept() -> (
+    None
+):
+    from benchmarks.frr_fa import confusions, for_label
     from benchmarks.streams import EvalStream, Positive
     from kws.evaluation import Timeline, operating_point
 
@@ -337,14 +339,26 @@ def test_each_label_is_scored_on_its_own_occurrences_only() -> None:
     )
     only_no = EvalStream(Path("q.wav"), (Positive(4.0, 4.5, label="no"),))
     negative = EvalStream(Path("n.wav"))
+    streams = [mixed, only_no, negative]
     line = Timeline(times, scores, 30.0, ((1.5, 2.0), (9.0, 9.5)))
     lines = [line, Timeline(times, scores, 30.0, ((4.0, 4.5),)), Timeline(times, scores * 0, 30.0)]
-    yes_lines, yes_streams = for_label(lines, [mixed, only_no, negative], "yes")
-    assert [s.path.name for s in yes_streams] == ["p.wav", "n.wav"]  # no "yes": not a negative
-    assert yes_lines[0].positives == ((1.5, 2.0),)
-    assert operating_point(yes_lines, 0.5, 1.0).frr == 0.0
-    no_lines, _ = for_label(lines, [mixed, only_no, negative], "no")
+    yes_lines, yes_streams = for_label(lines, streams, "yes")
+    assert [t.positives for t in yes_lines] == [((1.5, 2.0),), (), ()]
+    assert [t.others for t in yes_lines] == [((9.0, 9.5),), ((4.0, 4.5),), ()]
+    assert [s.positives for s in yes_streams][1:] == [(), ()]
+    point = operating_point(yes_lines, 0.5, 1.0)
+    assert point.frr == 0.0 and point.false_accepts == point.cross_accepts == 0
+    no_lines, _ = for_label(lines, streams, "no")
     assert [t.positives for t in no_lines] == [((9.0, 9.5),), ((4.0, 4.5),), ()]
-    assert operating_point(no_lines, 0.5, 1.0).frr == 1.0  # the firing at 2 s is not a "no"
+    point = operating_point(no_lines, 0.5, 1.0)
+    assert point.frr == 1.0  # the firing at 2 s is not a "no" ...
+    assert point.false_accepts == point.cross_accepts == 1  # ... but a "no" fired on a "yes"
+    hours = (30.0 + 0.5) / 3600  # the negative stream and the "yes" it was said over
+    assert point.fa_per_hour == pytest.approx(1 / hours)
+    crossed = confusions(lines, streams, "no", 0.5, 1.0)
+    assert crossed == {
+        "yes": {"false_accepts": 1, "utterances": 1, "share": 1.0, "fa_per_hour": 1 / hours}
+    }
+    assert confusions(lines, streams, "yes", 0.5, 1.0)["no"]["false_accepts"] == 0
     unlabelled = EvalStream(Path("w.wav"), (Positive(1.5, 2.0),))  # a wake-word stream
     assert for_label([line], [unlabelled], "anything")[0][0].positives == ((1.5, 2.0),)

@@ -1,5 +1,7 @@
-"""``python -m training.commands``: one command from nothing to the calibrated 12-class command
-model (yes, no, up, down, left, right, on, off, stop, go, plus ``_silence_`` and ``_unknown_``).
+"""``python -m training.commands``: one command from nothing to a calibrated command model: by
+default the 12-class Speech Commands task (yes, no, up, down, left, right, on, off, stop, go,
+plus ``_silence_`` and ``_unknown_``), or any list of words and short phrases
+(``--words "lights on,lights off,stop"``, or ``words`` in the recipe's ``[corpus]``).
 
 Steps, each resumable: generate the TTS command corpus in the Speech Commands layout
 (``training.data commands``), train on it (training.train, 12 labels), copy the shipped export,
@@ -79,9 +81,10 @@ def confusion_png(confusion: dict[str, Any], path: Path) -> None:
     import numpy as np
 
     labels = confusion["labels"]
+    size = 4.5 + 0.25 * len(labels)
     counts = np.asarray(confusion["matrix"], dtype=float)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(labels)):
         for j in range(len(labels)):
@@ -107,6 +110,37 @@ def _frr(point: dict[str, Any] | None) -> str:
 
 def _threshold(point: dict[str, Any] | None) -> str:
     return "—" if point is None else f"{point['threshold']:.3f}"
+
+
+def confusion_table(evaluation: dict[str, dict[str, Any]], thresholds: dict[str, Any]) -> list[str]:
+    """Markdown: at each command's shipped threshold, how often it fired on each other command's
+    test utterances (benchmarks.frr_fa.confusions), with the FA/h those firings add."""
+    fired = {
+        label: entry.get("confusions", {}).get("at_model_threshold") or {}
+        for label, entry in evaluation.items()
+        if label in thresholds
+    }
+    said = sorted({other for row in fired.values() for other in row})
+    if not said:
+        return []
+    lines = [
+        "Commands taken for another, on the test streams at the shipped thresholds: firings of "
+        "the row's command on the column's utterances (share of them); the last column is the "
+        "false accepts per hour they add.",
+        "",
+        f"| fired \\ said | {' | '.join(f'`{o}`' for o in said)} | FA/h |",
+        f"|---|{'---|' * len(said)}---|",
+    ]
+    for label, row in fired.items():
+        cells = [
+            f"{row[o]['false_accepts']} ({100 * row[o]['share']:.0f} %)"
+            if o in row and row[o]["false_accepts"]
+            else "·"
+            for o in said
+        ]
+        rate = sum(row[o]["fa_per_hour"] for o in row)
+        lines.append(f"| `{label}` | {' | '.join(cells)} | {rate:.2f} |")
+    return [*lines, ""]
 
 
 def model_card(
@@ -146,7 +180,7 @@ def model_card(
     voices = corpus_summary.get("voices_by_split", {})
     return "\n".join(
         [
-            "# commands — 12-class command model (Speech Commands style)",
+            f"# {train.name} — {len(md.labels)}-class command model (Speech Commands style)",
             "",
             f"Made by `{command}` from built-in text-to-speech data (written in the Speech "
             "Commands v2 layout); accuracy and FRR are measured on voices held out of training. "
@@ -168,7 +202,7 @@ def model_card(
             f"windows; voices {voices.get('train', '?')}/"
             f"{voices.get('validation', '?')}/{voices.get('test', '?')} |",
             f"| training | {train.epochs} epochs, {metrics['train_seconds']:.0f} s; test "
-            f"accuracy {metrics['test_accuracy']:.3f} (argmax over 12 classes) |",
+            f"accuracy {metrics['test_accuracy']:.3f} (argmax over {len(md.labels)} classes) |",
             f"| evaluation | {first['num_positives']} positives per command in noise "
             f"({'/'.join(f'{x:g}' for x in snrs_db)} dB SNR), {first['negative_hours']:.2f} h "
             "of command-free negatives |",
@@ -182,10 +216,11 @@ def model_card(
             "",
             "FRR per command counts only that command's utterances in the positive streams; a "
             "false accept is any firing of that command in the negative streams (speech, other "
-            "Speech Commands words, confusable phrases, babble, music, noise, silence). A "
-            "command firing on another command's utterance is not counted there: the confusion "
-            "matrix (argmax on test clips) shows those mistakes.",
+            "Speech Commands words, confusable phrases, babble, music, noise, silence) and any "
+            "firing on another command's utterance (a command taken for another), over the "
+            "hours of the negatives and of those utterances.",
             "",
+            *confusion_table(evaluation, md.thresholds),
             "Limits: trained and evaluated on synthetic voices only; real voices, accents and",
             "rooms will differ. Train the same recipe on the real dataset with",
             "`python -m training.train CONFIG --set corpus=data/speech_commands_v0.02`.",
@@ -252,10 +287,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("data/commands"), help="corpus folder")
     parser.add_argument("--out", type=Path, default=Path("models/commands"), help="output folder")
     parser.add_argument("--workers", type=int, help="corpus rendering processes (default: all)")
+    parser.add_argument(
+        "--words", metavar="W1,W2,...",
+        help='the commands, words or short phrases ("lights on,lights off,stop"); the same as '
+        "--set corpus.words=[...] (default: the recipe's, else the ten Speech Commands words)",
+    )  # fmt: skip
+    parser.add_argument("--name", help="model name (the same as --set train.name=...)")
     add_override_option(parser, "--set train.epochs=10 --set corpus.per_command=300")
     args = parser.parse_args(argv)
     try:
         recipe = load_recipe(args.recipe, args.set)
+        if args.words is not None:
+            from training.data.commands import parse_words
+
+            recipe.setdefault("corpus", {})["words"] = list(parse_words(args.words))
+        if args.name is not None:
+            recipe.setdefault("train", {})["name"] = args.name
         args.out.mkdir(parents=True, exist_ok=True)
         argv = sys.argv[1:] if argv is None else argv
         command = shlex.join(["python", "-m", "training.commands", *map(portable_path, argv)])

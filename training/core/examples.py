@@ -95,19 +95,27 @@ def selected(
 
 
 def read_command_corpus(folder: Path) -> Corpus:
-    """The 12-class command task on a Speech Commands layout; every word label must have clips
-    in every split, and ``_background_noise_/`` must hold the ``_silence_`` recordings."""
+    """The command task on a Speech Commands layout (its ``commands.txt``, else the standard
+    ten words: 12 classes); every label must have clips in every split, and
+    ``_background_noise_/`` must hold the ``_silence_`` recordings."""
     from training.data.loaders import command_task, speech_commands, speech_commands_background
     from training.data.loaders.base import SPLITS
-    from training.data.loaders.speech_commands import BACKGROUND_DIR, COMMAND_LABELS, SILENCE
+    from training.data.loaders.speech_commands import (
+        BACKGROUND_DIR,
+        SILENCE,
+        command_labels,
+        corpus_commands,
+    )
 
+    commands = corpus_commands(folder)
+    all_labels = command_labels(commands)
     paths: dict[str, list[Path]] = {s: [] for s in SPLITS}
     labels: dict[str, list[int]] = {s: [] for s in SPLITS}
-    for example in command_task(speech_commands(folder)):
+    for example in command_task(speech_commands(folder), commands):
         paths[example.split].append(example.path)
-        labels[example.split].append(COMMAND_LABELS.index(example.label))
+        labels[example.split].append(all_labels.index(example.label))
     for split in SPLITS:
-        for index, label in enumerate(COMMAND_LABELS):
+        for index, label in enumerate(all_labels):
             if label != SILENCE and index not in labels[split]:
                 where = "another word's folder" if label.startswith("_") else f"{label}/"
                 raise KwsError(f"{folder}: no {split} clips of {label!r} (expected in {where})")
@@ -115,7 +123,7 @@ def read_command_corpus(folder: Path) -> Corpus:
     if not background:
         raise KwsError(f"{folder / BACKGROUND_DIR}: no WAV files to cut {SILENCE} from")
     targets = {k: np.asarray(v) for k, v in labels.items()}
-    return Corpus(COMMAND_LABELS, paths, targets, background, "Speech Commands layout")
+    return Corpus(all_labels, paths, targets, background, "Speech Commands layout")
 
 
 def corpus_features(

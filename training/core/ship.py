@@ -113,7 +113,8 @@ def calibrate_labels(
     voices and recordings neither training nor calibration has heard.
 
     Returns, per label, the test FRR and thresholds at 0.5 and 1 FA/hr, the test FRR and FA/hr
-    at the shipped threshold, and the validation figures; and the test set's benchmarks.frr_fa
+    at the shipped threshold, the validation figures and, for several keywords, how often each
+    fires on the others' test utterances; and the test set's benchmarks.frr_fa
     results document (DET curves, breakdowns) for ``report.write_report``."""
     from benchmarks.frr_fa import calibrate
 
@@ -139,6 +140,7 @@ def calibrate_labels(
             "calibrated": calibrated[label],
             "at": _points(entry),
             "shipped_threshold_on_test": entry["at_model_threshold"],
+            **({"confusions": entry["confusions"]} if "confusions" in entry else {}),
             "validation": {
                 "num_positives": by_label[label]["num_positives"],
                 "negative_hours": by_label[label]["negative_hours"],

@@ -1,5 +1,5 @@
 """``python -m training.data generate --keyword "hey jarvis" --out DIR`` (see generate.py),
-``python -m training.data commands --out DIR`` (the 12-class command corpus, see commands.py),
+``python -m training.data commands --out DIR [--words ...]`` (a command corpus, see commands.py),
 ``python -m training.data debian-sounds --out DIR`` (see debian_sounds.py),
 ``python -m training.data recordings --out DIR`` (real recordings, see recordings.py) and
 ``python -m training.data asterisk --out DIR`` (speaker-verification data, see asterisk.py) and
@@ -71,14 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     cmd = commands.add_parser(
         "commands",
-        help="render a TTS corpus of the ten Speech Commands words in the Speech Commands layout",
-        description="Render the 12-class command corpus (resumes an interrupted run in the same "
-        "--out): the ten commands, other words, confusables and speech by held-out-per-split "
-        "voices, background noise for _silence_, and evaluation streams.",
+        help="render a TTS corpus of command words (default: the ten Speech Commands words) in "
+        "the Speech Commands layout",
+        description="Render a command corpus (resumes an interrupted run in the same --out): the "
+        "commands, other words, confusables and speech by held-out-per-split voices, background "
+        "noise for _silence_, and evaluation streams.",
     )
     cmd_defaults = CommandCorpusConfig()
     cmd.add_argument("--out", type=Path, required=True, help="output folder")
     cmd.add_argument("--seed", type=int, default=cmd_defaults.seed)
+    cmd.add_argument(
+        "--words", default=",".join(cmd_defaults.words), metavar="W1,W2,...",
+        help="comma-separated commands, words or short phrases (default: %(default)s)",
+    )  # fmt: skip
     for name in ("per_command", "other_words", "confusables", "speech", "eval_per_command"):
         cmd.add_argument(
             "--" + name.replace("_", "-"), type=int, default=getattr(cmd_defaults, name),
@@ -302,10 +307,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _commands(args: argparse.Namespace) -> dict[str, object]:
-    from training.data.commands import generate_commands
+    from training.data.commands import generate_commands, parse_words
 
     config = CommandCorpusConfig(
         seed=args.seed,
+        words=parse_words(args.words),
         per_command=args.per_command,
         other_words=args.other_words,
         confusables=args.confusables,

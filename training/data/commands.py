@@ -1,10 +1,14 @@
-"""The built-in command corpus: the ten Speech Commands words spoken by text-to-speech voices, in
-the published Speech Commands v2 layout, so that the trainer reads it exactly as it reads the
-real dataset (:func:`training.data.loaders.speech_commands`).
+"""The built-in command corpus: command words or short phrases (by default the ten Speech
+Commands words) spoken by text-to-speech voices, in the published Speech Commands v2 layout, so
+that the trainer reads it exactly as it reads the real dataset
+(:func:`training.data.loaders.speech_commands`).
 
 Layout written under the output folder::
 
-    <word>/<speaker>_nohash_<n>.wav     1 s clips; the ten commands and the 25 other v2 words
+    <label>/<speaker>_nohash_<n>.wav    1 s clips; each command (label: its words joined by
+                                        "_", "lights on" -> lights_on) and the Speech
+                                        Commands v2 words that are not part of a command
+    commands.txt                        the command labels, one per line
     confusable/<speaker>_nohash_<n>.wav phrases that sound like a command (label _unknown_)
     speech/<speaker>_nohash_<n>.wav     1 s windows of running speech (label _unknown_)
     _background_noise_/<kind>.wav       long noise, music, babble and near-silence recordings:
@@ -27,8 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,21 +61,73 @@ from training.data.eval_sets import EvalSpec, Said, write_eval_sets
 from training.data.loaders.speech_commands import (
     BACKGROUND_DIR,
     COMMAND_WORDS,
+    COMMANDS_FILE,
     TESTING_LIST,
     VALIDATION_LIST,
     WORDS,
 )
 from training.data.phonetic import confusable_phrases
-from training.data.pronunciation import parse_pronunciation, pick_pronunciation, report
+from training.data.pronunciation import ipa_lines, parse_pronunciation, pick_pronunciation, report
 from training.data.text_corpus import sentences, unseen, words
 from training.data.tts import ENGINES, Voice, prosody_grid
 
-OTHER_WORDS = tuple(w for w in WORDS if w not in COMMAND_WORDS)
-"""The 25 Speech Commands v2 words that are not commands (spoken as ``_unknown_``)."""
 EXTRA_UNKNOWN = {"confusable": "confusable", "speech": "speech"}
 """Folder of each extra kind of ``_unknown_`` material (kind -> folder)."""
 BACKGROUND_KINDS = ("white", "pink", "brown", "music", "babble", "silence")
-ALL_COMMANDS = " ".join(COMMAND_WORDS)
+MAX_COMMAND_WORDS = 4
+"""Longest command phrase, in words: a command is said within one clip."""
+_ENTRY = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
+"""One word of a command: letters, with inner apostrophes or hyphens ("don't", "wi-fi")."""
+
+
+def parse_words(text: str | Sequence[str]) -> tuple[str, ...]:
+    """A command list ("lights on, lights off, stop" or a list): each entry lower-cased and
+    single-spaced. An empty entry, a duplicate, digits or other characters, letters the voices
+    cannot read (outside the Latin alphabet), or more than :data:`MAX_COMMAND_WORDS` words is a
+    one-line ValueError."""
+    entries = text.split(",") if isinstance(text, str) else list(text)
+    out: list[str] = []
+    for position, entry in enumerate(entries, 1):
+        said = " ".join(str(entry).lower().split())
+        if not said:
+            raise ValueError(f"command list: entry {position} is empty")
+        if not all(_ENTRY.fullmatch(w) for w in said.split()):
+            raise ValueError(
+                f"command list: {said!r} may hold only letters, spaces, apostrophes and hyphens "
+                "(write numbers as words)"
+            )
+        foreign = [c for c in said if c.isalpha() and "LATIN" not in unicodedata.name(c, "")]
+        if foreign:
+            raise ValueError(
+                f"command list: cannot pronounce {said!r}: the voices read Latin letters, not "
+                f"{foreign[0]!r}"
+            )
+        if len(said.split()) > MAX_COMMAND_WORDS:
+            raise ValueError(f"command list: {said!r} has more than {MAX_COMMAND_WORDS} words")
+        if said in out:
+            raise ValueError(f"command list: {said!r} is given twice")
+        out.append(said)
+    if not out:
+        raise ValueError("command list: no commands")
+    return tuple(out)
+
+
+def command_folder(said: str) -> str:
+    """A command's label and folder: its words joined by "_" ("lights on" -> "lights_on")."""
+    return said.replace(" ", "_")
+
+
+def check_pronounceable(commands: Sequence[str]) -> None:
+    """One-line KwsError naming a command espeak-ng says nothing for (before any rendering)."""
+    for said, sound in zip(commands, ipa_lines(list(commands)), strict=True):
+        if not any(c.isalpha() for c in sound):
+            raise KwsError(f"command list: espeak-ng cannot pronounce {said!r}")
+
+
+def _contains(text: str, phrase: str) -> bool:
+    """True if ``text`` holds the words of ``phrase`` in a row."""
+    have, want = words(text), words(phrase)
+    return any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
 
 
 @dataclass(frozen=True)
@@ -76,10 +135,13 @@ class CommandCorpusConfig:
     """What to generate; clip counts are totals over all splits (80/10/10 by voice)."""
 
     seed: int = 0
+    words: tuple[str, ...] = COMMAND_WORDS
+    """The commands: words or short phrases ("lights on"); see :func:`parse_words`."""
     per_command: int = 500
-    """Clips of each of the ten command words."""
+    """Clips of each command."""
     other_words: int = 1000
-    """Clips of the 25 other Speech Commands words, in turn (label ``_unknown_``)."""
+    """Clips of the Speech Commands v2 words that are not part of a command, in turn (label
+    ``_unknown_``)."""
     confusables: int = 500
     """Phrases that sound like a command but contain none (label ``_unknown_``)."""
     speech: int = 500
@@ -101,10 +163,11 @@ class CommandCorpusConfig:
     eval_other_words: int = 100
     """Other Speech Commands words (test voices) in the negative streams."""
     pronunciation: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """IPA alternatives per word (commands or other words), e.g. {"off": ("ˈɔːf", "ˈɑːf")}; a
-    value "a|b" is accepted. Words left out are said as espeak-ng reads them."""
+    """IPA alternatives per command or other word, e.g. {"off": ("ˈɔːf", "ˈɑːf")}; a value
+    "a|b" is accepted. Words left out are said as espeak-ng reads them."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "words", parse_words(self.words))
         counts = (self.per_command, self.other_words, self.confusables, self.speech)
         evals = (self.eval_per_command, self.eval_sentences, self.eval_confusables)
         if min(*counts, *evals, self.eval_other_words) < 0 or self.background_seconds <= 0:
@@ -113,7 +176,7 @@ class CommandCorpusConfig:
             raise ValueError("per_command must be >= 10 (every split needs each command)")
         if self.clip_seconds <= 0.5:
             raise ValueError("clip_seconds must be > 0.5")
-        unknown = sorted(set(self.pronunciation) - set(WORDS))
+        unknown = sorted(set(self.pronunciation) - {*self.words, *self.other_vocabulary})
         if unknown:
             raise ValueError(f"pronunciation for {unknown[0]!r}, which is not a corpus word")
         parsed = {w: parse_pronunciation(a) for w, a in sorted(self.pronunciation.items())}
@@ -123,11 +186,28 @@ class CommandCorpusConfig:
         """The IPA alternatives of ``word`` (empty: espeak-ng's reading)."""
         return self.pronunciation.get(word, ())
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The command labels (folder names), in the order of :attr:`words`."""
+        return tuple(command_folder(w) for w in self.words)
+
+    @property
+    def other_vocabulary(self) -> tuple[str, ...]:
+        """The Speech Commands v2 words spoken as ``_unknown_``: those that are no word of any
+        command (with the default commands, the 25 other v2 words)."""
+        taken = {w for said in self.words for w in said.split()}
+        return tuple(w for w in WORDS if w not in taken)
+
+    @property
+    def all_commands(self) -> str:
+        """Every command's words in one text (what speech and sentences must not contain)."""
+        return " ".join(self.words)
+
     def render_config(self) -> CorpusConfig:
         """The settings :func:`training.data.corpus.render` reads (clip length, seed, voices,
         augmentation), as a wake-word CorpusConfig."""
         return CorpusConfig(
-            keyword=ALL_COMMANDS,
+            keyword=self.all_commands,
             seed=self.seed,
             clip_seconds=self.clip_seconds,
             engines=self.engines,
@@ -141,22 +221,24 @@ def speaker_id(voice: Voice) -> str:
 
 
 def command_confusables(
-    count: int, seed: int, pronunciation: dict[str, tuple[str, ...]] | None = None
+    count: int,
+    seed: int,
+    pronunciation: dict[str, tuple[str, ...]] | None = None,
+    commands: Sequence[str] = COMMAND_WORDS,
 ) -> list[str]:
-    """``count`` phrases near the commands' sounds that contain no command word (so "no"'s
+    """``count`` phrases near the commands' sounds that contain no command (so "no"'s
     neighbour "go" and "go"'s "no command" are left out); near a command's ``pronunciation``
     where it has one."""
     if count == 0:
         return []
-    per_word = count // len(COMMAND_WORDS) + 1
-    banned = set(COMMAND_WORDS)
+    per_word = count // len(commands) + 1
     pools = [
         [
             p
             for p in confusable_phrases(w, 3 * per_word, seed, (pronunciation or {}).get(w, ()))
-            if banned.isdisjoint(words(p))
+            if not any(_contains(p, c) for c in commands)
         ]
-        for w in COMMAND_WORDS
+        for w in commands
     ]
     mixed = [p for group in zip(*pools, strict=False) for p in group]
     if len(mixed) < count:
@@ -167,8 +249,9 @@ def command_confusables(
 def eval_texts(config: CommandCorpusConfig) -> tuple[list[str], list[str]]:
     """The sentences and confusable phrases the evaluation sets speak (training never does)."""
     seed = config.seed + EVAL_SEED
-    texts = sentences(ALL_COMMANDS, config.eval_sentences, seed)
-    return texts, command_confusables(config.eval_confusables, seed, config.pronunciation)
+    texts = sentences(config.all_commands, config.eval_sentences, seed)
+    phrases = command_confusables(config.eval_confusables, seed, config.pronunciation, config.words)
+    return texts, phrases
 
 
 def plan(config: CommandCorpusConfig) -> list[ClipJob]:
@@ -177,10 +260,12 @@ def plan(config: CommandCorpusConfig) -> list[ClipJob]:
     held_texts, held_phrases = eval_texts(config)
     count = config.confusables + len(held_phrases)
     phrases = unseen(
-        command_confusables(count, config.seed, config.pronunciation),
+        command_confusables(count, config.seed, config.pronunciation, config.words),
         held_phrases, config.confusables,
     )  # fmt: skip
-    texts = sentences(ALL_COMMANDS, max(config.speech, 1), config.seed, avoid=held_texts)
+    texts = sentences(config.all_commands, max(config.speech, 1), config.seed, avoid=held_texts)
+    others_pool = config.other_vocabulary
+    folder_of = dict(zip(config.words, config.labels, strict=True))
     jobs: list[ClipJob] = []
     per_file: Counter[str] = Counter()
 
@@ -201,15 +286,15 @@ def plan(config: CommandCorpusConfig) -> list[ClipJob]:
 
     for offset, split in enumerate(SPLITS):
         each = split_counts(config.per_command)[split]
-        words_here = [w for w in COMMAND_WORDS for _ in range(each)]
+        words_here = [w for w in config.words for _ in range(each)]
         others = split_counts(config.other_words)[split]
-        words_here += [OTHER_WORDS[i % len(OTHER_WORDS)] for i in range(others)]
+        words_here += [others_pool[i % len(others_pool)] for i in range(others)]
         n_conf = split_counts(config.confusables)[split]
         n_speech = split_counts(config.speech)[split]
         total = len(words_here) + n_conf + n_speech
         pairs = iter(prosody_grid(voices[split], total, config.seed + offset))
         for word in words_here:
-            add(word, "positive", split, word, next(pairs))
+            add(folder_of.get(word, word), "positive", split, word, next(pairs))
         start = sum(split_counts(config.confusables)[s] for s in SPLITS[:offset])
         for i in range(n_conf):
             add("confusable", "confusable", split, phrases[start + i], next(pairs))
@@ -252,13 +337,16 @@ def _write_eval(
 ) -> dict[str, Any]:
     """Validation and test sets (:mod:`training.data.eval_sets`): every command by held-out
     voices; hours of command-free audio."""
-    count = config.eval_per_command * len(COMMAND_WORDS)
+    count = config.eval_per_command * len(config.words)
     texts, phrases = eval_texts(config)
-    others = [OTHER_WORDS[i % len(OTHER_WORDS)] for i in range(config.eval_other_words)]
-    commands = [COMMAND_WORDS[i % len(COMMAND_WORDS)] for i in range(count)]
+    pool = config.other_vocabulary
+    others = [pool[i % len(pool)] for i in range(config.eval_other_words)] if pool else []
+    commands = [config.words[i % len(config.words)] for i in range(count)]
     negatives = {"speech": texts, "confusable": phrases, "other_words": others}
     spec = EvalSpec(
-        positives=tuple(Said(w, label=w, pronunciations=config.said(w)) for w in commands),
+        positives=tuple(
+            Said(w, label=command_folder(w), pronunciations=config.said(w)) for w in commands
+        ),
         negatives={kind: tuple(Said(t) for t in said) for kind, said in negatives.items() if said},
         seed=config.seed,
         snrs_db=config.eval_snrs_db,
@@ -276,6 +364,8 @@ def _settings(config: CommandCorpusConfig) -> dict[str, Any]:
     settings = {"corpus": "commands", **json.loads(json.dumps(asdict(config)))}
     if not settings["pronunciation"]:  # corpora made before pronunciations existed still resume
         del settings["pronunciation"]
+    if config.words == COMMAND_WORDS:  # and those made before command lists existed
+        del settings["words"]
     return settings
 
 
@@ -306,21 +396,23 @@ def generate_commands(
     workers = workers or os.cpu_count() or 1
     check_output(out)
     check_engines(config.engines)
+    check_pronounceable(config.words)
     check_recordings(config.recordings)
     claim_output(out, _settings(config))
     start = time.perf_counter()
     jobs = plan(config)
-    said = {w: config.said(w) for w in dict.fromkeys([*COMMAND_WORDS, *config.pronunciation])}
+    said = {w: config.said(w) for w in dict.fromkeys([*config.words, *config.pronunciation])}
     spoken = report(said, [j.text for j in jobs if j.kind == "confusable" and j.text])
     rendered = taken = 0
     if not eval_only:
         rendered, taken = render_clips(jobs, config.render_config(), out, workers, store, ray)
         write_backgrounds(config, out)
         write_lists(jobs, out)
+        atomic_write_bytes(out / COMMANDS_FILE, "".join(f"{c}\n" for c in config.labels).encode())
         lines = "".join(json.dumps(job.row()) + "\n" for job in jobs)
         atomic_write_bytes(out / "clips.jsonl", lines.encode())  # manifest.jsonl: wake word
     evaluation = _write_eval(config, out, workers, ray)
-    commands = [j for j in jobs if j.label in COMMAND_WORDS]
+    commands = [j for j in jobs if j.label in config.labels]
     summary = {
         "clips": len(jobs),
         "rendered_now": rendered,

@@ -9,18 +9,22 @@ train. ``_background_noise_/`` holds long noise recordings: they are not labelle
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from kws.errors import KwsError
 from training.data.loaders.base import SPLITS, Example, SkipLog, require_dir, require_file
 
 DATASET = "Speech Commands v2"
 BACKGROUND_DIR = "_background_noise_"
 VALIDATION_LIST = "validation_list.txt"
 TESTING_LIST = "testing_list.txt"
+COMMANDS_FILE = "commands.txt"
+"""A corpus's command labels, one per line, written by ``training.data commands --words``; the
+published dataset has none and means the ten standard words."""
 
 WORDS = (
     "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
@@ -38,16 +42,35 @@ COMMAND_LABELS = (SILENCE, UNKNOWN, *COMMAND_WORDS)
 """The 12 classes in the order the TensorFlow speech-commands recipe uses."""
 
 
-def command_label(word: str) -> str:
-    """Map a Speech Commands word to its 12-class label: itself if a command word, else
-    ``_unknown_`` (``_silence_`` is made from background noise, not from a word)."""
-    return word if word in COMMAND_WORDS else UNKNOWN
+def command_labels(commands: Sequence[str] = COMMAND_WORDS) -> tuple[str, ...]:
+    """The classes of a command task: ``_silence_``, ``_unknown_``, then the commands."""
+    return (SILENCE, UNKNOWN, *commands)
 
 
-def command_task(examples: Iterable[Example]) -> Iterator[Example]:
-    """Relabel Speech Commands examples for the 12-class task (see :func:`command_label`)."""
+def command_label(word: str, commands: Collection[str] = COMMAND_WORDS) -> str:
+    """Map a word folder to its label: itself if a command, else ``_unknown_`` (``_silence_`` is
+    made from background noise, not from a word)."""
+    return word if word in commands else UNKNOWN
+
+
+def command_task(
+    examples: Iterable[Example], commands: Collection[str] = COMMAND_WORDS
+) -> Iterator[Example]:
+    """Relabel Speech Commands examples for a command task (see :func:`command_label`)."""
     for example in examples:
-        yield replace(example, label=command_label(example.label))
+        yield replace(example, label=command_label(example.label, commands))
+
+
+def corpus_commands(root: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The command labels of a Speech Commands layout: ``commands.txt`` if the corpus has one
+    (a generated vocabulary), else the ten standard words."""
+    path = Path(root) / COMMANDS_FILE
+    if not path.is_file():
+        return COMMAND_WORDS
+    commands = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+    if not commands or len(set(commands)) != len(commands):
+        raise KwsError(f"{path}: expected distinct command labels, one per line")
+    return commands
 
 
 def _read_list(path: Path) -> set[str]:
