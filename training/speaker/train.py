@@ -8,8 +8,10 @@ sits in one split and validation is non-empty, else a seeded hash of the speaker
 
 Each step draws ``batch_speakers`` training speakers × ``batch_utterances`` utterances and a
 random crop of ``window_frames`` frames from each (tiled when shorter, as :mod:`kws.speaker`
-does), from the clean features and ``augment_copies`` augmented versions per utterance (room
-reverberation, noise at an SNR, gain: never speed or pitch, which change who is speaking).
+does), from the clean features and ``augment_copies`` augmented versions per utterance
+(``augmentation = "room"``: room reverberation, noise at an SNR, gain; ``"channel"``: also an
+equalizer, band limit, codec and real impulse responses, :mod:`training.speaker.channel`; never
+speed or pitch, which change who is speaking).
 Every ``eval_every`` steps, the validation EER is measured on seeded validation trials with the
 runtime's embedding path (windows every ``stride_frames``, averaged unit vectors); the best
 weights are kept. The threshold written into the metadata is the cosine at which the validation
