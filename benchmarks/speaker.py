@@ -10,7 +10,9 @@ Every system embeds each utterance once: a model through :class:`kws.speaker.Spe
 (exactly the runtime's path), the ``mfcc-stats`` baseline as the mean and standard deviation of
 20 MFCCs (c1..c19 plus frame log energy dropped: level is not identity) over the utterance, each
 dimension z-normalized over all utterances of the trial list, in the same frequency band as the
-first model. Scores are cosines between the test embedding and the enrollment vector
+first model; ``resemblyzer`` is Resemblyzer's pretrained GE2E encoder, run in a virtualenv of
+its own (:mod:`benchmarks.peers.resemblyzer_peer`; ``--install-peers`` creates it). Scores are
+cosines between the test embedding and the enrollment vector
 (:func:`kws.verification.enroll_vector`). minDCF uses P_target 0.05, C_miss = C_fa = 1 (the
 VoxCeleb challenge's setting) unless ``--p-target/--c-miss/--c-fa`` say otherwise.
 """
@@ -48,7 +50,7 @@ from kws.verification import (
 
 SCHEMA = "kws.bench.speaker"
 AUDIO_SUFFIXES = (".wav", ".flac")
-BASELINES = ("mfcc-stats",)
+BASELINES = ("mfcc-stats", "resemblyzer")
 HEADER = "same\tenroll\ttest"
 
 
@@ -265,9 +267,12 @@ def _embed_all(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.peers import resemblyzer_peer
     from kws.model import load_model
     from kws.speaker import SpeakerEncoder
 
+    if "resemblyzer" in args.baseline:  # before any work: a missing venv is one line
+        resemblyzer_peer.ensure_venv(args.resemblyzer_venv, args.install_peers)
     trials = read_trials(args.trials)
     same = np.array([t.same for t in trials])
     if same.all() or not same.any():
@@ -306,9 +311,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         )
     for baseline in args.baseline:
-        config = FeatureConfig(numcep=20, nfilt=32, highfreq=band)
-        embeddings = mfcc_stats_embeddings(audio, config)
-        extra = {"features": f"20 MFCC (c0 dropped), 32 filters, 0-{config.high_hz:g} Hz"}
+        if baseline == "resemblyzer":
+            embeddings = resemblyzer_peer.embed(paths, args.resemblyzer_venv)
+            extra = {
+                "features": "Resemblyzer 0.1.4: GE2E encoder pretrained on LibriSpeech + "
+                "VoxCeleb, 40 mel bands 0-8 kHz, its own VAD trimming, 256-d"
+            }
+        else:
+            config = FeatureConfig(numcep=20, nfilt=32, highfreq=band)
+            embeddings = mfcc_stats_embeddings(audio, config)
+            extra = {"features": f"20 MFCC (c0 dropped), 32 filters, 0-{config.high_hz:g} Hz"}
         systems.append(system_entry(baseline, score(trials, embeddings), same, costs, None, extra))
     if not systems:
         raise KwsError("nothing to evaluate: give --model and/or --baseline")
@@ -337,6 +349,12 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     atomic_write_bytes(out / "results.json", (json.dumps(thinned, indent=1) + "\n").encode())
     atomic_write_bytes(out / "results.md", markdown(results).encode())
     atomic_write_bytes(out / "det.png", det_png(results))
+
+
+def resemblyzer_venv_default() -> Path:
+    from benchmarks.peers.resemblyzer_peer import DEFAULT_VENV
+
+    return DEFAULT_VENV
 
 
 def make_trials_main(argv: list[str]) -> int:
@@ -369,6 +387,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", action="append", default=[], choices=BASELINES)
     parser.add_argument("--trials", type=Path, required=True, help="trial list (make-trials)")
     parser.add_argument("--out", type=Path, required=True, help="results folder")
+    parser.add_argument(
+        "--resemblyzer-venv", type=Path, default=resemblyzer_venv_default(),
+        help="virtualenv holding Resemblyzer and torch (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--install-peers", action="store_true",
+        help="create the Resemblyzer virtualenv if it is missing (pip: torch, resemblyzer)",
+    )  # fmt: skip
     parser.add_argument("--p-target", type=float, default=DCF_P_TARGET)
     parser.add_argument("--c-miss", type=float, default=DCF_C_MISS)
     parser.add_argument("--c-fa", type=float, default=DCF_C_FA)

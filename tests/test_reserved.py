@@ -56,20 +56,26 @@ def test_debian_sound_manifest_refuses_a_reserved_package(tmp_path: Path) -> Non
     )
 
 
-def test_asterisk_refuses_a_reserved_voice_package_before_any_download(tmp_path: Path) -> None:
-    downloads: list[str] = []
+def test_speaker_builder_refuses_a_reserved_voice_package_before_any_download(
+    tmp_path: Path,
+) -> None:
+    manifest = tmp_path / "speakers.csv"
+    manifest.write_text(
+        "package,version,path,speaker,language,split,evidence,licence\n"
+        "asterisk-core-sounds-en-wav,1.6.1-1,usr/share/asterisk/sounds/en/*.wav,allison,en,"
+        "train,credits,CC-BY-SA-3.0\n"
+        "festvox-kallpc16k,2.4,usr/share/festival/voices/*.wav,kal,en,train,credits,free\n"
+    )
 
-    def download(package: str, cache: Path) -> Path:
-        downloads.append(package)
+    def download(package: str, version: str, cache: Path) -> Path:
         raise AssertionError("nothing may be downloaded")
 
-    voices = (
-        asterisk.VOICES[0],
-        asterisk.AsteriskVoice("festvox-kallpc16k", "en_US_m_Kal", "kal", "m", "train"),
+    with pytest.raises(KwsError) as caught:
+        asterisk.build_asterisk(tmp_path / "out", tmp_path / "debs", manifest, download)
+    assert str(caught.value) == (
+        f"{manifest} line 3: festvox-kallpc16k is reserved for independent evaluation "
+        "(RESERVED.md); training.data asterisk cannot use it"
     )
-    with pytest.raises(KwsError, match="festvox-kallpc16k is reserved"):
-        asterisk.build_asterisk(tmp_path / "out", tmp_path / "debs", voices, download)
-    assert downloads == []
 
 
 @pytest.mark.parametrize("inner", ["", "recordings"])

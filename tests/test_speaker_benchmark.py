@@ -69,6 +69,20 @@ def test_bad_inputs_are_one_line_errors(
     assert "nothing to evaluate" in capsys.readouterr().err
 
 
+def test_resemblyzer_without_its_virtualenv_is_one_line_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The Resemblyzer peer is never run in CI: only its missing-virtualenv message is checked
+    (nothing is installed without --install-peers, and the trial list is not even read)."""
+    venv = tmp_path / "no-venv"
+    args = ["--baseline", "resemblyzer", "--resemblyzer-venv", str(venv)]
+    assert main([*args, "--trials", str(tmp_path / "absent.tsv"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"benchmarks.speaker: error: resemblyzer: no virtualenv at {venv};")
+    assert "--install-peers" in err and err.count("\n") == 1
+    assert not venv.exists()
+
+
 SHIPPED = Path(__file__).resolve().parent.parent / "firmware_models" / "speaker.tflite"
 
 

@@ -1,5 +1,6 @@
-"""Speaker-verification data: the Asterisk builder on a fake .deb (download monkeypatched), the
-folders loader reading its output, and the synthetic TTS speakers."""
+"""Speaker-verification data: the real-voice builder on a fake .deb and a fake manifest
+(download injected), the shipped speaker manifest, the folders loader reading the output, and the
+synthetic TTS speakers."""
 
 from __future__ import annotations
 
@@ -15,32 +16,39 @@ from kws.errors import KwsError
 from kws.wavfile import read_wav, write_wav
 from training.data import asterisk
 from training.data.__main__ import main as data_main
-from training.data.asterisk import AsteriskVoice, build_asterisk
+from training.data.asterisk import build_asterisk, read_manifest
 from training.data.loaders import folders
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 
-VOICE = AsteriskVoice("asterisk-core-sounds-xx-wav", "xx_XX_f_Test", "test_voice", "f", "test")
+PACKAGE = "asterisk-core-sounds-xx-wav"
+HEADER = "package,version,path,speaker,language,split,evidence,licence\n"
+ROW = (
+    f"{PACKAGE},1.0,usr/share/asterisk/sounds/xx_XX_f_Test/**.wav,test_voice,xx,test,"
+    "copyright CREDITS: 'Recorded by: Test Voice',CC0\n"
+)
 
 
-def _tone(seconds: float, rate: int = 8000) -> np.ndarray:
+def _tone(seconds: float, rate: int = 8000, hz: float = 220.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
-    return (8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
+    return (8000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
 
 
-def fake_deb(tmp: Path, package: str = VOICE.package, folder: str = VOICE.folder) -> Path:
-    """A real .deb built with dpkg-deb -b: two prompts, a digit, a too-short beep, silence."""
+def fake_deb(tmp: Path, package: str = PACKAGE) -> Path:
+    """A real .deb built with dpkg-deb -b: two prompts, a copy of one under another name, a
+    digit, a too-short beep, a silence folder."""
     root = tmp / "pkg"
-    sounds = root / "usr/share/asterisk/sounds" / folder
-    for relative, seconds in [
-        ("vm-intro.wav", 1.5),
-        ("auth-thankyou.wav", 0.8),
-        ("digits/1.wav", 0.5),
-        ("beep.wav", 0.1),
-        ("silence/1.wav", 1.0),
+    sounds = root / "usr/share/asterisk/sounds/xx_XX_f_Test"
+    for relative, seconds, hz in [
+        ("vm-intro.wav", 1.5, 220.0),
+        ("auth-thankyou.wav", 0.8, 330.0),
+        ("vm-zcopy.wav", 1.5, 220.0),
+        ("digits/1.wav", 0.5, 440.0),
+        ("beep.wav", 0.1, 1000.0),
+        ("silence/1.wav", 1.0, 0.0),
     ]:
         (sounds / relative).parent.mkdir(parents=True, exist_ok=True)
-        samples = np.zeros(8000, np.int16) if "silence" in relative else _tone(seconds)
+        samples = np.zeros(8000, np.int16) if "silence" in relative else _tone(seconds, hz=hz)
         write_wav(sounds / relative, samples, 8000)
     (root / "DEBIAN").mkdir()
     (root / "DEBIAN/control").write_text(
@@ -52,64 +60,100 @@ def fake_deb(tmp: Path, package: str = VOICE.package, folder: str = VOICE.folder
     return deb
 
 
+def _manifest(tmp: Path, text: str) -> Path:
+    path = tmp / "speakers.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def test_builder_writes_16khz_speaker_folders_from_a_deb(tmp_path: Path) -> None:
     deb = fake_deb(tmp_path)
     fetched = []
 
-    def download(package: str, cache: Path) -> Path:
-        fetched.append(package)
+    def download(package: str, version: str, cache: Path) -> Path:
+        fetched.append((package, version))
         return deb
 
     out = tmp_path / "out"
-    summary = build_asterisk(out, tmp_path / "cache", [VOICE], download=download)
-    assert fetched == [VOICE.package]
-    files = sorted(p.name for p in (out / "test/test_voice").iterdir())
-    assert files == ["xx_auth-thankyou.wav", "xx_digits_1.wav", "xx_vm-intro.wav"]
-    audio = read_wav(out / "test/test_voice/xx_vm-intro.wav")
+    manifest = _manifest(tmp_path, HEADER + ROW)
+    summary = build_asterisk(out, tmp_path / "cache", manifest, download, report=pytest.fail)
+    assert fetched == [(PACKAGE, "1.0")]
+    folder = out / "test/test_voice"
+    files = sorted(p.name.removeprefix("asterisk_sounds_xx_XX_f_Test_") for p in folder.iterdir())
+    # The beep is too short, silence/ is never read, the byte-identical copy is dropped.
+    assert files == ["auth-thankyou.wav", "digits_1.wav", "vm-intro.wav"]
+    audio = read_wav(folder / "asterisk_sounds_xx_XX_f_Test_vm-intro.wav")
     assert audio.sample_rate == 16000 and abs(audio.samples.shape[0] / 16000 - 1.5) < 0.02
-    assert summary["test_voice"]["utterances"] == 3
-    assert summary["test_voice"]["skipped"] == 1  # the beep; silence is never read
-    assert json.loads((out / "speakers.json").read_text())["test_voice"]["split"] == "test"
-    examples = list(folders(out))
-    assert {(e.label, e.split) for e in examples} == {("test_voice", "test")}
+    entry = summary["test_voice"]
+    assert (entry["utterances"], entry["skipped"], entry["duplicates"]) == (3, 1, 1)
+    recorded = json.loads((out / "speakers.json").read_text())["test_voice"]
+    assert recorded["split"] == "test"
+    assert recorded["evidence"] == ["copyright CREDITS: 'Recorded by: Test Voice'"]
+    assert {(e.label, e.split) for e in folders(out)} == {("test_voice", "test")}
     # A rerun keeps the files and reports the same counts.
-    again = build_asterisk(out, tmp_path / "cache", [VOICE], download=download)
+    again = build_asterisk(out, tmp_path / "cache", manifest, download, report=pytest.fail)
     assert again["test_voice"]["utterances"] == 3
 
 
-def test_builder_names_a_deb_without_the_voice_folder(tmp_path: Path) -> None:
-    deb = fake_deb(tmp_path, folder="other_folder")
-    with pytest.raises(KwsError, match="xx_XX_f_Test"):
-        build_asterisk(tmp_path / "out", tmp_path, [VOICE], download=lambda p, c: deb)
+def test_a_row_that_matches_nothing_is_reported(tmp_path: Path) -> None:
+    deb = fake_deb(tmp_path)
+    row = ROW.replace("xx_XX_f_Test/**.wav", "other/*.wav")
+    reports: list[str] = []
+    build_asterisk(
+        tmp_path / "out", tmp_path, _manifest(tmp_path, HEADER + row),
+        lambda p, v, c: deb, report=reports.append,
+    )  # fmt: skip
+    assert reports == [
+        f"{PACKAGE}: usr/share/asterisk/sounds/other/*.wav matches nothing in {deb.name}"
+    ]
 
 
-def test_builder_reports_a_broken_deb(tmp_path: Path) -> None:
-    bad = tmp_path / "broken.deb"
-    bad.write_bytes(b"not a deb")
-    with pytest.raises(KwsError, match="dpkg-deb -x"):
-        build_asterisk(tmp_path / "out", tmp_path, [VOICE], download=lambda p, c: bad)
-
-
-def test_apt_download_reuses_the_cache_and_reports_failures(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (ROW.replace(",test_voice,", ",,"), "line 2: empty speaker"),
+        (ROW.replace(",test,", ",dev,"), "line 2: split 'dev' is not one of train,"),
+        (
+            ROW + ROW.replace(",test,", ",train,"),
+            "line 3: speaker test_voice is in train but in test on line 2",
+        ),
+        (ROW.replace(PACKAGE, "klettres-data"), "line 2: klettres-data is reserved for"),
+    ],
+)  # fmt: skip
+def test_bad_manifest_rows_are_one_line_errors_before_any_download(
+    tmp_path: Path, rows: str, message: str
 ) -> None:
-    cached = tmp_path / f"{VOICE.package}_1.0_all.deb"
-    cached.write_bytes(b"x")
-    monkeypatch.setattr(asterisk, "_run", lambda *a, **k: pytest.fail("should not download"))
-    assert asterisk.apt_download(VOICE.package, tmp_path) == cached
-    monkeypatch.undo()
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(KwsError, match="apt-get"):
-        asterisk.apt_download("some-package", tmp_path / "c")
+    manifest = _manifest(tmp_path, HEADER + rows)
+
+    def download(package: str, version: str, cache: Path) -> Path:
+        raise AssertionError("nothing may be downloaded")
+
+    with pytest.raises(KwsError) as caught:
+        build_asterisk(tmp_path / "out", tmp_path, manifest, download)
+    assert str(caught.value).startswith(f"{manifest} {message}")
+    assert "\n" not in str(caught.value)
 
 
-def test_real_voices_hold_out_whole_speakers() -> None:
+def test_a_broken_deb_names_the_package(tmp_path: Path) -> None:
+    bad = tmp_path / f"{PACKAGE}_1.0_all.deb"
+    bad.write_bytes(b"not a deb")
+    with pytest.raises(KwsError, match="dpkg-deb cannot read"):
+        build_asterisk(
+            tmp_path / "out", tmp_path, _manifest(tmp_path, HEADER + ROW), lambda p, v, c: bad
+        )
+
+
+def test_shipped_manifest_holds_out_credited_real_speakers_whole() -> None:
+    sources = read_manifest(asterisk.DEFAULT_MANIFEST)
     splits: dict[str, set[str]] = {}
-    for voice in asterisk.VOICES:
-        splits.setdefault(voice.speaker, set()).add(voice.split)
+    for source in sources:
+        splits.setdefault(source.speaker, set()).add(source.split)
     assert all(len(s) == 1 for s in splits.values())  # en and es Allison share one split
-    held_out = {s for s, v in splits.items() if v & {"validation", "test"}}
-    assert held_out == {"carlo_flora", "june_wallack", "menardi_it"}
+    held_out = [s for s in sources if s.split != "train"]
+    assert len({s.speaker for s in held_out if s.split == "test"}) >= 5
+    assert len({s.speaker for s in held_out if s.split == "validation"}) >= 4
+    # A held-out label rests on a credit, never on file layout alone.
+    assert not [s for s in held_out if "file layout only" in s.evidence]
 
 
 def test_cli_rejects_bad_tts_counts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

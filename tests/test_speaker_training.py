@@ -183,3 +183,25 @@ def test_model_config_errors_name_the_key() -> None:
         config_from_dict("speaker_encoder", {"channels": [8, 8, 8, 8], "window_frames": 8})
     with pytest.raises(ValueError, match="too few"):
         get_model("speaker_encoder").build(config_from_dict("speaker_encoder", {}), 4)
+
+
+def test_window_mean_norm_ignores_a_fixed_channel_colouring() -> None:
+    """With window_mean_norm, a constant per-band offset of the log-mel frames (a microphone's
+    or a telephone line's fixed colouring) does not move the embedding."""
+    config = config_from_dict(
+        "speaker_encoder",
+        {
+            "channels": [8, 8],
+            "window_frames": 32,
+            "stride_frames": 16,
+            "window_mean_norm": True,
+            "stats_pooling": True,
+        },
+    )
+    model = get_model("speaker_encoder").build(config, 16)
+    rng = np.random.default_rng(0)
+    frames = rng.normal(size=(2, 32, 16)).astype(np.float32)
+    tilt = np.linspace(-3.0, 3.0, 16, dtype=np.float32)
+    plain, coloured = (np.asarray(model(x)) for x in (frames, frames + tilt))
+    np.testing.assert_allclose(plain, coloured, atol=1e-4)
+    assert not np.allclose(plain[0], plain[1], atol=1e-2)  # it still tells inputs apart

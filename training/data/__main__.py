@@ -138,12 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--cache", type=Path, help="folder for downloaded .debs (default OUT/debs)")
     ast = commands.add_parser(
         "asterisk",
-        help="speaker-verification data: Asterisk prompt voices plus text-to-speech speakers",
-        description="Write OUT/<split>/<speaker>/*.wav from Debian's Asterisk prompt packages "
-        "(apt-get download, cached) and synthetic TTS speakers; speakers are held out whole "
+        aliases=["speakers"],
+        help="speaker-verification data: real voices from Debian packages plus TTS speakers",
+        description="Write OUT/<split>/<speaker>/*.wav from the Debian packages of the speaker "
+        "manifest (Asterisk prompts, spoken stamp descriptions, spoken words; apt-get download, "
+        "cached) and synthetic TTS speakers; speakers are held out whole "
         "(see training/data/asterisk.py). Resumes in the same --out.",
     )
     ast.add_argument("--out", type=Path, required=True, help="output folder")
+    ast.add_argument("--manifest", type=Path, help="speaker manifest CSV (default: the project's)")
     ast.add_argument(
         "--cache", type=Path, help="where downloaded .deb files are kept (default OUT/../debs)"
     )
@@ -154,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     ast.add_argument("--tts-utterances", type=int, default=30, help="sentences per TTS speaker")
     ast.add_argument("--no-asterisk", action="store_true", help="only the TTS speakers")
+    ast.add_argument("--no-tts", action="store_true", help="only the real voices")
     demo = commands.add_parser(
         "demo",
         help="render the bundled demo recording: a held-out voice says the shipped wake words "
@@ -219,7 +223,7 @@ def recordings(args: argparse.Namespace) -> int:
 
 
 def _asterisk(args: argparse.Namespace) -> dict[str, object]:
-    from training.data.asterisk import build_asterisk
+    from training.data.asterisk import DEFAULT_MANIFEST, build_asterisk
     from training.data.speakers import build_tts_speakers
 
     try:
@@ -233,8 +237,8 @@ def _asterisk(args: argparse.Namespace) -> dict[str, object]:
     summary: dict[str, object] = {}
     if not args.no_asterisk:
         cache = args.cache or args.out.resolve().parent / "debs"
-        summary.update(build_asterisk(args.out, cache))
-    if sum(counts):
+        summary.update(build_asterisk(args.out, cache, args.manifest or DEFAULT_MANIFEST))
+    if sum(counts) and not args.no_tts:
         splits = dict(zip(("train", "validation", "test"), counts, strict=True))
         summary.update(build_tts_speakers(args.out, splits, args.tts_utterances, args.seed))
     return {name: f"{v['split']}: {v['utterances']} utterances" for name, v in summary.items()}  # type: ignore[index]
@@ -248,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         return recordings(args)
     if args.command == "demo":
         return _demo(args)
-    if args.command == "asterisk":
+    if args.command in ("asterisk", "speakers"):
         try:
             for key, value in _asterisk(args).items():
                 print(f"{key}: {value}")

@@ -1,33 +1,29 @@
-"""Real speech for speaker verification: Debian's Asterisk voice-prompt packages.
+"""Real voices for speaker verification: recorded prompts and spoken words from Debian packages.
 
-Each package holds several hundred telephone prompts (8 kHz 16-bit PCM WAV) recorded by one
-professional voice, named in the package's copyright file and its sound folder
-(``en_US_f_Allison``: language, sex, speaker). The English and Spanish core sounds are the same
-person (Allison Smith), so they form one speaker. Five real voices in all:
+The manifest (``training/data/manifests/speakers-debian.csv``, by default) names, per row, a
+package and version, a glob of files inside it (the syntax of
+:func:`training.data.recordings.glob_regex`), the speaker who recorded them, the language, the
+split, how the label is known (``evidence``: the credit, copyright line or file layout that
+says who spoke) and the licence. Several rows may name one speaker (Allison Smith recorded the
+English and Spanish Asterisk prompts); a speaker sits in one split only, so validation and test
+voices are never heard in training.
 
-==================  ===============================  ======  ===========================
-speaker             packages                         sex     split (whole speaker)
-==================  ===============================  ======  ===========================
-allison_smith       core-sounds-en-wav, -es-wav      female  train
-ivrvoice_ru         core-sounds-ru-wav               female  train
-carlo_flora         core-sounds-it-wav               male    validation
-june_wallack        core-sounds-fr-wav               female  test
-menardi_it          prompt-it-menardi-wav            female  test
-==================  ===============================  ======  ===========================
-
-With so few real voices, speakers (never utterances) are held out: the validation voice
-calibrates the threshold and the test voices are heard only by the benchmark.
-
-``build_asterisk`` downloads each package with ``apt-get download`` into a cache (once),
-unpacks it with ``dpkg-deb -x``, decodes and resamples every prompt to 16 kHz with
-:mod:`kws.wavfile`, trims leading/trailing silence and writes ``OUT/<split>/<speaker>/<id>.wav``,
-the split-folder layout :func:`training.data.loaders.folders` reads.
+``build_asterisk`` fetches each package with the machinery of :mod:`training.data.debian_sounds`
+(``apt-get download`` into a cache, only the matched files extracted), decodes every file (WAV,
+Ogg, Opus, Asterisk's raw GSM), resamples it to 16 kHz, trims leading/trailing silence and writes
+``OUT/<split>/<speaker>/<flattened path>.wav``, the split-folder layout
+:func:`training.data.loaders.folders` reads. Files under a ``silence`` folder and those shorter
+than :data:`MIN_SECONDS` after trimming (beeps, single letters) are skipped, and so are
+byte-identical copies of one recording under another name (:func:`remove_duplicates`).
+``OUT/speakers.json``
+lists every speaker with its split, packages, evidence and counts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,123 +33,187 @@ from tqdm import tqdm
 
 from kws.atomic import atomic_write_bytes
 from kws.errors import AudioFileError, KwsError
-from kws.wavfile import load_audio, write_wav
+from kws.wavfile import to_mono_int16, write_wav
+from training.data import debian_sounds
+from training.data.loaders.base import SPLITS, read_audio
+from training.data.recordings import flat_name, glob_regex
 from training.data.reserved import refuse_reserved
 from training.data.tts import trim_silence
 
+DEFAULT_MANIFEST = Path(__file__).resolve().parent / "manifests" / "speakers-debian.csv"
 SAMPLE_RATE = 16000
 MIN_SECONDS = 0.4
 """Prompts shorter than this after trimming (single letters, beeps) are skipped."""
 SKIP_FOLDERS = frozenset({"silence"})
-"""Sound folders that hold no speech."""
+"""Folders that hold no speech."""
 SPEAKERS_FILE = "speakers.json"
+COLUMNS = ("package", "version", "path", "speaker", "language", "split", "evidence", "licence")
 
 
 @dataclass(frozen=True)
-class AsteriskVoice:
-    """One prompt package and the speaker who recorded it."""
+class VoiceSource:
+    """One manifest row: files inside a Debian package recorded by one named speaker."""
 
+    line: int
     package: str
-    folder: str
-    """Folder under /usr/share/asterisk/sounds/ holding its prompts."""
+    version: str
+    pattern: str
+    """Glob inside the package, relative to its root."""
     speaker: str
-    sex: str
+    language: str
     split: str
+    evidence: str
+    """What in the package says who spoke (credits, copyright, file layout)."""
+    licence: str
 
 
-VOICES: tuple[AsteriskVoice, ...] = (
-    AsteriskVoice("asterisk-core-sounds-en-wav", "en_US_f_Allison", "allison_smith", "f", "train"),
-    AsteriskVoice("asterisk-core-sounds-es-wav", "es_MX_f_Allison", "allison_smith", "f", "train"),
-    AsteriskVoice("asterisk-core-sounds-ru-wav", "ru_RU_f_IvrvoiceRU", "ivrvoice_ru", "f", "train"),
-    AsteriskVoice("asterisk-core-sounds-it-wav", "it_IT_m_Carlo", "carlo_flora", "m", "validation"),
-    AsteriskVoice("asterisk-core-sounds-fr-wav", "fr_CA_f_June", "june_wallack", "f", "test"),
-    AsteriskVoice("asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", "menardi_it", "f", "test"),
-)
-
-Downloader = Callable[[str, Path], Path]
+Downloader = Callable[[str, str, Path], Path]
+"""(package, version, cache) -> the .deb (:func:`training.data.debian_sounds.download_deb`)."""
 
 
-def _run(args: list[str], cwd: Path | None = None) -> None:
-    try:
-        done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise KwsError(f"{args[0]} is not installed (Debian/Ubuntu only)") from None
-    if done.returncode != 0:
-        problem = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
-        raise KwsError(f"{' '.join(args[:2])} {args[-1]} failed: {problem}")
+def read_manifest(path: Path) -> list[VoiceSource]:
+    """Parse the speaker manifest strictly: a bad header or row, a reserved package or a speaker
+    in two splits is a one-line KwsError naming the file and line, before any download."""
+    sources = []
+    splits: dict[str, tuple[str, int]] = {}
+    for line, values in debian_sounds.manifest_rows(path, COLUMNS, "speaker manifest"):
+        where = f"{path} line {line}"
+        empty = [c for c in COLUMNS if not values[c]]
+        if empty:
+            raise KwsError(f"{where}: empty {empty[0]}")
+        try:
+            refuse_reserved(values["package"], "training.data asterisk")
+        except KwsError as exc:
+            raise KwsError(f"{where}: {exc}") from None
+        split, speaker = values["split"], values["speaker"]
+        if split not in SPLITS:
+            raise KwsError(f"{where}: split {split!r} is not one of {', '.join(SPLITS)}")
+        if "/" in speaker or speaker.startswith("."):
+            raise KwsError(f"{where}: speaker {speaker!r} is not a folder name")
+        first = splits.setdefault(speaker, (split, line))
+        if first[0] != split:
+            raise KwsError(
+                f"{where}: speaker {speaker} is in {split} but in {first[0]} on line {first[1]}"
+                " (a speaker sits in one split)"
+            )
+        sources.append(
+            VoiceSource(
+                line, values["package"], values["version"],
+                values["path"].removeprefix("./").lstrip("/"), speaker, values["language"],
+                split, values["evidence"], values["licence"],
+            )
+        )  # fmt: skip
+    if not sources:
+        raise KwsError(f"{path}: the speaker manifest lists no recordings")
+    return sources
 
 
-def apt_download(package: str, cache: Path) -> Path:
-    """The package's .deb in ``cache``, fetched with ``apt-get download`` unless already there."""
-    cache.mkdir(parents=True, exist_ok=True)
-    found = sorted(cache.glob(f"{package}_*.deb"))
-    if not found:
-        _run(["apt-get", "download", package], cwd=cache)
-        found = sorted(cache.glob(f"{package}_*.deb"))
-    if not found:
-        raise KwsError(f"apt-get download {package} left no .deb in {cache}")
-    return found[-1]
-
-
-def prompts_in(root: Path, voice: AsteriskVoice) -> list[Path]:
-    """The speech WAVs of an unpacked package (silence folder excluded), sorted."""
-    folder = root / "usr/share/asterisk/sounds" / voice.folder
-    if not folder.is_dir():
-        raise KwsError(f"{voice.package}: no usr/share/asterisk/sounds/{voice.folder} in the .deb")
-    return sorted(
-        p for p in folder.rglob("*.wav") if not SKIP_FOLDERS & set(p.relative_to(folder).parts[:-1])
-    )
+def _matches(source: VoiceSource, members: Sequence[str]) -> list[str]:
+    pattern = glob_regex(source.pattern)
+    return [
+        m for m in members if pattern.fullmatch(m) and not SKIP_FOLDERS & set(m.split("/")[:-1])
+    ]
 
 
 def build_asterisk(
     out: Path,
     cache: Path,
-    voices: Sequence[AsteriskVoice] = VOICES,
-    download: Downloader = apt_download,
+    manifest: Path = DEFAULT_MANIFEST,
+    download: Downloader = debian_sounds.download_deb,
+    report: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> dict[str, dict[str, object]]:
-    """Write every voice's prompts to ``out/<split>/<speaker>/``; return per-speaker counts.
+    """Write every manifest speaker's files to ``out/<split>/<speaker>/``; return per-speaker
+    counts (also merged into ``out/speakers.json``).
 
-    Existing output files are kept (a rerun resumes). Undecodable prompts are skipped and
-    counted; a package that cannot be fetched or unpacked is a KwsError naming it.
+    Existing output files are kept (a rerun resumes). A row that matches nothing and a file that
+    will not decode are each one reported line; a package that cannot be fetched or read is a
+    KwsError naming it.
     """
-    for voice in voices:
-        refuse_reserved(voice.package, "training.data asterisk")
+    sources = read_manifest(manifest)
+    by_package: dict[str, list[VoiceSource]] = {}
+    for source in sources:
+        by_package.setdefault(source.package, []).append(source)
     summary: dict[str, dict[str, object]] = {}
-    for voice in voices:
-        deb = download(voice.package, cache)
-        target = out / voice.split / voice.speaker
-        target.mkdir(parents=True, exist_ok=True)
-        entry = summary.setdefault(
-            voice.speaker,
-            {"split": voice.split, "sex": voice.sex, "packages": [], "utterances": 0,
-             "seconds": 0.0, "skipped": 0},
-        )  # fmt: skip
-        entry["packages"].append(deb.name)  # type: ignore[attr-defined]
-        with tempfile.TemporaryDirectory(prefix="kws-deb-") as tmp:
-            _run(["dpkg-deb", "-x", str(deb), tmp])
-            folder = Path(tmp, "usr/share/asterisk/sounds", voice.folder)
-            for path in tqdm(prompts_in(Path(tmp), voice), desc=voice.folder, unit="prompt"):
-                name = "_".join(path.relative_to(folder).with_suffix("").parts)
-                dest = target / f"{voice.folder.split('_')[0]}_{name}.wav"
+    for package, group in by_package.items():
+        deb = download(package, group[0].version, cache)
+        members = debian_sounds.list_members(deb)
+        jobs: list[tuple[VoiceSource, str]] = []
+        for source in group:
+            matched = _matches(source, members)
+            if not matched:
+                report(f"{package}: {source.pattern} matches nothing in {deb.name}")
+            jobs += [(source, m) for m in matched]
+        with tempfile.TemporaryDirectory(prefix="kws-speakers-") as tmp:
+            todo = [m for s, m in jobs if not (_target(out, s, m)).is_file()]
+            debian_sounds.extract(deb, todo, Path(tmp))
+            for source, member in tqdm(jobs, desc=package, unit="file"):
+                entry = _entry(summary, source, deb.name)
+                dest = _target(out, source, member)
+                if dest.is_file():
+                    entry["utterances"] += 1  # type: ignore[operator]
+                    continue
                 try:
-                    audio = trim_silence(load_audio(path, SAMPLE_RATE))
-                except AudioFileError:
+                    audio = trim_silence(to_mono_int16(read_audio(Path(tmp, member)), SAMPLE_RATE))
+                except AudioFileError as exc:
+                    report(f"{package}: {member}: {str(exc).split(': ', 1)[-1]}")
                     entry["skipped"] += 1  # type: ignore[operator]
                     continue
                 if len(audio) < MIN_SECONDS * SAMPLE_RATE:
                     entry["skipped"] += 1  # type: ignore[operator]
                     continue
-                if not dest.exists():
-                    write_wav(dest, audio, SAMPLE_RATE)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                write_wav(dest, audio, SAMPLE_RATE)
                 entry["utterances"] += 1  # type: ignore[operator]
-                entry["seconds"] = round(entry["seconds"] + len(audio) / SAMPLE_RATE, 1)  # type: ignore[operator]
+    for speaker, entry in summary.items():
+        removed = remove_duplicates(out / str(entry["split"]) / speaker)
+        entry["utterances"] -= removed  # type: ignore[operator]
+        entry["duplicates"] = removed
     _merge_summary(out, summary)
     return summary
 
 
+def remove_duplicates(folder: Path) -> int:
+    """Delete every WAV of ``folder`` whose bytes equal an earlier one's (in name order): some
+    packages ship one recording under several names, which would put the same audio in a
+    trial's enrollment and test. Returns how many were deleted."""
+    seen: set[bytes] = set()
+    removed = 0
+    for path in sorted(folder.glob("*.wav")):
+        digest = hashlib.sha256(path.read_bytes()).digest()
+        if digest in seen:
+            path.unlink()
+            removed += 1
+        seen.add(digest)
+    return removed
+
+
+def _target(out: Path, source: VoiceSource, member: str) -> Path:
+    return out / source.split / source.speaker / f"{flat_name(member)}.wav"
+
+
+def _entry(
+    summary: dict[str, dict[str, object]], source: VoiceSource, deb: str
+) -> dict[str, object]:
+    entry = summary.setdefault(
+        source.speaker,
+        {"split": source.split, "kind": "real", "packages": [], "languages": [],
+         "evidence": [], "licences": [], "utterances": 0, "skipped": 0},
+    )  # fmt: skip
+    for key, value in (
+        ("packages", deb),
+        ("languages", source.language),
+        ("evidence", source.evidence),
+        ("licences", source.licence),
+    ):
+        if value not in entry[key]:  # type: ignore[operator]
+            entry[key].append(value)  # type: ignore[attr-defined]
+    return entry
+
+
 def _merge_summary(out: Path, summary: dict[str, dict[str, object]]) -> None:
-    """Add ``summary`` to ``out/speakers.json`` (TTS and Asterisk speakers share the file)."""
+    """Add ``summary`` to ``out/speakers.json`` (TTS and real speakers share the file)."""
     path = out / SPEAKERS_FILE
     current = json.loads(path.read_text()) if path.is_file() else {}
     current.update(summary)
+    out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, json.dumps(current, indent=1, sort_keys=True).encode())

@@ -27,6 +27,24 @@ class L2Normalize(keras.layers.Layer):
         return keras.ops.normalize(inputs, axis=-1, order=2)
 
 
+@keras.saving.register_keras_serializable(package="kws")
+class WindowMeanNorm(keras.layers.Layer):
+    """[batch, time, bands] minus its mean over time (per band)."""
+
+    def call(self, inputs: Any) -> Any:
+        return inputs - keras.ops.mean(inputs, axis=1, keepdims=True)
+
+
+@keras.saving.register_keras_serializable(package="kws")
+class StatsPooling(keras.layers.Layer):
+    """[batch, time, units] -> [batch, 2 * units]: mean and standard deviation over time."""
+
+    def call(self, inputs: Any) -> Any:
+        mean = keras.ops.mean(inputs, axis=1)
+        var = keras.ops.mean(keras.ops.square(inputs), axis=1) - keras.ops.square(mean)
+        return keras.ops.concatenate([mean, keras.ops.sqrt(keras.ops.maximum(var, 0.0) + 1e-5)], -1)
+
+
 @dataclass(frozen=True)
 class SpeakerEncoderConfig:
     """Hyper-parameters of the speaker encoder."""
@@ -41,6 +59,12 @@ class SpeakerEncoderConfig:
     """Frames per window (T): training crops and runtime windows both have this length."""
     stride_frames: int = 48
     """Hop between windows when an utterance is embedded (metadata stride_frames)."""
+    window_mean_norm: bool = False
+    """Subtract each band's mean over the window before the convolutions (cepstral mean
+    normalization: a fixed microphone or channel colouring is a constant per band in log-mel)."""
+    stats_pooling: bool = False
+    """Pool the mean and the standard deviation over time (x-vector statistics pooling), not
+    only the mean."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -87,6 +111,8 @@ def build_speaker_encoder(
         )
     frames = keras.Input((config.window_frames, num_features), name="frames")
     x = FeatureNormalization(num_features, name="normalize")(frames)
+    if config.window_mean_norm:
+        x = WindowMeanNorm(name="window_mean_norm")(x)
     x = keras.layers.Reshape((config.window_frames, num_features, 1))(x)
     for i, channels in enumerate(config.channels):
         x = keras.layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
@@ -95,7 +121,10 @@ def build_speaker_encoder(
         x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
     steps, freq, channels = x.shape[1], x.shape[2], x.shape[3]
     x = keras.layers.Reshape((steps, freq * channels))(x)
-    x = keras.layers.GlobalAveragePooling1D(name="temporal_pool")(x)
+    if config.stats_pooling:
+        x = StatsPooling(name="stats_pool")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling1D(name="temporal_pool")(x)
     x = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(x)
     x = keras.layers.Dense(config.embedding_dim, name="embedding")(x)
     embedding = L2Normalize(name="l2_normalize")(x)

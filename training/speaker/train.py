@@ -8,8 +8,10 @@ sits in one split and validation is non-empty, else a seeded hash of the speaker
 
 Each step draws ``batch_speakers`` training speakers × ``batch_utterances`` utterances and a
 random crop of ``window_frames`` frames from each (tiled when shorter, as :mod:`kws.speaker`
-does), from the clean features and ``augment_copies`` augmented versions per utterance (room
-reverberation, noise at an SNR, gain: never speed or pitch, which change who is speaking).
+does), from the clean features and ``augment_copies`` augmented versions per utterance
+(``augmentation = "room"``: room reverberation, noise at an SNR, gain; ``"channel"``: also an
+equalizer, band limit, codec and real impulse responses, :mod:`training.speaker.channel`; never
+speed or pitch, which change who is speaking).
 Every ``eval_every`` steps, the validation EER is measured on seeded validation trials with the
 runtime's embedding path (windows every ``stride_frames``, averaged unit vectors); the best
 weights are kept. The threshold written into the metadata is the cosine at which the validation
@@ -49,7 +51,10 @@ from training.core.toml_config import read_toml
 
 LOSSES = ("triplet", "center")
 SOURCES = ("folders", "librispeech", "voxceleb")
+AUGMENTATIONS = ("room", "channel")
 CALIBRATION_WINDOWS = 400
+ROOM_BANK = 64
+"""Simulated rooms the 'channel' augmentation draws from."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,12 @@ class SpeakerTrainConfig:
     small for a confident softmax early in training)."""
     augment_copies: int = 1
     """Augmented versions of each training utterance, besides the clean one."""
+    augmentation: str = "room"
+    """'room' (reverberation, noise, gain) or 'channel' (:mod:`training.speaker.channel`: also
+    a random equalizer, band limit and codec per copy, and real impulse responses)."""
+    rirs: str = ""
+    """A folder written by ``python -m training.data recordings``: its training impulse
+    responses join the synthetic rooms of the 'channel' augmentation (empty: synthetic only)."""
     max_utterances: int = 400
     """At most this many utterances per speaker are used (seeded choice)."""
     validation_fraction: float = 0.1
@@ -104,6 +115,10 @@ class SpeakerTrainConfig:
         problems = []
         if self.loss not in LOSSES:
             problems.append(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.augmentation not in AUGMENTATIONS:
+            problems.append(
+                f"augmentation must be one of {AUGMENTATIONS}, got {self.augmentation!r}"
+            )
         if self.source not in SOURCES:
             problems.append(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.batch_speakers < 2 or self.batch_utterances < 2:
@@ -182,30 +197,52 @@ def _features(
     return out
 
 
+def _rirs(folder: str) -> list[np.ndarray]:
+    """The training-split impulse responses of a recordings folder (none for '')."""
+    if not folder:
+        return []
+    from training.data.recordings import recordings
+
+    found = [load_audio(p) for p in recordings(folder, "train", "rir")]
+    if not found:
+        raise KwsError(f"{folder}: no training impulse responses (kind rir, split train)")
+    return found
+
+
 def _augmented_features(
-    frontend: Frontend, paths: dict[str, list[Path]], copies: int, seed: int
+    frontend: Frontend, paths: dict[str, list[Path]], config: SpeakerTrainConfig
 ) -> dict[str, list[np.ndarray]]:
-    """Features of ``copies`` augmented versions of each file (reverb, noise, gain; no speed or
-    pitch: they change the voice). Noise is pink, brown, music-like or babble of 3-8 training
-    talkers (whose voices are then in the background, not the foreground)."""
+    """Features of ``augment_copies`` augmented versions of each file (reverb, noise, gain, and
+    for 'channel' equalizer, band limit, codec; no speed or pitch: they change the voice).
+    Noise is pink, brown, music-like or babble of 3-8 training talkers (whose voices are then
+    in the background, not the foreground)."""
     from training.data import signals
     from training.data.augment import AugmentConfig, augment
+    from training.speaker.channel import channel_augment, room_bank
 
-    config = AugmentConfig(speed_p=0.0, pitch_p=0.0, shift_p=0.0, snr_db=(5.0, 25.0))
-    rng = np.random.default_rng(seed)
+    room = AugmentConfig(speed_p=0.0, pitch_p=0.0, shift_p=0.0, snr_db=(5.0, 25.0))
+    rirs = _rirs(config.rirs) if config.augmentation == "channel" else []
+    copies = config.augment_copies
+    rng = np.random.default_rng(config.seed)
     files = [f for fs in paths.values() for f in fs]
     clips = [load_audio(files[i]) for i in rng.permutation(len(files))[:40]]
     backgrounds = [
         *(signals.babble(clips, 20.0, rng) for _ in range(3)),
         *(noise(20.0, rng) for noise in (signals.pink, signals.brown, signals.music)),
     ]
+    rooms = room_bank(ROOM_BANK, rng) if config.augmentation == "channel" else []
     out: dict[str, list[np.ndarray]] = {}
     for speaker, files in tqdm(paths.items(), desc="augmenting", unit="speaker"):
         out[speaker] = []
         for path in files:
             audio = load_audio(path)
             for _ in range(copies):
-                noisy = augment(audio, rng, config, backgrounds)
+                if config.augmentation == "channel":
+                    noisy = channel_augment(
+                        audio, rng, rirs=rirs, backgrounds=backgrounds, rooms=rooms
+                    )
+                else:
+                    noisy = augment(audio, rng, room, backgrounds)
                 out[speaker].append(frontend.compute(signals.to_int16(noisy)))
     return out
 
@@ -287,9 +324,7 @@ def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
     clean = _features(frontend, splits["train"], "train features")
     pools = {s: list(f) for s, f in clean.items()}
     if config.augment_copies:
-        for s, f in _augmented_features(
-            frontend, splits["train"], config.augment_copies, config.seed
-        ).items():
+        for s, f in _augmented_features(frontend, splits["train"], config).items():
             pools[s] += f
     val = _features(frontend, splits["validation"], "validation features")
     if len(pools) < config.batch_speakers:
