@@ -308,7 +308,7 @@ def test_trained_on_a_speech_commands_layout_the_commands_fire_in_listen(tmp_pat
     write_wav(wav, (np.concatenate(parts) * 32767).astype(np.int16), RATE)
     done = subprocess.run(
         [sys.executable, "-m", "kws.listen", "--model", str(model_path), "--input", str(wav)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]

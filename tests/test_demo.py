@@ -28,7 +28,7 @@ def listen(*args: str, tty: bool = False) -> tuple[str, str]:
     """Run ``python -m kws.listen``: (stdout, stderr), stdout a pseudo-terminal if ``tty``."""
     command = [sys.executable, "-m", "kws.listen", *args]
     if not tty:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
         return done.stdout, done.stderr
     master, slave = pty.openpty()
     process = subprocess.Popen(command, stdout=slave, stderr=subprocess.PIPE, cwd=ROOT)
@@ -43,7 +43,7 @@ def listen(*args: str, tty: bool = False) -> tuple[str, str]:
             break
         chunks.append(chunk)
     os.close(master)
-    _, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
     return b"".join(chunks).decode().replace("\r\n", "\n"), err.decode()
 

@@ -86,7 +86,7 @@ def test_a_recordings_folder_without_index_fails_before_rendering(tmp_path: Path
     done = subprocess.run(
         [sys.executable, "-m", "training.data", "generate", "--keyword", "hey jarvis",
          "--out", str(tmp_path / "c"), "--recordings", str(tmp_path / "none")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()

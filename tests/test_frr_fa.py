@@ -55,7 +55,7 @@ def eval_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def run_cli(*args: object) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "benchmarks.frr_fa", "--quiet", *map(str, args)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
 def test_manifests_two_models_one_pass(

@@ -123,7 +123,7 @@ def test_other_settings_in_the_same_folder_are_refused(corpus) -> None:
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "training.data", "generate", *args],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
 
 

@@ -95,7 +95,7 @@ def test_the_corpus_generator_refuses_a_reserved_tts_engine(tmp_path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "training.data", "generate", "--keyword", "hey jarvis",
          "--out", str(tmp_path / "c"), "--engines", "espeak-ng,festival"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()

@@ -38,7 +38,7 @@ def test_train_exports_every_form_with_metadata(corpus: Path, tmp_path: Path) ->
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "training.train", str(config), "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
@@ -54,7 +54,7 @@ def test_train_exports_every_form_with_metadata(corpus: Path, tmp_path: Path) ->
     done = subprocess.run(
         [sys.executable, "-m", "training.export", str(out), "--form", "streaming",
          "--quantization", "int8_weights"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     hybrid = load_model(out / "jarvis_tiny_streaming_int8_weights.tflite")
@@ -71,7 +71,7 @@ def test_bad_config_fails_before_training_and_names_the_key(corpus: Path, tmp_pa
     config.write_text(f'name = "x"\ncorpus = "{corpus}"\nepochz = 3\n')
     done = subprocess.run(
         [sys.executable, "-m", "training.train", str(config)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     assert done.returncode == 2 and "epochz" in done.stderr
     config.write_text(
@@ -79,6 +79,6 @@ def test_bad_config_fails_before_training_and_names_the_key(corpus: Path, tmp_pa
     )
     done = subprocess.run(
         [sys.executable, "-m", "training.train", str(config)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     assert done.returncode == 2 and "kernel" in done.stderr

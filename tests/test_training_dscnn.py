@@ -303,7 +303,7 @@ def test_train_cli_trains_a_dscnn_that_kws_listen_runs(tmp_path: Path) -> None:
     model = out / metrics["files"]["streaming_int8_weights"]
     done = subprocess.run(
         [sys.executable, "-m", "kws.listen", "--model", str(model), "--input", str(wav)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     events = [json.loads(line) for line in done.stdout.splitlines()]

