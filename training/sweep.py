@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
@@ -72,11 +72,17 @@ def eval_eval_manifests(config: dict[str, Any], options: SweepOptions) -> tuple[
 
 
 def run_one(
-    name: str, config: dict[str, Any], options: dict[str, Any], run_dir: str, threads: int
+    name: str,
+    config: dict[str, Any],
+    options: dict[str, Any],
+    run_dir: str,
+    threads: int,
+    report: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train, export and evaluate one row in this (worker) process; write and return its result.
 
-    Output goes to ``run_dir/train.log`` so that parallel workers do not interleave.
+    Output goes to ``run_dir/train.log`` so that parallel workers do not interleave; ``report``
+    gets each epoch's history row.
     """
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -88,7 +94,7 @@ def run_one(
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    return evaluate_run(name, TrainConfig.from_dict(config), SweepOptions(**options), run)
+    return evaluate_run(name, TrainConfig.from_dict(config), SweepOptions(**options), run, report)
 
 
 def run_row(row: tuple[str, dict[str, Any], dict[str, Any], str, int]) -> dict[str, Any]:
@@ -119,9 +125,14 @@ def row_outcomes(
 
 
 def evaluate_run(
-    name: str, config: TrainConfig, options: SweepOptions, run: Path
+    name: str,
+    config: TrainConfig,
+    options: SweepOptions,
+    run: Path,
+    report: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Train ``config`` into ``run`` and measure it: the row of the results table."""
+    """Train ``config`` into ``run`` and measure it: the row of the results table. ``report``
+    gets each epoch's history row (training.tune's early stopping)."""
     import numpy as np
 
     from benchmarks.frr_fa import evaluate, score_streams
@@ -136,7 +147,7 @@ def evaluate_run(
     quantizations = tuple(dict.fromkeys([options.quantization, "float32"]))
     config = dataclasses.replace(config, quantizations=quantizations, forms=(SWEEP_FORM,))
     started = time.perf_counter()
-    metrics = train(config, run)
+    metrics = train(config, run, report)
     spec = get_model(config.model)
     model_config = config_from_dict(config.model, config.params)
     features = config.feature_config()
