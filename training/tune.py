@@ -8,8 +8,8 @@ trial), as in a grid file; ``[space]`` maps dotted config keys to what a trial d
 period and reduction factor, and the seed of the draws.
 
 Each trial trains in a Ray actor asking ``[sweep] cpus_per_row`` CPUs, exactly as a sweep row
-(training.sweep.run_one: same run folder, cache key, export and evaluation). After every epoch
-it reports FRR at ``[train.validation] target_fa_per_hour`` (1 FA/h) on the corpus's
+(training.core.sweep_rows.run_one: same run folder, cache key, export and evaluation). After
+every epoch it reports FRR at ``[train.validation] target_fa_per_hour`` (1 FA/h) on the corpus's
 validation streams, which the training loop measures anyway; ASHA stops the trials that trail
 the others at its rungs. The trials that finish are ranked as sweep rows are (results.json,
 results.md, pareto.png: the lowest FRR at the target among rows under the size and CPU
@@ -168,7 +168,7 @@ def run_trial(drawn: dict[str, Any], search: Search, out: str, cwd: str, corpus:
     from ray import tune
 
     from training.core.fit import mean_frr_at
-    from training.sweep import run_key, run_one
+    from training.core.sweep_rows import run_key, run_one
 
     os.chdir(cwd)  # Tune starts trials in a folder of its own; paths are the command's
     index = int(tune.get_context().get_trial_id().rsplit("_", 1)[-1])
@@ -197,8 +197,8 @@ def tune_search(search: Search, out: Path, ray: str) -> dict[str, Any]:
     """Run the search on the Ray cluster ``ray``; write the sweep's results of the finished
     trials and tune.json (every trial: what it drew, how far it got); return the summary."""
     from training.core.ray_pool import connect
+    from training.core.sweep_rows import corpus_fingerprint, eval_eval_manifests
     from training.reports.sweep import write_results
-    from training.sweep import corpus_fingerprint, eval_eval_manifests
 
     config = search.resolve({}, "base")
     corpus = Path(config["corpus"])
