@@ -21,7 +21,7 @@ import pytest
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray")
 
-from tests.ray_driver import TINY  # noqa: E402
+from tests.ray_driver import ANSWER, TINY  # noqa: E402
 from training.core.ray_cluster import LocalCluster  # noqa: E402
 from training.data.generate import generate  # noqa: E402
 
@@ -47,8 +47,8 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 def drive(cluster: LocalCluster, *args: str, timeout: float = 600) -> str:
-    """Run a Ray driver (``python -m ...``) from the checkout: the last line it prints, or its
-    stderr as the failure."""
+    """Run a Ray driver (``python -m ...``) from the checkout: its answer (tests/ray_driver.py
+    prints one), or its stderr as the failure."""
     done = subprocess.run(
         [sys.executable, "-m", *args], cwd=ROOT, env=cluster.env, capture_output=True,
         text=True, timeout=timeout,
@@ -56,7 +56,8 @@ def drive(cluster: LocalCluster, *args: str, timeout: float = 600) -> str:
     assert done.returncode == 0, (
         f"{' '.join(args[:2])} exited {done.returncode}:\n" + (done.stderr[-3000:])
     )
-    return done.stdout.strip().splitlines()[-1]  # the driver's answer: its last line
+    answers = [line for line in done.stdout.splitlines() if line.startswith(ANSWER)]
+    return answers[-1][len(ANSWER) :] if answers else ""  # Ray prints its own lines there too
 
 
 def digests(folder: Path) -> dict[str, str]:

@@ -173,20 +173,25 @@ def run_trial(drawn: dict[str, Any], search: Search, out: str, cwd: str, corpus:
     os.chdir(cwd)  # Tune starts trials in a folder of its own; paths are the command's
     index = int(tune.get_context().get_trial_id().rsplit("_", 1)[-1])
     name = f"trial{index:03d}"
-    config = search.resolve(drawn["space"], name)
-    run = Path(out) / "runs" / f"{name}-{run_key(config, search.options, corpus)}"
-    target = float(config["validation"]["target_fa_per_hour"])
-    about = {"row": name, "run": str(run)}
-    done = run / "result.json"
-    if not done.is_file():
+    about: dict[str, Any] = {"row": name}
+    try:  # a trial that raises is reported failed, not run again (Tune retries lost workers)
+        config = search.resolve(drawn["space"], name)
+        run = Path(out) / "runs" / f"{name}-{run_key(config, search.options, corpus)}"
+        target = float(config["validation"]["target_fa_per_hour"])
+        about["run"] = str(run)
+        if not (run / "result.json").is_file():
 
-        def report(row: dict[str, Any]) -> None:
-            if "val_frr" in row:
-                frr = mean_frr_at(row["val_frr"], target)
-                tune.report({"frr": frr, "epoch": row["epoch"], **about})
+            def report(row: dict[str, Any]) -> None:
+                if "val_frr" in row:
+                    frr = mean_frr_at(row["val_frr"], target)
+                    tune.report({"frr": frr, "epoch": row["epoch"], **about})
 
-        options = asdict(search.options)
-        run_one(name, config, options, str(run), search.options.cpus_per_row, report)
+            options = asdict(search.options)
+            run_one(name, config, options, str(run), search.options.cpus_per_row, report)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        tune.report({"frr": 1.0, "error": error, **about})
+        return
     metrics = json.loads((run / "metrics.json").read_text())
     best = metrics["selection"]["best"].get("val_frr")  # the kept checkpoint's figures
     frr = mean_frr_at(best, target) if best else 1.0
@@ -246,8 +251,10 @@ def tune_search(search: Search, out: Path, ray: str) -> dict[str, Any]:
         name = metrics.get("row") or f"trial-{str(result.path).rsplit('_', 1)[-1]}"
         run = Path(metrics["run"]) if "run" in metrics else None
         finished = run is not None and (run / "result.json").is_file() and metrics.get("finished")
-        if result.error is not None:
-            failures[name] = f"{type(result.error).__name__}: {result.error}".splitlines()[0]
+        error = metrics.get("error") or result.error
+        if error is not None:
+            failures[name] = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            failures[name] = failures[name].splitlines()[0]
             state = "failed"
         else:
             state = "finished" if finished else "stopped by ASHA"
