@@ -15,6 +15,7 @@ a better one. A corpus without validation streams falls back to the validation c
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,13 @@ class _Best:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
+def mean_frr_at(figures: dict[str, dict[str, float | None]], fa_per_hour: float) -> float:
+    """FRR at ``fa_per_hour`` averaged over the keywords of one validation evaluation (a rate
+    no threshold reaches counts as 1)."""
+    values = [at.get(f"{fa_per_hour:g}") for at in figures.values()]
+    return float(np.mean([1.0 if v is None else v for v in values]))
+
+
 def _frr_key(
     figures: dict[str, dict[str, float | None]], validation: ValidationConfig
 ) -> tuple[float, ...]:
@@ -101,8 +109,7 @@ def _frr_key(
     then at half of it (unreachable counts as 1)."""
 
     def mean_at(fa: float) -> float:
-        values = [at.get(f"{fa:g}") for at in figures.values()]
-        return float(np.mean([1.0 if v is None else v for v in values]))
+        return mean_frr_at(figures, fa)
 
     target = validation.target_fa_per_hour
     chosen = [mean_at(fa) for fa in validation.choose_at]
@@ -120,8 +127,12 @@ def fit(
     features: Any,
     corpus: Path,
     rng: np.random.Generator,
+    report: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
-    """Train; return (the window model with the best weights, history rows, loop report)."""
+    """Train; return (the window model with the best weights, history rows, loop report).
+
+    ``report`` is called with each epoch's history row as it is written (training.tune hands
+    the validation figures to its early-stopping scheduler)."""
     import keras
 
     from training.models.registry import copy_weights
@@ -240,6 +251,8 @@ def fit(
                         optimizer.learning_rate.assign(lr)
             history.append(row)
             print(_progress(row, best.epoch), flush=True)
+            if report is not None:
+                report(row)
             if settings.validation.patience and since_best >= settings.validation.patience:
                 print(f"stopping: no better checkpoint in {since_best} evaluations", flush=True)
                 break

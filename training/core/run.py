@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,11 @@ def test_metrics(labels: tuple[str, ...], probs: np.ndarray, y: np.ndarray) -> d
     return metrics
 
 
-def train(config: TrainConfig, out: Path) -> dict[str, Any]:
-    """Train, export every form, write the run folder; return the metrics."""
+def train(
+    config: TrainConfig, out: Path, report: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Train, export every form, write the run folder; return the metrics. ``report`` gets
+    each epoch's history row (:func:`training.core.fit.fit`)."""
 
     from training.models import get_model
     from training.models.registry import config_from_dict
@@ -64,7 +68,17 @@ def train(config: TrainConfig, out: Path) -> dict[str, Any]:
     keywords = tuple(k for k in data.labels if not is_background(k))
     start = time.perf_counter()
     model, history, loop = fit(
-        settings, spec, model_config, data.labels, keywords, x, labels, features, corpus, rng
+        settings,
+        spec,
+        model_config,
+        data.labels,
+        keywords,
+        x,
+        labels,
+        features,
+        corpus,
+        rng,
+        report,
     )
     train_s = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
