@@ -165,3 +165,32 @@ def test_cut_clip_pads_short_and_cuts_long() -> None:
     assert len(clip) == 80000 and clip[0] == 5000 and clip[1000] == 0
     long = np.arange(200000).astype(np.int16)
     assert np.array_equal(debian_sounds.cut_clip(long, 2.0), long[32000:112000])
+
+
+def test_one_fold_per_package_and_copies_across_packages_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    debs = {
+        f"pkg{k}": fake_deb(
+            tmp_path, f"pkg{k}", "1", {f"{SOUNDS}/a.wav": tone(0.5, 22050, freq=200.0 * (k + 1))}
+        )
+        for k in range(6)
+    }
+    # pkg6 ships pkg0's recording under another name: it would sit on both sides of a split
+    debs["pkg6"] = fake_deb(
+        tmp_path, "pkg6", "1", {f"{SOUNDS}/b.wav": tone(0.5, 22050, freq=200.0)}
+    )
+    monkeypatch.setattr(
+        debian_sounds, "download_deb", lambda package, version, cache: debs[package]
+    )
+    manifest = tmp_path / "sounds.csv"
+    manifest.write_text(
+        "class,package,deb_version,path_in_package,window_start_s,license\n"
+        + "".join(f"dog,pkg{k},1,{SOUNDS}/a.wav,0,CC0\n" for k in range(6))
+        + f"dog,pkg6,1,{SOUNDS}/b.wav,0,CC0\n"
+    )
+    errors: list[str] = []
+    summary = debian_sounds.build(tmp_path / "corpus", manifest, tmp_path / "cache", errors.append)
+    assert summary == {"clips": 6, "errors": 1, "classes": 1, "folds": 7}
+    assert errors == [f"pkg6: {SOUNDS}/b.wav is the same recording as one in pkg0"]
+    assert sorted(e.fold for e in esc50(tmp_path / "corpus")) == [1, 2, 3, 4, 5, 6]

@@ -304,3 +304,50 @@ def test_raw_audio_front_end_converts_and_runs_in_litert() -> None:
     np.testing.assert_allclose(out, trained.model.predict(crop, verbose=0), atol=1e-4)
     metadata = dataclasses.replace(config, quantizations=("int8",))
     assert len(export(trained, metadata, clips.classes, "int8", {}, rng)) > 1000
+
+
+def test_balanced_epochs_draw_rare_classes_as_often_as_common_ones() -> None:
+    from training.environment.run import epoch_sample
+
+    labels = np.array([0] * 90 + [1] * 10)
+    rng = np.random.default_rng(0)
+    chosen, crops = epoch_sample(labels, 4, balanced=True, rng=rng)
+    assert crops == 1 and len(chosen) == 400
+    share = np.mean(labels[chosen] == 1)
+    assert 0.4 < share < 0.6  # 10 % of clips, about half of the crops
+    every, crops = epoch_sample(labels, 4, balanced=False, rng=rng)
+    assert crops == 4 and np.array_equal(every, np.arange(100))
+
+
+def test_loudness_normalisation_sets_the_sounding_parts_level() -> None:
+    from training.environment.data import normalize_loudness
+
+    quiet = np.zeros(16000, dtype=np.int16)
+    quiet[:8000] = (300 * np.sin(np.arange(8000) * 0.05)).astype(np.int16)  # then padding
+    louder = normalize_loudness(quiet, -20.0).astype(np.float64) / 32768
+    rms = np.sqrt(np.mean(louder[:8000] ** 2))
+    assert abs(20 * np.log10(rms) - -20.0) < 0.1
+    assert not np.any(louder[8000:])
+    silent = np.zeros(100, dtype=np.int16)
+    assert normalize_loudness(silent, -20.0) is silent
+    spike = np.zeros(16000, dtype=np.int16)
+    spike[0] = 1000  # reaching -20 dBFS RMS would clip: the peak is capped below full scale
+    assert np.abs(normalize_loudness(spike, -20.0)).max() < 32767
+
+
+def test_real_backgrounds_come_only_from_the_ambience_given() -> None:
+    from training.environment.data import background_copy, real_background
+
+    rng = np.random.default_rng(0)
+    hum = (1000 * np.sin(np.arange(4000) * 0.3)).astype(np.int16)
+    background = real_background([hum], 10000, rng)
+    assert len(background) == 10000 and np.abs(background).max() > 0.02
+    clip = (3000 * np.sin(np.arange(8000) * 0.01)).astype(np.int16)
+    mixed = [background_copy(clip, rng, (0.0, 0.0), [hum]) for _ in range(20)]
+    assert all(len(m) == len(clip) and m.dtype == np.int16 for m in mixed)
+    assert not all(np.array_equal(m, clip) for m in mixed)
+
+
+def test_config_rejects_a_loudness_outside_full_scale() -> None:
+    with pytest.raises(ValueError, match="loudness_dbfs must be in"):
+        EnvConfig(root="x", loudness_dbfs=3.0)

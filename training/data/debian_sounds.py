@@ -9,13 +9,17 @@ that exact one is gone), only the listed files are extracted (``dpkg-deb --fsys-
 -x``), decoded (WAV/OGG/MP3), downmixed and resampled to 16 kHz (soxr), and 5 s are cut from
 ``window_start_s``. A recording shorter than that is trimmed of leading/trailing silence and
 zero-padded at the end, as ESC-50 pads its clips. The fold is the package (folds numbered in
-sorted package order), so 5-fold cross-validation on the folds is leave-one-package-out: clips
-from one game's sound set never sit on both sides of a split.
+sorted package order, as many as there are packages), so cross-validation on the folds is
+leave-one-package-out: clips from one game's sound set never sit on both sides of a split.
+Games copy sounds from each other, so a recording whose decoded audio is identical to one
+already taken from another package is left out (one line says which), or it would sit on both
+sides of a split.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import subprocess
 import sys
@@ -33,7 +37,6 @@ from kws.atomic import atomic_write_bytes
 from kws.errors import AudioFileError, KwsError
 from kws.wavfile import to_mono_int16, write_wav
 from training.data.loaders.base import read_audio
-from training.data.loaders.esc50 import FOLDS
 from training.data.reserved import refuse_reserved
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parent / "manifests" / "environment-sounds-debian.csv"
@@ -119,11 +122,6 @@ def read_manifest(path: Path) -> list[Recording]:
         )  # fmt: skip
     if not rows:
         raise KwsError(f"{path}: the sound manifest lists no recordings")
-    packages = sorted({r.package for r in rows})
-    if len(packages) > len(FOLDS):
-        raise KwsError(
-            f"{path}: {len(packages)} packages, but the ESC-50 layout has {len(FOLDS)} folds"
-        )
     return rows
 
 
@@ -267,6 +265,7 @@ def build(
     by_package: dict[str, list[Recording]] = {}
     for recording in recordings:
         by_package.setdefault(recording.package, []).append(recording)
+    taken: dict[str, str] = {}  # decoded recording's digest -> the package it was taken from
     progress = tqdm(total=len(recordings), desc="debian sounds", unit="clip")
     for package, group in by_package.items():
         with tempfile.TemporaryDirectory(prefix="debian-sounds-") as tmp:
@@ -290,6 +289,11 @@ def build(
                     audio = to_mono_int16(read_audio(source), SAMPLE_RATE)
                 except AudioFileError as exc:
                     report(f"{package}: {r.path}: {str(exc).split(': ', 1)[-1]}")
+                    errors += 1
+                    continue
+                digest = hashlib.sha1(audio.tobytes()).hexdigest()
+                if taken.setdefault(digest, package) != package:
+                    report(f"{package}: {r.path} is the same recording as one in {taken[digest]}")
                     errors += 1
                     continue
                 target = classes.index(r.category)

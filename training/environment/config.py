@@ -52,6 +52,17 @@ class EnvConfig:
     """Copies of each training clip mixed with a generated background (noise, music)."""
     snr_db: tuple[float, float] = (5.0, 25.0)
     """Range of the backgrounds' signal-to-noise ratio."""
+    ambience_classes: tuple[str, ...] = ()
+    """Classes whose training-fold clips (never the held-out fold's) serve as real backgrounds:
+    each background copy is mixed with one of them (half the time, the other half with a
+    generated one) instead of only generated noise and music."""
+    loudness_dbfs: float | None = None
+    """Bring every training clip's sounding part to this RMS level (dBFS) before mixing and
+    the random gain, so that level differences between recording sources are not learned;
+    held-out clips are scored at their own level, as the runtime hears them. Unset: off."""
+    balanced: bool = False
+    """Draw each epoch's training crops class-balanced (clips of rare classes more often)
+    rather than crops_per_clip from every clip."""
     gain_db: tuple[float, float] = (-12.0, 12.0)
     """Random level change per training crop, dB: recordings from different sources differ in
     level more than in anything a class depends on."""
@@ -75,6 +86,8 @@ class EnvConfig:
             problems.append(f"background_copies must be >= 0, got {self.background_copies!r}")
         if self.mixup_alpha < 0:
             problems.append(f"mixup_alpha must be >= 0, got {self.mixup_alpha}")
+        if self.loudness_dbfs is not None and not -60.0 <= self.loudness_dbfs <= 0.0:
+            problems.append(f"loudness_dbfs must be in [-60, 0], got {self.loudness_dbfs}")
         for key in ("snr_db", "gain_db"):
             value = getattr(self, key)
             if len(value) != 2 or value[0] > value[1]:
@@ -91,7 +104,7 @@ class EnvConfig:
     def from_dict(cls, data: dict[str, Any]) -> EnvConfig:
         reject_unknown_keys("environment config", data, field_names(cls))
         values = dict(data)
-        for key in ("test_folds", "snr_db", "gain_db", "quantizations"):
+        for key in ("test_folds", "snr_db", "gain_db", "quantizations", "ambience_classes"):
             if key in values:
                 values[key] = tuple(values[key])
         if "root" in values:

@@ -88,10 +88,41 @@ def pad_steps(x: np.ndarray, steps: int) -> np.ndarray:
     return np.concatenate([x, np.zeros((steps - len(x), x.shape[1]), x.dtype)])
 
 
-def background_copy(audio: np.ndarray, rng: np.random.Generator, snr_db: tuple[float, float]):
-    """``audio`` (int16) mixed with a generated background at a random SNR, int16."""
-    kind = BACKGROUND_KINDS[int(rng.integers(len(BACKGROUND_KINDS)))]
-    noise = BACKGROUNDS[kind](len(audio) / 16000, rng)[: len(audio)]
+def normalize_loudness(audio: np.ndarray, dbfs: float) -> np.ndarray:
+    """``audio`` (int16) scaled so that its sounding part (up to the last non-silent sample) has
+    an RMS of ``dbfs``, without letting its peak exceed full scale; silence is returned as is."""
+    samples = as_float32(audio)
+    loud = np.flatnonzero(np.abs(samples) > SILENCE_PEAK)
+    if not len(loud):
+        return audio
+    rms = float(np.sqrt(np.mean(np.square(samples[: loud[-1] + 1], dtype=np.float64))))
+    gain = min(10.0 ** (dbfs / 20.0) / max(rms, 1e-9), 0.99 / float(np.max(np.abs(samples))))
+    return to_int16(samples * gain)
+
+
+def real_background(ambience: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples (float32) of a random clip of ``ambience`` from a random offset, repeated
+    to length (recordings are loops or long ambiences)."""
+    clip = as_float32(ambience[int(rng.integers(len(ambience)))])
+    loud = np.flatnonzero(np.abs(clip) > SILENCE_PEAK)
+    clip = clip[: loud[-1] + 1] if len(loud) else clip
+    start = int(rng.integers(len(clip)))
+    return np.resize(np.roll(clip, -start), n)
+
+
+def background_copy(
+    audio: np.ndarray,
+    rng: np.random.Generator,
+    snr_db: tuple[float, float],
+    ambience: list[np.ndarray] | None = None,
+):
+    """``audio`` (int16) mixed at a random SNR with a background, int16: half the time (when
+    ``ambience`` clips are given) a real one from them, otherwise a generated one."""
+    if ambience and rng.random() < 0.5:
+        noise = real_background(ambience, len(audio), rng)
+    else:
+        kind = BACKGROUND_KINDS[int(rng.integers(len(BACKGROUND_KINDS)))]
+        noise = BACKGROUNDS[kind](len(audio) / 16000, rng)[: len(audio)]
     signal = as_float32(audio)
     if not np.any(signal) or not np.any(noise):
         return audio
@@ -117,13 +148,19 @@ def make_views(
     copies: int,
     snr_db: tuple[float, float],
     rng: np.random.Generator,
+    ambience: list[np.ndarray] | None = None,
+    loudness_dbfs: float | None = None,
 ) -> Views:
-    """Views of the clips ``indices`` with ``copies`` background-mixed variants each."""
+    """Views of the clips ``indices`` with ``copies`` background-mixed variants each (real
+    backgrounds drawn from ``ambience`` half the time), each clip first brought to
+    ``loudness_dbfs`` if given."""
     window = model_config.window_frames
     views, active = [], []
     for i in tqdm(indices, desc="views", unit="clip", leave=False):
         audio = clips.audio[i]
-        variants = [audio] + [background_copy(audio, rng, snr_db) for _ in range(copies)]
+        if loudness_dbfs is not None:
+            audio = normalize_loudness(audio, loudness_dbfs)
+        variants = [audio] + [background_copy(audio, rng, snr_db, ambience) for _ in range(copies)]
         clip_views = [pad_steps(view(a, features, model_config), window) for a in variants]
         views.append(clip_views)
         active.append(active_steps(audio, len(clip_views[0])))

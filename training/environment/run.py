@@ -48,13 +48,46 @@ def _loss(head: str) -> str:
     return "categorical_crossentropy" if head == "softmax" else "binary_crossentropy"
 
 
-def all_views(config: EnvConfig, clips: Clips, rng: np.random.Generator) -> Views:
-    """Every clip's clean view and ``background_copies`` background-mixed ones."""
+def all_views(
+    config: EnvConfig, clips: Clips, rng: np.random.Generator, pool: np.ndarray | None = None
+) -> Views:
+    """Every clip's training views: clean (at ``loudness_dbfs`` if set) and
+    ``background_copies`` background-mixed ones, whose real backgrounds are clips of
+    ``ambience_classes`` among the clips ``pool`` (default: all; the training folds in CV)."""
     every = np.arange(len(clips.audio))
+    pool = every if pool is None else pool
+    ambient = [clips.classes.index(c) for c in config.ambience_classes if c in clips.classes]
+    ambience = [clips.audio[i] for i in pool if clips.labels[i] in ambient]
     return make_views(
         clips, every, config.feature_config(), config.model_config(), config.background_copies,
-        config.snr_db, rng,
+        config.snr_db, rng, ambience, config.loudness_dbfs,
     )  # fmt: skip
+
+
+def eval_views(config: EnvConfig, clips: Clips, rng: np.random.Generator) -> Views:
+    """Every clip as recorded (no normalisation, no background): what held-out clips are
+    scored on."""
+    every = np.arange(len(clips.audio))
+    features, model_config = config.feature_config(), config.model_config()
+    return make_views(clips, every, features, model_config, 0, config.snr_db, rng)
+
+
+def per_fold_views(config: EnvConfig) -> bool:
+    """Whether training views depend on the fold (real backgrounds come from training folds)."""
+    return bool(config.ambience_classes)
+
+
+def epoch_sample(
+    labels: np.ndarray, crops_per_clip: int, balanced: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """Positions (into ``labels``) of the clips one epoch crops, and the crops per position:
+    every clip ``crops_per_clip`` times, or as many single crops drawn class-balanced."""
+    if not balanced:
+        return np.arange(len(labels)), crops_per_clip
+    counts = np.bincount(labels)
+    weights = 1.0 / counts[labels]
+    size = len(labels) * crops_per_clip
+    return rng.choice(len(labels), size=size, p=weights / weights.sum()), 1
 
 
 def fit(
@@ -79,9 +112,11 @@ def fit(
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=_loss(head))
     raw = getattr(model_config, "frontend", "features") == "raw"
     start = time.perf_counter()
+    labels = clips.labels[indices]
     for _ in range(config.epochs):
+        chosen, crops = epoch_sample(labels, config.crops_per_clip, config.balanced, rng)
         x, y = training_batch(
-            views, targets, window, config.crops_per_clip, rng, config.mixup_alpha,
+            views.subset(chosen), targets[chosen], window, crops, rng, config.mixup_alpha,
             config.spec_augment, freq_masks=not raw, gain_db=config.gain_db,
             gain=gain_kind(config.feature_config(), model_config),
         )  # fmt: skip
@@ -192,7 +227,9 @@ def cross_validate(config: EnvConfig, clips: Clips) -> dict[str, Any]:
     rng = np.random.default_rng(config.seed)
 
     seed_training(config.seed)
-    views = all_views(config, clips, rng)
+    views = None if per_fold_views(config) else all_views(config, clips, rng)
+    raw = config.loudness_dbfs is None and views is not None
+    scored = views if raw else eval_views(config, clips, rng)
     rows = []
     labels_all, scores_all, int8_all = [], [], []
     for fold in folds:
@@ -200,8 +237,10 @@ def cross_validate(config: EnvConfig, clips: Clips) -> dict[str, Any]:
         test = np.flatnonzero(clips.folds == fold)
         if not len(test):
             raise ValueError(f"test fold {fold} has no clips (folds: {sorted(set(clips.folds))})")
+        if per_fold_views(config):
+            views = all_views(config, clips, rng, pool=train)
         trained = fit(config, clips, views, train, rng)
-        crops = clip_crops(config, views, test)
+        crops = clip_crops(config, scored, test)
         scores = clip_scores(keras_predict(trained.model), crops)
         labels = clips.labels[test]
         row = {
