@@ -1,5 +1,5 @@
 """The same small sweep three ways, wall time and CPU time of every process each one starts:
-``python -m benchmarks.ray_speedup --corpus /work/data/ray/bench_corpus``.
+``python -m benchmarks.ray_speedup --corpus data/ray/bench_corpus``.
 
 (a) ``training.sweep --workers 1`` (one row at a time, TensorFlow on every core), (b)
 ``--workers 2`` (one thread a row) and (c) ``--ray`` on a cluster of two local nodes of one CPU
