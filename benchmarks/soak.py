@@ -156,14 +156,22 @@ def load_models(config: SoakConfig) -> list[Model]:
     return [load_model(path) for path in config.models]
 
 
+def call_period(models: list[Model]) -> int:
+    """Samples after which every model is called at the same phase again: a fresh pipeline must
+    start on a multiple of it to call each model at the long run's times (a model called every
+    32 frames, 0.32 s, is not in phase 60 s in)."""
+    return math.lcm(*(m.metadata.stride_frames * m.metadata.features.frame_step for m in models))
+
+
 def fresh_segment(
     config: SoakConfig, audio: SoakAudio, models: list[Model], index: int
 ) -> list[Record]:
     """Records a fresh pipeline gives within segment ``index``, fed from ``fresh_warmup_s``
-    before it."""
+    before it (or a little more, to start in phase with every model's calls)."""
     begin = index * config.segment_samples
     stop = min(config.total_samples, begin + config.segment_samples)
-    start = max(0, begin - round(config.fresh_warmup_s * SAMPLE_RATE))
+    period = call_period(models)
+    start = max(0, begin - round(config.fresh_warmup_s * SAMPLE_RATE)) // period * period
     offset_s = start / SAMPLE_RATE
     records: list[Record] = []
 

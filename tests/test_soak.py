@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,3 +99,15 @@ def test_a_few_simulated_minutes(tmp_path) -> None:
     assert abs(saved["rss"]["growth_after_warmup_kib"]) < 1000
     assert saved["cpu"]["pipeline_cpu_s_per_audio_hour"] > 0
     assert "--chunk-minutes 1" in saved["command"]
+
+
+def test_fresh_runs_start_in_phase_with_every_model() -> None:
+    from benchmarks.soak import call_period
+    from kws.model import load_model
+
+    firmware = Path(__file__).resolve().parents[1] / "firmware_models"
+    models = [load_model(firmware / n) for n in ("hey_jarvis.tflite", "environment.tflite")]
+    period = call_period(models)
+    for model in models:
+        md = model.metadata
+        assert period % (md.stride_frames * md.features.frame_step) == 0
