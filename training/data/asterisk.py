@@ -37,7 +37,6 @@ from kws.wavfile import to_mono_int16, write_wav
 from training.data import debian_sounds
 from training.data.loaders.base import SPLITS, read_audio
 from training.data.recordings import flat_name, glob_regex
-from training.data.reserved import refuse_reserved
 from training.data.tts import trim_silence
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parent / "manifests" / "speakers-debian.csv"
@@ -76,15 +75,9 @@ def read_manifest(path: Path) -> list[VoiceSource]:
     in two splits is a one-line KwsError naming the file and line, before any download."""
     sources = []
     splits: dict[str, tuple[str, int]] = {}
-    for line, values in debian_sounds.manifest_rows(path, COLUMNS, "speaker manifest"):
+    rows = debian_sounds.manifest_rows(path, COLUMNS, "speaker manifest", "training.data asterisk")
+    for line, values in rows:
         where = f"{path} line {line}"
-        empty = [c for c in COLUMNS if not values[c]]
-        if empty:
-            raise KwsError(f"{where}: empty {empty[0]}")
-        try:
-            refuse_reserved(values["package"], "training.data asterisk")
-        except KwsError as exc:
-            raise KwsError(f"{where}: {exc}") from None
         split, speaker = values["split"], values["speaker"]
         if split not in SPLITS:
             raise KwsError(f"{where}: split {split!r} is not one of {', '.join(SPLITS)}")

@@ -81,10 +81,16 @@ class Recording:
 
 
 def manifest_rows(
-    path: Path, columns: Sequence[str], what: str
+    path: Path,
+    columns: Sequence[str],
+    what: str,
+    tool: str,
+    required: Sequence[str] | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, stripped values of ``columns``) of each data row of a CSV manifest; an
-    unreadable file or a missing column is a one-line KwsError naming the file."""
+    """(line number, stripped values of ``columns``) of each data row of a CSV manifest of
+    Debian packages. An unreadable file, a missing column, an empty ``required`` value (default:
+    every column) or a reserved package (``../shared/RESERVED.md``, refused for ``tool``) is a
+    one-line KwsError naming the file and line, raised before anything is downloaded."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -94,20 +100,23 @@ def manifest_rows(
     if missing:
         raise KwsError(f"{path}: not a {what} (no column {missing[0]!r})")
     for number, row in enumerate(reader, start=2):
-        yield number, {c: (row.get(c) or "").strip() for c in columns}
+        values = {c: (row.get(c) or "").strip() for c in columns}
+        empty = [c for c in (columns if required is None else required) if not values[c]]
+        if empty:
+            raise KwsError(f"{path} line {number}: empty {empty[0]}")
+        try:
+            refuse_reserved(values["package"], tool)
+        except KwsError as exc:
+            raise KwsError(f"{path} line {number}: {exc}") from None
+        yield number, values
 
 
 def read_manifest(path: Path) -> list[Recording]:
     """Parse the manifest strictly: a bad header or row is a KwsError naming the line."""
     rows = []
-    for number, values in manifest_rows(path, COLUMNS, "sound manifest"):
-        empty = [c for c in COLUMNS if not values[c]]
-        if empty:
-            raise KwsError(f"{path} line {number}: empty {empty[0]}")
-        try:
-            refuse_reserved(values["package"], "training.data debian-sounds")
-        except KwsError as exc:
-            raise KwsError(f"{path} line {number}: {exc}") from None
+    for number, values in manifest_rows(
+        path, COLUMNS, "sound manifest", "training.data debian-sounds"
+    ):
         try:
             start = float(values["window_start_s"])
         except ValueError:

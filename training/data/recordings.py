@@ -37,7 +37,6 @@ from kws.errors import AudioFileError, KwsError
 from kws.wavfile import open_wav, to_mono_int16, write_wav
 from training.data import debian_sounds
 from training.data.loaders.base import SPLITS, read_audio
-from training.data.reserved import refuse_reserved
 
 DEFAULT_MANIFEST = Path(__file__).parent / "manifests" / "debian-recordings.csv"
 INDEX_FILE = "recordings.json"
@@ -94,7 +93,13 @@ def read_manifest(path: Path) -> list[Source]:
     KwsError naming the file and line, raised before anything is downloaded."""
     sources = [
         _source(path, line, values)
-        for line, values in debian_sounds.manifest_rows(path, COLUMNS, "recordings manifest")
+        for line, values in debian_sounds.manifest_rows(
+            path,
+            COLUMNS,
+            "recordings manifest",
+            "training.data recordings",
+            required=("package", "version", "path", "kind", "licence", "split"),
+        )
     ]
     if not sources:
         raise KwsError(f"{path}: the recordings manifest lists no recordings")
@@ -103,13 +108,6 @@ def read_manifest(path: Path) -> list[Source]:
 
 def _source(path: Path, line: int, values: dict[str, str]) -> Source:
     where = f"{path} line {line}"
-    for column in ("package", "version", "path", "kind", "licence", "split"):
-        if not values[column]:
-            raise KwsError(f"{where}: empty {column}")
-    try:
-        refuse_reserved(values["package"], "training.data recordings")
-    except KwsError as exc:
-        raise KwsError(f"{where}: {exc}") from None
     if values["kind"] not in KINDS:
         raise KwsError(f"{where}: kind {values['kind']!r} is not one of {', '.join(KINDS)}")
     if values["split"] not in SPLITS:
