@@ -258,7 +258,9 @@ def _clip(word: str, rng: np.random.Generator) -> np.ndarray:
     return np.clip(audio * 32767, -32768, 32767).astype(np.int16)
 
 
-def tone_corpus(root: Path, per_split: dict[str, int], seed: int = 0) -> Path:
+def tone_corpus(
+    root: Path, per_split: dict[str, int], seed: int = 0, noise_seconds: int = 8
+) -> Path:
     """A Speech Commands layout whose words are tones; speakers differ per split."""
     rng = np.random.default_rng(seed)
     lists: dict[str, list[str]] = {"validation": [], "test": []}
@@ -270,7 +272,7 @@ def tone_corpus(root: Path, per_split: dict[str, int], seed: int = 0) -> Path:
                 write_wav(root / relative, _clip(word, rng), RATE)
                 if split in lists:
                     lists[split].append(relative)
-    noise = rng.normal(0, 0.01, 8 * RATE) * 32767
+    noise = rng.normal(0, 0.01, noise_seconds * RATE) * 32767
     (root / "_background_noise_").mkdir()
     write_wav(root / "_background_noise_/white_noise.wav", noise.astype(np.int16), RATE)
     (root / "validation_list.txt").write_text("\n".join(lists["validation"]) + "\n")
@@ -314,6 +316,88 @@ def test_trained_on_a_speech_commands_layout_the_commands_fire_in_listen(tmp_pat
     events = [json.loads(line) for line in done.stdout.splitlines()]
     fired = [e["keyword"] for e in events if e["type"] == "detection"]
     assert fired == ["yes", "stop"]
+
+
+RECORDED_RECIPE = Path(__file__).parents[1] / "training/configs/speech_commands_v2.toml"
+
+
+def test_unknown_share_subsamples_other_words_per_split_as_tensorflow_does(
+    tmp_path: Path,
+) -> None:
+    root = tone_corpus(tmp_path / "sc", {"train": 20, "validation": 4, "test": 4})
+    unknown = COMMAND_LABELS.index("_unknown_")
+    every = read_corpus(root)
+    some = read_corpus(root, unknown_share=0.1, seed=3)
+    for split, commands in {"train": 200, "validation": 40, "test": 40}.items():
+        assert int((every.targets[split] == unknown).sum()) == 2 * commands // 10
+        assert int((some.targets[split] == unknown).sum()) == round(0.1 * commands)
+        assert int((some.targets[split] != unknown).sum()) == commands  # commands all kept
+    again = read_corpus(root, unknown_share=0.1, seed=3)
+    assert again.paths == some.paths  # seeded
+    with pytest.raises(ValueError, match="unknown_share"):
+        TrainConfig.from_dict({"name": "x", "corpus": str(root), "unknown_share": -1})
+
+
+@pytest.mark.slow
+def test_a_recorded_speech_commands_layout_trains_calibrates_and_evaluates(
+    tmp_path: Path,
+) -> None:
+    """The real dataset's path, on a replica in its published layout: no rendering; evaluation
+    streams of its own validation and test speakers; training, calibration, card."""
+    pytest.importorskip("tensorflow")
+    root = tone_corpus(
+        tmp_path / "speech_commands_v0.02", {"train": 24, "validation": 6, "test": 6},
+        noise_seconds=20,
+    )  # fmt: skip
+    out = tmp_path / "model"
+    sets = [
+        "corpus.eval_per_command=3", "corpus.eval_snrs_db=[20]",
+        "corpus.eval_negative_hours=0.1", "train.epochs=12", "train.learning_rate=0.01",
+        "train.spec_augment=false", "train.params.kernel=[5, 5]", "train.params.stride=[4, 2]",
+        *TINY_TRAIN[1:],
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "training.commands", "--recipe", str(RECORDED_RECIPE),
+         "--data", str(root), "--out", str(out), *[f"--set={a}" for a in sets]],
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "recorded dataset" in done.stdout and "clips:" not in done.stdout  # nothing rendered
+    for role, prefix in {"validation": "va", "test": "te"}.items():
+        positives = json.loads((root / f"eval/{role}/positives/positives.json").read_text())
+        events = [e for s in positives["streams"] for e in s["events"]]
+        assert {e["label"] for e in events} == set(COMMAND_WORDS)
+        assert len(events) == 3 * len(COMMAND_WORDS)  # 3 per command, one SNR
+        assert all(e["voice"].startswith(prefix) for e in events)  # that split's speakers only
+        assert {e["info"]["engine"] for e in events} == {"recorded"}
+        negatives = json.loads((root / f"eval/{role}/negatives/negatives.json").read_text())
+        kinds = {k for f in negatives["files"] for k in f["seconds_by_kind"]}
+        assert "other_words" in kinds and "recorded_ambient" in kinds
+    assert not list(root.glob("eval/*.wav")) and "eval" not in {e.label for e in
+        speech_commands(root)}  # fmt: skip
+    summary = json.loads((out / "results/speech_commands_v2.json").read_text())
+    assert summary["test_accuracy"] > 0.8
+    assert set(summary["evaluation"]) == set(COMMAND_WORDS)
+    caught = [1 - e["at"]["1"]["frr"] for e in summary["evaluation"].values() if e["at"]["1"]]
+    assert caught and np.mean(caught) > 0.5  # tones are easy: most commands caught at 1 FA/h
+    card = (out / "speech_commands_v2.md").read_text()
+    assert "from a recorded Speech Commands dataset" in card
+    run = json.loads((out / "run/config.json").read_text())
+    assert run["unknown_share"] == 0.1
+
+
+def test_a_recorded_dataset_trains_only_its_own_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.commands import main
+
+    root = tone_corpus(tmp_path / "sc", {"train": 2, "validation": 2, "test": 2})
+    argv = ["--recipe", str(RECORDED_RECIPE), "--data", str(root), "--out", str(tmp_path / "m")]
+    assert main([*argv, "--words", "zero,one"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(root) in err
+    assert "commands.txt" in err and "zero, one" in err
+    assert not (root / "eval").exists()  # refused before anything is written
 
 
 # --- bad input: one line naming the file or key ----------------------------------------------

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = json.loads((args.run / "metrics.json").read_text())
         features = config.feature_config()
         model_config = config_from_dict(config.model, config.params)
-        corpus = read_corpus(Path(config.corpus), config.select)
+        corpus = read_corpus(Path(config.corpus), config.select, config.unknown_share, config.seed)
         model = get_model(config.model).build(
             model_config, features.num_features, len(corpus.labels)
         )

@@ -73,6 +73,10 @@ class TrainConfig:
     """Export forms: 'window' (the last T frames every S) and/or 'streaming' (S frames + state)."""
     silence_share: float = 0.1
     """Speech Commands layouts: ``_silence_`` windows per split, as a share of its clips."""
+    unknown_share: float = 0.0
+    """Speech Commands layouts: keep a seeded ``unknown_share`` x (command clips) of each split's
+    ``_unknown_`` clips, as TensorFlow's recipe keeps ``unknown_percentage`` = 10 % (0: keep
+    them all; the real v2 dataset has three times as many other words as commands)."""
     examples: str = "clips"
     """'clips' (one window per clip, state from zero) or 'sequences' (clips end to end, a label
     at every step, state carried as the runtime carries it; training.core.sequences)."""
@@ -97,6 +101,8 @@ class TrainConfig:
                 values[key] = table(**values[key])
         if values.get("examples", "clips") not in EXAMPLES:
             raise ValueError(f"examples must be one of {EXAMPLES}, got {values['examples']!r}")
+        if values.get("unknown_share", 0.0) < 0:
+            raise ValueError(f"unknown_share must be >= 0, got {values['unknown_share']}")
         unknown = set(values.get("forms", ())) - set(FORMS)
         if unknown:
             raise ValueError(f"forms must be among {FORMS}, got {sorted(unknown)}")

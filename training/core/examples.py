@@ -36,9 +36,12 @@ def is_background(label: str) -> bool:
     return label.startswith("_") and label.endswith("_")
 
 
-def read_corpus(folder: Path, select: ClipSelection | None = None) -> Corpus:
+def read_corpus(
+    folder: Path, select: ClipSelection | None = None, unknown_share: float = 0.0, seed: int = 0
+) -> Corpus:
     """A wake-word corpus (manifest.jsonl) or a Speech Commands layout (validation_list.txt);
-    of a wake-word corpus, only the clips ``select`` keeps."""
+    of a wake-word corpus, only the clips ``select`` keeps; of a Speech Commands layout,
+    ``unknown_share`` of ``_unknown_`` (:func:`read_command_corpus`)."""
     from training.data.loaders.speech_commands import TESTING_LIST, VALIDATION_LIST
 
     select = select or ClipSelection()
@@ -47,7 +50,7 @@ def read_corpus(folder: Path, select: ClipSelection | None = None) -> Corpus:
         if (folder / VALIDATION_LIST).is_file() or (folder / TESTING_LIST).is_file():
             if not select.everything:
                 raise KwsError(f"{folder}: [train.select] needs a generated wake-word corpus")
-            return read_command_corpus(folder)
+            return read_command_corpus(folder, unknown_share, seed)
         raise KwsError(
             f"{folder}: not a generated corpus (no manifest.jsonl) nor a Speech Commands "
             f"folder (no {VALIDATION_LIST})"
@@ -94,15 +97,18 @@ def selected(
     return kept
 
 
-def read_command_corpus(folder: Path) -> Corpus:
+def read_command_corpus(folder: Path, unknown_share: float = 0.0, seed: int = 0) -> Corpus:
     """The command task on a Speech Commands layout (its ``commands.txt``, else the standard
     ten words: 12 classes); every label must have clips in every split, and
-    ``_background_noise_/`` must hold the ``_silence_`` recordings."""
+    ``_background_noise_/`` must hold the ``_silence_`` recordings. With ``unknown_share`` > 0
+    each split keeps a seeded ``unknown_share`` x (its command clips) of its ``_unknown_``
+    clips (all of them if it has fewer)."""
     from training.data.loaders import command_task, speech_commands, speech_commands_background
     from training.data.loaders.base import SPLITS
     from training.data.loaders.speech_commands import (
         BACKGROUND_DIR,
         SILENCE,
+        UNKNOWN,
         command_labels,
         corpus_commands,
     )
@@ -119,6 +125,16 @@ def read_command_corpus(folder: Path) -> Corpus:
             if label != SILENCE and index not in labels[split]:
                 where = "another word's folder" if label.startswith("_") else f"{label}/"
                 raise KwsError(f"{folder}: no {split} clips of {label!r} (expected in {where})")
+    if unknown_share > 0:
+        unknown = all_labels.index(UNKNOWN)
+        for split in SPLITS:
+            is_unknown = np.asarray(labels[split]) == unknown
+            keep = round(unknown_share * int((~is_unknown).sum()))
+            rng = np.random.default_rng([seed, SPLITS.index(split), 11])
+            drop = rng.permutation(np.flatnonzero(is_unknown))[keep:]
+            kept = np.setdiff1d(np.arange(len(labels[split])), drop)
+            paths[split] = [paths[split][i] for i in kept]
+            labels[split] = [labels[split][i] for i in kept]
     background = tuple(speech_commands_background(folder))
     if not background:
         raise KwsError(f"{folder / BACKGROUND_DIR}: no WAV files to cut {SILENCE} from")

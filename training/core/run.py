@@ -59,7 +59,7 @@ def train(
     model_config.check_input(features.num_features)
     frames = model_config.window_frames
     corpus = Path(config.corpus)
-    data = read_corpus(corpus, config.select)
+    data = read_corpus(corpus, config.select, config.unknown_share, config.seed)
     x, labels = corpus_features(data, config, frames, FeatureCache(corpus / "features"))
 
     seed_training(config.seed)

@@ -123,7 +123,7 @@ def load_real(root: Path | None, split: str, seed: int) -> RealAudio:
     return RealAudio(by_kind, rirs, names)
 
 
-def _recording_source(arrays: Sequence[np.ndarray]) -> signals.BackgroundFn:
+def recording_source(arrays: Sequence[np.ndarray]) -> signals.BackgroundFn:
     """A background drawing a random excerpt of a random recording (weighted by length)."""
     lengths = np.array([len(a) for a in arrays], dtype=np.float64)
     weights = lengths / lengths.sum()
@@ -139,12 +139,12 @@ def _recording_source(arrays: Sequence[np.ndarray]) -> signals.BackgroundFn:
 
 def _babble(speech: Sequence[np.ndarray], rng: np.random.Generator) -> signals.BackgroundFn:
     """Babble of real speech: talkers drawn from short excerpts of the recordings."""
-    draw = _recording_source(speech)
+    draw = recording_source(speech)
     clips = tuple(draw(BABBLE_EXCERPT_S, rng) for _ in range(BABBLE_EXCERPTS))
     return functools.partial(signals.babble, clips)
 
 
-def _noise(seconds: float, rng: np.random.Generator, sample_rate: int = signals.SAMPLE_RATE):
+def pink_or_brown(seconds: float, rng: np.random.Generator, sample_rate: int = signals.SAMPLE_RATE):
     """Pink or brown noise, drawn per stretch (the 'noise' background of positive streams)."""
     kind = signals.pink if rng.random() < 0.5 else signals.brown
     return kind(seconds, rng, sample_rate)
@@ -202,8 +202,8 @@ def write_eval_set(
     rng = np.random.default_rng(seed)
     speech = real.by_kind.get("speech", ())
     babble = _babble(speech, rng) if speech else functools.partial(signals.babble, tts_babble)
-    music = _recording_source(real.by_kind["music"]) if real.by_kind.get("music") else None
-    ambient = _recording_source(real.by_kind["ambient"]) if real.by_kind.get("ambient") else None
+    music = recording_source(real.by_kind["music"]) if real.by_kind.get("music") else None
+    ambient = recording_source(real.by_kind["ambient"]) if real.by_kind.get("ambient") else None
     with open_pool(workers, ray) as pool:
         if not positives_path.is_file() and spec.positives:
             pairs = prosody_grid(voices, len(spec.positives), seed + 101)
@@ -219,7 +219,7 @@ def write_eval_set(
                 }
                 for s, (_, v, p, ipa), room in zip(spec.positives, items, rooms, strict=True)
             ]  # fmt: skip
-            backgrounds: dict[str, signals.Background] = {"noise": _noise, "babble": babble}
+            backgrounds: dict[str, signals.Background] = {"noise": pink_or_brown, "babble": babble}
             if spec.music_behind_positives:
                 backgrounds["music"] = music or signals.music
             if ambient is not None:
@@ -246,7 +246,7 @@ def write_eval_set(
             )  # fmt: skip
             for kind in REAL_KINDS:
                 if real.by_kind.get(kind):
-                    sources[f"recorded_{kind}"] = _recording_source(real.by_kind[kind])
+                    sources[f"recorded_{kind}"] = recording_source(real.by_kind[kind])
             print(f"writing {spec.negative_hours:g} h of {role} negative streams")
             write_negative_streams(sources, negatives_path.parent, spec.negative_hours, seed + 303)
 
