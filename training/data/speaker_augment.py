@@ -86,8 +86,19 @@ def change_voice(
         if new_median:
             new_median, f0_range = safe_contour(pitch, median, new_median, f0_range)
         run(f"random_initializeWithSeedUnsafelyButPredictably ({seed})")
-        changed: Any = call([sound, pitch], "Change gender", formant_ratio, new_median, f0_range,
-                            1.0 / tempo)  # fmt: skip
+        try:
+            changed: Any = call([sound, pitch], "Change gender", formant_ratio, new_median,
+                                f0_range, 1.0 / tempo)  # fmt: skip
+        except parselmouth.PraatError as exc:
+            if not new_median:
+                raise
+            # Praat fails on a few pitch tracks ("rounding up the real value --undefined--"):
+            # the formants and tempo still change, the F0 stays as it is.
+            warnings.warn(
+                f"Praat could not move this F0 ({_first_line(exc)}); F0 kept", stacklevel=2
+            )
+            run(f"random_initializeWithSeedUnsafelyButPredictably ({seed})")
+            changed = call([sound, pitch], "Change gender", formant_ratio, 0.0, 1.0, 1.0 / tempo)
     y = np.asarray(changed.values[0], dtype=np.float64)
     return np.clip(y, -1.0, 1.0).astype(np.float32)
 
@@ -136,7 +147,22 @@ def speaker_augment(
         for bounds in (config.formant_ratio, config.f0_semitones, config.f0_range, config.tempo)
     )
     seed = int(rng.integers(2**31))
-    return change_voice(audio, formant_ratio, f0_semitones, f0_range, tempo, seed)
+    import parselmouth
+
+    try:
+        return change_voice(audio, formant_ratio, f0_semitones, f0_range, tempo, seed)
+    except parselmouth.PraatError as exc:  # one odd utterance must not stop a corpus
+        settings = f"formants x{formant_ratio:.3f}, tempo x{tempo:.3f}, seed {seed}"
+        warnings.warn(
+            f"speaker augmentation: Praat could not change this voice ({settings}): "
+            f"{_first_line(exc)}; the utterance is kept as synthesized",
+            stacklevel=2,
+        )
+        return as_float32(audio)
+
+
+def _first_line(exc: Exception) -> str:
+    return next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
 def _measure(clips: int = 200) -> None:
