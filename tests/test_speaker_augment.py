@@ -297,3 +297,41 @@ def test_a_voice_whose_pitch_track_jumps_octaves_does_not_hang_praat() -> None:
         child.kill()
         pytest.fail("change_voice did not return within 120 s")
     assert child.exitcode == 0
+
+
+def test_an_f0_change_praat_refuses_keeps_the_formants_and_the_f0() -> None:
+    """A 540 Hz voice whose track ends in 55 Hz frames, its F0 range widened by 1.14: Praat's
+    "Change gender" fails ("rounding up the real value --undefined--"), as it did on a real
+    clip of the digits corpus and stopped it. The F0 is then kept; formants and tempo change."""
+    import parselmouth
+
+    t = np.arange(SR) / SR
+    harmonics = lambda hz, n: sum(np.sin(2 * np.pi * hz * k * t) / k for k in range(1, n + 1))  # noqa: E731
+    x = 0.2 * np.concatenate([harmonics(540.0, 6)[: SR // 4], harmonics(55.0, 30)[: SR // 8]])
+    x = x.astype(np.float32)
+    sound = parselmouth.Sound(x.astype(np.float64), SR)
+    pitch = sound.to_pitch(pitch_floor=50.0, pitch_ceiling=600.0)
+    with pytest.raises(parselmouth.PraatError):  # what Praat does with these settings
+        parselmouth.praat.call([sound, pitch], "Change gender", 1.0, 680.0, 1.14, 1.0)
+    with pytest.warns(UserWarning, match="F0 kept"):
+        y = change_voice(x, 1.0, 4.0, 1.14, 1.25, seed=1)
+    assert len(y) == pytest.approx(len(x) / 1.25, rel=0.05)
+    head = round(0.15 * SR)  # the 540 Hz part: its F0 as it was (as f0_of measures it)
+    assert f0_of(y[:head]) == pytest.approx(f0_of(x[:head]), rel=0.03)
+
+
+def test_a_voice_praat_cannot_change_at_all_is_kept_as_synthesized(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import parselmouth
+
+    from training.data import speaker_augment as module
+
+    def refuse(*args: object, **kwargs: object) -> np.ndarray:
+        raise parselmouth.PraatError("Sound not created from Pitch & Sound.")
+
+    monkeypatch.setattr(module, "change_voice", refuse)
+    x = vowel(200.0, 0.5)
+    with pytest.warns(UserWarning, match="kept as synthesized"):
+        y = speaker_augment(x, np.random.default_rng(0), ALWAYS)
+    np.testing.assert_array_equal(y, x)
