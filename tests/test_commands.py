@@ -127,12 +127,16 @@ def test_recipe_trains_calibrates_and_writes_the_card(corpus: Path, tmp_path: Pa
             assert md.thresholds[label].threshold == threshold
             assert evaluation["shipped_threshold_on_test"]["threshold"] == threshold
     assert set(summary["test_per_class_accuracy"]) == set(COMMAND_LABELS)
+    by_engine = summary["test_accuracy_by_engine"]  # the corpus's two engines, read apart
+    assert set(by_engine) == {"espeak-ng", "flite"}
+    assert all(v["examples"] > 0 and 0 <= v["accuracy"] <= 1 for v in by_engine.values())
     results = json.loads((out / "results/results.json").read_text())
     assert [m["label"] for m in results["models"]] == list(COMMAND_WORDS)
     assert (out / "results/confusion.png").stat().st_size > 1000
     card = (out / "commands.md").read_text()
     assert "commands.tflite" in card and "| `stop` |" in card and "never fires" in card
     assert "| build | passed" in card and summary["build"]["failed"] is False
+    assert "| test accuracy per engine | espeak-ng" in card
 
 
 # --- any list of commands ------------------------------------------------------------------
@@ -382,6 +386,7 @@ def test_a_recorded_speech_commands_layout_trains_calibrates_and_evaluates(
     assert caught and np.mean(caught) > 0.5  # tones are easy: most commands caught at 1 FA/h
     card = (out / "speech_commands_v2.md").read_text()
     assert "from a recorded Speech Commands dataset" in card
+    assert summary["test_accuracy_by_engine"] is None and "per engine" not in card
     run = json.loads((out / "run/config.json").read_text())
     assert run["unknown_share"] == 0.1
 

@@ -144,6 +144,17 @@ def confusion_table(evaluation: dict[str, dict[str, Any]], thresholds: dict[str,
     return [*lines, ""]
 
 
+def _by_engine_row(metrics: dict[str, Any]) -> list[str]:
+    """The card's row of test accuracy per TTS engine (none for a recorded dataset)."""
+    by_engine = metrics.get("test_accuracy_by_engine")
+    if not by_engine:
+        return []
+    cells = ", ".join(
+        f"{engine} {v['accuracy']:.3f} ({v['examples']} clips)" for engine, v in by_engine.items()
+    )
+    return [f"| test accuracy per engine | {cells}; `_silence_` windows have no engine |"]
+
+
 def model_card(
     model_path: Path,
     train: TrainConfig,
@@ -223,6 +234,7 @@ def model_card(
             f"{voices.get('validation', '?')}/{voices.get('test', '?')} |",
             f"| training | {train.epochs} epochs, {metrics['train_seconds']:.0f} s; test "
             f"accuracy {metrics['test_accuracy']:.3f} (argmax over {len(md.labels)} classes) |",
+            *_by_engine_row(metrics),
             f"| evaluation | {first['num_positives']} positives per command in noise "
             f"({'/'.join(f'{x:g}' for x in snrs_db)} dB SNR), {first['negative_hours']:.2f} h "
             "of command-free negatives |",
@@ -322,6 +334,7 @@ def run(
             "run": portable_path(run_dir),
             "test_accuracy": metrics["test_accuracy"],
             "test_per_class_accuracy": metrics["test_per_class_accuracy"],
+            "test_accuracy_by_engine": metrics.get("test_accuracy_by_engine"),
             "test_confusion": metrics["test_confusion"],
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,

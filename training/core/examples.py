@@ -4,7 +4,7 @@ learns from."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,9 @@ class Corpus:
     background: tuple[Path, ...] = ()
     """Speech Commands layouts: the recordings ``_silence_`` windows are cut from."""
     kind: str = "wake word corpus"
+    engines: dict[str, list[str | None]] = field(default_factory=dict)
+    """The TTS engine that spoke each clip, parallel to ``paths`` (None: no voice, or a corpus
+    that does not say), so accuracy can be read per engine."""
 
 
 def is_background(label: str) -> bool:
@@ -64,11 +67,18 @@ def read_corpus(
         raise KwsError(f"{manifest}: expected one keyword label, found {keywords}")
     paths: dict[str, list[Path]] = {}
     labels: dict[str, list[int]] = {}
+    engines: dict[str, list[str | None]] = {}
     for row in rows:
         paths.setdefault(row["split"], []).append(folder / row["path"])
         labels.setdefault(row["split"], []).append(int(row["label"] != BACKGROUND_LABEL))
+        engines.setdefault(row["split"], []).append(engine(row))
     targets = {k: np.asarray(v) for k, v in labels.items()}
-    return Corpus((BACKGROUND_LABEL, keywords[0]), paths, targets)
+    return Corpus((BACKGROUND_LABEL, keywords[0]), paths, targets, engines=engines)
+
+
+def engine(row: dict[str, Any]) -> str | None:
+    """The TTS engine of a corpus manifest row (None for a clip without a voice)."""
+    return (row.get("voice") or {}).get("engine")
 
 
 def selected(
@@ -79,9 +89,6 @@ def selected(
 
     if select.everything:
         return rows
-
-    def engine(row: dict[str, Any]) -> str | None:
-        return (row.get("voice") or {}).get("engine")
 
     kept = [
         r for r in rows
@@ -139,7 +146,19 @@ def read_command_corpus(folder: Path, unknown_share: float = 0.0, seed: int = 0)
     if not background:
         raise KwsError(f"{folder / BACKGROUND_DIR}: no WAV files to cut {SILENCE} from")
     targets = {k: np.asarray(v) for k, v in labels.items()}
-    return Corpus(all_labels, paths, targets, background, "Speech Commands layout")
+    spoken = _clip_engines(folder)
+    engines = {s: [spoken.get(p.relative_to(folder).as_posix()) for p in paths[s]] for s in paths}
+    return Corpus(all_labels, paths, targets, background, "Speech Commands layout", engines)
+
+
+def _clip_engines(folder: Path) -> dict[str, str | None]:
+    """Relative path -> TTS engine of each clip a generated command corpus lists in
+    ``clips.jsonl`` (empty for the recorded dataset)."""
+    listing = folder / "clips.jsonl"
+    if not listing.is_file():
+        return {}
+    rows = [json.loads(line) for line in listing.read_text().splitlines() if line.strip()]
+    return {r["path"]: engine(r) for r in rows}
 
 
 def corpus_features(

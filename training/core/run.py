@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from kws.atomic import atomic_write_bytes
 from kws.metadata import ModelMetadata, Threshold
 from kws.paths import portable_path
 from training.core.config import FORMS, TrainConfig
-from training.core.examples import corpus_features, is_background, read_corpus
+from training.core.examples import Corpus, corpus_features, is_background, read_corpus
 from training.core.fit import LoopSettings, fit
 from training.core.seeding import seed_training
 from training.data.feature_cache import FeatureCache
@@ -25,8 +25,14 @@ CALIBRATION_WINDOWS = 400
 """Training windows, drawn at random over every kind of clip, that calibrate int8 ranges."""
 
 
-def test_metrics(labels: tuple[str, ...], probs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """Test-split accuracy (argmax), per class, and the confusion matrix (rows: true label)."""
+def test_metrics(
+    labels: tuple[str, ...],
+    probs: np.ndarray,
+    y: np.ndarray,
+    engines: Sequence[str | None] = (),
+) -> dict[str, Any]:
+    """Test-split accuracy (argmax), per class, and the confusion matrix (rows: true label);
+    with ``engines`` (the TTS engine of each test example, None for none), accuracy per engine."""
     predicted = np.argmax(probs, axis=1)
     confusion = np.zeros((len(labels), len(labels)), dtype=int)
     np.add.at(confusion, (y, predicted), 1)
@@ -41,7 +47,23 @@ def test_metrics(labels: tuple[str, ...], probs: np.ndarray, y: np.ndarray) -> d
     else:
         metrics["test_per_class_accuracy"] = per_class
         metrics["test_confusion"] = {"labels": list(labels), "matrix": confusion.tolist()}
+    if any(engines):
+        names = np.array([e or "" for e in engines], dtype=object)
+        metrics["test_accuracy_by_engine"] = {
+            engine: {
+                "accuracy": float(np.mean(predicted[names == engine] == y[names == engine])),
+                "examples": int(np.sum(names == engine)),
+            }
+            for engine in sorted({e for e in engines if e})
+        }
     return metrics
+
+
+def test_engines(data: Corpus, examples: int) -> list[str | None]:
+    """The engine of each test example: the corpus's clips, then None for the windows
+    :func:`training.core.examples.corpus_features` appends (``_silence_``)."""
+    engines = list(data.engines.get("test", ()))
+    return engines + [None] * (examples - len(engines)) if engines else []
 
 
 def train(
@@ -86,7 +108,7 @@ def train(
 
     probs = model.predict(x["test"], batch_size=256, verbose=0)
     metrics = {
-        **test_metrics(data.labels, probs, labels["test"]),
+        **test_metrics(data.labels, probs, labels["test"], test_engines(data, len(labels["test"]))),
         "selection": {k: v for k, v in loop.items() if k != "rounds"},
         "train_seconds": round(train_s, 1),
         "params": int(model.count_params()),
