@@ -405,6 +405,25 @@ def test_a_recorded_dataset_trains_only_its_own_commands(
     assert not (root / "eval").exists()  # refused before anything is written
 
 
+def test_a_recorded_dataset_without_a_commands_clips_in_a_split_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.commands import main
+
+    root = tone_corpus(tmp_path / "sc", {"train": 2, "validation": 2, "test": 2})
+    listed = (root / "validation_list.txt").read_text().splitlines()
+    (root / "validation_list.txt").write_text(
+        "".join(f"{line}\n" for line in listed if not line.startswith("stop/"))
+    )
+    for path in root.glob("stop/va*.wav"):
+        path.unlink()
+    argv = ["--recipe", str(RECORDED_RECIPE), "--data", str(root), "--out", str(tmp_path / "m")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(root) in err and "validation" in err and "'stop'" in err
+    assert not (root / "eval/validation/positives/positives.json").exists()  # before any stream
+
+
 # --- bad input: one line naming the file or key ----------------------------------------------
 
 
