@@ -14,6 +14,10 @@ class AudioFileError(KwsError):
     """An audio file that cannot be read as audio (not WAV, truncated, unsupported encoding)."""
 
 
+class EmptyAudioError(AudioFileError):
+    """A well-formed audio file that holds no samples (packages ship a few such files)."""
+
+
 class ModelError(KwsError):
     """A model file that cannot be used (missing, truncated, no metadata, metadata vs tensors)."""
 

@@ -22,7 +22,7 @@ import numpy as np
 import soxr
 
 from kws.atomic import atomic_write_bytes
-from kws.errors import AudioFileError
+from kws.errors import AudioFileError, EmptyAudioError
 
 FORMAT_PCM = 0x0001
 FORMAT_IEEE_FLOAT = 0x0003
@@ -211,7 +211,7 @@ def open_wav(path: str | os.PathLike[str]) -> WavInfo:
     frame_bytes = fmt.sample_bytes * fmt.channels
     frames = data_bytes // frame_bytes
     if frames == 0:
-        raise _fail(path, "contains no audio samples")
+        raise EmptyAudioError(f"{os.fspath(path)}: contains no audio samples")
     return WavInfo(
         os.fspath(path), fmt.sample_rate, fmt.channels, _encoding(fmt), frames, offset,
         frame_bytes, fmt,

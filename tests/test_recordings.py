@@ -54,6 +54,7 @@ def packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             f"{VOICE}/hello.wav": tone(1.0, 22050),
             f"{VOICE}/digits/1.wav": tone(0.5, 22050, freq=300.0),
             f"{VOICE}/silence/1.wav": np.zeros(22050),
+            f"{VOICE}/empty.wav": np.zeros(0),  # packages ship such files
         },
     )
     music = {
@@ -89,6 +90,7 @@ def test_builds_the_layout_and_the_index(packages: Path, tmp_path: Path) -> None
     assert errors[0] == "tunes: usr/share/none/*.ogg matches nothing in tunes_2:3.0-1_all.deb"
     assert errors[1].startswith("tunes: usr/share/music/broken.ogg: cannot decode")
     assert summary["errors"] == 2
+    assert summary["empty"] == 1  # left out, not an error
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*.wav"))
     assert written == [
         "test/music/tunes/music_long.ogg-part1of3.wav",
@@ -137,7 +139,8 @@ def test_a_rerun_resumes_without_decoding_again(
 
     monkeypatch.setattr(recordings, "_decode", counting_decode)
     recordings.build(out, packages, tmp_path / "cache", lambda message: None)
-    assert sorted(decoded) == ["broken.ogg", "long.ogg"]  # only what is missing or failed
+    # only what is missing, failed or held nothing
+    assert sorted(decoded) == ["broken.ogg", "empty.wav", "long.ogg"]
     assert (out / "recordings.json").read_text() == first  # nothing lost
 
 
@@ -153,6 +156,9 @@ def test_cli_prints_hours_and_exits_2_on_errors(
         line.startswith("training.data: error: tunes: ") for line in lines
     )
     assert "files: 7" in captured.out and "validation" in captured.out
+    assert "empty: 1" in captured.out
+    notes = [line for line in captured.err.splitlines() if line.startswith("note:")]
+    assert notes == [f"note: voices: {VOICE}/empty.wav: no audio samples, left out"]
 
 
 @pytest.mark.parametrize(

@@ -217,7 +217,7 @@ def recordings(args: argparse.Namespace) -> int:
     print(f"{'hours':<11}" + "".join(f"{kind:>9}" for kind in builder.KINDS))
     for split, by_kind in hours.items():
         print(f"{split:<11}" + "".join(f"{by_kind[kind]:9.2f}" for kind in builder.KINDS))
-    for key in ("total_hours", "files", "rirs", "errors"):
+    for key in ("total_hours", "files", "rirs", "errors", "empty"):
         print(f"{key}: {summary[key]}")
     return status
 

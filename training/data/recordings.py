@@ -33,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from kws.atomic import atomic_write_bytes
-from kws.errors import AudioFileError, KwsError
+from kws.errors import AudioFileError, EmptyAudioError, KwsError
 from kws.wavfile import open_wav, to_mono_int16, write_wav
 from training.data import debian_sounds
 from training.data.loaders.base import SPLITS, read_audio
@@ -237,12 +237,13 @@ def build(
 
     A package that cannot be fetched, a pattern that matches nothing and a file that will not
     decode are each reported as one line (via ``report``) naming the package and path, and left
-    out; the summary's ``errors`` counts them.
+    out; the summary's ``errors`` counts them. A file that decodes to no samples at all (some
+    packages ship such files) is left out with a note on stderr, counted as ``empty``.
     """
     sources = read_manifest(manifest)
     cache = cache or out / "debs"
     entries: list[RecordingEntry] = []
-    errors = 0
+    errors = empty = 0
     by_package: dict[str, list[Source]] = {}
     for source in sources:
         by_package.setdefault(source.package, []).append(source)
@@ -262,11 +263,13 @@ def build(
             errors += len(unmatched)
             progress.total += len(jobs)
             progress.refresh()
-            written, failed = _package(out, deb, jobs, progress, report)
+            written, failed, skipped = _package(out, deb, jobs, progress, report)
             entries += written
             errors += failed
+            empty += skipped
     summary = summarize(entries)
     summary["errors"] = errors
+    summary["empty"] = empty
     _write_index(out, entries, summary, manifest)
     return summary
 
@@ -290,8 +293,9 @@ def _jobs(out: Path, group: list[Source], members: list[str]) -> tuple[list[Job]
 
 def _package(
     out: Path, deb: Path, jobs: list[Job], progress: tqdm, report: Callable[[str], None]
-) -> tuple[list[RecordingEntry], int]:
-    """Index the jobs already written, extract and write the rest; return entries and errors."""
+) -> tuple[list[RecordingEntry], int, int]:
+    """Index the jobs already written, extract and write the rest; return the entries, the
+    files that failed and the empty files left out."""
     version = _deb_version(deb)
     entries: list[RecordingEntry] = []
     todo = []
@@ -303,20 +307,26 @@ def _package(
         entries += _entries(out, done, source, member, version)
         progress.update(1)
     if not todo:
-        return entries, 0
-    errors = 0
+        return entries, 0, 0
+    errors = empty = 0
     with tempfile.TemporaryDirectory(prefix="kws-recordings-") as tmp:
         debian_sounds.extract(deb, [member for _, member, _, _ in todo], Path(tmp))
         for source, member, folder, flat in todo:
             progress.update(1)
             try:
                 audio = _decode(Path(tmp) / member, source.kind)
+            except EmptyAudioError:
+                tqdm.write(
+                    f"note: {source.package}: {member}: no audio samples, left out", file=sys.stderr
+                )
+                empty += 1
+                continue
             except AudioFileError as exc:
                 report(f"{source.package}: {member}: {str(exc).split(': ', 1)[-1]}")
                 errors += 1
                 continue
             entries += _entries(out, _write(folder, flat, audio), source, member, version)
-    return entries, errors
+    return entries, errors, empty
 
 
 def _write(folder: Path, flat: str, audio: np.ndarray) -> list[Path]:

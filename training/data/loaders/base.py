@@ -22,7 +22,7 @@ from types import TracebackType
 import numpy as np
 import soundfile
 
-from kws.errors import AudioFileError, KwsError
+from kws.errors import AudioFileError, EmptyAudioError, KwsError
 from kws.wavfile import WavAudio, read_wav, to_mono_int16
 from training.data.reserved import refuse_reserved
 
@@ -166,7 +166,7 @@ def _read_soundfile(path: Path) -> WavAudio:
     except (RuntimeError, OSError, ValueError, TypeError) as e:  # LibsndfileError is a RuntimeError
         raise AudioFileError(f"{path}: cannot decode ({' '.join(str(e).split())})") from None
     if samples.shape[0] == 0:
-        raise AudioFileError(f"{path}: contains no audio samples")
+        raise EmptyAudioError(f"{path}: contains no audio samples")
     return WavAudio(samples, rate, channels, encoding)
 
 
