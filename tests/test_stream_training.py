@@ -155,12 +155,12 @@ DSCNN = (
 
 
 def _train(
-    corpus: Path, tmp_path: Path, extra: str, model: str = CRNN
+    corpus: Path, tmp_path: Path, extra: str, model: str = CRNN, top: str = ""
 ) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "seq.toml"
     config.write_text(
         f'name = "seq"\ncorpus = "{corpus}"\nepochs = 2\nexamples = "sequences"\n'
-        'forms = ["streaming"]\nquantizations = ["float32"]\n' + model + extra
+        'forms = ["streaming"]\nquantizations = ["float32"]\n' + top + model + extra
     )
     return subprocess.run(
         [sys.executable, "-m", "training.train", str(config), "--out", str(tmp_path / "run")],
@@ -175,12 +175,15 @@ def test_sequence_training_chooses_on_validation_streams_and_mines(
     done = _train(
         corpus, tmp_path,
         "[sequences]\nclips = 4\n[mining]\nrounds = 1\nwindows = 15\nmin_score = 0.0\nepochs = 1\n",
+        top="weight_average = 0.99\n",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     run = tmp_path / "run"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["selection"]["selected_by"] == "validation streams FRR"
     assert metrics["selection"]["examples"] == "sequences"
+    assert metrics["selection"]["weights"] == "moving average, decay 0.99 per update"
+    assert metrics["selection"]["epochs_trained"] == 3
     history = json.loads((run / "history.json").read_text())
     assert [r["round"] for r in history] == [0, 0, 1]
     for row in history:  # every epoch was scored on the validation streams

@@ -40,6 +40,7 @@ from training.core.ship import (
     cpu_seconds_per_hour,
     fail_build,
     train_or_reuse,
+    training_cell,
 )
 from training.core.toml_config import add_override_option
 from training.data.recorded_eval import is_recorded
@@ -207,7 +208,8 @@ def model_card(
             "held-out voices and recordings)"
         )
         limits = [
-            "Limits: trained and evaluated on synthetic voices only; real voices, accents and",
+            "Limits: the words were spoken by synthetic voices only (real recordings are among",
+            "the negatives when the corpus was made with them); real voices, accents and",
             "rooms will differ. Train on the real dataset with",
             "`python -m training.commands --recipe training/configs/speech_commands_v2.toml "
             "--data data/speech_commands_v0.02` (README, Commands).",
@@ -232,7 +234,7 @@ def model_card(
             f"| data | {clips} clips; train/validation/test {by_split} with `_silence_` "
             f"windows; voices {voices.get('train', '?')}/"
             f"{voices.get('validation', '?')}/{voices.get('test', '?')} |",
-            f"| training | {train.epochs} epochs, {metrics['train_seconds']:.0f} s; test "
+            f"| training | {training_cell(train, metrics)}; test "
             f"accuracy {metrics['test_accuracy']:.3f} (argmax over {len(md.labels)} classes) |",
             *_by_engine_row(metrics),
             f"| evaluation | {first['num_positives']} positives per command in noise "

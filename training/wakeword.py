@@ -35,6 +35,7 @@ from training.core.ship import (
     cpu_seconds_per_hour,
     fail_build,
     train_or_reuse,
+    training_cell,
 )
 from training.core.toml_config import add_override_option
 
@@ -143,7 +144,7 @@ def model_card(
             f"| data | {corpus_summary.get('clips', '?')} clips; "
             f"{corpus_summary.get('positive_voices', '?')} positive voices |",
             f"| pronunciation | {said} |",
-            f"| training | {train.epochs} epochs, {metrics['train_seconds']:.0f} s; test "
+            f"| training | {training_cell(train, metrics)}; test "
             f"accuracy {metrics['test_accuracy']:.3f} |",
             f"| evaluation | {evaluation['num_positives']} positives in noise, "
             f"{evaluation['negative_hours']:.2f} h of negatives, and "
@@ -155,7 +156,8 @@ def model_card(
             f"| build | {build_cell(problems)} |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
             "",
-            "Limits: trained and evaluated on synthetic voices only; real voices, accents and",
+            "Limits: the words were spoken by synthetic voices only (real recordings are among",
+            "the negatives when the corpus was made with them); real voices, accents and",
             "rooms will differ. Measure on your own recordings with `python -m benchmarks.frr_fa`.",
             "",
         ]

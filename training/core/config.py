@@ -80,6 +80,10 @@ class TrainConfig:
     examples: str = "clips"
     """'clips' (one window per clip, state from zero) or 'sequences' (clips end to end, a label
     at every step, state carried as the runtime carries it; training.core.sequences)."""
+    weight_average: float = 0.0
+    """Decay per update of a moving average of the weights that validation scores, the
+    checkpoint keeps and the export ships (training.core.weight_average); 0: the raw weights.
+    0.999 averages over the last ~1,000 updates."""
     sequences: SequenceConfig = field(default_factory=SequenceConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     mining: MiningConfig = field(default_factory=MiningConfig)
@@ -101,6 +105,9 @@ class TrainConfig:
                 values[key] = table(**values[key])
         if values.get("examples", "clips") not in EXAMPLES:
             raise ValueError(f"examples must be one of {EXAMPLES}, got {values['examples']!r}")
+        if not 0.0 <= values.get("weight_average", 0.0) < 1.0:
+            decay = values["weight_average"]
+            raise ValueError(f"weight_average must be within [0, 1), got {decay}")
         if values.get("unknown_share", 0.0) < 0:
             raise ValueError(f"unknown_share must be >= 0, got {values['unknown_share']}")
         unknown = set(values.get("forms", ())) - set(FORMS)

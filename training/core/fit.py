@@ -26,6 +26,7 @@ from kws.metadata import smoothing_calls
 from training.core.mining import MiningConfig, mine, mining_sources
 from training.core.sequences import SequenceConfig, make_sequences
 from training.core.stream_scores import ChunkPlan, frr_at_targets, load_eval_streams
+from training.core.weight_average import WeightAverage
 
 EXAMPLES = ("clips", "sequences")
 
@@ -85,6 +86,7 @@ class LoopSettings:
     mining: MiningConfig = field(default_factory=MiningConfig)
     smoothing_s: float = 0.1
     refractory_s: float = 1.5
+    weight_average: float = 0.0
 
 
 @dataclass
@@ -193,6 +195,24 @@ def fit(
         key = _frr_key(figures, settings.validation)
         return (*key, loss), {"val_loss": loss, "val_frr": figures}
 
+    average = WeightAverage(trained, settings.weight_average) if settings.weight_average else None
+    callbacks = [average.callback()] if average is not None else []
+
+    def evaluate_kept() -> tuple[tuple[float, ...], dict[str, Any], list[np.ndarray]]:
+        """Evaluate the weights a checkpoint would keep (the average when there is one), then
+        go on training from the raw weights."""
+        if average is None:
+            key, figures = evaluate()
+            return key, figures, trained.get_weights()
+        raw = trained.get_weights()
+        kept = average.weights()
+        trained.set_weights(kept)
+        try:
+            key, figures = evaluate()
+        finally:
+            trained.set_weights(raw)
+        return key, figures, kept
+
     batch_size = settings.batch_size
     if settings.examples == "sequences":  # as many clips per update as clip training sees
         batch_size = max(1, settings.batch_size // settings.sequences.clips)
@@ -209,6 +229,8 @@ def fit(
             trained.set_weights(best.weights)
             if sequence is not trained:
                 copy_weights(trained, sequence)
+            if average is not None:
+                average.restart()
             columns = [labels.index(k) for k in keywords]
             windows, mined_stats = mine(
                 sequence, mining_sources(corpus), columns, features, plan,
@@ -227,7 +249,7 @@ def fit(
             data, targets, weights = batches(x_train, y_train, settings.spec_augment)
             fit_out = trained.fit(
                 data, targets, sample_weight=weights, batch_size=batch_size,
-                epochs=1, verbose=0, shuffle=True,
+                epochs=1, verbose=0, shuffle=True, callbacks=callbacks,
             )  # fmt: skip
             row: dict[str, Any] = {
                 "epoch": epoch_total,
@@ -236,10 +258,10 @@ def fit(
                 "learning_rate": float(optimizer.learning_rate.numpy()),
             }
             if epoch_total % settings.validation.every == 0 or epoch == epochs - 1:
-                key, figures = evaluate()
+                key, figures, kept = evaluate_kept()
                 row.update(figures)
                 if key < best.key:
-                    best = _Best(key, trained.get_weights(), epoch_total, figures)
+                    best = _Best(key, kept, epoch_total, figures)
                     since_best = 0
                 elif round_index or epoch_total >= settings.validation.min_epochs:
                     since_best += 1
@@ -275,6 +297,10 @@ def fit(
         "examples": settings.examples,
         "selected_by": "validation streams FRR" if streams else "validation clip loss",
         "best_epoch": best.epoch,
+        "epochs_trained": epoch_total,
+        "weights": f"moving average, decay {settings.weight_average:g} per update"
+        if average is not None
+        else "as trained",
         "best": best.figures,
         "rounds": rounds,
     }

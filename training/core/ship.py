@@ -68,6 +68,19 @@ def build_cell(problems: Sequence[str]) -> str:
     return "FAILED: " + "; ".join(problems) if problems else "passed (test FA/h within the limit)"
 
 
+def training_cell(train: TrainConfig, metrics: dict[str, Any]) -> str:
+    """The model card's ``training`` cell: the epochs actually trained (early stopping ends
+    most runs before ``train.epochs``), the checkpoint kept and the wall time."""
+    selection = metrics.get("selection", {})
+    trained = selection.get("epochs_trained")
+    text = f"{trained} of up to {train.epochs} epochs" if trained else f"{train.epochs} epochs"
+    if selection.get("best_epoch"):
+        text += f", checkpoint of epoch {selection['best_epoch']}"
+        if str(selection.get("weights", "")).startswith("moving average"):
+            text += f" ({selection['weights']})"
+    return text + f", {metrics['train_seconds']:.0f} s"
+
+
 def fail_build(model_path: Path, problems: Sequence[str]) -> None:
     """Raise :class:`FailedBuild` in one line naming the model, if there are problems."""
     if problems:
