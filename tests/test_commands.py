@@ -89,6 +89,22 @@ def test_training_clips_never_speak_an_evaluation_text() -> None:
     assert texts and phrases and not spoken & {*texts, *phrases}
 
 
+def test_command_free_speech_holds_no_word_that_sounds_like_a_command() -> None:
+    """ "to" sounds as "two" and "know" as "no": such speech would teach a digits model that "two"
+    is not a command and count as its false accept (23 % of the speech drawn for the digits
+    had "to" or "too" before this rule)."""
+    from training.data.commands import CommandCorpusConfig, eval_texts
+    from training.data.commands import plan as corpus_plan
+    from training.data.text_corpus import words
+
+    digits = CommandCorpusConfig(words=("one", "two", "no", "right"), speech=200, confusables=100)
+    spoken = [j.text for j in corpus_plan(digits) if j.kind in ("speech", "confusable")]
+    texts, phrases = eval_texts(digits)
+    heard = {w for text in [*spoken, *texts, *phrases] for w in words(text)}
+    assert not heard & {"to", "too", "know", "write", "wright"}
+    assert len([j for j in corpus_plan(digits) if j.kind == "speech"]) == 200
+
+
 def test_eval_only_first_then_the_clips_fill_the_same_folder(corpus: Path, tmp_path: Path) -> None:
     from training.data.commands import generate_commands
 

@@ -195,3 +195,13 @@ def test_generate_prints_and_records_the_pronunciation(tmp_path: Path) -> None:
     assert any(r["ipa"] for r in positives)
     assert all(r["ipa"] is None for r in positives if r["voice"]["engine"] == "flite")
     assert all(r["ipa"] is None for r in rows if r["kind"] != "positive")
+
+
+def test_sound_alikes_are_words_espeak_says_as_a_target() -> None:
+    from training.data.pronunciation import sound_alikes
+
+    found = sound_alikes(
+        ["to", "too", "toe", "know", "now", "write", "rite", "left"], ["two", "no", "right"]
+    )
+    assert found == {"to", "too", "know", "write", "rite"}
+    assert sound_alikes([], ["two"]) == set() and sound_alikes(["to"], []) == set()

@@ -67,7 +67,13 @@ from training.data.loaders.speech_commands import (
     WORDS,
 )
 from training.data.phonetic import confusable_phrases
-from training.data.pronunciation import ipa_lines, parse_pronunciation, pick_pronunciation, report
+from training.data.pronunciation import (
+    ipa_lines,
+    parse_pronunciation,
+    pick_pronunciation,
+    report,
+    sound_alikes,
+)
 from training.data.text_corpus import sentences, unseen, words
 from training.data.tts import ENGINES, Voice, prosody_grid
 
@@ -229,18 +235,23 @@ def command_confusables(
     commands: Sequence[str] = COMMAND_WORDS,
 ) -> list[str]:
     """``count`` phrases near the commands' sounds that contain no command (so "no"'s
-    neighbour "go" and "go"'s "no command" are left out); near a command's ``pronunciation``
-    where it has one."""
+    neighbour "go" and "go"'s "no command" are left out) and no word that sounds like a
+    command's word ("know", "too"); near a command's ``pronunciation`` where it has one."""
     if count == 0:
         return []
     per_word = count // len(commands) + 1
+    said = pronunciation or {}
+    drafts = [confusable_phrases(w, 3 * per_word, seed, said.get(w, ())) for w in commands]
+    command_words = {w for c in commands for w in words(c)}
+    vocabulary = {w for draft in drafts for p in draft for w in words(p)} - command_words
+    alike = sound_alikes(vocabulary, command_words)
     pools = [
         [
             p
-            for p in confusable_phrases(w, 3 * per_word, seed, (pronunciation or {}).get(w, ()))
-            if not any(_contains(p, c) for c in commands)
+            for p in draft
+            if not any(_contains(p, c) for c in commands) and alike.isdisjoint(words(p))
         ]
-        for w in commands
+        for draft in drafts
     ]
     mixed = [p for group in zip(*pools, strict=False) for p in group]
     if len(mixed) < count:
@@ -251,7 +262,7 @@ def command_confusables(
 def eval_texts(config: CommandCorpusConfig) -> tuple[list[str], list[str]]:
     """The sentences and confusable phrases the evaluation sets speak (training never does)."""
     seed = config.seed + EVAL_SEED
-    texts = sentences(config.all_commands, config.eval_sentences, seed)
+    texts = sentences(config.all_commands, config.eval_sentences, seed, sound_alike=True)
     phrases = command_confusables(config.eval_confusables, seed, config.pronunciation, config.words)
     return texts, phrases
 
@@ -265,7 +276,9 @@ def plan(config: CommandCorpusConfig) -> list[ClipJob]:
         command_confusables(count, config.seed, config.pronunciation, config.words),
         held_phrases, config.confusables,
     )  # fmt: skip
-    texts = sentences(config.all_commands, max(config.speech, 1), config.seed, avoid=held_texts)
+    texts = sentences(
+        config.all_commands, max(config.speech, 1), config.seed, avoid=held_texts, sound_alike=True
+    )
     others_pool = config.other_vocabulary
     folder_of = dict(zip(config.words, config.labels, strict=True))
     jobs: list[ClipJob] = []

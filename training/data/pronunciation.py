@@ -17,7 +17,7 @@ import functools
 import hashlib
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kws.errors import KwsError
@@ -216,6 +216,17 @@ def spoken_ipa(pronunciations: Sequence[str], voice: str = VOICE) -> list[str]:
 def sound_key(ipa_text: str) -> str:
     """IPA without stress marks and boundaries: two texts with one key sound alike."""
     return "".join(c for c in ipa_text if c not in STRESS and c not in BOUNDARIES)
+
+
+def sound_alikes(candidates: Iterable[str], targets: Iterable[str]) -> set[str]:
+    """The words of ``candidates`` that espeak-ng says exactly as one of ``targets``, stress
+    aside: "to" and "too" for "two", "know" for "no", "write" for "right" (one espeak-ng run)."""
+    wanted, words = sorted(set(targets)), sorted(set(candidates))
+    if not wanted or not words:
+        return set()
+    keys = [sound_key(k) for k in ipa_lines([*wanted, *words])]
+    target_keys = set(keys[: len(wanted)])
+    return {w for w, k in zip(words, keys[len(wanted) :], strict=True) if k in target_keys}
 
 
 @functools.cache

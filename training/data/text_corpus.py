@@ -106,20 +106,34 @@ def word_counts() -> Counter[str]:
     return Counter(w for sentence in _corpus() for w in words(sentence))
 
 
-def sentences(exclude: str, count: int, seed: int, avoid: Collection[str] = ()) -> list[str]:
+def sentences(
+    exclude: str, count: int, seed: int, avoid: Collection[str] = (), sound_alike: bool = False
+) -> list[str]:
     """``count`` distinct sentences, none containing a word of ``exclude`` (nor the phrase) and
     none of ``avoid`` (the evaluation sets' sentences, which training must not speak).
 
     Words are compared whole and case-insensitively ("Hey Jarvis" excludes "hey" and "jarvis"
-    but not "they"). The same seed gives the same list. Raises KwsError if fewer than ``count``
+    but not "they"). ``sound_alike`` also leaves out sentences with a word espeak-ng says as an
+    excluded one ("to" for "two", "know" for "no"): no model can hear which was meant, so such
+    speech must neither teach a command model that it is not the command nor count as its false
+    accept. The same seed gives the same list. Raises KwsError if fewer than ``count``
     sentences are available on this machine.
     """
     banned = set(words(exclude))
     held = set(avoid)
     pool = [s for s in _corpus() if banned.isdisjoint(words(s)) and s not in held]
+    if sound_alike and banned and count:
+        from training.data.pronunciation import sound_alikes
+
+        drawn = random.Random(seed).sample(pool, min(len(pool), 3 * count))
+        alike = sound_alikes({w for s in drawn for w in words(s)} - banned, banned)
+        pool = [s for s in drawn if alike.isdisjoint(words(s))]
+        if len(pool) >= count:
+            return pool[:count]
     if len(pool) < count:
         raise KwsError(
-            f"only {len(pool)} sentences without the words of {exclude!r} found in "
+            f"only {len(pool)} sentences without the words of {exclude!r}"
+            f"{' or words that sound like them' if sound_alike else ''} found in "
             f"/usr/share text on this machine, {count} wanted"
         )
     return random.Random(seed).sample(pool, count)
