@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -82,18 +83,14 @@ def pipeline_cost(model_paths: list[Path], audio: np.ndarray, chunk_ms: int, rep
 
 
 def import_time(module: str, repeats: int) -> list[float]:
-    """Wall seconds for a fresh interpreter to import ``module`` (minus a bare start-up)."""
-
-    def run(code: str) -> float:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        return time.perf_counter() - start
-
-    values = []
-    for _ in range(repeats):
-        base = run("pass")
-        values.append(run(f"import {module}") - base)
-    return values
+    """Wall seconds a fresh interpreter takes to import ``module``, timed inside it (timing the
+    whole process and subtracting a bare start-up gave negative figures for a fast import)."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    return [
+        float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                             text=True).stdout.split()[-1])
+        for _ in range(repeats)
+    ]  # fmt: skip
 
 
 def listen_peak_rss(model_path: Path, wav: Path) -> float:
@@ -127,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    reproduce = shlex.join(["python", "-m", "benchmarks.runtime_cost", *given])
 
     audio = test_signal(args.minutes * 60)
     rows: list[dict[str, object]] = []
@@ -203,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Median of {args.repeats} runs over {args.minutes:g} min of audio, one thread, "
         f"{meta['cpus']} CPUs, Python {meta['python']}, numpy {meta['numpy']}, {meta['date']}. "
         f"Pipelines use the {meta['pipeline_frontend']} frontend.",
-        "Reproduce: `python -m benchmarks.runtime_cost`.",
+        f"Reproduce: `{reproduce}`.",
         "",
         "| what | chunk | median | min | max | unit |",
         "|---|---|---|---|---|---|",
