@@ -55,7 +55,8 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     out = tmp_path / "model"
     cmd = [sys.executable, "-m", "training.wakeword", "hey computer", "--data",
-           str(tmp_path / "data"), "--out", str(out), "--workers", "2"]  # fmt: skip
+           str(tmp_path / "data"), "--out", str(out), "--workers", "2",
+           "--clip-store", str(tmp_path / "store")]  # fmt: skip
     for assignment in [*TINY, NO_LIMIT]:
         cmd += ["--set", assignment]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
@@ -77,6 +78,10 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     assert summary["cpu_s_per_audio_hour"] > 0
     card = (out / "hey_computer.md").read_text()
     assert "FRR at 1 FA/h" in card and "hey_computer.tflite" in card
+    assert " of up to 3 epochs, checkpoint of epoch " in card
+    # the background clips went into the store, for the next phrase's corpus to link
+    stored = list((tmp_path / "store").rglob("*.wav"))
+    assert len(stored) >= 30 + 20 + 10 + 10  # speech, noise, music, silence at least
     assert "| build | passed" in card and summary["build"] == {"failed": False, "problems": []}
     # Shipped again with a loud calibration, the build rule decides on the test FA/h
     ship = [sys.executable, "-m", "training.wakeword", "hey computer", "--from-run",

@@ -172,6 +172,7 @@ def run(
     workers: int | None,
     from_run: Path | None = None,
     note: str = "",
+    store: Path | None = None,
 ) -> Path:
     """Every step; returns the path of the calibrated model. ``from_run`` skips corpus and
     training and ships that finished run instead (e.g. a sweep's winner)."""
@@ -189,7 +190,7 @@ def run(
         run_dir = from_run
     else:
         print(f"[1/4] corpus for {phrase!r} in {data_dir}", flush=True)
-        summary = generate(corpus, data_dir, workers)
+        summary = generate(corpus, data_dir, workers, store=store)
         run_dir = out / "run"
         print(f"[2/4] training {train.model} into {run_dir}", flush=True)
         metrics = train_or_reuse(train, run_dir)
@@ -237,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         "--from-run", type=Path, help="ship this finished training run (e.g. a sweep row) instead"
     )
     parser.add_argument("--note", default="", help="a paragraph appended to the model card")
+    parser.add_argument(
+        "--clip-store", type=Path,
+        help="folder of clips shared by the corpora of several phrases (e.g. data/clip_store): "
+        "their background clips (speech, noise, music, recordings) are rendered once",
+    )  # fmt: skip
     add_override_option(parser, "--set train.epochs=10 --set corpus.positives=3000")
     args = parser.parse_args(argv)
     try:
@@ -247,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = args.data or Path("data") / label
         out = args.out or Path("models") / label
         out.mkdir(parents=True, exist_ok=True)
-        final = run(args.phrase, recipe, data_dir, out, args.workers, args.from_run, args.note)
+        final = run(
+            args.phrase, recipe, data_dir, out, args.workers, args.from_run, args.note,
+            args.clip_store,
+        )  # fmt: skip
     except FailedBuild as exc:
         print(f"training.wakeword: {exc}", file=sys.stderr)
         return 3
