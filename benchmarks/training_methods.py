@@ -10,7 +10,9 @@ flite clips only, then every engine's, both without the clips cut from real reco
 ``clips`` (1.5 s windows from zero state, the best validation clip loss kept),
 ``sequences`` (clips end to end with state carried, a label per step, the checkpoint with the
 lowest FRR at 1 FA/h on the validation streams kept) and ``sequences+mining`` (the same plus
-one round of hard negatives mined from the training split's real recordings). Each variant's
+one round of hard negatives mined from the training split's real recordings), and
+``sequences+average`` (``sequences`` with a moving average of the weights, training.core.
+weight_average, scored, kept and shipped; the raw weights' trajectory is the same). Each variant's
 shipped export is calibrated on the validation streams and measured on the test streams through
 the runtime (training.core.ship.calibrate_labels); results.json, results.md, frr.png and
 validation.png (validation FRR per epoch) go to
@@ -29,17 +31,21 @@ from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.paths import portable_path
 
-CLIP_TRAINING = {"examples": "clips", "validation": {"streams": False, "patience": 0}}
+RAW = {"weight_average": 0.0}
+"""The recipe averages the weights; every variant but the last measures the raw weights."""
+CLIP_TRAINING = {"examples": "clips", "validation": {"streams": False, "patience": 0}, **RAW}
 NO_RECORDINGS = {"leave_out": ["recorded"]}
 FIRST_VOICES = {"engines": ["espeak-ng", "flite"], **NO_RECORDINGS}
 VARIANTS: dict[str, dict[str, Any]] = {
     "espeak-flite": {**CLIP_TRAINING, "select": FIRST_VOICES},
     "tts": {**CLIP_TRAINING, "select": NO_RECORDINGS},
     "clips": CLIP_TRAINING,
-    "sequences": {"examples": "sequences"},
-    "sequences+mining": {"examples": "sequences", "mining": {"rounds": 1, "epochs": 8}},
+    "sequences": {"examples": "sequences", **RAW},
+    "sequences+mining": {"examples": "sequences", "mining": {"rounds": 1, "epochs": 8}, **RAW},
+    "sequences+average": {"examples": "sequences", "weight_average": 0.998},
 }  # fmt: skip
-"""In order, each adds one stage to the one before (an ablation, read top down)."""
+"""In order, each adds one stage to the one before (an ablation, read top down); the last adds
+its stage to ``sequences`` instead."""
 ADDS = {
     "espeak-flite": "espeak-ng and flite voices only, no real recordings, clip training "
     "(the first shipped models' data)",
@@ -47,6 +53,8 @@ ADDS = {
     "clips": "+ clips cut from real recorded speech, music and ambience (the whole corpus)",
     "sequences": "+ training on sequences, chosen on the validation streams",
     "sequences+mining": "+ one round of hard negatives mined from the training recordings",
+    "sequences+average": "sequences + a moving average of the weights (decay 0.998 per update) "
+    "scored, kept and shipped; no mining",
 }
 
 
@@ -68,7 +76,8 @@ def run_variant(name: str, recipe: dict[str, Any], corpus: Path, runs: Path) -> 
     return {
         "variant": name,
         "train": {k: v for k, v in json.loads((run_dir / "config.json").read_text()).items()
-                  if k in ("examples", "epochs", "sequences", "validation", "mining")},
+                  if k in ("examples", "epochs", "sequences", "validation", "mining",
+                           "weight_average")},
         "epochs_run": len(history),
         "selection": metrics["selection"],
         "train_seconds": metrics["train_seconds"],
