@@ -4,8 +4,10 @@ the download step replaced, the output read back by the ESC-50 loader."""
 from __future__ import annotations
 
 import csv
+import io
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +32,11 @@ def tone(seconds: float, rate: int, channels: int = 1, freq: float = 440.0) -> n
     return np.repeat(x[:, None], channels, axis=1) if channels > 1 else x
 
 
-def fake_deb(tmp: Path, package: str, version: str, files: dict[str, np.ndarray | str]) -> Path:
-    """A .deb holding ``files`` (audio arrays at 22.05 kHz, or symlink targets as str)."""
+def fake_deb(
+    tmp: Path, package: str, version: str, files: dict[str, np.ndarray | str | bytes]
+) -> Path:
+    """A .deb holding ``files`` (audio arrays at 22.05 kHz, symlink targets as str, or a file's
+    bytes)."""
     root = tmp / f"{package}-root"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN/control").write_text(
@@ -43,6 +48,8 @@ def fake_deb(tmp: Path, package: str, version: str, files: dict[str, np.ndarray 
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, str):
             path.symlink_to(content)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
         else:
             soundfile.write(path, content, 22050)
     deb = tmp / f"{package}_{version}_all.deb"
@@ -194,3 +201,29 @@ def test_one_fold_per_package_and_copies_across_packages_left_out(
     assert summary == {"clips": 6, "errors": 1, "classes": 1, "folds": 7}
     assert errors == [f"pkg6: {SOUNDS}/b.wav is the same recording as one in pkg0"]
     assert sorted(e.fold for e in esc50(tmp_path / "corpus")) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_member_of_a_zip_archive_in_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wav = io.BytesIO()
+    soundfile.write(wav, tone(6.0, 22050, freq=300.0), 22050, format="WAV")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("audio/rain.wav", wav.getvalue())
+    deb = fake_deb(tmp_path, "zipped", "1", {f"{SOUNDS}/public.zip": archive.getvalue()})
+    monkeypatch.setattr(debian_sounds, "download_deb", lambda package, version, cache: deb)
+    manifest = tmp_path / "sounds.csv"
+    manifest.write_text(
+        "class,package,deb_version,path_in_package,window_start_s,license\n"
+        f"rain,zipped,1,{SOUNDS}/public.zip!audio/rain.wav,1.0,CC0\n"
+        f"rain,zipped,1,{SOUNDS}/public.zip!audio/gone.wav,0,CC0\n"
+    )
+    errors: list[str] = []
+    summary = debian_sounds.build(tmp_path / "corpus", manifest, tmp_path / "cache", errors.append)
+    assert summary == {"clips": 1, "errors": 1, "classes": 1, "folds": 1}
+    assert len(errors) == 1 and errors[0].startswith(
+        f"zipped: {SOUNDS}/public.zip!audio/gone.wav: cannot read member audio/gone.wav"
+    )
+    rain = load_audio(tmp_path / "corpus/audio/1-1-A-0.wav")
+    assert len(rain) == 80000 and np.abs(rain).max() > 10000

@@ -351,3 +351,29 @@ def test_real_backgrounds_come_only_from_the_ambience_given() -> None:
 def test_config_rejects_a_loudness_outside_full_scale() -> None:
     with pytest.raises(ValueError, match="loudness_dbfs must be in"):
         EnvConfig(root="x", loudness_dbfs=3.0)
+
+
+def test_random_channel_tilts_within_bounds_and_band_limits_half_the_crops() -> None:
+    from training.environment.data import random_channel
+
+    rng = np.random.default_rng(0)
+    crop = np.zeros((40, 32), dtype=np.float32)
+    crop[0, 0] = -5.0  # the crop's floor
+    limit = 6.0 * np.log(10.0) / 10.0  # +-6 dB in natural-log power
+    limited = 0
+    for _ in range(200):
+        out = random_channel(crop, 6.0, rng)
+        assert out.shape == crop.shape and out.dtype == crop.dtype
+        floor = out[:, -1] == out.min()
+        if floor.all():
+            limited += 1
+            cutoff = int(np.argmax((out == out.min()).all(axis=0)))
+            assert 16 <= cutoff < 32 and (out[:, cutoff:] == out.min()).all()
+        else:
+            assert np.abs(out[1:] - crop[1:]).max() <= limit / 2 + 1e-6
+    assert 60 <= limited <= 140
+
+
+def test_config_rejects_a_negative_channel() -> None:
+    with pytest.raises(ValueError, match="channel_db must be in"):
+        EnvConfig(root="x", channel_db=-1.0)

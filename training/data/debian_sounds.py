@@ -1,19 +1,21 @@
 """``python -m training.data debian-sounds --out DIR``: the built-in real environmental-sound
 corpus, cut from recordings shipped inside Debian packages, written in the ESC-50 layout.
 
-The manifest (``training/data/manifests/environment-sounds-debian.csv``, shipped in the
-project, by default: class, package, deb_version, path_in_package, window_start_s, and each
-file's licence) names each recording. Packages are fetched with
-``apt-get download PKG=VERSION`` into a cache folder (the available version, with a warning, if
-that exact one is gone), only the listed files are extracted (``dpkg-deb --fsys-tarfile | tar
--x``), decoded (WAV/OGG/MP3), downmixed and resampled to 16 kHz (soxr), and 5 s are cut from
-``window_start_s``. A recording shorter than that is trimmed of leading/trailing silence and
-zero-padded at the end, as ESC-50 pads its clips. The fold is the package (folds numbered in
-sorted package order, as many as there are packages), so cross-validation on the folds is
-leave-one-package-out: clips from one game's sound set never sit on both sides of a split.
-Games copy sounds from each other, so a recording whose decoded audio is identical to one
-already taken from another package is left out (one line says which), or it would sit on both
-sides of a split.
+The manifest (``training/data/manifests/environment-sounds-debian.csv``, shipped in the project,
+by default: class, package, deb_version, path_in_package, window_start_s, and each file's
+licence) names each recording. Packages are fetched with ``apt-get download PKG=VERSION`` into a
+cache folder (the available version, with a warning, if that exact one is gone), only the listed
+files are extracted (``dpkg-deb --fsys-tarfile | tar -x``), decoded (WAV/OGG/MP3), downmixed and
+resampled to 16 kHz (soxr), and 5 s are cut from ``window_start_s``. A path of the form
+``ARCHIVE.zip!MEMBER`` names a member of a zip archive that the package ships (0 A.D. keeps its
+sounds in ``public.zip``; Quake-style games use ``.pk3`` zips): the archive is extracted from
+the package and the member read from it. A recording shorter than a clip is trimmed of
+leading/trailing silence and zero-padded at the end, as ESC-50 pads its clips. The fold is the
+package (folds numbered in sorted package order, as many as there are packages), so
+cross-validation on the folds is leave-one-package-out: clips from one game's sound set never
+sit on both sides of a split. Games copy sounds from each other, so a recording whose decoded
+audio is identical to one already taken from another package is left out (one line says which),
+or it would sit on both sides of a split.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.parse
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,6 +236,32 @@ def _run_tar(
     return result
 
 
+ARCHIVE_SEPARATOR = "!"
+"""Separates an archive's path inside the package from the member's path inside the archive."""
+
+
+def split_archive_path(path: str) -> tuple[str, str]:
+    """(path inside the package, member inside that zip archive or "") of a manifest path."""
+    outer, _, member = path.partition(ARCHIVE_SEPARATOR)
+    return outer, member
+
+
+def archive_member(archive: Path, member: str, dest: Path) -> Path:
+    """``member`` of the zip ``archive`` written under ``dest`` (kept if already there); a file
+    that is not a zip, or lacks the member, is a KwsError naming both."""
+    target = dest / member
+    if target.is_file():
+        return target
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            data = zipped.read(member)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise KwsError(f"{archive.name}: cannot read member {member} ({exc})") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return target
+
+
 def cut_clip(audio: np.ndarray, start_s: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """``CLIP_SECONDS`` of int16 ``audio`` from ``start_s``; a recording shorter than a clip is
     trimmed of leading/trailing silence first; whatever is short is zero-padded at the end."""
@@ -280,7 +309,7 @@ def build(
         with tempfile.TemporaryDirectory(prefix="debian-sounds-") as tmp:
             try:
                 deb = download_deb(package, group[0].version, cache)
-                extract(deb, [r.path for r in group], Path(tmp))
+                extract(deb, [split_archive_path(r.path)[0] for r in group], Path(tmp))
             except KwsError as exc:
                 for r in group:
                     report(f"{package}: {r.path}: {exc}")
@@ -289,14 +318,17 @@ def build(
                 continue
             for r in group:
                 progress.update(1)
-                source = Path(tmp) / r.path
+                outer, member = split_archive_path(r.path)
+                source = Path(tmp) / outer
                 if not source.is_file():
-                    report(f"{package}: {r.path} is not in {deb.name}")
+                    report(f"{package}: {outer} is not in {deb.name}")
                     errors += 1
                     continue
                 try:
+                    if member:
+                        source = archive_member(source, member, Path(tmp) / "members" / outer)
                     audio = to_mono_int16(read_audio(source), SAMPLE_RATE)
-                except AudioFileError as exc:
+                except (AudioFileError, KwsError) as exc:
                     report(f"{package}: {r.path}: {str(exc).split(': ', 1)[-1]}")
                     errors += 1
                     continue

@@ -66,6 +66,12 @@ class EnvConfig:
     gain_db: tuple[float, float] = (-12.0, 12.0)
     """Random level change per training crop, dB: recordings from different sources differ in
     level more than in anything a class depends on."""
+    channel_db: float = 0.0
+    """Random channel per training crop (log-mel features only): a spectral tilt of up to
+    +-channel_db dB from the lowest to the highest band and, for half the crops, the bands above
+    a random cutoff (in the upper half) dropped to the crop's floor, as a band-limited recording
+    has them: packages differ in microphones, equalisation and sample rate (some ship 11 kHz
+    files). 0: off."""
     threshold: float = 0.3
     """Per-label threshold written into the metadata (smoothed score needed to report it)."""
     smoothing_s: float = 1.0
@@ -86,6 +92,8 @@ class EnvConfig:
             problems.append(f"background_copies must be >= 0, got {self.background_copies!r}")
         if self.mixup_alpha < 0:
             problems.append(f"mixup_alpha must be >= 0, got {self.mixup_alpha}")
+        if not 0.0 <= self.channel_db <= 40.0:
+            problems.append(f"channel_db must be in [0, 40], got {self.channel_db}")
         if self.loudness_dbfs is not None and not -60.0 <= self.loudness_dbfs <= 0.0:
             problems.append(f"loudness_dbfs must be in [-60, 0], got {self.loudness_dbfs}")
         for key in ("snr_db", "gain_db"):

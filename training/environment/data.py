@@ -178,11 +178,13 @@ def training_batch(
     freq_masks: bool = True,
     gain_db: tuple[float, float] = (0.0, 0.0),
     gain: str = "none",
+    channel_db: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One epoch of random crops (a random variant, a start within the active part), with a
-    random gain, SpecAugment masks and mixup; ``targets`` are one-hot rows, mixed like the
-    inputs. ``gain`` says how a gain acts on a view: 'logmel' adds its log power ratio to every
-    band, 'raw' scales the samples, 'none' (MFCC) skips it."""
+    random gain, a random channel (log-mel only, see :func:`random_channel`), SpecAugment masks
+    and mixup; ``targets`` are one-hot rows, mixed like the inputs. ``gain`` says how a gain
+    acts on a view: 'logmel' adds its log power ratio to every band, 'raw' scales the samples,
+    'none' (MFCC) skips it."""
     xs, ys = [], []
     for clip, target, active in zip(views.views, targets, views.active, strict=True):
         for _ in range(crops_per_clip):
@@ -195,6 +197,8 @@ def training_batch(
                 crop = crop + np.float32(db * np.log(10.0) / 10.0)
             elif gain == "raw":
                 crop = crop * np.float32(10.0 ** (db / 20.0))
+            if channel_db > 0 and gain == "logmel":
+                crop = random_channel(crop, channel_db, rng)
             if masks:
                 crop = spec_augment(crop, rng, freq_masks=2 if freq_masks else 0)
             xs.append(crop)
@@ -207,6 +211,20 @@ def training_batch(
         x = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[partner]
         y = lam[:, None] * y + (1 - lam[:, None]) * y[partner]
     return x.astype(np.float32), y
+
+
+def random_channel(crop: np.ndarray, tilt_db: float, rng: np.random.Generator) -> np.ndarray:
+    """A log-mel crop [frames, bands] (natural-log power) heard through another channel: a
+    linear tilt of up to +-``tilt_db`` dB from the lowest band to the highest and, half the
+    time, the bands from a random cutoff in the upper half up set to the crop's minimum (a
+    band-limited recording)."""
+    bands = crop.shape[1]
+    tilt = rng.uniform(-tilt_db, tilt_db) * np.log(10.0) / 10.0
+    out = crop + (tilt * np.linspace(-0.5, 0.5, bands)).astype(crop.dtype)
+    if rng.random() < 0.5:
+        cutoff = int(rng.integers(bands // 2, bands))
+        out[:, cutoff:] = out.min()
+    return out
 
 
 def eval_crops(v: np.ndarray, active: int, window: int, hop: int) -> np.ndarray:

@@ -118,7 +118,7 @@ def fit(
         x, y = training_batch(
             views.subset(chosen), targets[chosen], window, crops, rng, config.mixup_alpha,
             config.spec_augment, freq_masks=not raw, gain_db=config.gain_db,
-            gain=gain_kind(config.feature_config(), model_config),
+            gain=gain_kind(config.feature_config(), model_config), channel_db=config.channel_db,
         )  # fmt: skip
         model.fit(x, y, batch_size=config.batch_size, epochs=1, verbose=0, shuffle=True)
     return Trained(model, model_config, views, time.perf_counter() - start)
