@@ -9,6 +9,7 @@ chosen here behaves the same in ``kws.listen``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -177,3 +178,36 @@ def frr_at(points: Sequence[OperatingPoint], fa_per_hour: float) -> OperatingPoi
     if not ok:
         return None
     return min(ok, key=lambda p: (p.frr, p.fa_per_hour, p.threshold))
+
+
+def _poisson_cdf(k: int, mean: float) -> float:
+    """P(X <= k) for X ~ Poisson(mean), summed in log space so long hours do not underflow."""
+    if mean <= 0:
+        return 1.0
+    log_term = -mean
+    total = math.exp(log_term)
+    for i in range(1, k + 1):
+        log_term += math.log(mean) - math.log(i)
+        total += math.exp(log_term)
+    return min(total, 1.0)
+
+
+def fa_rate_interval(false_accepts: int, hours: float, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Garwood) two-sided ``level`` confidence interval of a false-accept rate per
+    hour, from ``false_accepts`` counted in ``hours``: how far a threshold's FA/h measured on a
+    few hours of negatives can be from its rate on unheard audio."""
+    if false_accepts < 0 or hours <= 0 or not 0 < level < 1:
+        raise ValueError("fa_rate_interval needs false_accepts >= 0, hours > 0, 0 < level < 1")
+    tail = (1 - level) / 2
+
+    def solve(target: float, k: int) -> float:
+        # the mean at which P(X <= k) falls to ``target`` (the CDF decreases in the mean)
+        low, high = 0.0, max(10.0, 4.0 * (k + 1) + 20.0)
+        for _ in range(60):
+            mid = (low + high) / 2
+            low, high = (mid, high) if _poisson_cdf(k, mid) > target else (low, mid)
+        return (low + high) / 2
+
+    lower = 0.0 if false_accepts == 0 else solve(1 - tail, false_accepts - 1)
+    upper = solve(tail, false_accepts)
+    return lower / hours, upper / hours

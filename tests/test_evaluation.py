@@ -3,6 +3,8 @@ agreement with the runtime's Detector."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from kws.detect import Detector
 from kws.evaluation import (
     Timeline,
     det_curve,
+    fa_rate_interval,
     fire_times,
     frr_at,
     negative_seconds,
@@ -121,3 +124,40 @@ def test_replays_the_runtime_detector_exactly(
     ]
     got = fire_times(times, smooth(np.array(scores), calls), threshold, refractory_s)
     np.testing.assert_allclose(got, expected)
+
+
+def test_fa_rate_interval_matches_the_exact_poisson_bounds() -> None:
+    # no false accept in 2 h: the upper bound solves exp(-m) = 0.025, per hour
+    assert fa_rate_interval(0, 2.0) == (0.0, pytest.approx(-math.log(0.025) / 2, rel=1e-9))
+    # one in 1 h: the lower bound solves 1 - exp(-m) = 0.025
+    low, _ = fa_rate_interval(1, 1.0)
+    assert low == pytest.approx(-math.log(0.975), rel=1e-9)
+    # four in 1.83 h, as hey_mycroft's pilot on its test negatives (chi-square tables)
+    low, high = fa_rate_interval(4, 1.83)
+    assert (low, high) == (pytest.approx(0.5956, abs=1e-4), pytest.approx(5.5965, abs=1e-4))
+    with pytest.raises(ValueError):
+        fa_rate_interval(-1, 1.0)
+    with pytest.raises(ValueError):
+        fa_rate_interval(1, 0.0)
+
+
+def _poisson_pmf(k: int, mean: float) -> float:
+    return math.exp(k * math.log(mean) - mean - math.lgamma(k + 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.2, 10.0), st.floats(0.5, 6.0))
+def test_fa_rate_interval_covers_the_true_rate_at_least_95_percent(
+    rate: float, hours: float
+) -> None:
+    mean = rate * hours
+    covered = sum(
+        _poisson_pmf(k, mean)
+        for k in range(
+            max(0, int(mean - 10 * math.sqrt(mean) - 5)), int(mean + 10 * math.sqrt(mean) + 10)
+        )
+        if (lambda b: b[0] <= rate <= b[1])(fa_rate_interval(k, hours))
+    )
+    assert covered >= 0.95 - 1e-9
+    low, high = fa_rate_interval(int(mean), hours)
+    assert low <= int(mean) / hours <= high  # the measured rate lies inside its own interval

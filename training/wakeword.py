@@ -33,6 +33,7 @@ from training.core.ship import (
     calibrate_and_measure,
     copy_shipped_export,
     cpu_seconds_per_hour,
+    fa_cell,
     fail_build,
     train_or_reuse,
     training_cell,
@@ -119,7 +120,8 @@ def model_card(
     on_test = (
         "—"
         if test_point is None
-        else f"{test_point['fa_per_hour']:.2f} FA/h, FRR {100 * test_point['frr']:.1f} %; "
+        else f"{fa_cell(test_point, evaluation['negative_hours'])}, "
+        f"FRR {100 * test_point['frr']:.1f} %; "
         f"{test_point['apart_accepts']} firings in {evaluation['apart_minutes']:.1f} min of "
         "look-alike phrases"
     )

@@ -68,6 +68,19 @@ def build_cell(problems: Sequence[str]) -> str:
     return "FAILED: " + "; ".join(problems) if problems else "passed (test FA/h within the limit)"
 
 
+def fa_cell(point: dict[str, Any], hours: float) -> str:
+    """FA/h at an operating point with the count behind it and its 95 % Poisson interval, e.g.
+    "2.19 FA/h (4 false accepts in 1.83 h; 95 % interval 0.60-5.60)": on a few hours of
+    negatives one false accept more or less moves the rate a lot, and the card says how much."""
+    from kws.evaluation import fa_rate_interval
+
+    low, high = fa_rate_interval(int(point["false_accepts"]), hours)
+    return (
+        f"{point['fa_per_hour']:.2f} FA/h ({point['false_accepts']} false accepts in "
+        f"{hours:.2f} h; 95 % interval {low:.2f}-{high:.2f})"
+    )
+
+
 def training_cell(train: TrainConfig, metrics: dict[str, Any]) -> str:
     """The model card's ``training`` cell: the epochs actually trained (early stopping ends
     most runs before ``train.epochs``), the checkpoint kept and the wall time."""
