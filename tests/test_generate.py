@@ -15,7 +15,7 @@ import pytest
 
 from kws.wavfile import read_wav
 from training.data.corpus import CorpusConfig, eval_texts, plan
-from training.data.generate import generate
+from training.data.generate import _settings, generate
 
 pytestmark = pytest.mark.slow
 
@@ -201,3 +201,25 @@ def test_a_clip_store_renders_the_clips_two_corpora_share_once(corpus, tmp_path:
         assert (other / row["path"]).stat().st_ino == (out / row["path"]).stat().st_ino
         assert digests(other)[row["path"]] == before[row["path"]]
     assert len(list(store.rglob("*.wav"))) == 32 + len(rows) - 14
+
+
+def test_evaluation_voices_of_an_engine_training_never_hears(tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    done = run_cli(
+        "--keyword", "hey jarvis", "--out", str(out), "--eval-only", "--engines", "espeak-ng",
+        "--eval-engines", "espeak-ng,flite", "--eval-positives", "6", "--eval-hours", "0.005",
+        "--workers", "2",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "corpus.json").read_text())["eval_engines"] == ["espeak-ng", "flite"]
+    cfg = config(engines=("espeak-ng",), eval_engines=("espeak-ng", "flite"))
+    jobs = plan(cfg)
+    assert {j.voice.engine for j in jobs if j.voice} == {"espeak-ng"}
+    trained = {j.voice.name.split("+")[0] for j in jobs if j.voice and j.split == "train"}
+    for role in ("validation", "test"):
+        manifest = json.loads((out / f"eval/{role}/positives/positives.json").read_text())
+        events = [e for s in manifest["streams"] for e in s["events"]]
+        assert {e["info"]["engine"] for e in events} == {"espeak-ng", "flite"}
+        assert not {e["voice"].split("+")[0] for e in events} & trained
+    # Without the key the settings are those of corpora made before it, which still resume.
+    assert "eval_engines" not in _settings(config())

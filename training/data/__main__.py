@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated TTS engines whose voices speak (espeak-ng, flite, piper, kokoro)",
     )
     gen.add_argument(
+        "--eval-engines",
+        default="",
+        help="comma-separated engines of the evaluation sets' held-out voices (default: "
+        "--engines); one that --engines leaves out is a voice family training never hears",
+    )
+    gen.add_argument(
         "--recordings", type=Path,
         help="real recordings folder (python -m training.data recordings): each evaluation set "
         "mixes in its own split's recorded speech, music, ambience and room responses",
@@ -274,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             silence=args.silence,
             clip_seconds=args.clip_seconds,
             engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
+            eval_engines=tuple(e.strip() for e in args.eval_engines.split(",") if e.strip()),
             recordings=str(args.recordings) if args.recordings else None,
             eval_positives=args.eval_positives,
             eval_negative_hours=args.eval_hours,

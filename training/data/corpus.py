@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,10 @@ class CorpusConfig:
     clip_seconds: float = 1.5
     engines: tuple[str, ...] = ENGINES
     """TTS engines whose voices speak (all four by default; each must be installed)."""
+    eval_engines: tuple[str, ...] = ()
+    """Engines whose held-out voices speak the evaluation sets; empty: ``engines``. An engine
+    named here but not in ``engines`` is one that training never hears: train on the fast
+    engines, and measure on a neural voice family the model has no chance to have learned."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     recordings: str | None = None
     """Folder of real recordings (``python -m training.data recordings``): clips of each split
@@ -102,6 +106,7 @@ class CorpusConfig:
         if not self.keyword.strip():
             raise ValueError("keyword must not be empty")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
+        object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
         counts = (self.positives, self.confusables, self.speech, self.noise, self.music)
         if min(*counts, self.silence, self.recorded, self.eval_positives) < 0:
             raise ValueError("counts must be >= 0")
@@ -118,6 +123,11 @@ class CorpusConfig:
     @property
     def clip_samples(self) -> int:
         return round(self.clip_seconds * signals.SAMPLE_RATE)
+
+    @property
+    def evaluation_engines(self) -> tuple[str, ...]:
+        """The engines of the evaluation sets' voices (``eval_engines``, else ``engines``)."""
+        return self.eval_engines or self.engines
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,13 @@ def split_counts(total: int) -> dict[str, int]:
 
 def voices_by_split(config: CorpusConfig) -> dict[str, list[Voice]]:
     return split_voices(list_voices(tuple(config.engines)), seed=config.seed)
+
+
+def eval_voices_by_split(config: CorpusConfig) -> dict[str, list[Voice]]:
+    """Voices by split for the evaluation sets: each engine of ``evaluation_engines`` is split
+    by speaker as in :func:`voices_by_split`, so an engine that training also uses keeps its
+    validation and test voices apart from its training voices."""
+    return voices_by_split(replace(config, engines=config.evaluation_engines))
 
 
 def eval_texts(config: CorpusConfig) -> tuple[list[str], list[str]]:

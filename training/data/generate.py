@@ -31,10 +31,10 @@ from training.data.corpus import (
     CorpusConfig,
     babble_speech,
     eval_texts,
+    eval_voices_by_split,
     plan,
     render_to,
     stored_path,
-    voices_by_split,
 )
 from training.data.eval_sets import EvalSpec, Said, write_eval_sets
 from training.data.pronunciation import report
@@ -72,8 +72,9 @@ def check_recordings(folder: str | None) -> None:
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:
     settings = json.loads(json.dumps(asdict(config)))
-    if not settings["pronunciation"]:  # corpora made before pronunciations existed still resume
-        del settings["pronunciation"]
+    for key in ("pronunciation", "eval_engines"):
+        if not settings[key]:  # corpora made before these keys existed still resume
+            del settings[key]
     return settings
 
 
@@ -139,7 +140,8 @@ def _write_eval(
     )
     recordings = Path(config.recordings) if config.recordings else None
     babble = babble_speech(config.seed, config.engines)
-    return write_eval_sets(spec, voices_by_split(config), recordings, out, babble, workers, ray)
+    voices = eval_voices_by_split(config)
+    return write_eval_sets(spec, voices, recordings, out, babble, workers, ray)
 
 
 def disk_bytes(folder: Path) -> int:
@@ -164,7 +166,7 @@ def generate(
     """
     workers = workers or os.cpu_count() or 1
     check_output(out)
-    check_engines(config.engines)
+    check_engines(tuple(dict.fromkeys(config.engines + config.evaluation_engines)))
     check_recordings(config.recordings)
     claim_output(out, _settings(config))
     start = time.perf_counter()
