@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks import compare, report
-from benchmarks.streams import APART_KINDS, CONDITIONS, EvalStream, load_streams
+from benchmarks.streams import APART_KINDS, CONDITIONS, EvalStream, for_label, load_streams
 from kws.audio import WavSource
 from kws.errors import KwsError
 from kws.evaluation import (
@@ -122,29 +122,6 @@ def breakdown(
             }
         out[condition] = cells
     return out
-
-
-def for_label(
-    timelines: Sequence[Timeline], streams: Sequence[EvalStream], label: str
-) -> tuple[list[Timeline], list[EvalStream]]:
-    """The timelines and streams that evaluate ``label``: every negative stream, and each positive
-    stream with its occurrences of ``label`` as positives (an occurrence without a label counts
-    for every label) and the other labels' occurrences as ``others``, on which a firing is a
-    false accept (a command taken for another). The streams keep only ``label``'s positives."""
-    lines, kept = [], []
-    for timeline, stream in zip(timelines, streams, strict=True):
-        if stream.positives:
-            mine = tuple(p for p in stream.positives if p.label in (None, label))
-            theirs = tuple(p for p in stream.positives if p.label not in (None, label))
-            stream = dataclasses.replace(stream, positives=mine)
-            timeline = dataclasses.replace(
-                timeline,
-                positives=tuple((p.onset_s, p.offset_s) for p in mine),
-                others=tuple((p.onset_s, p.offset_s) for p in theirs),
-            )
-        lines.append(timeline)
-        kept.append(stream)
-    return lines, kept
 
 
 def confusions(

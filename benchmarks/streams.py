@@ -334,3 +334,26 @@ def load_streams(
     if not any(s.positives for s in positive):
         raise ValueError(f"{positives}: no positives to evaluate")
     return positive, negative
+
+
+def for_label(
+    timelines: Sequence[Timeline], streams: Sequence[EvalStream], label: str
+) -> tuple[list[Timeline], list[EvalStream]]:
+    """The timelines and streams that evaluate ``label``: every negative stream, and each positive
+    stream with its occurrences of ``label`` as positives (an occurrence without a label counts
+    for every label) and the other labels' occurrences as ``others``, on which a firing is a
+    false accept (a command taken for another). The streams keep only ``label``'s positives."""
+    lines, kept = [], []
+    for timeline, stream in zip(timelines, streams, strict=True):
+        if stream.positives:
+            mine = tuple(p for p in stream.positives if p.label in (None, label))
+            theirs = tuple(p for p in stream.positives if p.label not in (None, label))
+            stream = dataclasses.replace(stream, positives=mine)
+            timeline = dataclasses.replace(
+                timeline,
+                positives=tuple((p.onset_s, p.offset_s) for p in mine),
+                others=tuple((p.onset_s, p.offset_s) for p in theirs),
+            )
+        lines.append(timeline)
+        kept.append(stream)
+    return lines, kept

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +224,20 @@ def test_evaluation_voices_of_an_engine_training_never_hears(tmp_path: Path) -> 
         assert not {e["voice"].split("+")[0] for e in events} & trained
     # Without the key the settings are those of corpora made before it, which still resume.
     assert "eval_engines" not in _settings(config())
+
+
+def test_other_wake_words_are_one_look_alike_in_eight_and_nothing_else_changes() -> None:
+    others = ("alexa", "okay nabu=oʊkˈeɪ nˈɑːbuː")
+    with_others = plan(config(confusables=64, other_wake_words=others))
+    without = plan(config(confusables=64))
+    changed = [(a, b) for a, b in zip(with_others, without, strict=True) if a != b]
+    assert changed and all(a.kind == "confusable" for a, _ in changed)
+    said = [a.text for a, _ in changed]
+    per_split = Counter(j.split for j in with_others if j.kind == "confusable")
+    assert set(said) == {"alexa", "okay nabu"}
+    assert len(said) == sum(n // 8 for n in per_split.values())  # one in eight, in each split
+    assert all(a.ipa == "oʊkˈeɪ nˈɑːbuː" for a, _ in changed if a.text == "okay nabu")
+    with pytest.raises(ValueError, match="says the keyword itself"):
+        config(other_wake_words=("oh hey jarvis",))
+    with pytest.raises(ValueError, match="has no words"):
+        config(other_wake_words=("=ʌ",))

@@ -141,3 +141,19 @@ def test_score_peer_builds_timelines_and_costs(
         assert set(entry["frr_at"]) == {"0.5", "1"}
         assert entry["frr_at"]["1"] is not None  # silence never fires: every threshold is quiet
         assert entry["num_positives"] == 1
+
+
+def test_another_wake_word_in_the_streams_is_a_false_accept_not_a_miss(
+    tmp_path: Path, utterances: dict[str, np.ndarray]
+) -> None:
+    own, other = utterances["okay_nabu"], utterances["alexa"]
+    path = tmp_path / "both.wav"
+    write_wav(path, np.concatenate([own, other]), RATE)
+    mine = (0.5, len(own) / RATE - 1.5)
+    theirs = (len(own) / RATE + 0.5, (len(own) + len(other)) / RATE - 1.5)
+    stream = EvalStream(path, (Positive(*mine), Positive(*theirs, label="alexa")))
+    peer = _engine("microwakeword", "okay_nabu")
+    run = score_peer(peer, [stream])
+    (timeline,) = run.timelines
+    assert timeline.positives == (mine,) and timeline.others == (theirs,)
+    assert peer_entry(peer, run)["num_positives"] == 1

@@ -142,11 +142,18 @@ def test_recipes_for_a_phrase_and_extends(tmp_path: Path) -> None:
     from training.core.recipes import load_recipe
     from training.wakeword import DEFAULT_RECIPE, plan, recipe_for
 
-    assert recipe_for("hey jarvis") == DEFAULT_RECIPE
+    assert recipe_for("hey computer") == DEFAULT_RECIPE
     mycroft = recipe_for("Hey  Mycroft")
     assert mycroft.name == "hey_mycroft.toml"
     corpus, train, _ = plan("hey mycroft", load_recipe(mycroft, []), tmp_path)
     assert corpus.pronunciation == MYCROFT
+    # each shipped wake word's recipe names the other three, "hey mycroft" said right
+    shipped = ("alexa", "hey jarvis", "okay nabu", "hey mycroft")
+    for phrase in shipped:
+        planned, _, _ = plan(phrase, load_recipe(recipe_for(phrase), []), tmp_path)
+        others = dict(planned.others())
+        assert set(others) == set(shipped) - {phrase}
+        assert phrase == "hey mycroft" or others["hey mycroft"] == MYCROFT
     assert train.epochs == load_recipe(DEFAULT_RECIPE, [])["train"]["epochs"]
     bad = load_recipe(mycroft, ["corpus.pronunciation=hˈeɪ mˈaɪkɹøft"])
     with pytest.raises(KwsError, match="'ø'"):

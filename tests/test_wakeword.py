@@ -17,8 +17,9 @@ TINY = [
     "corpus.positives=100", "corpus.confusables=30", "corpus.speech=30", "corpus.noise=20",
     "corpus.music=10", "corpus.silence=10", "corpus.eval_positives=6", "corpus.eval_snrs_db=[10]",
     "corpus.eval_negative_hours=0.01", "corpus.eval_sentences=10", "corpus.eval_confusables=6",
-    "corpus.engines=['espeak-ng', 'flite']",
-    "train.epochs=3", "train.params.conv_filters=8", "train.params.kernel=[10, 5]",
+    "corpus.engines=['espeak-ng', 'flite']", "corpus.other_wake_words=['alexa']",
+    "corpus.eval_other_wake_words=4", "train.epochs=3", "train.params.conv_filters=8",
+    "train.params.kernel=[10, 5]",
     "train.params.stride=[4, 2]", "train.params.rnn_layers=1", "train.params.rnn_units=16",
     "train.params.fc_units=16", "ship.cost_minutes=0.5",
 ]  # fmt: skip
@@ -82,6 +83,15 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     card = (out / "hey_computer.md").read_text()
     assert "FRR at 1 FA/h" in card and "hey_computer.tflite" in card
     assert " of up to 3 epochs, checkpoint of epoch " in card
+    # another wake word is a look-alike in training and a false accept in evaluation
+    manifest = (tmp_path / "data" / "manifest.jsonl").read_text().splitlines()
+    assert any(json.loads(row)["text"] == "alexa" for row in manifest)
+    crossed = evaluation["confusions"]["at_model_threshold"]["alexa"]
+    assert crossed["utterances"] == 4 and 0 <= crossed["false_accepts"] <= 4
+    assert f"alexa: {crossed['false_accepts']} of 4" in card
+    corpus_summary = json.loads((tmp_path / "data" / "summary.json").read_text())
+    assert corpus_summary["eval"]["test"]["other_wake_words"] == {"alexa": 4}
+    assert corpus_summary["eval"]["test"]["positives"] == 6
     # the background clips went into the store, for the next phrase's corpus to link
     stored = list((tmp_path / "store").rglob("*.wav"))
     assert len(stored) >= 30 + 20 + 10 + 10  # speech, noise, music, silence at least

@@ -125,6 +125,10 @@ def model_card(
         f"{test_point['apart_accepts']} firings in {evaluation['apart_minutes']:.1f} min of "
         "look-alike phrases"
     )
+    crossed = (evaluation.get("confusions") or {}).get("at_model_threshold") or {}
+    others = "; ".join(
+        f"{name}: {c['false_accepts']} of {c['utterances']}" for name, c in sorted(crossed.items())
+    )
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     spoken = corpus_summary.get("pronunciation", {}).get("phrases", {}).get(phrase)
     said = " or ".join(f"/{p}/" for p in spoken) if spoken else "espeak-ng's reading of the text"
@@ -155,6 +159,11 @@ def model_card(
             f"| FRR at 1 FA/h | {frr('1')} |",
             f"| shipped threshold | {shipped} |",
             f"| at the shipped threshold (test) | {on_test} |",
+            *(
+                [f"| fires on other wake words (test, shipped threshold; in the FA/h) | {others} |"]
+                if others
+                else []
+            ),
             f"| build | {build_cell(problems)} |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
             "",

@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--engines); one that --engines leaves out is a voice family training never hears",
     )
     gen.add_argument(
+        "--other-wake-word",
+        action="append",
+        default=[],
+        metavar="PHRASE[=IPA[|IPA...]]",
+        help="the wake phrase of a model that runs beside this one (repeatable): training hears "
+        "it as a look-alike, evaluation counts a firing on it as a false accept",
+    )
+    gen.add_argument(
         "--recordings", type=Path,
         help="real recordings folder (python -m training.data recordings): each evaluation set "
         "mixes in its own split's recorded speech, music, ambience and room responses",
@@ -281,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             clip_seconds=args.clip_seconds,
             engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
             eval_engines=tuple(e.strip() for e in args.eval_engines.split(",") if e.strip()),
+            other_wake_words=tuple(args.other_wake_word),
             recordings=str(args.recordings) if args.recordings else None,
             eval_positives=args.eval_positives,
             eval_negative_hours=args.eval_hours,

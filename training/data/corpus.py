@@ -54,6 +54,8 @@ RENDER_VERSION = 1
 corpora rendered after the change do not take clips rendered before it."""
 CONFUSABLE_PHRASES = 300
 """Distinct confusable phrases the training clips cycle through."""
+OTHER_WAKE_EVERY = 8
+"""With ``other_wake_words``, one training look-alike clip in this many says one of them."""
 
 
 @dataclass(frozen=True)
@@ -101,14 +103,26 @@ class CorpusConfig:
     pronunciation: tuple[str, ...] = ()
     """IPA alternatives the keyword is spoken as (training.data.pronunciation), e.g.
     ("hˈeɪ mˈaɪkɹɒft",); empty: espeak-ng's reading of the text. A string "a|b" is accepted."""
+    other_wake_words: tuple[str, ...] = ()
+    """Wake phrases of models meant to run beside this one (the other shipped wake words), each
+    "text" or "text=IPA|IPA": one training look-alike clip in ``OTHER_WAKE_EVERY`` says one, and
+    each evaluation set's positive streams hold ``eval_other_wake_words`` utterances of them by
+    held-out voices, labelled as theirs, so that firing on one is a false accept (counted in the
+    FA/h and reported per phrase). Empty: neither (corpora made before this key)."""
+    eval_other_wake_words: int = 60
+    """Utterances of the other wake words in each evaluation set (in turn), each embedded in
+    every background and SNR as the keyword's are."""
 
     def __post_init__(self) -> None:
         if not self.keyword.strip():
             raise ValueError("keyword must not be empty")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
+        object.__setattr__(self, "other_wake_words", tuple(self.other_wake_words))
+        self.others()  # a malformed or clashing phrase fails here, before any rendering
         counts = (self.positives, self.confusables, self.speech, self.noise, self.music)
-        if min(*counts, self.silence, self.recorded, self.eval_positives) < 0:
+        evals = (self.eval_positives, self.eval_other_wake_words)
+        if min(*counts, self.silence, self.recorded, *evals) < 0:
             raise ValueError("counts must be >= 0")
         if self.clip_seconds <= 0.5:
             raise ValueError("clip_seconds must be > 0.5")
@@ -123,6 +137,21 @@ class CorpusConfig:
     @property
     def clip_samples(self) -> int:
         return round(self.clip_seconds * signals.SAMPLE_RATE)
+
+    def others(self) -> list[tuple[str, tuple[str, ...]]]:
+        """``other_wake_words`` as (text, IPA alternatives); ValueError naming a phrase that is
+        empty or says this keyword."""
+        parsed = []
+        own = words(self.keyword)
+        for entry in self.other_wake_words:
+            text, _, ipa = entry.partition("=")
+            said = words(text)
+            if not said:
+                raise ValueError(f"other wake word {entry!r} has no words")
+            if any(said[i : i + len(own)] == own for i in range(len(said) - len(own) + 1)):
+                raise ValueError(f"other wake word {text.strip()!r} says the keyword itself")
+            parsed.append((" ".join(said), parse_pronunciation(ipa) if ipa.strip() else ()))
+        return parsed
 
     @property
     def evaluation_engines(self) -> tuple[str, ...]:
@@ -216,6 +245,7 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
         held_phrases, CONFUSABLE_PHRASES, keep=words(config.keyword),
     )  # fmt: skip
     texts = sentences(config.keyword, max(config.speech, 1), config.seed, avoid=held_texts)
+    others = config.others()
     jobs: list[ClipJob] = []
 
     def add(kind: str, label: str, split: str, **extra: Any) -> None:
@@ -238,6 +268,12 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
                 prosody=prosody, ipa=said)  # fmt: skip
         for i in range(tts_counts["confusable"]):
             voice, prosody = next(pairs)
+            if others and i % OTHER_WAKE_EVERY == OTHER_WAKE_EVERY - 1:
+                text, ipas = others[(i // OTHER_WAKE_EVERY) % len(others)]
+                said = pick_pronunciation(ipas, voice, config.seed, len(jobs))
+                add("confusable", BACKGROUND_LABEL, split, text=text, voice=voice,
+                    prosody=prosody, ipa=said)  # fmt: skip
+                continue
             text = phrases[(i * 7 + offset) % len(phrases)]
             add("confusable", BACKGROUND_LABEL, split, text=text, voice=voice, prosody=prosody)
         for _ in range(tts_counts["speech"]):

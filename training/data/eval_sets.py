@@ -272,7 +272,8 @@ def write_eval_sets(
 
 def describe(corpus: Path, role: str) -> dict[str, Any]:
     """What an evaluation set holds, read from its manifests: positives by engine, voice count,
-    background and room; negative hours by kind."""
+    background and room (a wake word's own: other wake words it says are counted apart); negative
+    hours by kind."""
     positives_path, negatives_path = manifests(corpus, role)
     out: dict[str, Any] = {}
     if positives_path.is_file():
@@ -280,6 +281,12 @@ def describe(corpus: Path, role: str) -> dict[str, Any]:
         first_snr = [e for s in data["streams"] if s["snr_db"] == data["snrs_db"][0]
                      for e in s["events"]]  # fmt: skip
         out["positives"] = data["num_positives"]
+        if any("label" not in e for e in first_snr):  # a wake word's, maybe with other phrases
+            others = [e for e in first_snr if "label" in e]
+            if others:
+                out["other_wake_words"] = dict(Counter(e["label"] for e in others))
+            first_snr = [e for e in first_snr if "label" not in e]
+            out["positives"] = len(first_snr)
         out["snrs_db"] = data["snrs_db"]
         out["positives_by_engine"] = dict(Counter(e["info"].get("engine") for e in first_snr))
         out["voices_by_engine"] = {

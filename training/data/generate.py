@@ -72,9 +72,11 @@ def check_recordings(folder: str | None) -> None:
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:
     settings = json.loads(json.dumps(asdict(config)))
-    for key in ("pronunciation", "eval_engines"):
+    for key in ("pronunciation", "eval_engines", "other_wake_words"):
         if not settings[key]:  # corpora made before these keys existed still resume
             del settings[key]
+    if "other_wake_words" not in settings:
+        del settings["eval_other_wake_words"]
     return settings
 
 
@@ -127,7 +129,8 @@ def _write_eval(
         positives=tuple(
             Said(config.keyword, pronunciations=config.pronunciation)
             for _ in range(config.eval_positives)
-        ),
+        )
+        + other_wake_utterances(config),
         negatives={
             "speech": tuple(Said(t) for t in texts),
             "confusable": tuple(Said(t) for t in phrases),
@@ -142,6 +145,18 @@ def _write_eval(
     babble = babble_speech(config.seed, config.engines)
     voices = eval_voices_by_split(config)
     return write_eval_sets(spec, voices, recordings, out, babble, workers, ray)
+
+
+def other_wake_utterances(config: CorpusConfig) -> tuple[Said, ...]:
+    """The other wake words an evaluation set's positive streams say, in turn, each labelled as
+    its own keyword (so a firing on one is a false accept of this keyword)."""
+    others = config.others()
+    if not others:
+        return ()
+    return tuple(
+        Said(text, label="_".join(text.split()), pronunciations=ipas)
+        for text, ipas in (others[i % len(others)] for i in range(config.eval_other_wake_words))
+    )
 
 
 def disk_bytes(folder: Path) -> int:
