@@ -241,3 +241,29 @@ def test_other_wake_words_are_one_look_alike_in_eight_and_nothing_else_changes()
         config(other_wake_words=("oh hey jarvis",))
     with pytest.raises(ValueError, match="has no words"):
         config(other_wake_words=("=ʌ",))
+
+
+def test_voices_that_take_no_phonemes_read_the_respelling() -> None:
+    from training.data.eval_sets import Said, _items
+    from training.data.tts import Prosody, Voice
+
+    ipa = "hˈeɪ mˈaɪkɹɒft"
+    cfg = config(keyword="hey mycroft", positives=60, pronunciation=(ipa,),
+                 respelling="hey my croft")  # fmt: skip
+    positives = [j for j in plan(cfg) if j.kind == "positive"]
+    by_engine = {e: [j for j in positives if j.voice.engine == e] for e in ("espeak-ng", "flite")}
+    assert by_engine["flite"] and by_engine["espeak-ng"]
+    assert all(j.text == "hey my croft" and j.ipa is None for j in by_engine["flite"])
+    assert all(j.ipa == ipa for j in by_engine["espeak-ng"] if j.voice.is_english)
+    assert all((j.text == "hey mycroft") == (j.ipa is not None) for j in positives)
+    unspelled = plan(config(keyword="hey mycroft", positives=60, pronunciation=(ipa,)))
+    assert all(j.text == "hey mycroft" for j in unspelled if j.kind == "positive")
+    # the evaluation sets' held-out voices alike
+    said = Said("hey mycroft", pronunciations=(ipa,), respelling="hey my croft")
+    voices = [Voice("flite", "slt", "en-us", "US"), Voice("espeak-ng", "en-us", "en-us", "US")]
+    items = _items([said, said], [(v, Prosody(175, 50, 100, 0)) for v in voices], seed=0)
+    assert [(text, spoken) for text, _, _, spoken in items] == [
+        ("hey my croft", None), ("hey mycroft", ipa)
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="set both"):
+        config(respelling="hey jar vis")

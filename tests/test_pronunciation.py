@@ -146,7 +146,7 @@ def test_recipes_for_a_phrase_and_extends(tmp_path: Path) -> None:
     mycroft = recipe_for("Hey  Mycroft")
     assert mycroft.name == "hey_mycroft.toml"
     corpus, train, _ = plan("hey mycroft", load_recipe(mycroft, []), tmp_path)
-    assert corpus.pronunciation == MYCROFT
+    assert corpus.pronunciation == MYCROFT and corpus.respelling == "hey my croft"
     # each shipped wake word's recipe names the other three, "hey mycroft" said right
     shipped = ("alexa", "hey jarvis", "okay nabu", "hey mycroft")
     for phrase in shipped:

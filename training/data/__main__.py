@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         help='how the phrase is said, in IPA, alternatives separated by | (e.g. "hˈeɪ '
         'mˈaɪkɹɒft"); default: espeak-ng\'s reading (espeak-ng -q --ipa -v en-us "PHRASE")',
     )  # fmt: skip
+    gen.add_argument(
+        "--respelling", default="",
+        help='what voices that take no phonemes (flite) read instead, with --pronunciation, '
+        'e.g. "hey my croft"',
+    )  # fmt: skip
     gen.add_argument("--seed", type=int, default=defaults.seed)
     for name in ("positives", "confusables", "speech", "noise", "music", "silence"):
         gen.add_argument(
@@ -294,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             eval_positives=args.eval_positives,
             eval_negative_hours=args.eval_hours,
             pronunciation=args.pronunciation or (),
+            respelling=args.respelling,
         )
         from training.data.generate import generate
 

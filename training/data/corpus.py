@@ -103,6 +103,11 @@ class CorpusConfig:
     pronunciation: tuple[str, ...] = ()
     """IPA alternatives the keyword is spoken as (training.data.pronunciation), e.g.
     ("hˈeɪ mˈaɪkɹɒft",); empty: espeak-ng's reading of the text. A string "a|b" is accepted."""
+    respelling: str = ""
+    """What voices that cannot take ``pronunciation`` read instead of the keyword (flite, and
+    non-English espeak-ng voices lacking one of its phonemes), spelled so they say it right:
+    flite reads "hey mycroft" as "hey mick-rəft" and "hey my croft" as wanted. Empty: they
+    read the keyword."""
     other_wake_words: tuple[str, ...] = ()
     """Wake phrases of models meant to run beside this one (the other shipped wake words), each
     "text" or "text=IPA|IPA": one training look-alike clip in ``OTHER_WAKE_EVERY`` says one, and
@@ -124,6 +129,8 @@ class CorpusConfig:
         evals = (self.eval_positives, self.eval_other_wake_words)
         if min(*counts, self.silence, self.recorded, *evals) < 0:
             raise ValueError("counts must be >= 0")
+        if self.respelling and not self.pronunciation:
+            raise ValueError("respelling is what voices say instead of a pronunciation: set both")
         if self.clip_seconds <= 0.5:
             raise ValueError("clip_seconds must be > 0.5")
         if not 0 <= self.eval_reverb_share <= 1:
@@ -264,7 +271,8 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
         for _ in range(tts_counts["positive"]):
             voice, prosody = next(pairs)
             said = pick_pronunciation(config.pronunciation, voice, config.seed, len(jobs))
-            add("positive", config.label, split, text=config.keyword, voice=voice,
+            text = config.respelling if said is None and config.respelling else config.keyword
+            add("positive", config.label, split, text=text, voice=voice,
                 prosody=prosody, ipa=said)  # fmt: skip
         for i in range(tts_counts["confusable"]):
             voice, prosody = next(pairs)

@@ -62,6 +62,8 @@ class Said:
     text: str
     label: str | None = None
     pronunciations: tuple[str, ...] = ()
+    respelling: str = ""
+    """What a voice that can speak none of ``pronunciations`` reads instead of ``text``."""
 
 
 @dataclass(frozen=True)
@@ -157,11 +159,13 @@ def _speak(item: tuple[str, Voice, Prosody, str | None]) -> np.ndarray:
 def _items(
     said: Sequence[Said], pairs: Sequence[tuple[Voice, Prosody]], seed: int
 ) -> list[tuple[str, Voice, Prosody, str | None]]:
-    """(text, voice, prosody, IPA) to synthesize: the IPA drawn among what each voice can say."""
-    return [
-        (s.text, v, p, pick_pronunciation(s.pronunciations, v, seed, EVAL_INDEX + i))
-        for i, (s, (v, p)) in enumerate(zip(said, pairs, strict=True))
-    ]
+    """(text, voice, prosody, IPA) to synthesize: the IPA drawn among what each voice can say;
+    a voice that can say none reads the respelling where there is one."""
+    items = []
+    for i, (s, (v, p)) in enumerate(zip(said, pairs, strict=True)):
+        ipa = pick_pronunciation(s.pronunciations, v, seed, EVAL_INDEX + i)
+        items.append((s.respelling if ipa is None and s.respelling else s.text, v, p, ipa))
+    return items
 
 
 def _reverberate_share(
@@ -214,10 +218,11 @@ def write_eval_set(
             infos = [
                 {
                     "voice": v.name, "engine": v.engine, "text": s.text,
+                    **({"read": text} if text != s.text else {}),
                     **({"label": s.label} if s.label else {}),
                     "ipa": ipa, **room, **asdict(p),
                 }
-                for s, (_, v, p, ipa), room in zip(spec.positives, items, rooms, strict=True)
+                for s, (text, v, p, ipa), room in zip(spec.positives, items, rooms, strict=True)
             ]  # fmt: skip
             backgrounds: dict[str, signals.Background] = {"noise": pink_or_brown, "babble": babble}
             if spec.music_behind_positives:

@@ -72,7 +72,7 @@ def check_recordings(folder: str | None) -> None:
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:
     settings = json.loads(json.dumps(asdict(config)))
-    for key in ("pronunciation", "eval_engines", "other_wake_words"):
+    for key in ("pronunciation", "respelling", "eval_engines", "other_wake_words"):
         if not settings[key]:  # corpora made before these keys existed still resume
             del settings[key]
     if "other_wake_words" not in settings:
@@ -127,7 +127,7 @@ def _write_eval(
     texts, phrases = eval_texts(config)
     spec = EvalSpec(
         positives=tuple(
-            Said(config.keyword, pronunciations=config.pronunciation)
+            Said(config.keyword, pronunciations=config.pronunciation, respelling=config.respelling)
             for _ in range(config.eval_positives)
         )
         + other_wake_utterances(config),
@@ -192,8 +192,10 @@ def generate(
     if config.pronunciation and any(j.ipa is None for j in positives):
         readers = sorted({j.voice.engine for j in positives if j.ipa is None and j.voice})
         print(
-            f"{sum(j.ipa is None for j in positives)} of {len(positives)} positives read the "
-            f"text: voices that take no phonemes or lack some ({', '.join(readers)})",
+            f"{sum(j.ipa is None for j in positives)} of {len(positives)} positives read "
+            f"{config.respelling or config.keyword!r}: voices that take no phonemes or lack "
+            f"some ({', '.join(readers)})"
+            + ("" if config.respelling else "; --respelling gives them a spelling they say right"),
             file=sys.stderr,
         )
     rendered, taken = (0, 0) if eval_only else render_clips(jobs, config, out, workers, store, ray)
