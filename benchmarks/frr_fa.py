@@ -181,7 +181,8 @@ def evaluate(
             own = md.thresholds.get(label)
             at_own = None if own is None else operating_point(lines, own.threshold, md.refractory_s)
             crossed: dict[str, Any] = {}
-            if any(t.others for t in lines):  # a multi-keyword model's other keywords are spoken
+            # other keywords are spoken: the model's own (commands) or other devices' wake words
+            if any(p.label not in (None, label) for s in streams for p in s.positives):
                 for key, point in (("at_1_fa_per_hour", chosen), ("at_model_threshold", own)):
                     crossed[key] = (
                         None

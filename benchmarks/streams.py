@@ -79,6 +79,10 @@ class Positive:
     """The TTS engine (or 'recorded') that spoke it; None if unknown."""
     room: str | None = None
     """'dry', or 'reverb' when convolved with a room impulse response; None if unknown."""
+    apart: bool = False
+    """Another device's wake word said in a wake word's streams: a firing on it is reported per
+    phrase (benchmarks.frr_fa ``confusions``) apart from the FA/h, as the look-alike phrases
+    are, since how often a home says another wake word is not a rate the streams can know."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ def read_positive_manifest(path: Path) -> list[EvalStream]:
                     label=None if e.get("label") is None else str(e["label"]),
                     engine=_condition(e, "engine"),
                     room=_condition(e, "room"),
+                    apart=bool((e.get("info") or {}).get("apart", False)),
                 )
                 for e in entry["events"]
             )
@@ -342,12 +347,16 @@ def for_label(
     """The timelines and streams that evaluate ``label``: every negative stream, and each positive
     stream with its occurrences of ``label`` as positives (an occurrence without a label counts
     for every label) and the other labels' occurrences as ``others``, on which a firing is a
-    false accept (a command taken for another). The streams keep only ``label``'s positives."""
+    false accept (a command taken for another), but for those said ``apart`` (another device's
+    wake word), on which a firing is left out of the FA/h. The streams keep only ``label``'s
+    positives."""
     lines, kept = [], []
     for timeline, stream in zip(timelines, streams, strict=True):
         if stream.positives:
             mine = tuple(p for p in stream.positives if p.label in (None, label))
-            theirs = tuple(p for p in stream.positives if p.label not in (None, label))
+            theirs = tuple(
+                p for p in stream.positives if p.label not in (None, label) and not p.apart
+            )
             stream = dataclasses.replace(stream, positives=mine)
             timeline = dataclasses.replace(
                 timeline,

@@ -362,3 +362,25 @@ def test_each_label_is_scored_on_its_own_occurrences_and_firing_on_another_is_a_
     assert confusions(lines, streams, "yes", 0.5, 1.0)["no"]["false_accepts"] == 0
     unlabelled = EvalStream(Path("w.wav"), (Positive(1.5, 2.0),))  # a wake-word stream
     assert for_label([line], [unlabelled], "anything")[0][0].positives == ((1.5, 2.0),)
+
+
+def test_another_devices_wake_word_is_reported_apart_from_the_fa_per_hour() -> None:
+    from benchmarks.frr_fa import confusions, for_label
+    from benchmarks.streams import EvalStream, Positive
+    from kws.evaluation import Timeline, operating_point
+
+    times = np.arange(0.0, 20.0, 0.1)
+    scores = np.zeros_like(times)
+    scores[(times >= 6.0) & (times < 6.5)] = 0.9  # fires on "alexa" only
+    said = (Positive(1.5, 2.0), Positive(5.5, 6.0, label="alexa", apart=True))
+    streams = [EvalStream(Path("p.wav"), said), EvalStream(Path("n.wav"))]
+    lines = [
+        Timeline(times, scores, 20.0, ((1.5, 2.0), (5.5, 6.0))),
+        Timeline(times, 0 * scores, 20.0),
+    ]
+    own, _ = for_label(lines, streams, "hey_mycroft")
+    assert own[0].positives == ((1.5, 2.0),) and own[0].others == ()
+    point = operating_point(own, 0.5, 1.0)
+    assert point.frr == 1.0 and point.false_accepts == 0  # not in the FA/h ...
+    crossed = confusions(lines, streams, "hey_mycroft", 0.5, 1.0)  # ... but reported
+    assert crossed["alexa"]["false_accepts"] == crossed["alexa"]["utterances"] == 1

@@ -89,6 +89,10 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     crossed = evaluation["confusions"]["at_model_threshold"]["alexa"]
     assert crossed["utterances"] == 4 and 0 <= crossed["false_accepts"] <= 4
     assert f"alexa: {crossed['false_accepts']} of 4" in card
+    test_streams = json.loads((tmp_path / "data/eval/test/positives/positives.json").read_text())
+    events = [e for stream in test_streams["streams"] for e in stream["events"]]
+    assert {e["info"].get("apart") for e in events if e.get("label") == "alexa"} == {True}
+    assert not any(e["info"].get("apart") for e in events if "label" not in e)
     corpus_summary = json.loads((tmp_path / "data" / "summary.json").read_text())
     assert corpus_summary["eval"]["test"]["other_wake_words"] == {"alexa": 4}
     assert corpus_summary["eval"]["test"]["positives"] == 6

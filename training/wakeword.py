@@ -160,7 +160,7 @@ def model_card(
             f"| shipped threshold | {shipped} |",
             f"| at the shipped threshold (test) | {on_test} |",
             *(
-                [f"| fires on other wake words (test, shipped threshold; in the FA/h) | {others} |"]
+                [f"| fires on other wake words (test, shipped threshold) | {others} |"]
                 if others
                 else []
             ),

@@ -64,6 +64,9 @@ class Said:
     pronunciations: tuple[str, ...] = ()
     respelling: str = ""
     """What a voice that can speak none of ``pronunciations`` reads instead of ``text``."""
+    apart: bool = False
+    """Another device's wake word: its firings are counted apart from the FA/h
+    (benchmarks.streams.Positive.apart)."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,7 @@ def write_eval_set(
                     "voice": v.name, "engine": v.engine, "text": s.text,
                     **({"read": text} if text != s.text else {}),
                     **({"label": s.label} if s.label else {}),
+                    **({"apart": True} if s.apart else {}),
                     "ipa": ipa, **room, **asdict(p),
                 }
                 for s, (text, v, p, ipa), room in zip(spec.positives, items, rooms, strict=True)

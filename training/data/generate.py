@@ -149,12 +149,12 @@ def _write_eval(
 
 def other_wake_utterances(config: CorpusConfig) -> tuple[Said, ...]:
     """The other wake words an evaluation set's positive streams say, in turn, each labelled as
-    its own keyword (so a firing on one is a false accept of this keyword)."""
+    its own keyword and counted apart (a firing on one is reported per phrase, not per hour)."""
     others = config.others()
     if not others:
         return ()
     return tuple(
-        Said(text, label="_".join(text.split()), pronunciations=ipas)
+        Said(text, label="_".join(text.split()), pronunciations=ipas, apart=True)
         for text, ipas in (others[i % len(others)] for i in range(config.eval_other_wake_words))
     )
 
