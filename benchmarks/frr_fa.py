@@ -229,14 +229,17 @@ def labels_to_evaluate(model: Model, label: str | None) -> list[str]:
     raise ValueError(f"{model.path}: no label {label!r} (keywords: {', '.join(md.keywords)})")
 
 
-def calibrate(entries: Sequence[dict[str, Any]], target: float) -> list[dict[str, Any]]:
-    """Write, per model file, the threshold :func:`frr_at` picks for ``target`` FA/hr into its
-    metadata (atomic replace). Checks every model first: if any label has no threshold that
-    quiet, raises ValueError and no file is touched."""
+def calibrate(
+    entries: Sequence[dict[str, Any]], target: float, confidence: float = 0.0
+) -> list[dict[str, Any]]:
+    """Write, per model file, the threshold :func:`frr_at` picks for ``target`` FA/hr (with a
+    ``confidence``: for the upper bound of its FA/hr at that confidence) into its metadata
+    (atomic replace). Checks every model first: if any label has no threshold that quiet,
+    raises ValueError and no file is touched."""
     chosen = []
     for entry in entries:
         points = [OperatingPoint(**p) for p in entry["det"]]
-        point = frr_at(points, target)
+        point = frr_at(points, target, entry["negative_hours"], confidence)
         if point is None:
             raise ValueError(
                 f"{entry['model']}: no threshold keeps {entry['label']!r} at or below "

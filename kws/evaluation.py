@@ -171,9 +171,25 @@ def det_curve(
     return [operating_point(timelines, float(t), refractory_s) for t in thresholds]
 
 
-def frr_at(points: Sequence[OperatingPoint], fa_per_hour: float) -> OperatingPoint | None:
+def frr_at(
+    points: Sequence[OperatingPoint],
+    fa_per_hour: float,
+    hours: float | None = None,
+    confidence: float = 0.0,
+) -> OperatingPoint | None:
     """The lowest-FRR point whose FA/hr does not exceed ``fa_per_hour`` (ties: lowest FA/hr,
-    then the lowest threshold); None if no threshold is that quiet."""
+    then the lowest threshold); None if no threshold is that quiet. With a ``confidence`` in
+    (0.5, 1) and the ``hours`` the points were counted in, the point's one-sided upper bound
+    at that confidence (:func:`fa_rate_interval`) must not exceed it instead: a threshold set
+    on a few hours of negatives then keeps a margin for the hours it has not heard."""
+    if confidence:
+        if hours is None or not 0.5 < confidence < 1:
+            raise ValueError("frr_at needs hours and a confidence within (0.5, 1)")
+        level = 2 * confidence - 1
+        ok = [
+            p for p in points if fa_rate_interval(p.false_accepts, hours, level)[1] <= fa_per_hour
+        ]
+        return min(ok, key=lambda p: (p.frr, p.fa_per_hour, p.threshold)) if ok else None
     ok = [p for p in points if p.fa_per_hour <= fa_per_hour]
     if not ok:
         return None

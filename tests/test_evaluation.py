@@ -102,6 +102,13 @@ def test_frr_at_picks_the_best_threshold_within_the_false_accept_budget() -> Non
     assert zero is not None and zero.threshold > 0.9 and zero.frr == 1.0
     loose = frr_at(points, 2.0)  # both false accepts allowed: threshold <= 0.7 hears both
     assert loose is not None and loose.frr == 0.0
+    # With a 95 % bound on 2 FA/h: one hour is too short even for none (upper bound 3.0 FA/h);
+    # three hours allow one (1.58) but not two (2.10); ten hours allow two (0.63).
+    assert frr_at(points, 2.0, hours=1.0, confidence=0.95) is None
+    bounded = [frr_at(points, 2.0, hours=h, confidence=0.95) for h in (3.0, 10.0)]
+    assert [p.false_accepts for p in bounded if p is not None] == [1, 2]
+    with pytest.raises(ValueError, match="confidence"):
+        frr_at(points, 2.0, hours=1.0, confidence=0.4)
 
 
 @settings(max_examples=200, deadline=None)

@@ -21,7 +21,7 @@ TINY = [
     "corpus.eval_other_wake_words=4", "train.epochs=3", "train.params.conv_filters=8",
     "train.params.kernel=[10, 5]",
     "train.params.stride=[4, 2]", "train.params.rnn_layers=1", "train.params.rnn_units=16",
-    "train.params.fc_units=16", "ship.cost_minutes=0.5",
+    "train.params.fc_units=16", "ship.cost_minutes=0.5", "ship.calibrate_confidence=0",
 ]  # fmt: skip
 NO_LIMIT = "ship.max_test_fa_per_hour=1e9"
 """36 s of test negatives make one false accept 100 FA/h: the tiny model's build rule is off
@@ -103,7 +103,8 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     # Shipped again with a loud calibration, the build rule decides on the test FA/h
     ship = [sys.executable, "-m", "training.wakeword", "hey computer", "--from-run",
             str(out / "run"), "--out", str(tmp_path / "loud"), "--set",
-            "ship.calibrate_fa_per_hour=500", "--set", "ship.cost_minutes=0.2"]  # fmt: skip
+            "ship.calibrate_fa_per_hour=500", "--set", "ship.cost_minutes=0.2",
+            "--set", "ship.calibrate_confidence=0"]  # fmt: skip
     loud = subprocess.run(ship, capture_output=True, text=True, timeout=1200)
     figures = json.loads((tmp_path / "loud" / "hey_computer.json").read_text())
     fa = figures["evaluation"]["shipped_threshold_on_test"]["fa_per_hour"]

@@ -207,7 +207,9 @@ def run(
         metrics = train_or_reuse(train, run_dir)
     final = copy_shipped_export(run_dir, metrics, ship, out / f"{corpus.label}.tflite")
     print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
-    evaluation = calibrate_and_measure(final, data_dir, ship.calibrate_fa_per_hour, out / "eval")
+    evaluation = calibrate_and_measure(
+        final, data_dir, ship.calibrate_fa_per_hour, out / "eval", ship.calibrate_confidence
+    )
     print("[4/4] measuring CPU cost and writing the model card", flush=True)
     cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
     command = f'python -m training.wakeword "{phrase}"'

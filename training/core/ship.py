@@ -25,6 +25,10 @@ class ShipOptions:
     form: str = "streaming"
     quantization: str = "int8_weights"
     calibrate_fa_per_hour: float = 1.0
+    calibrate_confidence: float = 0.0
+    """0: the threshold whose validation FA/h is at most ``calibrate_fa_per_hour``. Within
+    (0.5, 1): the one whose FA/h's one-sided upper bound at this confidence is (exact Poisson,
+    over the validation hours), a margin for negatives validation has not heard."""
     cost_minutes: float = 5.0
     """Minutes of audio the CPU-cost measurement streams (three times; the median is kept)."""
     max_test_fa_per_hour: float = 2.0
@@ -39,6 +43,8 @@ class ShipOptions:
             raise ValueError(f"[ship] form must be one of {FORMS}, got {self.form!r}")
         if self.quantization not in QUANTIZATIONS:
             raise ValueError(f"[ship] quantization must be one of {QUANTIZATIONS}")
+        if self.calibrate_confidence and not 0.5 < self.calibrate_confidence < 1:
+            raise ValueError("[ship] calibrate_confidence must be 0 or within (0.5, 1)")
         if min(self.calibrate_fa_per_hour, self.cost_minutes, self.max_test_fa_per_hour) <= 0:
             raise ValueError(
                 "[ship] calibrate_fa_per_hour, cost_minutes and max_test_fa_per_hour must be > 0"
@@ -132,7 +138,7 @@ def _score(model_path: Path, corpus_dir: Path, role: str, work: Path) -> tuple[A
 
 
 def calibrate_labels(
-    model_path: Path, corpus_dir: Path, target: float, work: Path
+    model_path: Path, corpus_dir: Path, target: float, work: Path, confidence: float = 0.0
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Set each keyword's ``target`` threshold on the corpus's validation set (a label with no
     threshold that quiet keeps its default, with a warning), then measure on the test set, whose
@@ -148,7 +154,7 @@ def calibrate_labels(
     calibrated = {}
     for entry in validation:
         try:
-            calibrate([entry], target)
+            calibrate([entry], target, confidence)
             calibrated[entry["label"]] = True
         except ValueError as exc:  # no threshold that quiet: keep the default and say so
             label = entry["label"]
@@ -177,10 +183,10 @@ def calibrate_labels(
 
 
 def calibrate_and_measure(
-    model_path: Path, corpus_dir: Path, target: float, work: Path
+    model_path: Path, corpus_dir: Path, target: float, work: Path, confidence: float = 0.0
 ) -> dict[str, Any]:
     """:func:`calibrate_labels` for a one-keyword model: that keyword's FRR and thresholds."""
-    per_label, _ = calibrate_labels(model_path, corpus_dir, target, work)
+    per_label, _ = calibrate_labels(model_path, corpus_dir, target, work, confidence)
     (only,) = per_label.values()
     return only
 
