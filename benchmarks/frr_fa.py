@@ -287,7 +287,7 @@ def summarize(
         "seed": seed,
         "targets_fa_per_hour": list(TARGETS_FA_PER_HOUR),
         "detection_tolerance_s": DETECTION_TOLERANCE_S,
-        "num_positives": sum(len(s.positives) for s in positives),
+        "num_positives": sum(not p.apart for s in positives for p in s.positives),
         "num_positive_streams": len(positives),
         "num_negative_streams": len(negatives),
         "negative_hours": entries[0]["negative_hours"],

@@ -186,11 +186,10 @@ def frr_at(
         if hours is None or not 0.5 < confidence < 1:
             raise ValueError("frr_at needs hours and a confidence within (0.5, 1)")
         level = 2 * confidence - 1
-        ok = [
-            p for p in points if fa_rate_interval(p.false_accepts, hours, level)[1] <= fa_per_hour
-        ]
-        return min(ok, key=lambda p: (p.frr, p.fa_per_hour, p.threshold)) if ok else None
-    ok = [p for p in points if p.fa_per_hour <= fa_per_hour]
+        bound = [fa_rate_interval(p.false_accepts, hours, level)[1] for p in points]
+        ok = [p for p, high in zip(points, bound, strict=True) if high <= fa_per_hour]
+    else:
+        ok = [p for p in points if p.fa_per_hour <= fa_per_hour]
     if not ok:
         return None
     return min(ok, key=lambda p: (p.frr, p.fa_per_hour, p.threshold))

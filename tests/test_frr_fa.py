@@ -384,3 +384,8 @@ def test_another_devices_wake_word_is_reported_apart_from_the_fa_per_hour() -> N
     assert point.frr == 1.0 and point.false_accepts == 0  # not in the FA/h ...
     crossed = confusions(lines, streams, "hey_mycroft", 0.5, 1.0)  # ... but reported
     assert crossed["alexa"]["false_accepts"] == crossed["alexa"]["utterances"] == 1
+    from benchmarks.frr_fa import summarize
+
+    entry = {"negative_hours": 40 / 3600, "apart_minutes": 0.0}
+    results = summarize(Path("p"), Path("n"), 0, streams[:1], streams[1:], [entry])
+    assert results["num_positives"] == 1  # the keyword's own, not the other wake word

@@ -36,6 +36,7 @@ except where a test checks it."""
         ("train.name='x'", "name"),
         ("train.params.kernel=[10, 80]", "features"),
         ("ship.form='sideways'", "form"),
+        ("ship.calibrate_confidence=0.3", "calibrate_confidence"),
         ("extra.x=1", "extra"),
     ],
 )

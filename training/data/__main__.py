@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="PHRASE[=IPA[|IPA...]]",
         help="the wake phrase of a model that runs beside this one (repeatable): training hears "
-        "it as a look-alike, evaluation counts a firing on it as a false accept",
+        "it as a look-alike, evaluation reports firings on it apart from the FA/h",
     )
     gen.add_argument(
         "--recordings", type=Path,

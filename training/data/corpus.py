@@ -112,8 +112,9 @@ class CorpusConfig:
     """Wake phrases of models meant to run beside this one (the other shipped wake words), each
     "text" or "text=IPA|IPA": one training look-alike clip in ``OTHER_WAKE_EVERY`` says one, and
     each evaluation set's positive streams hold ``eval_other_wake_words`` utterances of them by
-    held-out voices, labelled as theirs, so that firing on one is a false accept (counted in the
-    FA/h and reported per phrase). Empty: neither (corpora made before this key)."""
+    held-out voices, labelled as theirs and counted apart: a firing on one is reported per
+    phrase, not in the FA/h (benchmarks.streams.Positive.apart). Empty: neither (corpora made
+    before this key)."""
     eval_other_wake_words: int = 60
     """Utterances of the other wake words in each evaluation set (in turn), each embedded in
     every background and SNR as the keyword's are."""

@@ -290,11 +290,10 @@ def describe(corpus: Path, role: str) -> dict[str, Any]:
         first_snr = [e for s in data["streams"] if s["snr_db"] == data["snrs_db"][0]
                      for e in s["events"]]  # fmt: skip
         out["positives"] = data["num_positives"]
-        if any("label" not in e for e in first_snr):  # a wake word's, maybe with other phrases
-            others = [e for e in first_snr if "label" in e]
-            if others:
-                out["other_wake_words"] = dict(Counter(e["label"] for e in others))
-            first_snr = [e for e in first_snr if "label" not in e]
+        others = [e for e in first_snr if e["info"].get("apart")]  # other devices' wake words
+        if others:
+            out["other_wake_words"] = dict(Counter(e["label"] for e in others))
+            first_snr = [e for e in first_snr if not e["info"].get("apart")]
             out["positives"] = len(first_snr)
         out["snrs_db"] = data["snrs_db"]
         out["positives_by_engine"] = dict(Counter(e["info"].get("engine") for e in first_snr))
