@@ -202,7 +202,7 @@ def test_the_built_in_sound_manifest_ships_in_the_checkout() -> None:
 
     assert DEFAULT_MANIFEST.parent == ROOT / "training" / "data" / "manifests"
     recordings = read_manifest(DEFAULT_MANIFEST)
-    assert len(recordings) == 577 and len({r.package for r in recordings}) == 28
+    assert len(recordings) == 624 and len({r.package for r in recordings}) == 38
     text = DEFAULT_MANIFEST.read_text()
     rows = [line.split(",") for line in text.splitlines()]
     assert rows[0][-1] == "license" and all(len(row) == 6 and row[-1] for row in rows)
