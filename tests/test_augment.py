@@ -14,7 +14,14 @@ from scipy import signal as sps
 
 from kws.wavfile import read_wav
 from training.data import signals
-from training.data.augment import AugmentConfig, augment, mix_at_snr, power, spec_augment
+from training.data.augment import (
+    AugmentConfig,
+    augment,
+    mix_at_snr,
+    power,
+    room_impulse_response,
+    spec_augment,
+)
 from training.data.streams import NegativeSource, write_negative_streams, write_positive_streams
 
 SR = signals.SAMPLE_RATE
@@ -97,6 +104,46 @@ def test_reverb_lengthens_the_tail() -> None:
     assert len(wet) > len(clip) + 0.05 * SR
     tail = wet[len(clip) :]
     assert power(tail[: SR // 20]) > 1e-4 * power(clip)  # audible for the first 50 ms
+
+
+def _rt60(rir: np.ndarray) -> float:
+    """Reverberation time from the Schroeder decay between -5 and -25 dB (T20), seconds."""
+    energy = np.cumsum((rir**2)[::-1])[::-1]
+    level = 10 * np.log10(energy / energy[0] + 1e-30)
+    return 3 * float(np.argmax(level < -25) - np.argmax(level < -5)) / SR
+
+
+@pytest.mark.parametrize("rt60", [0.3, 0.7, 1.5])
+def test_late_reverb_rings_for_the_rooms_rt60(rt60: float) -> None:
+    rooms = [AugmentConfig(rt60_s=(rt60, rt60), late_reverb=late) for late in (False, True)]
+    for seed in range(3):
+        capped, full = (room_impulse_response(_rng(seed), config) for config in rooms)
+        assert full[0] == 1.0 and _rt60(full) == pytest.approx(rt60, rel=0.15)
+        assert np.array_equal(full[: round(0.06 * SR)], capped[: round(0.06 * SR)])  # early part
+        if rt60 >= 1.0:  # what the tail is for: capped image sources die out too soon
+            assert _rt60(capped) < 0.7 * rt60
+
+
+def test_a_real_impulse_response_is_used_as_given() -> None:
+    clip = _speechlike(4, 0.4)
+    echo = np.zeros(4001)
+    echo[0], echo[4000] = 1.0, 0.5
+    config = AugmentConfig(**{**OFF, "reverb_p": 1.0}, real_rir_p=1.0)
+    wet = augment(clip, _rng(), config, rirs=[echo])
+    expected = np.concatenate([clip, np.zeros(4000, np.float32)])
+    expected[4000:] += 0.5 * clip
+    assert np.allclose(wet, expected, atol=1e-6)
+    synthetic = augment(clip, _rng(), dataclasses.replace(config, real_rir_p=0.0), rirs=[echo])
+    assert not np.allclose(synthetic[: len(expected)], expected, atol=1e-3)
+
+
+def test_fields_added_later_stay_out_of_the_settings_while_off() -> None:
+    assert set(dataclasses.asdict(AugmentConfig())) - set(AugmentConfig().settings()) == {
+        "late_reverb",
+        "real_rir_p",
+    }  # so corpora and clip stores made before them keep their keys
+    on = AugmentConfig(late_reverb=True, real_rir_p=0.25).settings()
+    assert on["late_reverb"] is True and on["real_rir_p"] == 0.25
 
 
 @pytest.mark.parametrize("rate", [0.8, 1.25])

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from kws.wavfile import write_wav
+from training.data.augment import AugmentConfig
 from training.data.corpus import CorpusConfig
 from training.data.eval_sets import load_real
 from training.data.generate import generate
@@ -57,11 +58,12 @@ def test_each_split_hears_only_its_own_recordings(tmp_path: Path) -> None:
         keyword="hey jarvis", engines=("espeak-ng",), positives=6, confusables=0, speech=0,
         noise=0, music=0, silence=0, recorded=30, recordings=str(recordings), eval_positives=4,
         eval_negative_hours=0.02, eval_sentences=4, eval_confusables=2, eval_snrs_db=(10.0,),
-        eval_reverb_share=0.5,
+        eval_reverb_share=0.5, augment=AugmentConfig(late_reverb=True, real_rir_p=0.5),
     )  # fmt: skip
     out = tmp_path / "corpus"
     summary = generate(config, out, workers=2)
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert json.loads((out / "corpus.json").read_text())["augment"]["real_rir_p"] == 0.5
     recorded = [r for r in rows if r["kind"] == "recorded"]
     assert len(recorded) == 30 and all(r["label"] == "_background_" for r in recorded)
     for row in recorded:  # cut from its own split's recordings, never another's
@@ -106,3 +108,21 @@ def test_a_split_without_recordings_is_one_line_before_rendering(tmp_path: Path)
     config = CorpusConfig(keyword="hey jarvis", engines=("espeak-ng",), recordings=str(recordings))
     with pytest.raises(KwsError, match="no validation speech, music or ambience recordings"):
         plan(config)
+
+
+def test_impulse_responses_are_their_own_splits_direct_sound_first(tmp_path: Path) -> None:
+    from kws.errors import KwsError
+    from kws.wavfile import load_audio
+    from training.data.recordings import impulse_responses
+
+    write_recordings(tmp_path)
+    for split in ("train", "validation", "test"):
+        (rir,) = impulse_responses(tmp_path, split)
+        written = load_audio(tmp_path / f"{split}/rir/pkg-{split}/rir.wav").astype(np.float64)
+        peak = int(np.argmax(np.abs(written)))  # the direct sound: the loudest arrival
+        assert rir[0] == 1.0 and np.allclose(rir, written[peak:] / written[peak])
+    index = json.loads((tmp_path / "recordings.json").read_text())
+    index["recordings"] = [e for e in index["recordings"] if e["kind"] != "rir"]
+    (tmp_path / "recordings.json").write_text(json.dumps(index))
+    with pytest.raises(KwsError, match="no train impulse responses"):
+        impulse_responses(tmp_path, "train")

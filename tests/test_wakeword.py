@@ -38,11 +38,19 @@ except where a test checks it."""
         ("ship.form='sideways'", "form"),
         ("ship.calibrate_confidence=0.3", "calibrate_confidence"),
         ("extra.x=1", "extra"),
+        ("corpus.augment.reverb=1", "reverb"),
+        ("corpus.augment.real_rir_p=2", "real_rir_p"),
     ],
 )
 def test_bad_recipes_fail_before_any_work(override: str, message: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=message):
         plan("hey computer", load_recipe(DEFAULT_RECIPE, [override]), tmp_path)
+
+
+def test_the_recipe_sets_the_augmentation(tmp_path: Path) -> None:
+    overrides = ["corpus.augment.late_reverb=true", "corpus.augment.rt60_s=[0.2, 1.5]"]
+    corpus, _, _ = plan("hey computer", load_recipe(DEFAULT_RECIPE, overrides), tmp_path)
+    assert corpus.augment.late_reverb and corpus.augment.rt60_s == (0.2, 1.5)
 
 
 def test_default_recipe_plans_the_shipped_export(tmp_path: Path) -> None:

@@ -46,13 +46,20 @@ PHRASE_RECIPES = Path(__file__).parent / "configs" / "wakewords"
 
 
 def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
-    """A CorpusConfig for ``keyword`` from the recipe's ``[corpus]`` table (strict keys)."""
+    """A CorpusConfig for ``keyword`` from the recipe's ``[corpus]`` table and its
+    ``[corpus.augment]`` table (strict keys in both)."""
+    from training.data.augment import AugmentConfig
     from training.data.corpus import CorpusConfig
 
-    allowed = field_names(CorpusConfig) - {"keyword", "augment"}
-    reject_unknown_keys("[corpus]", values, allowed)
+    values = dict(values)
+    augment = values.pop("augment", {})
+    reject_unknown_keys("[corpus]", values, field_names(CorpusConfig) - {"keyword", "augment"})
+    reject_unknown_keys("[corpus.augment]", augment, field_names(AugmentConfig))
     return CorpusConfig(
         keyword=keyword,
+        augment=AugmentConfig(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()}
+        ),
         **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()},
     )
 

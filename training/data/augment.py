@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,12 @@ class AugmentConfig:
     late tail (about 0.2-0.35 s to -30 dB whatever the RT60)."""
     reverb_ray_tracing: bool = False
     """Hybrid image-source (order 3) + ray tracing instead: full tails, 50-350 ms per room."""
+    late_reverb: bool = False
+    """Continue the image-source response after :data:`LATE_START_S` with noise decaying at the
+    room's RT60 (:func:`with_late_tail`): full tails at the image-source model's cost."""
+    real_rir_p: float = 0.0
+    """Probability that a reverberated clip goes through one of the real impulse responses the
+    caller passes (``rirs`` of :func:`augment`) instead of a synthetic room."""
     noise_p: float = 0.8
     snr_db: Range = (0.0, 20.0)
     gain_p: float = 1.0
@@ -90,11 +96,27 @@ class AugmentConfig:
                 f"{self.f0_range} and {self.f0_semitones}"
             )
 
+    def settings(self) -> dict[str, Any]:
+        """The fields as a dict, less those added later while they are off (:data:`ADDED_OFF`),
+        so corpora and clip stores made before those fields existed keep their keys."""
+        values = asdict(self)
+        return {k: v for k, v in values.items() if not (k in ADDED_OFF and v == ADDED_OFF[k])}
+
     def after_speaker_step(self) -> AugmentConfig:
         """The config :func:`augment` uses on TTS clips: while the speaker step is on, speed and
         pitch are off (its tempo, F0 and formant changes cover them, and audiomentations' pitch
         shift moves formants with F0, so the two would compound); otherwise unchanged."""
         return replace(self, speed_p=0.0, pitch_p=0.0) if self.speaker_p > 0 else self
+
+
+ADDED_OFF: dict[str, Any] = {"late_reverb": False, "real_rir_p": 0.0}
+"""Fields added after corpora were first rendered, with the value that leaves clips unchanged."""
+
+LATE_START_S = 0.08
+"""Where the noise tail of :func:`with_late_tail` takes over from the image sources (after the
+direct sound): early enough that the capped image-source model is still dense there."""
+LATE_FADE_S = 0.02
+"""Cross-fade from image sources to the noise tail; its energy sets the tail's level."""
 
 
 def seed_globals(rng: np.random.Generator) -> int:
@@ -181,7 +203,27 @@ def room_impulse_response(rng: np.random.Generator, config: AugmentConfig) -> np
     room.compute_rir()
     rir = np.asarray(room.rir[0][0], dtype=np.float64)
     direct = int(np.argmax(np.abs(rir)))
-    return rir[direct:] / rir[direct]
+    rir = rir[direct:] / rir[direct]
+    return with_late_tail(rir, rt60, rng) if config.late_reverb else rir
+
+
+def with_late_tail(rir: np.ndarray, rt60: float, rng: np.random.Generator) -> np.ndarray:
+    """``rir`` (direct sound at index 0) continued from :data:`LATE_START_S` by Gaussian noise
+    whose amplitude falls 60 dB in ``rt60`` seconds, cross-faded in over :data:`LATE_FADE_S` at
+    the level of ``rir``'s energy there. A reflection-order cap leaves the image-source response
+    thin after 0.2-0.35 s whatever the RT60; real rooms ring for their whole RT60."""
+    start, fade = round(LATE_START_S * SAMPLE_RATE), round(LATE_FADE_S * SAMPLE_RATE)
+    length = start + round(rt60 * SAMPLE_RATE)
+    early = np.zeros(max(length, len(rir)))
+    early[: len(rir)] = rir
+    level = float(np.sqrt(np.mean(early[start - fade : start] ** 2)))
+    k = np.arange(length - (start - fade))
+    decay = np.exp(-3 * np.log(10) * (k - fade / 2) / (rt60 * SAMPLE_RATE))
+    tail = rng.standard_normal(len(k)) * level * decay
+    ramp = np.clip(k / fade, 0.0, 1.0)
+    out = early[:length].copy()
+    out[start - fade :] = out[start - fade :] * (1 - ramp) + tail * ramp
+    return out
 
 
 def reverberate(audio: np.ndarray, rir: np.ndarray) -> np.ndarray:
@@ -196,10 +238,12 @@ def augment(
     rng: np.random.Generator,
     config: AugmentConfig = AugmentConfig(),  # frozen: a shared default is safe
     backgrounds: Sequence[np.ndarray] = (),
+    rirs: Sequence[np.ndarray] = (),
 ) -> np.ndarray:
     """One random augmentation of ``audio`` (float32 or int16, 16 kHz) → float32 in [-1, 1].
 
-    In order, each with its probability: speed, pitch, reverberation (a fresh room per call),
+    In order, each with its probability: speed, pitch, reverberation (a fresh room per call, or
+    with ``real_rir_p`` one of the real impulse responses ``rirs``, direct sound first),
     background noise (a random excerpt of a random one of ``backgrounds`` at a random SNR; skipped
     when there are none or ``audio`` is silent), gain, time shift; finally clipped to [-1, 1].
     The output is longer or shorter than the input (speed, reverb tail): callers fit it to their
@@ -211,7 +255,11 @@ def augment(
     if rng.random() < config.pitch_p:
         x = _apply("pitch", config.pitch_semitones, x, rng)
     if rng.random() < config.reverb_p:
-        x = reverberate(x, room_impulse_response(rng, config))
+        if rirs and rng.random() < config.real_rir_p:
+            rir = np.asarray(rirs[int(rng.integers(len(rirs)))], dtype=np.float64)
+        else:
+            rir = room_impulse_response(rng, config)
+        x = reverberate(x, rir)
     if rng.random() < config.noise_p and backgrounds and power(x) > 0:
         source = backgrounds[int(rng.integers(len(backgrounds)))]
         noise = as_float32(excerpt(np.asarray(source), len(x), rng))

@@ -366,6 +366,15 @@ def background_pool(
 
 
 @functools.cache
+def split_rirs(recordings: str, split: str) -> tuple[np.ndarray, ...]:
+    """The real impulse responses of ``split`` that its clips are reverberated with (each worker
+    loads them once)."""
+    from training.data.recordings import impulse_responses
+
+    return tuple(impulse_responses(recordings, split))
+
+
+@functools.cache
 def babble_speech(seed: int, engines: tuple[str, ...]) -> tuple[np.ndarray, ...]:
     """A dozen sentences spoken by training voices, for babble noise."""
     config = CorpusConfig(keyword="unused", seed=seed, engines=engines)
@@ -437,7 +446,10 @@ def render(job: ClipJob, config: CorpusConfig) -> np.ndarray:
     if job.kind in TTS_KINDS:
         backgrounds = background_pool(config.seed, config.engines, config.recordings, job.split)
         augment_config = config.augment.after_speaker_step()
-    augmented = augment(audio, rng, augment_config, backgrounds)
+    rirs: Sequence[np.ndarray] = ()
+    if config.recordings and augment_config.real_rir_p > 0:
+        rirs = split_rirs(config.recordings, job.split)
+    augmented = augment(audio, rng, augment_config, backgrounds, rirs)
     fit: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
     fit = _fit_window if job.kind not in ("positive", "confusable") else _keep_end
     return signals.to_int16(fit(augmented, config.clip_samples, rng))
@@ -468,7 +480,7 @@ def clip_key(job: ClipJob, config: CorpusConfig) -> str:
         "clip_seconds": config.clip_seconds,
         "engines": list(config.engines),
         "recordings": recordings,
-        "augment": asdict(config.augment),
+        "augment": config.augment.settings(),
     }
     text = json.dumps([row, settings], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -71,7 +71,7 @@ def check_recordings(folder: str | None) -> None:
 
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:
-    settings = json.loads(json.dumps(asdict(config)))
+    settings = json.loads(json.dumps({**asdict(config), "augment": config.augment.settings()}))
     for key in ("pronunciation", "respelling", "eval_engines", "other_wake_words"):
         if not settings[key]:  # corpora made before these keys existed still resume
             del settings[key]

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from kws.atomic import atomic_write_bytes
 from kws.errors import AudioFileError, EmptyAudioError, KwsError
-from kws.wavfile import open_wav, to_mono_int16, write_wav
+from kws.wavfile import load_audio, open_wav, to_mono_int16, write_wav
 from training.data import debian_sounds
 from training.data.loaders.base import SPLITS, read_audio
 
@@ -391,3 +391,17 @@ def recordings(root: str | Path, split: str, kind: str) -> list[Path]:
     if kind not in KINDS:
         raise KwsError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     return [Path(root) / e.path for e in load_index(root) if e.split == split and e.kind == kind]
+
+
+def impulse_responses(root: str | Path, split: str) -> list[np.ndarray]:
+    """The room impulse responses of one split (float64, from the direct sound on, which has
+    unit amplitude, as :func:`training.data.augment.room_impulse_response` gives them); a split
+    without any is a one-line error."""
+    found = []
+    for path in recordings(root, split, "rir"):
+        rir = load_audio(path, SAMPLE_RATE).astype(np.float64)
+        peak = int(np.argmax(np.abs(rir)))
+        found.append(rir[peak:] / rir[peak])
+    if not found:
+        raise KwsError(f"{root}: no {split} impulse responses (kind rir)")
+    return found

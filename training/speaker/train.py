@@ -201,12 +201,9 @@ def _rirs(folder: str) -> list[np.ndarray]:
     """The training-split impulse responses of a recordings folder (none for '')."""
     if not folder:
         return []
-    from training.data.recordings import recordings
+    from training.data.recordings import impulse_responses
 
-    found = [load_audio(p) for p in recordings(folder, "train", "rir")]
-    if not found:
-        raise KwsError(f"{folder}: no training impulse responses (kind rir, split train)")
-    return found
+    return impulse_responses(folder, "train")
 
 
 def _augmented_features(
