@@ -23,7 +23,7 @@ def small_config() -> DemoConfig:
     """The default script, with any test recording standing in for the named ones."""
     defaults = DemoConfig()
     stretches = tuple(dataclasses.replace(s, package="", contains="") for s in defaults.stretches)
-    return DemoConfig(engine="espeak-ng", ambient="", stretches=stretches)
+    return DemoConfig(engine="espeak-ng", ambient="", room="", stretches=stretches)
 
 
 @pytest.fixture(scope="module")

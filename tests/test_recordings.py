@@ -3,6 +3,8 @@ replaced; the written layout, the index and its reading API, resuming, and one-l
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import shutil
 import subprocess
@@ -224,3 +226,29 @@ def test_raw_gsm_prompts_decode(tmp_path: Path) -> None:
     assert audio.sample_rate == 8000 and audio.channels == 1
     assert abs(audio.samples.shape[0] - 8000) < 320  # whole 20 ms GSM frames
     assert np.abs(audio.samples).max() > 0.2
+
+
+def test_gzipped_files_are_decompressed_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian gzips large files under usr/share/doc (csound-doc's example impulse response)."""
+    wav = io.BytesIO()
+    soundfile.write(wav, impulse_response(22050), 22050, format="WAV")
+    examples = "usr/share/doc/rooms/examples"
+    deb = fake_deb(
+        tmp_path,
+        "rooms",
+        "1.0-1",
+        {f"{examples}/ir.wav.gz": gzip.compress(wav.getvalue()), f"{examples}/bad.wav.gz": b"no"},
+    )
+    monkeypatch.setattr(debian_sounds, "download_deb", lambda package, version, cache: deb)
+    manifest = tmp_path / "recordings.csv"
+    manifest.write_text(HEADER + f"rooms,1.0-1,{examples}/*.wav.gz,rir,,GPL-2+,test,\n")
+    errors: list[str] = []
+    summary = recordings.build(tmp_path / "rec", manifest, tmp_path / "cache", errors.append)
+    assert errors == [
+        f"rooms: {examples}/bad.wav.gz: cannot decompress (Not a gzipped file (b'no'))"
+    ]
+    assert summary["rirs"] == {"train": 0, "validation": 0, "test": 1}
+    rir = load_audio(tmp_path / "rec/test/rir/rooms/doc_rooms_examples_ir.wav")
+    assert np.abs(rir).max() == round(0.9 * 32767) and len(rir) < 16000 * 0.6

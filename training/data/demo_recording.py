@@ -4,10 +4,11 @@ shipped wake words in a room with real background sound, and its ground truth.
 A test-split text-to-speech voice (:func:`training.data.tts.split_voices`, so no shipped model
 heard it in training) says each cue of :data:`CUES`. Each keyword is placed in the room: the
 dry voice plus the tail of a real test-split impulse response, scaled to a direct-to-reverberant
-ratio (``drr_db``) of a talker about a metre from the microphone (the only test-split response
-is a 3.5 s hall; convolving with all of it would put the talker at the back of a concert
-hall). Under everything runs a real ambience (room tone); over it come :data:`STRETCHES` of real
-recorded speech in other languages and real music, each at a keyword-to-background SNR. Only
+ratio (``drr_db``) of a talker about a metre from the microphone (the room is ``room``, by
+default CsoundQt's 3.5 s big hall; convolving with all of it would put the talker at the back of
+a concert hall). Under everything runs a real ambience (room tone); over it come
+:data:`STRETCHES` of real recorded speech in other languages and real music, each at a
+keyword-to-background SNR. Only
 recordings of the **test** split whose licence allows redistribution (:data:`REDISTRIBUTABLE`)
 are used, and each excerpt's package, version, licence and path goes in the sidecar JSON with
 what is said when. The same recordings folder, config and engines give the same samples (Kokoro
@@ -116,6 +117,8 @@ class DemoConfig:
     """RMS of each dry keyword."""
     drr_db: float = 5.0
     """Direct-to-reverberant energy ratio of the keywords in the room."""
+    room: str = "impulse_big_hall"
+    """The room: the test impulse response whose path contains this ('' = the first)."""
     ambient: str = "distant_cars"
     """Room tone: the test ambience whose path contains this ('' = the first)."""
     ambient_snr_db: float = 30.0
@@ -248,7 +251,7 @@ def render(config: DemoConfig, recordings: Path) -> tuple[np.ndarray, dict[str, 
     rng = np.random.default_rng(config.seed)
     total = round(config.seconds * SAMPLE_RATE)
     keyword_rms = 10 ** (config.keyword_dbfs / 20)
-    rir_entry = sources.of("rir")[0]
+    rir_entry = sources.of("rir", contains=config.room)[0]
     rir = sources.load(rir_entry).astype(np.float64)
     voice = pick_voice(config)
     prosody = Prosody(config.rate_wpm, 50, 100, 0)

@@ -9,7 +9,8 @@ ambient, rir), the language of speech, the licence and the split. Whole packages
 sit in one split, so validation and test recordings are never heard in training. Packages are
 fetched and cut down with the machinery of :mod:`training.data.debian_sounds` (``apt-get
 download`` into a cache, only the listed files extracted); each file is decoded, downmixed and
-resampled to 16 kHz int16 and written to ``DIR/<split>/<kind>/<package>/<flattened path>.wav``,
+resampled to 16 kHz int16 and written to ``DIR/<split>/<kind>/<package>/<flattened path>.wav``
+(a gzipped file, as Debian ships large files under ``usr/share/doc``, is decompressed first),
 files longer than :data:`MAX_PIECE_SECONDS` in equal pieces (``…-part2of3.wav``). Impulse
 responses keep their first channel, are trimmed to the direct sound and the decay down to
 :data:`RIR_FLOOR_DB`, and peak-normalized. ``DIR/recordings.json`` indexes every written file with
@@ -20,11 +21,14 @@ reported line and is left out.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import math
 import re
+import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,9 +154,10 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 def flat_name(path_in_package: str) -> str:
     """The file name a package path is written under: ``usr/share/`` dropped, folders joined
-    with ``_``, spaces made ``-``, the suffix kept unless it is ``.wav``."""
+    with ``_``, spaces made ``-``, a ``.gz`` suffix dropped, the suffix kept unless it is
+    ``.wav``."""
     flat = path_in_package.removeprefix("usr/share/").replace("/", "_")
-    flat = re.sub(r"\s+", "-", flat)
+    flat = re.sub(r"\s+", "-", flat).removesuffix(".gz")
     return flat.removesuffix(".wav").removesuffix(".WAV")
 
 
@@ -195,8 +200,19 @@ def trim_rir(rir: np.ndarray) -> np.ndarray:
     return np.rint(scaled).astype(np.int16)
 
 
+def gunzip(path: Path) -> Path:
+    """``NAME.gz`` decompressed beside it as ``NAME``; a broken one is an AudioFileError."""
+    plain = path.with_suffix("")
+    try:
+        with gzip.open(path) as packed, plain.open("wb") as out:
+            shutil.copyfileobj(packed, out)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise AudioFileError(f"{path}: cannot decompress ({exc})") from None
+    return plain
+
+
 def _decode(path: Path, kind: str) -> np.ndarray:
-    audio = read_audio(path)
+    audio = read_audio(gunzip(path) if path.suffix == ".gz" else path)
     if kind == "rir":
         first = dataclasses.replace(audio, samples=audio.samples[:, :1], channels=1)
         return trim_rir(to_mono_int16(first, SAMPLE_RATE).astype(np.float64) / 32768)
