@@ -121,6 +121,11 @@ def test_impulse_responses_are_their_own_splits_direct_sound_first(tmp_path: Pat
         written = load_audio(tmp_path / f"{split}/rir/pkg-{split}/rir.wav").astype(np.float64)
         peak = int(np.argmax(np.abs(written)))  # the direct sound: the loudest arrival
         assert rir[0] == 1.0 and np.allclose(rir, written[peak:] / written[peak])
+    silent = tmp_path / "test/rir/pkg-test/rir.wav"
+    write_wav(silent, np.zeros(800, np.int16), RATE)
+    with pytest.raises(KwsError, match="a silent impulse response") as caught:
+        impulse_responses(tmp_path, "test")
+    assert str(silent) in str(caught.value)
     index = json.loads((tmp_path / "recordings.json").read_text())
     index["recordings"] = [e for e in index["recordings"] if e["kind"] != "rir"]
     (tmp_path / "recordings.json").write_text(json.dumps(index))

@@ -40,6 +40,7 @@ except where a test checks it."""
         ("extra.x=1", "extra"),
         ("corpus.augment.reverb=1", "reverb"),
         ("corpus.augment.real_rir_p=2", "real_rir_p"),
+        ("corpus.augment=1", "must be a table"),
     ],
 )
 def test_bad_recipes_fail_before_any_work(override: str, message: str, tmp_path: Path) -> None:

@@ -53,15 +53,18 @@ def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
 
     values = dict(values)
     augment = values.pop("augment", {})
+    if not isinstance(augment, dict):
+        raise ValueError(f"[corpus.augment] must be a table of AugmentConfig keys, got {augment!r}")
     reject_unknown_keys("[corpus]", values, field_names(CorpusConfig) - {"keyword", "augment"})
     reject_unknown_keys("[corpus.augment]", augment, field_names(AugmentConfig))
     return CorpusConfig(
-        keyword=keyword,
-        augment=AugmentConfig(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()}
-        ),
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()},
+        keyword=keyword, augment=AugmentConfig(**_tuples(augment)), **_tuples(values)
     )
+
+
+def _tuples(values: dict[str, Any]) -> dict[str, Any]:
+    """TOML arrays as the tuples the frozen configs hold."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
 def recipe_for(phrase: str) -> Path:

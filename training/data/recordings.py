@@ -417,6 +417,8 @@ def impulse_responses(root: str | Path, split: str) -> list[np.ndarray]:
     for path in recordings(root, split, "rir"):
         rir = load_audio(path, SAMPLE_RATE).astype(np.float64)
         peak = int(np.argmax(np.abs(rir)))
+        if rir[peak] == 0:
+            raise KwsError(f"{path}: a silent impulse response")
         found.append(rir[peak:] / rir[peak])
     if not found:
         raise KwsError(f"{root}: no {split} impulse responses (kind rir)")
