@@ -27,7 +27,15 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks import compare, report
-from benchmarks.streams import APART_KINDS, CONDITIONS, EvalStream, for_label, load_streams
+from benchmarks.streams import (
+    APART_KINDS,
+    BREAKDOWN_TARGET,
+    TARGETS_FA_PER_HOUR,
+    EvalStream,
+    breakdown,
+    for_label,
+    load_streams,
+)
 from kws.audio import WavSource
 from kws.errors import KwsError
 from kws.evaluation import (
@@ -46,9 +54,6 @@ from kws.model import Model, load_model
 from kws.paths import portable_path
 from kws.pipeline import Pipeline, PipelineConfig
 from kws.tflite_file import read_metadata, read_model_bytes, write_model
-
-TARGETS_FA_PER_HOUR = (0.5, 1.0)
-BREAKDOWN_TARGET = 1.0
 
 Timelines = dict[tuple[int, str], list[Timeline]]
 """(model index, label) -> one smoothed Timeline per stream, in stream order."""
@@ -88,40 +93,6 @@ def score_streams(
 
 def _point(p: OperatingPoint | None) -> dict[str, Any] | None:
     return None if p is None else dataclasses.asdict(p)
-
-
-def breakdown(
-    timelines: Sequence[Timeline],
-    streams: Sequence[EvalStream],
-    threshold: float,
-    refractory_s: float,
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """FRR at ``threshold`` per value of each condition (SNR, background, engine, room, voice):
-    the positive streams with only that value's keywords kept, through :func:`operating_point`."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    positive = [(t, s) for t, s in zip(timelines, streams, strict=True) if s.positives]
-    for condition in CONDITIONS:
-        values = {getattr(p, condition) for _, s in positive for p in s.positives}
-        cells = {}
-        for value in sorted(values, key=lambda v: (v is None, v if v is not None else 0)):
-            subset = []
-            for timeline, stream in positive:
-                spans = tuple(
-                    (p.onset_s, p.offset_s)
-                    for p in stream.positives
-                    if getattr(p, condition) == value
-                )
-                if spans:
-                    subset.append(dataclasses.replace(timeline, positives=spans))
-            point = operating_point(subset, threshold, refractory_s)
-            key = "unknown" if value is None else f"{value:g}" if condition == "snr_db" else value
-            cells[str(key)] = {
-                "frr": point.frr,
-                "misses": point.misses,
-                "positives": sum(len(t.positives) for t in subset),
-            }
-        out[condition] = cells
-    return out
 
 
 def confusions(

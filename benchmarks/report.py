@@ -108,7 +108,47 @@ def _peers_markdown(results: dict[str, Any]) -> list[str]:
         "",
         *_table(comparison_header(results), comparison_rows(results)),
         *_peer_notes(results),
+        *_conditions_side_by_side(results),
     ]
+
+
+SIDE_BY_SIDE_CONDITIONS = tuple(c for c in CONDITIONS if c != "voice")
+"""Conditions the peers table repeats per engine (per voice is too long to read across)."""
+
+
+def _conditions_side_by_side(results: dict[str, Any]) -> list[str]:
+    """FRR per condition for our models and each peer, each at its own 1 FA/h threshold, one
+    table per condition: where each engine misses (babble, a room, a TTS engine)."""
+    columns = [
+        (f"{Path(e['model']).name} ({e['label']})", e["breakdown"])
+        for e in results["models"]
+        if e["breakdown"].get("threshold") is not None
+    ] + [(p["name"], p["breakdown"]) for p in results.get("peers", []) if "breakdown" in p]
+    if len(columns) < 2:
+        return []
+    lines = [
+        "",
+        "### FRR by condition, side by side",
+        "",
+        "Each at its own threshold for 1 FA/h on these streams (misses / positives in brackets).",
+    ]
+    for condition in SIDE_BY_SIDE_CONDITIONS:
+        values = list(dict.fromkeys(v for _, cells in columns for v in cells.get(condition, {})))
+        if not values:
+            continue
+        rows = []
+        for value in values:
+            row = [value]
+            for _, cells in columns:
+                cell = cells.get(condition, {}).get(value)
+                row.append(
+                    "—"
+                    if cell is None
+                    else f"{_pct(cell['frr'])} ({cell['misses']}/{cell['positives']})"
+                )
+            rows.append(row)
+        lines += ["", *_table([condition, *(name for name, _ in columns)], rows)]
+    return lines
 
 
 def _peer_notes(results: dict[str, Any]) -> list[str]:

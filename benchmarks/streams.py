@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from kws.audio import SAMPLE_RATE
-from kws.evaluation import Timeline
+from kws.evaluation import Timeline, operating_point
 from kws.wavfile import load_audio, write_wav
 
 POSITIVE_SCHEMA = "kws.eval.positive_streams"  # training.data.streams.POSITIVE_SCHEMA
@@ -36,6 +36,11 @@ SNR_BIN_DB = 5.0
 """Measured SNRs of embedded clips are reported rounded to this step, so they group."""
 EDGE_FADE_S = 0.01
 
+
+TARGETS_FA_PER_HOUR = (0.5, 1.0)
+"""False accepts per hour at which every report gives FRR (ours and the peers')."""
+BREAKDOWN_TARGET = 1.0
+"""FRR per condition is counted at each model's (and peer's) own threshold for this FA/hr."""
 
 EVAL_ROLES = ("validation", "test")
 """A corpus's evaluation sets: validation streams pick thresholds and models, test streams give
@@ -55,8 +60,9 @@ APART_KINDS = ("confusable",)
 phrases that sound like the keyword ("hey travis", "jarvis") fill about a tenth of the
 evaluation negatives, said back to back as no home says them; per hour they would set every
 threshold, ours and the peers'. Their firings are reported beside the hours instead."""
-CONDITIONS = ("snr_db", "background", "engine", "room", "voice")
-"""Fields of :class:`Positive` that FRR is broken down by in the reports."""
+CONDITIONS = ("snr_db", "background", "snr_db+background", "engine", "room", "voice")
+"""Fields of :class:`Positive` that FRR is broken down by in the reports; ``a+b`` crosses two
+fields (SNR by background gives "5 dB babble", a target of its own)."""
 
 
 @dataclass(frozen=True)
@@ -366,3 +372,50 @@ def for_label(
         lines.append(timeline)
         kept.append(stream)
     return lines, kept
+
+
+def _condition_value(positive: Positive, condition: str) -> tuple[Any, ...]:
+    return tuple(getattr(positive, name) for name in condition.split("+"))
+
+
+def _condition_key(condition: str, value: tuple[Any, ...]) -> str:
+    """'5' for an SNR, 'babble' for a background, '5 / babble' for the two crossed."""
+    names = condition.split("+")
+    return " / ".join(
+        "unknown" if v is None else f"{v:g}" if name == "snr_db" else str(v)
+        for name, v in zip(names, value, strict=True)
+    )
+
+
+def breakdown(
+    timelines: Sequence[Timeline],
+    streams: Sequence[EvalStream],
+    threshold: float,
+    refractory_s: float,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """FRR at ``threshold`` per value of each of :data:`CONDITIONS`: the positive streams with
+    only that value's keywords kept, through :func:`kws.evaluation.operating_point`. One
+    routine for our models and the peers, so their cells are counted alike."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    positive = [(t, s) for t, s in zip(timelines, streams, strict=True) if s.positives]
+    for condition in CONDITIONS:
+        values = {_condition_value(p, condition) for _, s in positive for p in s.positives}
+        cells = {}
+        for value in sorted(values, key=lambda v: tuple((x is None, x or 0) for x in v)):
+            subset = []
+            for timeline, stream in positive:
+                spans = tuple(
+                    (p.onset_s, p.offset_s)
+                    for p in stream.positives
+                    if _condition_value(p, condition) == value
+                )
+                if spans:
+                    subset.append(dataclasses.replace(timeline, positives=spans))
+            point = operating_point(subset, threshold, refractory_s)
+            cells[_condition_key(condition, value)] = {
+                "frr": point.frr,
+                "misses": point.misses,
+                "positives": sum(len(t.positives) for t in subset),
+            }
+        out[condition] = cells
+    return out

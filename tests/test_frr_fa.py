@@ -91,6 +91,11 @@ def test_manifests_two_models_one_pass(
         assert {k: v["positives"] for k, v in cells["snr_db"].items()} == {"5": 8, "20": 8}
         assert set(cells["background"]) == {"pink", "white"}
         assert set(cells["voice"]) == {"high", "low"}
+        for snr, cell in cells["snr_db"].items():  # SNR by background adds up to SNR alone
+            parts = [v for k, v in cells["snr_db+background"].items() if k.startswith(f"{snr} / ")]
+            assert {k.split(" / ")[1] for k in cells["snr_db+background"]} <= {"pink", "white"}
+            assert sum(v["positives"] for v in parts) == cell["positives"]
+            assert sum(v["misses"] for v in parts) == cell["misses"]
     assert (out / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (out / "results.md").read_text()
     assert "| model | label | FRR@0.5 FA/h |" in markdown
@@ -312,6 +317,14 @@ def test_peers_on_the_same_streams(
     assert "## Peers" in markdown and "pass total of 2 models" in markdown
     assert "| window.tflite | chirp | microwakeword:hey_jarvis |" in markdown
     assert "microwakeword:hey_jarvis" in done.stdout and "peer/ours" in done.stdout
+    cells = peer["breakdown"]  # where the peer misses, at its own 1 FA/h threshold
+    assert cells["threshold"] == peer["frr_at"]["1"]["threshold"]
+    assert sum(c["positives"] for c in cells["snr_db+background"].values()) == 16
+    misses = round(peer["frr_at"]["1"]["frr"] * 16)
+    assert sum(c["misses"] for c in cells["background"].values()) == misses
+    assert "### FRR by condition, side by side" in markdown
+    header = "| background | window.tflite (chirp) | streaming.tflite (chirp) | "
+    assert header + "microwakeword:hey_jarvis |" in markdown
 
     for peers, message in (
         (["nope:hey_jarvis"], "no peer engine 'nope'"),
@@ -389,3 +402,30 @@ def test_another_devices_wake_word_is_reported_apart_from_the_fa_per_hour() -> N
     entry = {"negative_hours": 40 / 3600, "apart_minutes": 0.0}
     results = summarize(Path("p"), Path("n"), 0, streams[:1], streams[1:], [entry])
     assert results["num_positives"] == 1  # the keyword's own, not the other wake word
+
+
+def test_breakdown_crosses_snr_with_background_and_counts_each_cell_alike() -> None:
+    from benchmarks.streams import EvalStream, Positive, breakdown
+    from kws.evaluation import Timeline
+
+    times = np.arange(0.0, 40.0, 0.1)
+    scores = np.zeros_like(times)
+    for onset in (2.0, 12.0, 22.0):  # fires on three of the four keywords, not on the one at 32 s
+        scores[(times >= onset + 0.5) & (times < onset + 0.8)] = 0.9
+    said = (
+        Positive(2.0, 2.5, snr_db=5.0, background="babble"),
+        Positive(12.0, 12.5, snr_db=5.0, background="music"),
+        Positive(22.0, 22.5, snr_db=20.0, background="babble"),
+        Positive(32.0, 32.5, snr_db=5.0, background="babble"),
+    )
+    stream = EvalStream(Path("p.wav"), said)
+    line = Timeline(times, scores, 40.0, tuple((p.onset_s, p.offset_s) for p in said))
+    cells = breakdown([line], [stream], threshold=0.5, refractory_s=1.0)
+    crossed = {k: (v["misses"], v["positives"]) for k, v in cells["snr_db+background"].items()}
+    assert crossed == {"5 / babble": (1, 2), "5 / music": (0, 1), "20 / babble": (0, 1)}
+    assert cells["snr_db+background"]["5 / babble"]["frr"] == 0.5
+    assert {k: (v["misses"], v["positives"]) for k, v in cells["snr_db"].items()} == {
+        "5": (1, 3),
+        "20": (0, 1),
+    }
+    assert cells["background"]["babble"]["misses"] == 1

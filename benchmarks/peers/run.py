@@ -22,11 +22,15 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.peers import SAMPLE_RATE, PeerEngine
-from benchmarks.streams import EvalStream, for_label
+from benchmarks.streams import (
+    BREAKDOWN_TARGET,
+    TARGETS_FA_PER_HOUR,
+    EvalStream,
+    breakdown,
+    for_label,
+)
 from kws.evaluation import Timeline, det_curve, frr_at, negative_seconds, smooth
 from kws.wavfile import load_audio
-
-TARGETS_FA_PER_HOUR = (0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class PeerRun:
     user_cpu_s: float | None = None
     """CPU seconds of the part a user runs, when the adapter runs more to get scores (Porcupine:
     one detector of its sensitivity grid); None when ``cpu_s`` is already that."""
+    streams: tuple[EvalStream, ...] = ()
+    """The streams behind ``timelines`` as scored for the engine's wake word (its positives
+    only), for the per-condition breakdown."""
 
     @property
     def cpu_s_per_audio_hour(self) -> float:
@@ -87,8 +94,8 @@ def score_peer(
     user = None if user_engine is None else user_cpu_s
     # Occurrences labelled as another keyword (another wake word said in the streams) are false
     # accepts for the peer as for our models, never positives it missed.
-    timelines, _ = for_label(timelines, streams, engine.name.partition(":")[2])
-    return PeerRun(engine.name, timelines, cpu_s, audio_s, user)
+    timelines, kept = for_label(timelines, streams, engine.name.partition(":")[2])
+    return PeerRun(engine.name, timelines, cpu_s, audio_s, user, tuple(kept))
 
 
 def peer_entry(
@@ -117,6 +124,13 @@ def peer_entry(
         "cpu_s_per_audio_hour": run.cpu_s_per_audio_hour,
         "det": [dataclasses.asdict(p) for p in points],
     }
+    chosen = at.get(f"{BREAKDOWN_TARGET:g}")
+    if chosen is not None and run.streams:
+        entry["breakdown"] = {
+            "threshold": chosen.threshold,
+            "target_fa_per_hour": BREAKDOWN_TARGET,
+            **breakdown(run.timelines, run.streams, chosen.threshold, engine.refractory_s),
+        }
     note = getattr(engine, "note", "")
     if note:
         entry["note"] = note
