@@ -147,6 +147,9 @@ def test_recipes_for_a_phrase_and_extends(tmp_path: Path) -> None:
     assert mycroft.name == "hey_mycroft.toml"
     corpus, train, _ = plan("hey mycroft", load_recipe(mycroft, []), tmp_path)
     assert corpus.pronunciation == MYCROFT and corpus.respelling == "hey my croft"
+    # the shipped hey_mycroft was made with the default recipe's clips and rooms that ring
+    assert train.examples == "clips" and corpus.augment.late_reverb
+    assert corpus.augment.rt60_s == (0.15, 1.5) and corpus.augment.real_rir_p == 0.2
     # each shipped wake word's recipe names the other three, "hey mycroft" said right
     shipped = ("alexa", "hey jarvis", "okay nabu", "hey mycroft")
     for phrase in shipped:
