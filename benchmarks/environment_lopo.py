@@ -5,11 +5,17 @@ record (a class only one package has can never be right when that package is hel
     python -m training.environment training/configs/environment_debian.toml \\
         --set root=\\"SHARED\\" --out RUNS/vgg --no-final            # one run per model
     python -m benchmarks.environment_lopo report CORPUS RUNS/vgg RUNS/crnn ... --out RESULTS
+    python -m benchmarks.environment_lopo unseen SHARED --model M.tflite --package P --out RESULTS
 
 ``prepare`` writes SHARED/meta/esc50.csv with only the rows of shared classes and links
 SHARED/audio to CORPUS/audio. ``report`` reads each run's ``cv.json`` and writes
 RESULTS/lopo.{md,json}: mean and pooled accuracy per run, then per held-out package and per
-class for each run (folds are named by their package from CORPUS/meta/esc50.csv).
+class for each run (folds are named by their package from CORPUS/meta/esc50.csv). ``unseen``
+scores a trained model (a shipped file) on the clips of packages it never heard, as its
+cross-validation scores a held-out fold (each clip's label: the mean of its window scores,
+top label), so a model made before packages were added can be set beside the folds that held
+them out: RESULTS/unseen.{md,json}, per package and per class, with the accuracy over the
+clips of classes the model knows beside the accuracy over all of them.
 """
 
 from __future__ import annotations
@@ -125,6 +131,75 @@ def report(corpus: Path, runs: list[Path], out: Path) -> dict[str, Any]:
     return result
 
 
+def unseen(corpus: Path, model: Path, packages: list[str], out: Path) -> dict[str, Any]:
+    """Accuracy of ``model`` on the clips of ``packages`` in ``corpus`` (see the module doc)."""
+    from benchmarks.environment_unknown import window_scores
+    from kws.tflite_file import read_metadata
+    from kws.wavfile import load_audio
+
+    labels = list(read_metadata(model).labels)
+    rows = read_rows(corpus)
+    missing = sorted(set(packages) - {r["package"] for r in rows})
+    if missing:
+        raise KwsError(f"{corpus / META}: no clips of {', '.join(missing)}")
+    per_package: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_class: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in (r for r in rows if r["package"] in packages):
+        path = corpus / "audio" / row["filename"]
+        try:
+            audio = load_audio(path)
+        except (OSError, ValueError) as exc:
+            raise KwsError(f"{path}: cannot read the clip ({exc})") from None
+        said = labels[int(window_scores(model, audio).mean(axis=0).argmax())]
+        right = int(said == row["category"])
+        known = int(row["category"] in labels)
+        for cell in (per_package[row["package"]], per_class[row["category"]]):
+            cell["clips"] += 1
+            cell["right"] += right
+            cell["known_clips"] += known
+    result = {
+        "model": str(model),
+        "labels": labels,
+        "per_package": {p: dict(c) for p, c in sorted(per_package.items())},
+        "per_class": {c: dict(v) for c, v in sorted(per_class.items())},
+    }
+    clips = sum(c["clips"] for c in per_package.values())
+    right = sum(c["right"] for c in per_package.values())
+    known = sum(c["known_clips"] for c in per_package.values())
+    result["pooled_accuracy"] = right / clips
+    result["pooled_accuracy_known_classes"] = right / known if known else None
+
+    def pct(a: int, b: int) -> str:
+        return f"{a / b:.2f}" if b else "-"
+
+    lines = [
+        f"# {model.name} on packages it never heard",
+        "",
+        f"{clips} clips of {len(packages)} packages; the model knows {len(labels)} labels, and "
+        f"{known} of the clips are of one of them. Pooled accuracy {right / clips:.3f} over all "
+        f"clips, {pct(right, known)} over those of classes it knows.",
+        "",
+        "| package | clips | accuracy | clips of known classes | accuracy on them |",
+        "|---|---|---|---|---|",
+    ]
+    for name, c in result["per_package"].items():
+        lines.append(
+            f"| {name} | {c['clips']} | {pct(c['right'], c['clips'])} | {c['known_clips']} | "
+            f"{pct(c['right'], c['known_clips'])} |"
+        )
+    lines += ["", "| class | clips | recall | known to the model |", "|---|---|---|---|"]
+    for name, c in result["per_class"].items():
+        lines.append(
+            f"| {name} | {c['clips']} | {pct(c['right'], c['clips'])} | "
+            f"{'yes' if c['known_clips'] else 'no'} |"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "unseen.json", json.dumps(result, indent=1).encode())
+    atomic_write_bytes(out / "unseen.md", ("\n".join(lines) + "\n").encode())
+    print("\n".join(lines))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.environment_lopo")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,10 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("corpus", type=Path)
     r.add_argument("runs", type=Path, nargs="+")
     r.add_argument("--out", type=Path, required=True)
+    u = sub.add_parser("unseen", help="a trained model on packages it never heard")
+    u.add_argument("corpus", type=Path)
+    u.add_argument("--model", type=Path, required=True)
+    u.add_argument("--package", action="append", required=True)
+    u.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
         if args.command == "prepare":
             print(f"{prepare(args.corpus, args.out)} clips of shared classes in {args.out}")
+        elif args.command == "unseen":
+            unseen(args.corpus, args.model, args.package, args.out)
         else:
             report(args.corpus, args.runs, args.out)
     except KwsError as exc:

@@ -65,8 +65,10 @@ def silence(rng: np.random.Generator) -> list[np.ndarray]:
     return [np.zeros(n, dtype=np.int16), noise]
 
 
-def smoothed_top(model: Path, audio: np.ndarray) -> np.ndarray:
-    """Smoothed top score after each model call over ``audio``, as the runtime computes it."""
+def window_scores(model: Path, audio: np.ndarray) -> np.ndarray:
+    """The model's scores (calls x labels) for each window of ``audio`` the runtime would
+    classify: one every ``stride_frames`` frames (a recording shorter than one window is
+    zero-padded to it)."""
     from training.environment.run import tflite_predict
 
     metadata = read_metadata(model)
@@ -76,7 +78,14 @@ def smoothed_top(model: Path, audio: np.ndarray) -> np.ndarray:
         frames = np.concatenate([frames, np.zeros((window - len(frames), frames.shape[1]))])
     starts = range(0, len(frames) - window + 1, stride)
     crops = np.stack([frames[s : s + window] for s in starts]).astype(np.float32)
-    scores = tflite_predict(read_model_bytes(model))(crops)
+    return np.asarray(tflite_predict(read_model_bytes(model))(crops))
+
+
+def smoothed_top(model: Path, audio: np.ndarray) -> np.ndarray:
+    """Smoothed top score after each model call over ``audio``, as the runtime computes it."""
+    metadata = read_metadata(model)
+    scores = window_scores(model, audio)
+    stride = metadata.stride_frames
     calls = max(1, round(metadata.smoothing_s / (stride * metadata.features.winstep)))
     kernel = np.ones(calls) / calls
     smooth = np.stack(
