@@ -150,6 +150,9 @@ def test_recipes_for_a_phrase_and_extends(tmp_path: Path) -> None:
     # the shipped hey_mycroft was made with the default recipe's clips and rooms that ring
     assert train.examples == "clips" and corpus.augment.late_reverb
     assert corpus.augment.rt60_s == (0.15, 1.5) and corpus.augment.real_rir_p == 0.2
+    # and the shipped okay_nabu with the same rooms and the training seed chosen on validation
+    nabu, nabu_train, _ = plan("okay nabu", load_recipe(recipe_for("okay nabu"), []), tmp_path)
+    assert nabu_train.seed == 1 and nabu.augment.late_reverb and train.seed == 0
     # each shipped wake word's recipe names the other three, "hey mycroft" said right
     shipped = ("alexa", "hey jarvis", "okay nabu", "hey mycroft")
     for phrase in shipped:
