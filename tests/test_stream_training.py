@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.core.mining import peaks
+from training.core.mining import mined_label, peaks
 from training.core.sequences import SequenceConfig, make_sequences, step_labels
 
 HOP_S = 0.01
@@ -89,6 +89,15 @@ def test_mined_peaks_are_apart_and_highest_first(scores: list[float], spacing: i
     assert list(values[found]) == sorted(values[found], reverse=True)
     if len(values) and values.max() >= 0.3:
         assert values[found[0]] == values.max()
+
+
+def test_mined_windows_train_as_other_words_in_a_command_model() -> None:
+    # Mined real speech is "something else said": a command model must not learn it as
+    # _silence_, which its label order puts first.
+    commands = ["_silence_", "_unknown_", "yes", "no"]
+    assert commands[mined_label(commands)] == "_unknown_"
+    wake_word = ["_background_", "hey_jarvis"]
+    assert wake_word[mined_label(wake_word)] == "_background_"
 
 
 @pytest.mark.parametrize(("stride", "window"), [(3, 144), (4, 144), (6, 400), (8, 144)])

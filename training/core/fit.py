@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from kws.metadata import smoothing_calls
-from training.core.mining import MiningConfig, mine, mining_sources
+from training.core.mining import MiningConfig, mine, mined_label, mining_sources
 from training.core.sequences import SequenceConfig, make_sequences
 from training.core.stream_scores import ChunkPlan, frr_at_targets, load_eval_streams
 from training.core.weight_average import WeightAverage
@@ -220,7 +220,7 @@ def fit(
     best = _Best()
     rounds: list[dict[str, Any]] = []
     x_train, y_train = x["train"], y["train"]
-    background = 0
+    background = mined_label(labels)
     epoch_total = 0
     for round_index in range(1 + settings.mining.rounds):
         mined_stats: dict[str, Any] = {}

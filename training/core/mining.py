@@ -22,6 +22,7 @@ from kws.errors import KwsError
 from kws.evaluation import smooth
 from kws.features import FeatureConfig
 from training.core.stream_scores import ChunkPlan, file_features, step_scores
+from training.data.loaders.speech_commands import UNKNOWN
 
 MINED_KINDS = ("speech", "music", "ambient")
 
@@ -60,6 +61,13 @@ def mining_sources(corpus: Path) -> list[Path]:
             "(its corpus.json names no recordings folder)"
         )
     return [p for kind in MINED_KINDS for p in recordings(folder, "train", kind)]
+
+
+def mined_label(labels: Sequence[str]) -> int:
+    """The label index mined windows train as: ``_unknown_`` where the model has one (a
+    command model: mined speech is other words, not ``_silence_``), else the background
+    label, which comes first in a wake-word model's labels."""
+    return labels.index(UNKNOWN) if UNKNOWN in labels else 0
 
 
 def peaks(scores: np.ndarray, min_score: float, spacing: int) -> np.ndarray:
