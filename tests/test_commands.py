@@ -153,6 +153,16 @@ def test_recipe_trains_calibrates_and_writes_the_card(corpus: Path, tmp_path: Pa
     assert "commands.tflite" in card and "| `stop` |" in card and "never fires" in card
     assert "| build | passed" in card and summary["build"]["failed"] is False
     assert "| test accuracy per engine | espeak-ng" in card
+    assert "| calibration | each command's threshold for 1 FA/h on the validation" in card
+
+    # [ship] calibrate_confidence reaches the calibration (training is reused): seconds of
+    # validation negatives cannot bound any command's FA/h at 95 %, so none gets a threshold.
+    assert any(e["calibrated"] for e in summary["evaluation"].values())
+    margin = [f"--set={a}" for a in [*TINY_CORPUS, *TINY_TRAIN, "ship.calibrate_confidence=0.95"]]
+    assert main(argv + margin) == 0
+    summary = json.loads((out / "results/commands.json").read_text())
+    assert not any(e["calibrated"] for e in summary["evaluation"].values())
+    assert "95% upper bound of FA/h" in (out / "commands.md").read_text()
 
 
 # --- any list of commands ------------------------------------------------------------------

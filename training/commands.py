@@ -156,6 +156,19 @@ def _by_engine_row(metrics: dict[str, Any]) -> list[str]:
     return [f"| test accuracy per engine | {cells}; `_silence_` windows have no engine |"]
 
 
+def calibration_cell(ship: ShipOptions) -> str:
+    """How the shipped thresholds were set on the validation streams: at the target FA/h, or
+    with a margin (the target bounds the FA/h's one-sided Poisson upper limit)."""
+    target = f"{ship.calibrate_fa_per_hour:g} FA/h on the validation streams"
+    if not ship.calibrate_confidence:
+        return f"each command's threshold for {target}"
+    return (
+        f"each command's threshold whose {ship.calibrate_confidence:.0%} upper bound of FA/h "
+        f"(exact Poisson over the validation hours) is at most {target}: a margin for "
+        "negatives and voices validation has not heard"
+    )
+
+
 def model_card(
     model_path: Path,
     train: TrainConfig,
@@ -166,6 +179,7 @@ def model_card(
     cpu_s: float,
     command: str,
     problems: Sequence[str] = (),
+    ship: ShipOptions | None = None,
 ) -> str:
     from kws.model import load_model
 
@@ -241,6 +255,7 @@ def model_card(
             f"({'/'.join(f'{x:g}' for x in snrs_db)} dB SNR), {first['negative_hours']:.2f} h "
             "of command-free negatives |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
+            f"| calibration | {calibration_cell(ship or ShipOptions())} |",
             f"| build | {build_cell(problems)} |",
             "",
             "| label | test accuracy | FRR at 0.5 FA/h @ threshold | FRR at 1 FA/h @ threshold "
@@ -316,7 +331,7 @@ def run(
     final = copy_shipped_export(run_dir, metrics, ship, out / f"{train.name}.tflite")
     print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
     evaluation, results = calibrate_labels(
-        final, data_dir, ship.calibrate_fa_per_hour, out / "eval"
+        final, data_dir, ship.calibrate_fa_per_hour, out / "eval", ship.calibrate_confidence
     )
     results_dir = out / "results"
     write_report(results, results_dir)
@@ -325,8 +340,9 @@ def run(
     cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
     problems = build_problems(evaluation, ship.max_test_fa_per_hour)
     card = model_card(
-        final, train, metrics, evaluation, summary, corpus.eval_snrs_db, cpu_s, command, problems
-    )
+        final, train, metrics, evaluation, summary, corpus.eval_snrs_db, cpu_s, command, problems,
+        ship,
+    )  # fmt: skip
     (out / f"{train.name}.md").write_text(card)
     write_json(
         results_dir / f"{train.name}.json",
