@@ -1,0 +1,179 @@
+"""``python -m benchmarks.commands_variants``: command models made by ``python -m
+training.commands`` on one corpus, side by side.
+
+    python -m benchmarks.commands_variants data/commands/model_base data/commands/model_s4 \\
+        --out benchmarks/results/commands/variants
+
+Each folder is a ``training.commands --out`` folder (``results/commands.json`` and
+``run/history.json``). The table gives what chooses a model (the mean over commands of the
+validation-stream FRR at 1 FA/h at the kept epoch) beside what is reported (test accuracy, by
+engine, and the mean and worst test FRR at 1 FA/h), the build verdict, size and CPU cost;
+``validation.png`` draws the choice figure per epoch. A trained run not yet calibrated (no
+``results/commands.json``) is listed from its history alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from kws.atomic import atomic_write_bytes
+from kws.errors import KwsError
+from kws.paths import portable_path
+
+TARGET = "1"
+"""The FA/h whose FRR the table and the plot give (a key of ``val_frr`` and ``at``)."""
+
+
+def mean_validation_frr(row: dict[str, Any]) -> float:
+    """Mean over commands of one history row's validation FRR at :data:`TARGET` FA/h."""
+    return statistics.mean(figures[TARGET] for figures in row["val_frr"].values())
+
+
+def read_variant(folder: Path) -> dict[str, Any]:
+    """What one training.commands folder holds: its history and, when finished, its results."""
+    history_path = folder / "run" / "history.json"
+    if not history_path.is_file():
+        raise KwsError(f"{folder}: no run/history.json (not a python -m training.commands --out)")
+    history = [h for h in json.loads(history_path.read_text()) if h.get("val_frr")]
+    results_path = folder / "results" / "commands.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else None
+    metrics_path = folder / "run" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    best = metrics.get("selection", {}).get("best_epoch")
+    return {"name": folder.name, "folder": portable_path(folder), "history": history,
+            "results": results, "best_epoch": best}  # fmt: skip
+
+
+def _kept(variant: dict[str, Any]) -> tuple[int | None, float | None]:
+    """The kept epoch and its validation figure (the lowest, for a run still training)."""
+    history = variant["history"]
+    if not history:
+        return None, None
+    best = variant["best_epoch"]
+    if best:
+        row = next((h for h in history if h["epoch"] == best), None)
+        if row is not None:
+            return best, mean_validation_frr(row)
+    row = min(history, key=mean_validation_frr)
+    return row["epoch"], mean_validation_frr(row)
+
+
+def row(variant: dict[str, Any]) -> dict[str, Any]:
+    """One line of the table, as data."""
+    epoch, validation = _kept(variant)
+    out: dict[str, Any] = {
+        "variant": variant["name"],
+        "epochs": len(variant["history"]),
+        "kept_epoch": epoch,
+        "validation_mean_frr_at_1": validation,
+    }
+    results = variant["results"]
+    if results is None:
+        return {**out, "finished": False}
+    frr = {c: e["at"][TARGET]["frr"] if e["at"][TARGET] else 1.0
+           for c, e in results["evaluation"].items()}  # fmt: skip
+    worst = max(frr, key=lambda c: frr[c])
+    shipped = [e["shipped_threshold_on_test"] for e in results["evaluation"].values()]
+    return {
+        **out,
+        "finished": True,
+        "test_accuracy": results["test_accuracy"],
+        "test_accuracy_by_engine": {
+            engine: figures["accuracy"]
+            for engine, figures in sorted(results["test_accuracy_by_engine"].items())
+        },
+        "test_mean_frr_at_1": statistics.mean(frr.values()),
+        "test_worst": [worst, frr[worst]],
+        "test_mean_frr_at_shipped": statistics.mean(p["frr"] for p in shipped),
+        "test_max_fa_per_hour_at_shipped": max(p["fa_per_hour"] for p in shipped),
+        "build_failed": results["build"]["failed"],
+        "build_problems": results["build"]["problems"],
+        "bytes": results["bytes"],
+        "cpu_s_per_audio_hour": results["cpu_s_per_audio_hour"],
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| variant | epochs (kept) | validation mean FRR at 1 FA/h | test accuracy | by engine "
+        "| test mean FRR at 1 FA/h | worst command | at the shipped thresholds: mean FRR, "
+        "highest FA/h | build | bytes | CPU-s/h |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        head = (f"| {r['variant']} | {r['epochs']} ({r['kept_epoch']}) "
+                f"| {_pct(r['validation_mean_frr_at_1'])} ")  # fmt: skip
+        if not r["finished"]:
+            lines.append(head + "| not calibrated yet | | | | | | | |")
+            continue
+        engines = ", ".join(f"{e} {a:.3f}" for e, a in r["test_accuracy_by_engine"].items())
+        build = "failed" if r["build_failed"] else "passed"
+        lines.append(
+            head + f"| {r['test_accuracy']:.3f} | {engines} | {_pct(r['test_mean_frr_at_1'])} "
+            f"| {r['test_worst'][0]} {_pct(r['test_worst'][1])} "
+            f"| {_pct(r['test_mean_frr_at_shipped'])}, "
+            f"{r['test_max_fa_per_hour_at_shipped']:.2f} | {build} | {r['bytes']:,} "
+            f"| {r['cpu_s_per_audio_hour']:.2f} |"
+        )
+    problems = [
+        (r["variant"], p) for r in rows if r.get("build_problems") for p in r["build_problems"]
+    ]
+    if problems:
+        lines += ["", "Failed builds (the shipped threshold on the test streams):", ""]
+        lines += [f"- {name}: {problem}" for name, problem in problems]
+    return "\n".join(lines) + "\n"
+
+
+def plot(variants: list[dict[str, Any]], path: Path) -> None:
+    """Validation mean FRR at 1 FA/h per epoch, one line per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for variant in variants:
+        points = [(h["epoch"], 100 * mean_validation_frr(h)) for h in variant["history"]]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker=".", ms=3, label=variant["name"])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation FRR at 1 FA/h, mean of commands (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    ax.set_title("Command models: the figure that chooses, every epoch")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.commands_variants",
+                                     description=__doc__.split("\n\n")[0])  # fmt: skip
+    parser.add_argument("folders", type=Path, nargs="+", help="training.commands --out folders")
+    parser.add_argument("--out", type=Path, required=True, help="folder for variants.{md,json,png}")
+    args = parser.parse_args(argv)
+    try:
+        variants = [read_variant(folder) for folder in args.folders]
+    except (KwsError, OSError, ValueError, KeyError) as exc:
+        print(f"benchmarks.commands_variants: error: {exc}", file=sys.stderr)
+        return 2
+    rows = [row(v) for v in variants]
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out / "variants.json", json.dumps(rows, indent=1).encode())
+    atomic_write_bytes(args.out / "variants.md", markdown(rows).encode())
+    plot(variants, args.out / "validation.png")
+    print(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

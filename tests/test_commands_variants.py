@@ -1,0 +1,68 @@
+"""benchmarks.commands_variants: command models of one corpus side by side, chosen on validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks.commands_variants import main
+
+COMMANDS = ("yes", "no")
+
+
+def _history(frrs: list[float]) -> list[dict[str, object]]:
+    return [
+        {"epoch": i + 1, "loss": 1.0, "val_frr": {c: {"0.5": 1.0, "1": f} for c in COMMANDS}}
+        for i, f in enumerate(frrs)
+    ]
+
+
+def _variant(root: Path, name: str, frrs: list[float], best: int, failed: bool) -> Path:
+    folder = root / name
+    (folder / "run").mkdir(parents=True)
+    (folder / "results").mkdir()
+    (folder / "run/history.json").write_text(json.dumps(_history(frrs)))
+    (folder / "run/metrics.json").write_text(json.dumps({"selection": {"best_epoch": best}}))
+    point = {"frr": 0.4, "threshold": 0.9, "fa_per_hour": 1.0}
+    shipped = {"frr": 0.5, "fa_per_hour": 3.0 if failed else 1.5, "threshold": 0.9}
+    evaluation = {
+        "yes": {"at": {"1": point}, "shipped_threshold_on_test": shipped},
+        "no": {"at": {"1": None}, "shipped_threshold_on_test": shipped},  # never that quiet
+    }
+    problems = ["'yes' gives 3.00 FA/h on the test negatives"] if failed else []
+    results = {
+        "test_accuracy": 0.8,
+        "test_accuracy_by_engine": {"piper": {"accuracy": 0.9, "examples": 10}},
+        "evaluation": evaluation,
+        "build": {"failed": failed, "problems": problems},
+        "bytes": 1234,
+        "cpu_s_per_audio_hour": 2.5,
+    }
+    (folder / "results/commands.json").write_text(json.dumps(results))
+    return folder
+
+
+def test_variants_are_tabled_by_the_kept_epoch_with_failed_builds_named(tmp_path: Path) -> None:
+    small = _variant(tmp_path, "small", [0.9, 0.6, 0.7], best=2, failed=True)
+    wide = _variant(tmp_path, "wide", [0.8, 0.5, 0.3], best=3, failed=False)
+    out = tmp_path / "out"
+    assert main([str(small), str(wide), "--out", str(out)]) == 0
+    rows = {r["variant"]: r for r in json.loads((out / "variants.json").read_text())}
+    # the kept epoch's validation figure, not the last one
+    assert rows["small"]["kept_epoch"] == 2 and rows["small"]["validation_mean_frr_at_1"] == 0.6
+    assert rows["wide"]["validation_mean_frr_at_1"] == 0.3
+    # a command with no threshold that quiet counts as missing everything
+    assert rows["wide"]["test_mean_frr_at_1"] == (0.4 + 1.0) / 2
+    assert rows["wide"]["test_worst"] == ["no", 1.0]
+    assert rows["small"]["test_max_fa_per_hour_at_shipped"] == 3.0
+    table = (out / "variants.md").read_text()
+    assert "| small | 3 (2) | 60.0 % | 0.800 | piper 0.900 |" in table
+    assert "| failed |" in table and "| passed |" in table
+    assert "- small: 'yes' gives 3.00 FA/h" in table and "- wide:" not in table
+    assert (out / "validation.png").stat().st_size > 1000
+
+
+def test_a_folder_that_is_not_a_command_run_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path) in err and "history.json" in err
