@@ -35,6 +35,7 @@ TINY_TRAIN = [
     "train.params.stride=[4, 2]", "train.params.rnn_layers=1", "train.params.rnn_units=16",
     "train.params.fc_units=16", "ship.cost_minutes=0.1",
     "ship.max_test_fa_per_hour=1e9",  # seconds of test negatives: one false accept is 100s/h
+    "ship.calibrate_confidence=0",  # no margin: seconds of validation negatives bound nothing
 ]  # fmt: skip
 
 
@@ -507,3 +508,21 @@ def test_cli_errors_are_one_line_naming_the_key_or_file(
     assert main([*paths, "--recipe", str(recipe)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(recipe) in err
+
+
+def test_the_shipped_models_recipe_remakes_its_card() -> None:
+    # The default recipe moved on (stop 29); commands_shipped.toml pins what the shipped file
+    # was made with, and its card's command names it.
+    from training.commands import DEFAULT_RECIPE, plan
+    from training.core.recipes import load_recipe
+
+    shipped_recipe = DEFAULT_RECIPE.parent / "commands_shipped.toml"
+    card = (Path(__file__).parent.parent / "firmware_models/commands.md").read_text()
+    assert "--recipe training/configs/commands_shipped.toml" in card
+    _, train, ship = plan(load_recipe(shipped_recipe, []), Path("data/commands/corpus"))
+    params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
+    assert f"| model | crnn ({params});" in card
+    assert f"| training | {train.epochs} epochs" in card
+    assert ship.calibrate_confidence == 0.0 and train.validation.patience == 4
+    _, default, default_ship = plan(load_recipe(DEFAULT_RECIPE, []), Path("data/commands/corpus"))
+    assert default.params["stride"] == [4, 2] and default_ship.calibrate_confidence == 0.95
