@@ -5,11 +5,12 @@ training.commands`` on one corpus, side by side.
         --out benchmarks/results/commands/variants
 
 Each folder is a ``training.commands --out`` folder (``results/commands.json`` and
-``run/history.json``). The table gives what chooses a model (the mean over commands of the
-validation-stream FRR at 1 FA/h at the kept epoch) beside what is reported (test accuracy, by
-engine, and the mean and worst test FRR at 1 FA/h), the build verdict, size and CPU cost;
-``validation.png`` draws the choice figure per epoch. A trained run not yet calibrated (no
-``results/commands.json``) is listed from its history alone.
+``run/history.json``). The table compares the variants on validation (the mean over commands of
+the validation-stream FRR at 1 FA/h at the epoch each run kept; a run keeps the epoch with the
+lowest mean over 0.5, 1, 2 and 4 FA/h, training.core.fit) beside what is reported (test
+accuracy, by engine, and the mean and worst test FRR at 1 FA/h), the build verdict, size and
+CPU cost; ``validation.png`` draws the validation figure per epoch. A trained run not yet
+calibrated (no ``results/commands.json``) is listed from its history alone.
 """
 
 from __future__ import annotations
@@ -21,17 +22,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import pct
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.paths import portable_path
+from training.core.fit import mean_frr_at
 
-TARGET = "1"
-"""The FA/h whose FRR the table and the plot give (a key of ``val_frr`` and ``at``)."""
+TARGET = 1.0
+"""The FA/h whose FRR the table and the plot give."""
+TARGET_KEY = f"{TARGET:g}"
+"""Its key in the results' ``at`` tables."""
 
 
 def mean_validation_frr(row: dict[str, Any]) -> float:
     """Mean over commands of one history row's validation FRR at :data:`TARGET` FA/h."""
-    return statistics.mean(figures[TARGET] for figures in row["val_frr"].values())
+    return mean_frr_at(row["val_frr"], TARGET)
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KwsError(f"{path}: unreadable JSON ({exc})") from exc
 
 
 def read_variant(folder: Path) -> dict[str, Any]:
@@ -39,18 +51,19 @@ def read_variant(folder: Path) -> dict[str, Any]:
     history_path = folder / "run" / "history.json"
     if not history_path.is_file():
         raise KwsError(f"{folder}: no run/history.json (not a python -m training.commands --out)")
-    history = [h for h in json.loads(history_path.read_text()) if h.get("val_frr")]
+    history = [h for h in _json(history_path) if h.get("val_frr")]
     results_path = folder / "results" / "commands.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else None
+    results = _json(results_path) if results_path.is_file() else None
     metrics_path = folder / "run" / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = _json(metrics_path) if metrics_path.is_file() else {}
     best = metrics.get("selection", {}).get("best_epoch")
     return {"name": folder.name, "folder": portable_path(folder), "history": history,
             "results": results, "best_epoch": best}  # fmt: skip
 
 
 def _kept(variant: dict[str, Any]) -> tuple[int | None, float | None]:
-    """The kept epoch and its validation figure (the lowest, for a run still training)."""
+    """The kept epoch and its validation figure (the epoch of the lowest figure, for a run
+    whose metrics do not say which it kept)."""
     history = variant["history"]
     if not history:
         return None, None
@@ -68,6 +81,7 @@ def row(variant: dict[str, Any]) -> dict[str, Any]:
     epoch, validation = _kept(variant)
     out: dict[str, Any] = {
         "variant": variant["name"],
+        "folder": variant["folder"],
         "epochs": len(variant["history"]),
         "kept_epoch": epoch,
         "validation_mean_frr_at_1": validation,
@@ -75,7 +89,7 @@ def row(variant: dict[str, Any]) -> dict[str, Any]:
     results = variant["results"]
     if results is None:
         return {**out, "finished": False}
-    frr = {c: e["at"][TARGET]["frr"] if e["at"][TARGET] else 1.0
+    frr = {c: e["at"][TARGET_KEY]["frr"] if e["at"][TARGET_KEY] else 1.0
            for c, e in results["evaluation"].items()}  # fmt: skip
     worst = max(frr, key=lambda c: frr[c])
     shipped = [e["shipped_threshold_on_test"] for e in results["evaluation"].values()]
@@ -98,10 +112,6 @@ def row(variant: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f} %"
-
-
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| variant | epochs (kept) | validation mean FRR at 1 FA/h | test accuracy | by engine "
@@ -111,16 +121,16 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         head = (f"| {r['variant']} | {r['epochs']} ({r['kept_epoch']}) "
-                f"| {_pct(r['validation_mean_frr_at_1'])} ")  # fmt: skip
+                f"| {pct(r['validation_mean_frr_at_1'])} ")  # fmt: skip
         if not r["finished"]:
             lines.append(head + "| not calibrated yet | | | | | | | |")
             continue
         engines = ", ".join(f"{e} {a:.3f}" for e, a in r["test_accuracy_by_engine"].items())
         build = "failed" if r["build_failed"] else "passed"
         lines.append(
-            head + f"| {r['test_accuracy']:.3f} | {engines} | {_pct(r['test_mean_frr_at_1'])} "
-            f"| {r['test_worst'][0]} {_pct(r['test_worst'][1])} "
-            f"| {_pct(r['test_mean_frr_at_shipped'])}, "
+            head + f"| {r['test_accuracy']:.3f} | {engines} | {pct(r['test_mean_frr_at_1'])} "
+            f"| {r['test_worst'][0]} {pct(r['test_worst'][1])} "
+            f"| {pct(r['test_mean_frr_at_shipped'])}, "
             f"{r['test_max_fa_per_hour_at_shipped']:.2f} | {build} | {r['bytes']:,} "
             f"| {r['cpu_s_per_audio_hour']:.2f} |"
         )
@@ -161,12 +171,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", type=Path, nargs="+", help="training.commands --out folders")
     parser.add_argument("--out", type=Path, required=True, help="folder for variants.{md,json,png}")
     args = parser.parse_args(argv)
-    try:
-        variants = [read_variant(folder) for folder in args.folders]
-    except (KwsError, OSError, ValueError, KeyError) as exc:
-        print(f"benchmarks.commands_variants: error: {exc}", file=sys.stderr)
-        return 2
-    rows = [row(v) for v in variants]
+    variants, rows = [], []
+    for folder in args.folders:
+        try:
+            variants.append(read_variant(folder))
+            rows.append(row(variants[-1]))
+        except KwsError as exc:
+            print(f"benchmarks.commands_variants: error: {exc}", file=sys.stderr)
+            return 2
+        except (KeyError, TypeError, AttributeError) as exc:  # JSON of another shape
+            print(
+                f"benchmarks.commands_variants: error: {folder}: not the results of python -m "
+                f"training.commands ({type(exc).__name__}: {exc})",
+                file=sys.stderr,
+            )
+            return 2
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "variants.json", json.dumps(rows, indent=1).encode())
     atomic_write_bytes(args.out / "variants.md", markdown(rows).encode())

@@ -16,7 +16,9 @@ SCHEMA = "kws.bench.frr_fa"
 SCHEMA_VERSION = 1
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
+    """A share as a percentage with one decimal ("48.0%"), "—" where there is none: the one
+    formatter of FRR cells in every results table."""
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
@@ -38,7 +40,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
         for target in results["targets_fa_per_hour"]:
             point = entry["frr_at"][target_key(target)]
             row += [
-                _pct(point and point["frr"]),
+                pct(point and point["frr"]),
                 _num(point and point["threshold"]),
                 apart_cell(point, entry.get("apart_minutes", 0.0)),
             ]
@@ -78,7 +80,7 @@ def comparison_rows(results: dict[str, Any]) -> list[list[str]]:
         for target in results["targets_fa_per_hour"]:
             cell = c["frr_at"][target_key(target)]
             diff = cell["peer_minus_ours_points"]
-            row += [_pct(cell["ours"]), _pct(cell["peer"]), "—" if diff is None else f"{diff:+.1f}"]
+            row += [pct(cell["ours"]), pct(cell["peer"]), "—" if diff is None else f"{diff:+.1f}"]
             alike = cell.get("look_alikes", {})
             row.append(
                 " / ".join("—" if alike.get(k) is None else str(alike[k]) for k in ("ours", "peer"))
@@ -144,7 +146,7 @@ def _conditions_side_by_side(results: dict[str, Any]) -> list[str]:
                 row.append(
                     "—"
                     if cell is None
-                    else f"{_pct(cell['frr'])} ({cell['misses']}/{cell['positives']})"
+                    else f"{pct(cell['frr'])} ({cell['misses']}/{cell['positives']})"
                 )
             rows.append(row)
         lines += ["", *_table([condition, *(name for name, _ in columns)], rows)]
@@ -232,7 +234,7 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         for condition in CONDITIONS:
             rows = [
-                [value, _pct(cell["frr"]), str(cell["misses"]), str(cell["positives"])]
+                [value, pct(cell["frr"]), str(cell["misses"]), str(cell["positives"])]
                 for value, cell in breakdown.get(condition, {}).items()
             ]
             if not rows:
@@ -250,7 +252,7 @@ def markdown(results: dict[str, Any]) -> str:
                 _num(c["old_threshold"]),
                 _num(c["threshold"]),
                 _num(c["fa_per_hour"]),
-                _pct(c["frr"]),
+                pct(c["frr"]),
             ]
             for c in calibration["models"]
         ]

@@ -17,6 +17,7 @@ from typing import Any
 
 from benchmarks import compare, frr_fa, latency
 from benchmarks.peers import TARGET_WAKE_WORDS
+from benchmarks.report import pct
 from benchmarks.streams import eval_manifests
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
@@ -100,10 +101,6 @@ def run_model(
     return row
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
 def markdown(rows: list[dict[str, Any]], command: str) -> str:
     lines = [
         "# Shipped keyword models",
@@ -130,16 +127,16 @@ def markdown(rows: list[dict[str, Any]], command: str) -> str:
             return "—" if v is None else f"{v:.0f} ms"
 
         own = row.get("at_shipped_threshold")
-        shipped = "—" if own is None else f"{own['fa_per_hour']:.1f}, {_pct(own['frr'])}"
+        shipped = "—" if own is None else f"{own['fa_per_hour']:.1f}, {pct(own['frr'])}"
         lines.append(
-            f"| {row['name']} | kws | {_pct(row['frr'].get('0.5'))} | {_pct(row['frr'].get('1'))}"
+            f"| {row['name']} | kws | {pct(row['frr'].get('0.5'))} | {pct(row['frr'].get('1'))}"
             f" | {shipped} | {row['cpu_s_per_audio_hour']:.1f} | {ms(lat['median'])} | "
             f"{ms(lat['p95'])} | {row['bytes']:,} |"
         )
         for peer, cells in row["peers"].items():
             lines.append(
-                f"| {row['name']} | {peer} | {_pct(cells['frr'].get('0.5'))} | "
-                f"{_pct(cells['frr'].get('1'))} | | {cells['cpu_s_per_audio_hour']:.1f} | | | |"
+                f"| {row['name']} | {peer} | {pct(cells['frr'].get('0.5'))} | "
+                f"{pct(cells['frr'].get('1'))} | | {cells['cpu_s_per_audio_hour']:.1f} | | | |"
             )
     notes = {n: text for row in rows for n, text in row.get("peer_notes", {}).items()}
     if notes:

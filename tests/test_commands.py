@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -125,7 +126,9 @@ def test_eval_only_first_then_the_clips_fill_the_same_folder(corpus: Path, tmp_p
 
 
 @pytest.mark.slow
-def test_recipe_trains_calibrates_and_writes_the_card(corpus: Path, tmp_path: Path) -> None:
+def test_recipe_trains_calibrates_and_writes_the_card(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("tensorflow")
     from training.commands import main
 
@@ -158,9 +161,19 @@ def test_recipe_trains_calibrates_and_writes_the_card(corpus: Path, tmp_path: Pa
 
     # [ship] calibrate_confidence reaches the calibration (training is reused): seconds of
     # validation negatives cannot bound any command's FA/h at 95 %, so none gets a threshold.
-    assert any(e["calibrated"] for e in summary["evaluation"].values())
+    import training.commands
+
+    asked: list[float] = []
+    real = training.commands.calibrate_labels
+
+    def spy(*args: Any) -> Any:
+        asked.append(args[4])
+        return real(*args)
+
+    monkeypatch.setattr(training.commands, "calibrate_labels", spy)
     margin = [f"--set={a}" for a in [*TINY_CORPUS, *TINY_TRAIN, "ship.calibrate_confidence=0.95"]]
     assert main(argv + margin) == 0
+    assert asked == [0.95]
     summary = json.loads((out / "results/commands.json").read_text())
     assert not any(e["calibrated"] for e in summary["evaluation"].values())
     assert "95% upper bound of FA/h" in (out / "commands.md").read_text()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks.commands_variants import main
 
 COMMANDS = ("yes", "no")
@@ -56,13 +58,33 @@ def test_variants_are_tabled_by_the_kept_epoch_with_failed_builds_named(tmp_path
     assert rows["wide"]["test_worst"] == ["no", 1.0]
     assert rows["small"]["test_max_fa_per_hour_at_shipped"] == 3.0
     table = (out / "variants.md").read_text()
-    assert "| small | 3 (2) | 60.0 % | 0.800 | piper 0.900 |" in table
+    assert "| small | 3 (2) | 60.0% | 0.800 | piper 0.900 |" in table
     assert "| failed |" in table and "| passed |" in table
     assert "- small: 'yes' gives 3.00 FA/h" in table and "- wide:" not in table
     assert (out / "validation.png").stat().st_size > 1000
 
 
-def test_a_folder_that_is_not_a_command_run_is_one_line(tmp_path: Path, capsys) -> None:
-    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+def _one_line_error(capsys: pytest.CaptureFixture[str], *names: str) -> None:
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and str(tmp_path) in err and "history.json" in err
+    assert len(err.splitlines()) == 1 and all(name in err for name in names), err
+
+
+def test_a_folder_that_is_not_a_command_run_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, str(tmp_path), "history.json")
+
+
+def test_corrupt_or_foreign_results_are_one_line_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = _variant(tmp_path, "broken", [0.5], best=1, failed=False)
+    (broken / "run/metrics.json").write_text("{not json")
+    assert main([str(broken), "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, str(broken / "run/metrics.json"), "JSON")
+    foreign = _variant(tmp_path, "foreign", [0.5], best=1, failed=False)
+    (foreign / "results/commands.json").write_text(json.dumps({"test_accuracy": 0.8}))
+    assert main([str(foreign), "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, str(foreign), "not the results of python -m training.commands")
+    assert not (tmp_path / "out").exists()  # nothing half-written

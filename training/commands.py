@@ -178,8 +178,8 @@ def model_card(
     snrs_db: tuple[float, ...],
     cpu_s: float,
     command: str,
-    problems: Sequence[str] = (),
-    ship: ShipOptions | None = None,
+    problems: Sequence[str],
+    ship: ShipOptions,
 ) -> str:
     from kws.model import load_model
 
@@ -255,7 +255,7 @@ def model_card(
             f"({'/'.join(f'{x:g}' for x in snrs_db)} dB SNR), {first['negative_hours']:.2f} h "
             "of command-free negatives |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
-            f"| calibration | {calibration_cell(ship or ShipOptions())} |",
+            f"| calibration | {calibration_cell(ship)} |",
             f"| build | {build_cell(problems)} |",
             "",
             "| label | test accuracy | FRR at 0.5 FA/h @ threshold | FRR at 1 FA/h @ threshold "

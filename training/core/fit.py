@@ -220,7 +220,7 @@ def fit(
     best = _Best()
     rounds: list[dict[str, Any]] = []
     x_train, y_train = x["train"], y["train"]
-    background = mined_label(labels)
+    mined_as = mined_label(labels)
     epoch_total = 0
     for round_index in range(1 + settings.mining.rounds):
         mined_stats: dict[str, Any] = {}
@@ -238,7 +238,7 @@ def fit(
                 settings.mining,
             )  # fmt: skip
             x_train = np.concatenate([x_train, windows])
-            y_train = np.concatenate([y_train, np.full(len(windows), background)])
+            y_train = np.concatenate([y_train, np.full(len(windows), mined_as)])
             print(f"round {round_index}: mined {len(windows)} windows {mined_stats}", flush=True)
         epochs = settings.mining.epochs if round_index and settings.mining.epochs else None
         epochs = epochs or settings.epochs

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import pct
 from kws.atomic import atomic_write_bytes
 from training.core.run import write_json
 
@@ -76,10 +77,6 @@ def pick_winner(
     return min(fits, key=lambda r: (frr_at(r, fa_per_hour), r["params"]))
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
 def markdown(summary: dict[str, Any]) -> str:
     fa = summary["target_fa_per_hour"]
     lines = [
@@ -105,9 +102,9 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{r['params']:,}",
             f"{r['macs_per_second'] / 1e6:.2f}",
             f"{r['bytes']:,}",
-            _pct(frr_at(r, 0.5)),
-            _pct(frr_at(r, 1.0)),
-            _pct(frr_at(r, 1.0, "frr_float32")),
+            pct(frr_at(r, 0.5)),
+            pct(frr_at(r, 1.0)),
+            pct(frr_at(r, 1.0, "frr_float32")),
             f"{r['test_accuracy']:.3f}",
             f"{r['invoke_us_median']:.0f}",
             "—" if "cpu_s_per_hour" not in r else f"{r['cpu_s_per_hour']:.1f}",
