@@ -16,6 +16,7 @@ from kws.wavfile import read_wav
 from training.data import signals
 from training.data.augment import (
     AugmentConfig,
+    SpecMasks,
     augment,
     mix_at_snr,
     power,
@@ -187,6 +188,34 @@ def test_spec_augment_masks_bands_with_the_mean() -> None:
         assert 1 <= len(_runs(rows)) <= 3 and rows.sum() <= 30
     assert min(single_widths) >= 1 and max(single_widths) == 8  # widths drawn from 1..8
     assert features.tobytes() == original.tobytes()  # the input is not modified
+
+
+def test_recipe_spec_augment_reads_true_false_or_a_table_of_masks() -> None:
+    from training.core.config import TrainConfig
+
+    def masks(value: object) -> SpecMasks | None:
+        config = TrainConfig.from_dict({"name": "x", "corpus": "c", "spec_augment": value})
+        return config.spec_augment
+
+    assert masks(True) == SpecMasks() == TrainConfig(name="x", corpus="c").spec_augment
+    assert masks(False) is None and masks(None) is None  # None: a run's saved config
+    assert masks({"time_width": 4}) == SpecMasks(time_width=4)
+    with pytest.raises(ValueError, match=r"\[train.spec_augment\].*time_widht"):
+        masks({"time_widht": 4})
+    with pytest.raises(ValueError, match="freq_masks must be a whole number >= 0"):
+        masks({"freq_masks": -1})
+    with pytest.raises(ValueError, match="spec_augment must be true, false or a table"):
+        masks("mild")
+
+
+def test_narrow_time_masks_hide_at_most_their_width() -> None:
+    features = _rng(3).standard_normal((96, 40)).astype(np.float32)
+    means = features.mean(axis=0, dtype=np.float64).astype(np.float32)
+    masks = SpecMasks(time_masks=2, time_width=4, freq_masks=0)
+    for seed in range(30):
+        rows = np.all(masks.apply(features, _rng(seed)) == means, axis=1)
+        assert 1 <= rows.sum() <= 8 and all(run <= 8 for run in _runs(rows))
+    assert np.array_equal(SpecMasks(0, 10, 0, 8).apply(features, _rng(0)), features)
 
 
 def _positives() -> list[tuple[np.ndarray, dict[str, str]]]:

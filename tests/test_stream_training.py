@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from training.core.mining import mined_label, peaks
 from training.core.sequences import SequenceConfig, make_sequences, step_labels
+from training.data.augment import SpecMasks
 
 HOP_S = 0.01
 
@@ -25,7 +26,7 @@ def test_keyword_steps_follow_the_clip_end_and_the_keyword_itself_is_background(
     x[:, 0, 0] = np.arange(8)  # tags each clip
     y = np.array([0, 0, 0, 0, 0, 1, 0, 0])
     rng = np.random.default_rng(0)
-    features, labels, weights = make_sequences(x, y, config, 4, HOP_S, rng, augment=False)
+    features, labels, weights = make_sequences(x, y, config, 4, HOP_S, rng)
     assert features.shape == (1, 128, 3) and labels.shape == weights.shape == (1, 32)
     position = int(np.flatnonzero(features[0, ::16, 0] == 5)[0])
     end = (position + 1) * 4 - 1  # the step that ends with the keyword clip's last frame
@@ -57,7 +58,7 @@ def test_every_clip_is_used_and_every_keyword_fires(
     x[:, 0, 0] = np.arange(n)  # tags each clip
     y = rng.integers(0, 3, size=n)
     config = SequenceConfig(clips=clips, fire_s=(0.0, 0.02), ignore_s=(-0.1, 0.1))
-    features, labels, weights = make_sequences(x, y, config, stride, HOP_S, rng, augment=False)
+    features, labels, weights = make_sequences(x, y, config, stride, HOP_S, rng)
     tags = features[:, ::frames, 0].ravel().astype(int)
     assert set(tags) == set(range(n)) and len(tags) == len(labels) * clips
     per_clip = frames // stride
@@ -67,6 +68,20 @@ def test_every_clip_is_used_and_every_keyword_fires(
             assert labels[s, (c + 1) * per_clip - 1] == y[tag]
             assert weights[s, (c + 1) * per_clip - 1] > 0
     assert set(np.unique(labels)) <= set(np.unique(y)) | {0}
+
+
+def test_sequences_carry_the_recipes_masks_and_none_without() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(6, 32, 40)).astype(np.float32)
+    y = np.zeros(6, dtype=int)
+    config = SequenceConfig(clips=3)
+    plain, _, _ = make_sequences(x, y, config, 4, HOP_S, np.random.default_rng(1))
+    assert set(map(bytes, plain.reshape(-1, 32, 40))) == set(map(bytes, x))
+    masked, _, _ = make_sequences(
+        x, y, config, 4, HOP_S, np.random.default_rng(1), SpecMasks(time_masks=0, freq_masks=1)
+    )
+    changed = [not any(np.array_equal(c, e) for e in x) for c in masked.reshape(-1, 32, 40)]
+    assert all(changed)  # every clip had a band masked with its mean
 
 
 def test_sequence_config_errors_name_the_table() -> None:

@@ -13,6 +13,7 @@ from training.core.fit import EXAMPLES, ValidationConfig
 from training.core.mining import MiningConfig
 from training.core.sequences import SequenceConfig
 from training.core.toml_config import read_toml
+from training.data.augment import SpecMasks
 
 FORMS = ("window", "streaming")
 
@@ -63,7 +64,9 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 3e-3
     seed: int = 0
-    spec_augment: bool = True
+    spec_augment: SpecMasks | None = field(default_factory=SpecMasks)
+    """SpecAugment masks on training examples: ``true`` (two time masks of up to 10 frames, two
+    filter masks of up to 8), ``false`` (none) or a table of :class:`SpecMasks` keys."""
     smoothing_s: float = 0.1
     refractory_s: float = 1.5
     threshold: float = 0.5
@@ -103,6 +106,8 @@ class TrainConfig:
             if isinstance(values.get(key), dict):
                 reject_unknown_keys(f"[train.{key}]", values[key], field_names(table))
                 values[key] = table(**values[key])
+        if "spec_augment" in values:
+            values["spec_augment"] = spec_masks(values["spec_augment"])
         if values.get("examples", "clips") not in EXAMPLES:
             raise ValueError(f"examples must be one of {EXAMPLES}, got {values['examples']!r}")
         if not 0.0 <= values.get("weight_average", 0.0) < 1.0:
@@ -117,6 +122,21 @@ class TrainConfig:
 
     def feature_config(self) -> FeatureConfig:
         return FeatureConfig.from_dict(self.features)
+
+
+def spec_masks(value: Any) -> SpecMasks | None:
+    """``spec_augment`` as written in a recipe (true, false, a table; or a run's saved config,
+    where it is a table or null) as the masks training applies."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return SpecMasks()
+    if isinstance(value, SpecMasks):
+        return value
+    if isinstance(value, dict):
+        reject_unknown_keys("[train.spec_augment]", value, field_names(SpecMasks))
+        return SpecMasks(**value)
+    raise ValueError(f"spec_augment must be true, false or a table of {field_names(SpecMasks)}")
 
 
 def load_config(path: Path, overrides: list[str]) -> TrainConfig:

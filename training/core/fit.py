@@ -27,6 +27,7 @@ from training.core.mining import MiningConfig, mine, mined_label, mining_sources
 from training.core.sequences import SequenceConfig, make_sequences
 from training.core.stream_scores import ChunkPlan, frr_at_targets, load_eval_streams
 from training.core.weight_average import WeightAverage
+from training.data.augment import SpecMasks
 
 EXAMPLES = ("clips", "sequences")
 
@@ -79,7 +80,7 @@ class LoopSettings:
     epochs: int
     batch_size: int
     learning_rate: float
-    spec_augment: bool
+    spec_augment: SpecMasks | None
     examples: str = "clips"
     sequences: SequenceConfig = field(default_factory=SequenceConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
@@ -170,12 +171,11 @@ def fit(
     smoothing = smoothing_calls(settings.smoothing_s, stride, features)
 
     def batches(xs: np.ndarray, ys: np.ndarray, augment: bool) -> tuple[Any, ...]:
+        masks = settings.spec_augment if augment else None
         if settings.examples == "clips":
-            from training.data.augment import spec_augment
-
-            data = np.stack([spec_augment(e, rng) for e in xs]) if augment else xs
+            data = np.stack([masks.apply(e, rng) for e in xs]) if masks else xs
             return (data, ys, None)
-        return make_sequences(xs, ys, settings.sequences, stride, hop_s, rng, augment)
+        return make_sequences(xs, ys, settings.sequences, stride, hop_s, rng, masks)
 
     val_rng_state = rng.bit_generator.state
     val_x, val_y, val_w = batches(x["validation"], y["validation"], augment=False)
@@ -246,7 +246,7 @@ def fit(
         round_start = time.perf_counter()
         for epoch in range(epochs):
             epoch_total += 1
-            data, targets, weights = batches(x_train, y_train, settings.spec_augment)
+            data, targets, weights = batches(x_train, y_train, augment=True)
             fit_out = trained.fit(
                 data, targets, sample_weight=weights, batch_size=batch_size,
                 epochs=1, verbose=0, shuffle=True, callbacks=callbacks,

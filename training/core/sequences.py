@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.data.augment import spec_augment
+from training.data.augment import SpecMasks
 
 
 @dataclass(frozen=True)
@@ -82,15 +82,16 @@ def make_sequences(
     stride: int,
     hop_s: float,
     rng: np.random.Generator,
-    augment: bool = True,
+    masks: SpecMasks | None = None,
     background: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every clip of ``x`` [N, T, F] (labels ``y``) once, shuffled into sequences of
     ``config.clips`` clips: (features [S, clips * T, F], labels [S, steps], weights [S, steps]).
 
-    A clip labelled ``background`` marks nothing; any other clip labels the steps around its end
-    (:func:`step_labels`), overriding what is around it (a keyword wins over an ignored step,
-    which wins over background). The last sequence is filled with clips drawn again at random.
+    Each clip gets ``masks`` (SpecAugment) when given. A clip labelled ``background`` marks
+    nothing; any other clip labels the steps around its end (:func:`step_labels`), overriding
+    what is around it (a keyword wins over an ignored step, which wins over background). The
+    last sequence is filled with clips drawn again at random.
     """
     n, frames, num_features = x.shape
     if frames % stride:
@@ -110,7 +111,7 @@ def make_sequences(
     weights = np.ones((len(order), steps), dtype=np.float32)
     for s, clips in enumerate(order):
         for c, clip in enumerate(clips):
-            block = spec_augment(x[clip], rng) if augment else x[clip]
+            block = masks.apply(x[clip], rng) if masks else x[clip]
             features[s, c * frames : (c + 1) * frames] = block
         marked = [
             ((c + 1) * per_clip - 1 + marks.offsets, y[clip])

@@ -272,6 +272,28 @@ def augment(
     return np.clip(x, -1.0, 1.0).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class SpecMasks:
+    """How many SpecAugment masks each training example gets and how wide they may be, in frames
+    and filters (the ``[train.spec_augment]`` table; ``true`` means these defaults). One-syllable
+    commands are short enough that two 10-frame time masks can hide what tells them apart."""
+
+    time_masks: int = 2
+    time_width: int = 10
+    freq_masks: int = 2
+    freq_width: int = 8
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"spec_augment {f.name} must be a whole number >= 0: {value!r}")
+
+    def apply(self, features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """:func:`spec_augment` with these masks."""
+        return spec_augment(features, rng, **asdict(self))
+
+
 def spec_augment(
     features: np.ndarray,
     rng: np.random.Generator,
