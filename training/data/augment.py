@@ -297,10 +297,10 @@ class SpecMasks:
 def spec_augment(
     features: np.ndarray,
     rng: np.random.Generator,
-    time_masks: int = 2,
-    time_width: int = 10,
-    freq_masks: int = 2,
-    freq_width: int = 8,
+    time_masks: int = SpecMasks.time_masks,
+    time_width: int = SpecMasks.time_width,
+    freq_masks: int = SpecMasks.freq_masks,
+    freq_width: int = SpecMasks.freq_width,
 ) -> np.ndarray:
     """SpecAugment time and frequency masking of one example, shape (frames, features).
 
