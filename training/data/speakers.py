@@ -1,10 +1,13 @@
 """Text-to-speech speakers for speaker verification, written next to the Asterisk voices.
 
-Base voices are split with :func:`training.data.tts.split_voices` (seeded, by base voice, never by
-variant), so a held-out synthetic speaker's engine voice is never heard in training, not even at
-another pitch. Each :class:`SyntheticSpeaker` reads ``utterances`` English
-sentences from :func:`training.data.text_corpus.sentences`; the files go to
-``OUT/<split>/<speaker>/<n>.wav`` like the real voices of :mod:`training.data.asterisk`.
+espeak-ng and flite speakers may go to any split; neural ones (Kokoro style mixtures, Piper
+settings) are extra training identities only, never validation or test speakers: they would
+flatter a model chosen or reported on them. Base voices are split with
+:func:`training.data.tts.split_voices` (seeded, by base voice, never by variant), so a held-out
+synthetic speaker's engine voice is never heard in training, not even at another pitch. Each
+:class:`SyntheticSpeaker` reads ``utterances`` English sentences from
+:func:`training.data.text_corpus.sentences`; the files go to ``OUT/<split>/<speaker>/<n>.wav``
+like the real voices of :mod:`training.data.asterisk`.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from training.data.tts import (
     AMPLITUDES,
     ESPEAK,
     FLITE,
+    NEURAL,
     PITCHES,
     RATES_WPM,
     Prosody,
     Voice,
+    check_engine,
     list_voices,
     prosody_grid,
     split_voices,
@@ -36,6 +41,7 @@ from training.data.tts import (
 )
 
 DEFAULT_COUNTS = {"train": 48, "validation": 8, "test": 10}
+CLASSIC = (ESPEAK, FLITE)
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,10 @@ class SyntheticSpeaker:
 
     @property
     def name(self) -> str:
-        engine = "espeak" if self.voice.engine == ESPEAK else "flite"
         voice = re.sub(r"[^A-Za-z0-9-]+", "-", self.voice.name)
+        if self.voice.engine in NEURAL:  # no pitch control: the voice name is the person
+            return f"tts_{self.voice.engine}_{voice}_r{self.rate_wpm}"
+        engine = "espeak" if self.voice.engine == ESPEAK else "flite"
         return f"tts_{engine}_{voice}_p{self.pitch}_r{self.rate_wpm}"
 
     def prosody(self, rng: random.Random) -> Prosody:
@@ -64,11 +72,27 @@ class SyntheticSpeaker:
 
 def synthetic_speakers(voices: Sequence[Voice], count: int, seed: int) -> list[SyntheticSpeaker]:
     """``count`` distinct speakers spread over ``voices``' base voices, with pitch and rate drawn
-    per speaker from PITCHES and RATES_WPM (the same seed and voices give the same list)."""
+    per speaker from PITCHES and RATES_WPM (the same seed and voices give the same list).
+
+    A neural voice has no pitch to vary, so it is one speaker at most: asking for more neural
+    speakers than there are neural voices is a ValueError.
+    """
+    neural = {v.name for v in voices if v.engine in NEURAL}
     pairs = prosody_grid(voices, count, seed)  # spreads speakers over base voices
     rng = random.Random(seed)
     speakers: dict[str, SyntheticSpeaker] = {}
+    used: set[str] = set()
     for voice, prosody in pairs:
+        if voice.engine in NEURAL:
+            if voice.name in used:
+                raise ValueError(
+                    f"{count} speakers asked of {len(neural)} neural voices and "
+                    f"{len(voices) - len(neural)} others: a neural voice is one speaker"
+                )
+            used.add(voice.name)
+            speaker = SyntheticSpeaker(voice, prosody.pitch, prosody.rate_wpm)
+            speakers[speaker.name] = speaker
+            continue
         for _ in range(50):
             speaker = SyntheticSpeaker(voice, prosody.pitch, prosody.rate_wpm)
             if speaker.name not in speakers:
@@ -83,11 +107,20 @@ def build_tts_speakers(
     counts: dict[str, int] = DEFAULT_COUNTS,
     utterances: int = 30,
     seed: int = 0,
+    engines: tuple[str, ...] = CLASSIC,
 ) -> dict[str, dict[str, object]]:
-    """Synthesize ``counts[split]`` speakers per split, ``utterances`` sentences each; return the
-    per-speaker summary (also merged into ``OUT/speakers.json``). Existing files are kept."""
-    # pitch tells synthetic speakers apart, and piper and kokoro have no pitch control
-    splits = split_voices(list_voices((ESPEAK, FLITE)), seed=seed)
+    """Synthesize ``counts[split]`` speakers of ``engines``' voices per split, ``utterances``
+    sentences each; return the per-speaker summary (also merged into ``OUT/speakers.json``).
+    Existing files are kept. Neural engines with validation or test counts are a ValueError."""
+    neural = [engine for engine in engines if engine in NEURAL]
+    if neural and (counts.get("validation", 0) or counts.get("test", 0)):
+        raise ValueError(
+            f"{', '.join(neural)} speakers are training identities only: give 0 validation and "
+            "0 test speakers (real voices choose and report the model)"
+        )
+    for engine in engines:
+        check_engine(engine)
+    splits = split_voices(list_voices(tuple(engines)), seed=seed)
     texts = sentences("", utterances * 4, seed)
     summary: dict[str, dict[str, object]] = {}
     jobs = []
