@@ -7,13 +7,14 @@ trial list from any speaker-folder layout (``DATA_DIR/<speaker>/**/*.wav``: the 
 of ``python -m training.data asterisk``, a LibriSpeech subset folder, VoxCeleb's ``wav/``).
 
 Every system embeds each utterance once: a model through :class:`kws.speaker.SpeakerEncoder`
-(exactly the runtime's path), the ``mfcc-stats`` baseline as the mean and standard deviation of
-20 MFCCs (c1..c19 plus frame log energy dropped: level is not identity) over the utterance, each
-dimension z-normalized over all utterances of the trial list, in the same frequency band as the
-first model; ``resemblyzer`` is Resemblyzer's pretrained GE2E encoder, run in a virtualenv of
-its own (:mod:`benchmarks.peers.resemblyzer_peer`; ``--install-peers`` creates it). Scores are
-cosines between the test embedding and the enrollment vector
-(:func:`kws.verification.enroll_vector`). minDCF uses P_target 0.05, C_miss = C_fa = 1 (the
+(exactly the runtime's path, cepstral statistics included; ``--network-only MODEL`` scores one
+without them, to show what they add), the ``mfcc-stats`` baseline as the mean and standard deviation
+of 20 MFCCs (c1..c19 plus frame log energy dropped: level is not identity) over the utterance
+(:func:`kws.speaker.cepstral_statistics`), each dimension z-normalized over all utterances of the
+trial list, in the same frequency band as the first model; ``resemblyzer`` is Resemblyzer's
+pretrained GE2E encoder, run in a virtualenv of its own (:mod:`benchmarks.peers.resemblyzer_peer`;
+``--install-peers`` creates it). Scores are cosines between the test embedding and the enrollment
+vector (:func:`kws.verification.enroll_vector`). minDCF uses P_target 0.05, C_miss = C_fa = 1 (the
 VoxCeleb challenge's setting) unless ``--p-target/--c-miss/--c-fa`` say otherwise.
 """
 
@@ -125,14 +126,17 @@ def load_utterance(path: Path) -> np.ndarray:
 
 
 def mfcc_stats_embeddings(
-    audio: dict[Path, np.ndarray], config: FeatureConfig
+    audio: dict[Path, np.ndarray], config: FeatureConfig, numcep: int = 20
 ) -> dict[Path, np.ndarray]:
-    """The baseline: per-utterance mean and std of MFCC c1.., z-normalized over ``audio``."""
+    """The baseline: per-utterance mean and std of MFCC c1..c(numcep-1) of ``config``'s log-mel
+    frames (:func:`kws.speaker.cepstral_statistics`), z-normalized over ``audio``."""
+    from kws.speaker import cepstral_statistics
+
     frontend = Frontend(config)
-    stats = {}
-    for path, samples in audio.items():
-        mfcc = frontend.compute(samples)[:, 1:]
-        stats[path] = np.concatenate([mfcc.mean(axis=0), mfcc.std(axis=0)])
+    stats = {
+        path: cepstral_statistics(frontend.compute(samples), numcep, config.ceplifter)
+        for path, samples in audio.items()
+    }
     matrix = np.stack(list(stats.values()))
     mean, std = matrix.mean(axis=0), np.maximum(matrix.std(axis=0), 1e-6)
     return {p: (v - mean) / std for p, v in stats.items()}
@@ -287,18 +291,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     costs = (args.p_target, args.c_miss, args.c_fa)
     systems = []
     band: float | None = None
-    for model_path in args.model:
-        encoder = SpeakerEncoder(load_model(model_path))
+    models = [(path, False) for path in args.model] + [(path, True) for path in args.network_only]
+    for model_path, network_only in models:
+        encoder = SpeakerEncoder(load_model(model_path), network_only=network_only)
         md = encoder.model.metadata
         band = md.features.highfreq if band is None else band
         name = f"{Path(model_path).parent.name}/{Path(model_path).name}"  # runs share file names
+        if network_only:
+            name += " (network only)"
         embeddings = _embed_all(paths, encoder.embed, audio, name)
-        threshold = md.thresholds.get(md.labels[0])
+        # a fused model's threshold is a fused cosine: it says nothing of the network's alone
+        fused = md.cepstral_stats is not None
+        threshold = None if network_only and fused else md.thresholds.get(md.labels[0])
         extra = {
             "model": portable_path(model_path),
             "bytes": Path(model_path).stat().st_size,
             "quantization": md.quantization,
             "embedding_dim": encoder.dim,
+            "cepstral_weight": encoder.stats.weight if encoder.stats else None,
         }
         systems.append(
             system_entry(
@@ -318,7 +328,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "VoxCeleb, 40 mel bands 0-8 kHz, its own VAD trimming, 256-d"
             }
         else:
-            config = FeatureConfig(numcep=20, nfilt=32, highfreq=band)
+            config = FeatureConfig(nfilt=32, highfreq=band)
             embeddings = mfcc_stats_embeddings(audio, config)
             extra = {"features": f"20 MFCC (c0 dropped), 32 filters, 0-{config.high_hz:g} Hz"}
         systems.append(system_entry(baseline, score(trials, embeddings), same, costs, None, extra))
@@ -384,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         return make_trials_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speaker", description=__doc__)
     parser.add_argument("--model", type=Path, action="append", default=[], help="speaker .tflite")
+    parser.add_argument(
+        "--network-only", type=Path, action="append", default=[], metavar="MODEL",
+        help="a speaker .tflite scored without its cepstral statistics (what they add)",
+    )  # fmt: skip
     parser.add_argument("--baseline", action="append", default=[], choices=BASELINES)
     parser.add_argument("--trials", type=Path, required=True, help="trial list (make-trials)")
     parser.add_argument("--out", type=Path, required=True, help="results folder")

@@ -51,6 +51,75 @@ class StateTensor:
     output: str
 
 
+@dataclass(frozen=True)
+class CepstralStats:
+    """Speaker models only: a cepstral-statistics subsystem fused with the network's embedding.
+
+    Per utterance, the mean and standard deviation of cepstra c1..c(numcep-1) (the DCT of the
+    model's log-mel frames, c0 dropped: level is not identity) are standardized with ``mean`` and
+    ``std``, multiplied by ``transform`` (within-speaker covariance normalization learned on the
+    training speakers) and unit-normalized; the embedding is that vector, scaled by
+    sqrt(``weight``), after the network's, so cosines add up as network + weight x statistics.
+    See :mod:`kws.speaker`.
+    """
+
+    numcep: int
+    ceplifter: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    transform: tuple[tuple[float, ...], ...]
+    """Rows: the 2 x (numcep - 1) standardized statistics; columns: the output dimensions."""
+    weight: float
+
+    def __post_init__(self) -> None:
+        size = 2 * (self.numcep - 1)
+        problems = []
+        if self.numcep < 2:
+            problems.append(f"numcep must be at least 2, got {self.numcep}")
+        if len(self.mean) != size or len(self.std) != size:
+            problems.append(f"mean and std need {size} values each (2 x (numcep - 1))")
+        if min(self.std, default=1.0) <= 0:
+            problems.append("std values must be positive")
+        if len(self.transform) != size or len({len(row) for row in self.transform}) != 1:
+            problems.append(f"transform needs {size} rows of equal length")
+        if not self.weight > 0:
+            problems.append(f"weight must be positive, got {self.weight}")
+        if problems:
+            raise ValueError("cepstral_stats: " + "; ".join(problems))
+
+    @property
+    def dim(self) -> int:
+        return len(self.transform[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "numcep": self.numcep,
+            "ceplifter": self.ceplifter,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "transform": [list(row) for row in self.transform],
+            "weight": self.weight,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CepstralStats:
+        keys = {"numcep", "ceplifter", "mean", "std", "transform", "weight"}
+        _check_keys("cepstral_stats", data, keys, set())
+        try:
+            return cls(
+                numcep=int(data["numcep"]),
+                ceplifter=int(data["ceplifter"]),
+                mean=tuple(float(x) for x in data["mean"]),
+                std=tuple(float(x) for x in data["std"]),
+                transform=tuple(tuple(float(x) for x in row) for row in data["transform"]),
+                weight=float(data["weight"]),
+            )
+        except (TypeError, ValueError) as exc:
+            if str(exc).startswith("cepstral_stats"):
+                raise
+            raise ValueError(f"cepstral_stats has a value of the wrong type ({exc})") from None
+
+
 def smoothing_calls(smoothing_s: float, stride_frames: int, features: FeatureConfig) -> int:
     """Model outputs a moving average over ``smoothing_s`` spans: in strides, at least 1."""
     stride_s = features.frame_step * stride_frames / features.sample_rate
@@ -93,6 +162,8 @@ class ModelMetadata:
     """Streaming form only: state inputs paired by name with the outputs that update them."""
     training: dict[str, Any] = field(default_factory=dict)
     """Free-form summary of training data, configuration and metrics (model card numbers)."""
+    cepstral_stats: CepstralStats | None = None
+    """Speaker models only: the cepstral statistics fused into the embedding (or none)."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -114,6 +185,12 @@ class ModelMetadata:
             problems.append("a streaming model needs state_tensors and a window model has none")
         if self.smoothing_s < 0 or self.refractory_s < 0:
             problems.append("smoothing_s and refractory_s must be >= 0")
+        stats = self.cepstral_stats
+        if stats is not None:
+            if self.task != "speaker":
+                problems.append("cepstral_stats belong to speaker models only")
+            if self.features.numcep or stats.numcep > self.features.nfilt:
+                problems.append("cepstral_stats need log-mel features with at least numcep filters")
         if self.schema_version != SCHEMA_VERSION:
             problems.append(
                 f"schema_version {self.schema_version} is not supported (this kws reads "
@@ -152,6 +229,7 @@ class ModelMetadata:
         return replace(self, thresholds=thresholds)
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"cepstral_stats": self.cepstral_stats.to_dict()} if self.cepstral_stats else {}
         return {
             "schema_version": self.schema_version,
             "name": self.name,
@@ -172,6 +250,7 @@ class ModelMetadata:
             "output_name": self.output_name,
             "state_tensors": [{"input": s.input, "output": s.output} for s in self.state_tensors],
             "training": self.training,
+            **extra,
         }
 
     def to_json(self) -> str:
@@ -197,6 +276,8 @@ class ModelMetadata:
             _check_keys(f"state_tensors[{i}]", s, {"input", "output"}, set())
             states.append(StateTensor(str(s["input"]), str(s["output"])))
         values = dict(data)
+        if data.get("cepstral_stats") is not None:
+            values["cepstral_stats"] = CepstralStats.from_dict(data["cepstral_stats"])
         values.update(
             labels=tuple(str(x) for x in data["labels"]),
             features=FeatureConfig.from_dict(data["features"]),

@@ -5,6 +5,11 @@ frames in, an embedding out (``output_name``, shape [1, D]). An utterance of any
 by scoring windows every ``stride_frames`` frames and averaging their L2-normalized embeddings;
 an utterance shorter than one window is tiled (repeated) to fill it, because padding log-mel
 frames with zeros would look like a loud flat spectrum rather than silence.
+
+A model whose metadata carries ``cepstral_stats`` appends the utterance's cepstral statistics
+(:func:`cepstral_statistics`, standardized, covariance-normalized, scaled by sqrt(weight)) to
+the network's unit embedding: a trained network and fixed statistics fail on different trials,
+and with few training speakers the fixed features transfer to new voices better.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import numpy as np
 
 from kws.errors import ModelError
 from kws.features import Frontend
+from kws.features.signal import dct_matrix, lifter_weights
+from kws.metadata import CepstralStats
 from kws.model import Model
 
 
@@ -49,10 +56,38 @@ def windows_of(frames: np.ndarray, window: int, stride: int) -> np.ndarray:
     return np.stack([frames[s : s + window] for s in starts])
 
 
-class SpeakerEncoder:
-    """Turns audio (16 kHz int16 or float) or feature frames into a unit-length embedding."""
+def cepstral_statistics(frames: np.ndarray, numcep: int, ceplifter: int) -> np.ndarray:
+    """Mean and standard deviation over an utterance of cepstra c1..c(numcep-1) of log-mel
+    frames [T, nfilt] (the frontend's MFCC without c0: level is not identity)."""
+    frames = np.asarray(frames, dtype=np.float64)
+    if len(frames) == 0:
+        raise ValueError("cannot take statistics of an utterance with no feature frames")
+    dct = dct_matrix(frames.shape[1], numcep) * lifter_weights(numcep, ceplifter)
+    ceps = frames @ dct[:, 1:]
+    return np.concatenate([ceps.mean(axis=0), ceps.std(axis=0)])
 
-    def __init__(self, model: Model) -> None:
+
+def cepstral_vector(frames: np.ndarray, stats: CepstralStats) -> np.ndarray:
+    """The unit vector of an utterance's statistics, standardized and transformed by ``stats``."""
+    raw = cepstral_statistics(frames, stats.numcep, stats.ceplifter)
+    z = (raw - np.asarray(stats.mean)) / np.asarray(stats.std)
+    return l2_normalize(z @ np.asarray(stats.transform, dtype=np.float64))
+
+
+def fuse(network: np.ndarray, cepstral: np.ndarray, weight: float) -> np.ndarray:
+    """Unit vector whose cosine with another fused one is (network cosine + weight x cepstral
+    cosine) / (1 + weight), for unit inputs."""
+    joined = np.concatenate([np.asarray(network), np.sqrt(weight) * np.asarray(cepstral)])
+    return (joined / np.sqrt(1.0 + weight)).astype(np.float32)
+
+
+class SpeakerEncoder:
+    """Turns audio (16 kHz int16 or float) or feature frames into a unit-length embedding.
+
+    ``network_only`` ignores the model's cepstral statistics (to measure what they add).
+    """
+
+    def __init__(self, model: Model, network_only: bool = False) -> None:
         md = model.metadata
         if md.task != "speaker":
             raise ModelError(f"{model.path}: task is {md.task!r}, not a speaker model")
@@ -60,7 +95,9 @@ class SpeakerEncoder:
             raise ModelError(f"{model.path}: a speaker model must be exported in window form")
         self.model = model
         self.frontend = Frontend(md.features)
-        self.dim = int(np.prod(model.scores_port.shape[1:]))
+        self.stats = None if network_only else md.cepstral_stats
+        self.network_dim = int(np.prod(model.scores_port.shape[1:]))
+        self.dim = self.network_dim + (self.stats.dim if self.stats else 0)
 
     @property
     def model_id(self) -> str:
@@ -73,7 +110,10 @@ class SpeakerEncoder:
         md = self.model.metadata
         windows = windows_of(frames, md.window_frames, md.stride_frames)
         outputs = [self.model.invoke(w, [])[0] for w in windows]
-        return l2_normalize(np.mean(l2_normalize(np.stack(outputs)), axis=0))
+        network = l2_normalize(np.mean(l2_normalize(np.stack(outputs)), axis=0))
+        if self.stats is None:
+            return network
+        return fuse(network, cepstral_vector(frames, self.stats), self.stats.weight)
 
     def embed(self, audio: np.ndarray) -> np.ndarray:
         """Embedding of an utterance: int16 samples (or floats in [-1, 1]) at the model's rate."""

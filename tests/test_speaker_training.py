@@ -72,7 +72,8 @@ def runs(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
     for loss in ("triplet", "center"):
         run = tmp_path_factory.mktemp(loss)
         quantizations = ["float32", "int8"] if loss == "triplet" else ["float32"]
-        train(tiny_config(corpus, loss, quantizations=quantizations), run)
+        fusion = {"cepstral_numcep": 8} if loss == "center" else {}
+        train(tiny_config(corpus, loss, quantizations=quantizations, **fusion), run)
         out[loss] = run
     return out
 
@@ -108,6 +109,30 @@ def test_training_separates_held_out_generated_speakers(
     )
     gap, nearest = _test_eer(runs[loss] / f"tiny_{loss}_float32.tflite", corpus)
     assert gap > 0.2 and nearest > 0.8, (gap, nearest)
+
+
+@pytest.mark.slow
+def test_cepstral_statistics_are_fused_at_the_weight_validation_prefers(
+    runs: dict[str, Path],
+) -> None:
+    metrics = json.loads((runs["center"] / "metrics.json").read_text())
+    eers = metrics["fusion_validation_eers"]
+    assert set(eers) == {"0", "0.25", "0.5", "0.75", "1", "1.5", "2"}
+    weight = metrics["fusion_weight"]
+    assert eers[f"{weight:g}"] == min(eers.values())
+    assert metrics["validation_eer"] == pytest.approx(eers[f"{weight:g}"])
+    model = load_model(runs["center"] / "tiny_center_float32.tflite")
+    stats = model.metadata.cepstral_stats
+    if weight == 0:
+        assert stats is None and SpeakerEncoder(model).dim == 16
+    else:
+        assert stats is not None and stats.weight == weight and stats.numcep == 8
+        assert SpeakerEncoder(model).dim == 16 + stats.dim
+    triplet = json.loads((runs["triplet"] / "metrics.json").read_text())
+    assert triplet["fusion_validation_eers"] == {} and triplet["fusion_weight"] == 0
+    assert (
+        load_model(runs["triplet"] / "tiny_triplet_float32.tflite").metadata.cepstral_stats is None
+    )
 
 
 @pytest.mark.slow
@@ -158,6 +183,9 @@ def test_exported_model_embeds_like_keras(
         ({"batch_speakers": 1}, "batch_speakers"),
         ({"target_far": 0}, "target_far"),
         ({"epochs": 3}, "unknown"),
+        ({"cepstral_numcep": 1}, "cepstral_numcep must be 0 or 2..nfilt, got 1"),
+        ({"cepstral_numcep": 25}, "cepstral_numcep must be 0 or 2..nfilt, got 25"),
+        ({"fusion_weights": [0.0]}, "fusion_weights positive"),
     ],
 )
 def test_config_errors_are_one_line(overrides: dict, message: str, tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.features import FeatureConfig, Frontend
-from kws.metadata import ModelMetadata, Threshold
+from kws.metadata import CepstralStats, ModelMetadata, Threshold
 from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
 from kws.speaker import l2_normalize, windows_of
@@ -48,6 +48,7 @@ from kws.verification import (
 )
 from training.core.seeding import seed_training
 from training.core.toml_config import read_toml
+from training.speaker.cepstral import choose_weight, fit_cepstral_stats, fused_embeddings
 
 LOSSES = ("triplet", "center")
 SOURCES = ("folders", "librispeech", "voxceleb")
@@ -108,6 +109,13 @@ class SpeakerTrainConfig:
     enroll_utterances: int = 3
     target_far: float = 0.01
     """False-accept rate on validation trials at which the shipped threshold is calibrated."""
+    cepstral_numcep: int = 0
+    """Cepstra c1..c(N-1) whose utterance mean and spread are fused into the embedding
+    (:mod:`training.speaker.cepstral`); 0: the network's embedding alone."""
+    cepstral_wccn: float = 0.1
+    """Diagonal loading of the within-speaker scatter before it is whitened (standardized units)."""
+    fusion_weights: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+    """Weights of the statistics tried on the validation trials, besides 0 (network alone)."""
     seed: int = 0
     quantizations: tuple[str, ...] = ("float32", "int8")
 
@@ -125,6 +133,11 @@ class SpeakerTrainConfig:
             problems.append("batch_speakers and batch_utterances must be at least 2")
         if self.steps < 1 or self.eval_every < 1:
             problems.append("steps and eval_every must be positive")
+        nfilt = self.feature_config().nfilt
+        if self.cepstral_numcep == 1 or not 0 <= self.cepstral_numcep <= nfilt:
+            problems.append(f"cepstral_numcep must be 0 or 2..nfilt, got {self.cepstral_numcep}")
+        if self.cepstral_wccn < 0 or any(not w > 0 for w in self.fusion_weights):
+            problems.append("cepstral_wccn must be >= 0 and fusion_weights positive")
         if not 0 < self.target_far < 1:
             problems.append(f"target_far must be in (0, 1), got {self.target_far}")
         if problems:
@@ -134,8 +147,9 @@ class SpeakerTrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> SpeakerTrainConfig:
         reject_unknown_keys("speaker training config", data, field_names(cls))
         values = dict(data)
-        if "quantizations" in values:
-            values["quantizations"] = tuple(values["quantizations"])
+        for key in ("quantizations", "fusion_weights"):
+            if key in values:
+                values[key] = tuple(values[key])
         if "data" in values:
             values["data"] = portable_path(values["data"])
         return cls(**values)
@@ -382,6 +396,22 @@ def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
     train_s = time.perf_counter() - start
 
     emb = {s: list(embed_utterances(model, f, window, stride)) for s, f in val.items()}
+    stats, weight, fusion_eers = None, 0.0, {}
+    if config.cepstral_numcep:
+        fitted = fit_cepstral_stats(
+            clean, config.cepstral_numcep, features.ceplifter, config.cepstral_wccn
+        )
+
+        def fused_eer(w: float) -> float:
+            fused = fused_embeddings(emb, val, fitted, w)
+            return equal_error_rate(*score_trials(fused, trials))[0]
+
+        weight, fusion_eers = choose_weight((0.0, *config.fusion_weights), fused_eer)
+        if weight > 0:
+            stats = dataclasses.replace(fitted, weight=weight)
+            emb = fused_embeddings(emb, val, stats, weight)
+            print(f"cepstral statistics fused at weight {weight:g}: validation EER "
+                  f"{100 * fusion_eers[0.0]:.2f}% -> {100 * fusion_eers[weight]:.2f}%")  # fmt: skip
     scores, same = score_trials(emb, trials)
     eer, _ = equal_error_rate(scores, same)
     dcf, _ = min_dcf(scores, same)
@@ -397,6 +427,8 @@ def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
         "validation_far_at_threshold": point.far,
         "validation_frr_at_threshold": point.frr,
         "best_step": best[2],
+        "fusion_weight": weight,
+        "fusion_validation_eers": {f"{w:g}": e for w, e in fusion_eers.items()},
         "train_seconds": round(train_s, 1),
         "params": int(model.count_params()),
         "speakers": {s: sorted(v) for s, v in splits.items()},
@@ -412,7 +444,7 @@ def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
     crops = [_crop(f, window, rng) for fs in clean.values() for f in fs]
     representative = np.stack([crops[i] for i in rng.permutation(len(crops))[:CALIBRATION_WINDOWS]])
     metrics["files"] = export_run(
-        model, model_config, config, threshold, representative, summary, out
+        model, model_config, config, threshold, representative, summary, out, stats
     )
     write_json(out / "metrics.json", metrics)
     write_json(out / "history.json", history)
@@ -428,6 +460,7 @@ def export_run(
     representative: np.ndarray,
     summary: dict[str, Any],
     out: Path,
+    stats: CepstralStats | None = None,
 ) -> dict[str, str]:
     """Write ``<name>_<quantization>.tflite`` (window form) per quantization."""
     from training.core.tflite import export_tflite
@@ -446,6 +479,7 @@ def export_run(
             thresholds={"embedding": Threshold(threshold)},
             output_name="embedding",
             training=summary,
+            cepstral_stats=stats,
         )
         data = export_tflite(model, model_config, metadata, "window", quantization, representative)
         path = out / f"{config.name}_{quantization}.tflite"
