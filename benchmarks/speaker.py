@@ -7,15 +7,17 @@ trial list from any speaker-folder layout (``DATA_DIR/<speaker>/**/*.wav``: the 
 of ``python -m training.data asterisk``, a LibriSpeech subset folder, VoxCeleb's ``wav/``).
 
 Every system embeds each utterance once: a model through :class:`kws.speaker.SpeakerEncoder`
-(exactly the runtime's path, cepstral statistics included; ``--network-only MODEL`` scores one
-without them, to show what they add), the ``mfcc-stats`` baseline as the mean and standard deviation
-of 20 MFCCs (c1..c19 plus frame log energy dropped: level is not identity) over the utterance
-(:func:`kws.speaker.cepstral_statistics`), each dimension z-normalized over all utterances of the
-trial list, in the same frequency band as the first model; ``resemblyzer`` is Resemblyzer's
-pretrained GE2E encoder, run in a virtualenv of its own (:mod:`benchmarks.peers.resemblyzer_peer`;
-``--install-peers`` creates it). Scores are cosines between the test embedding and the enrollment
-vector (:func:`kws.verification.enroll_vector`). minDCF uses P_target 0.05, C_miss = C_fa = 1 (the
-VoxCeleb challenge's setting) unless ``--p-target/--c-miss/--c-fa`` say otherwise.
+(exactly the runtime's path, cepstral statistics and cohort normalization included; ``--network-only
+MODEL`` scores one without them, to show what they add), the ``mfcc-stats`` baseline as the mean and
+standard deviation of 20 MFCCs (c1..c19 plus frame log energy dropped: level is not identity) over
+the utterance (:func:`kws.speaker.cepstral_statistics`), each dimension z-normalized over all
+utterances of the trial list, in the same frequency band as the first model; ``resemblyzer`` is
+Resemblyzer's pretrained GE2E encoder, run in a virtualenv of its own
+(:mod:`benchmarks.peers.resemblyzer_peer`; ``--install-peers`` creates it). Scores compare the test
+embedding with the enrollment vector (:func:`kws.verification.enroll_vector`) by the model's
+similarity: cosine, or S-normalized cosine for a model with a cohort (the baselines: cosine). minDCF
+uses P_target 0.05, C_miss = C_fa = 1 (the VoxCeleb challenge's setting) unless
+``--p-target/--c-miss/--c-fa`` say otherwise.
 """
 
 from __future__ import annotations
@@ -142,15 +144,22 @@ def mfcc_stats_embeddings(
     return {p: (v - mean) / std for p, v in stats.items()}
 
 
-def score(trials: Sequence[Trial[Path]], embeddings: dict[Path, np.ndarray]) -> np.ndarray:
-    """Cosine of each trial's test embedding with its enrollment vector."""
+def score(
+    trials: Sequence[Trial[Path]],
+    embeddings: dict[Path, np.ndarray],
+    similarity: Callable[[np.ndarray, np.ndarray], float] | None = None,
+) -> np.ndarray:
+    """Each trial's ``similarity(enrollment vector, test embedding)``: a model's
+    :meth:`~kws.speaker.SpeakerEncoder.score`, or the cosine (baselines)."""
+    from kws.speaker import cosine
+
+    similarity = similarity or cosine
     out = []
     for t in trials:
         enroll = enroll_vector(
             np.stack([e / np.linalg.norm(e) for e in (embeddings[p] for p in t.enroll)])
         )
-        test = embeddings[t.test]
-        out.append(float(enroll @ test / max(np.linalg.norm(test), 1e-12)))
+        out.append(similarity(enroll, embeddings[t.test]))
     return np.asarray(out)
 
 
@@ -300,8 +309,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if network_only:
             name += " (network only)"
         embeddings = _embed_all(paths, encoder.embed, audio, name)
-        # a fused model's threshold is a fused cosine: it says nothing of the network's alone
-        fused = md.cepstral_stats is not None
+        # a fused or normalized model's threshold says nothing of its network's plain cosine
+        fused = md.cepstral_stats is not None or bool(md.cohort)
         threshold = None if network_only and fused else md.thresholds.get(md.labels[0])
         extra = {
             "model": portable_path(model_path),
@@ -309,11 +318,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "quantization": md.quantization,
             "embedding_dim": encoder.dim,
             "cepstral_weight": encoder.stats.weight if encoder.stats else None,
+            "cohort": 0 if encoder.cohort is None else len(encoder.cohort),
         }
         systems.append(
             system_entry(
                 name,
-                score(trials, embeddings),
+                score(trials, embeddings, encoder.score),
                 same,
                 costs,
                 threshold.threshold if threshold else None,

@@ -164,6 +164,9 @@ class ModelMetadata:
     """Free-form summary of training data, configuration and metrics (model card numbers)."""
     cepstral_stats: CepstralStats | None = None
     """Speaker models only: the cepstral statistics fused into the embedding (or none)."""
+    cohort: tuple[tuple[float, ...], ...] = ()
+    """Speaker models only: unit embeddings of training speakers that similarities are
+    S-normalized against (:func:`kws.verification.s_norm`); empty: plain cosines."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -191,6 +194,11 @@ class ModelMetadata:
                 problems.append("cepstral_stats belong to speaker models only")
             if self.features.numcep or stats.numcep > self.features.nfilt:
                 problems.append("cepstral_stats need log-mel features with at least numcep filters")
+        if self.cohort:
+            if self.task != "speaker":
+                problems.append("a cohort belongs to speaker models only")
+            if len(self.cohort) < 2 or len({len(row) for row in self.cohort}) != 1:
+                problems.append("cohort must hold 2+ vectors of equal length")
         if self.schema_version != SCHEMA_VERSION:
             problems.append(
                 f"schema_version {self.schema_version} is not supported (this kws reads "
@@ -229,7 +237,11 @@ class ModelMetadata:
         return replace(self, thresholds=thresholds)
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {"cepstral_stats": self.cepstral_stats.to_dict()} if self.cepstral_stats else {}
+        extra: dict[str, Any] = {}
+        if self.cepstral_stats:
+            extra["cepstral_stats"] = self.cepstral_stats.to_dict()
+        if self.cohort:
+            extra["cohort"] = [list(row) for row in self.cohort]
         return {
             "schema_version": self.schema_version,
             "name": self.name,
@@ -278,6 +290,11 @@ class ModelMetadata:
         values = dict(data)
         if data.get("cepstral_stats") is not None:
             values["cepstral_stats"] = CepstralStats.from_dict(data["cepstral_stats"])
+        if "cohort" in data:
+            try:
+                values["cohort"] = tuple(tuple(float(x) for x in row) for row in data["cohort"])
+            except (TypeError, ValueError):
+                raise ValueError("metadata cohort must be a list of lists of numbers") from None
         values.update(
             labels=tuple(str(x) for x in data["labels"]),
             features=FeatureConfig.from_dict(data["features"]),

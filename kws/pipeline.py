@@ -241,7 +241,9 @@ class Pipeline:
         if len(audio) < self.speaker.model.metadata.features.frame_length:
             return {"name": None, "score": None}
         embedding = self.speaker.embed(audio)
-        return identify(embedding, self.profiles, self.speaker_threshold).to_dict()
+        return identify(
+            embedding, self.profiles, self.speaker_threshold, self.speaker.score
+        ).to_dict()
 
     def _emit(self, event: Event, out: list[Event]) -> None:
         out.append(event)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,17 +168,24 @@ class Match:
 
     name: str | None
     score: float | None
-    """Cosine similarity with the best profile; None when nobody is enrolled."""
+    """Similarity with the best profile (the speaker model's score: cosine, or S-normalized
+    cosine for a model with a cohort); None when nobody is enrolled."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "score": self.score}
 
 
-def identify(embedding: np.ndarray, profiles: Sequence[Profile], threshold: float) -> Match:
-    """Score ``embedding`` against every profile by cosine; accept the best if >= threshold."""
+def identify(
+    embedding: np.ndarray,
+    profiles: Sequence[Profile],
+    threshold: float,
+    score: Callable[[np.ndarray, np.ndarray], float] = cosine,
+) -> Match:
+    """Score ``embedding`` against every profile (``score(profile, embedding)``, the speaker
+    model's :meth:`~kws.speaker.SpeakerEncoder.score`); accept the best if >= threshold."""
     if not profiles:
         return Match(None, None)
-    scores = [cosine(embedding, np.asarray(p.embedding)) for p in profiles]
+    scores = [score(np.asarray(p.embedding), embedding) for p in profiles]
     best = int(np.argmax(scores))
     name = profiles[best].name if scores[best] >= threshold else None
     return Match(name, scores[best])

@@ -9,7 +9,9 @@ frames with zeros would look like a loud flat spectrum rather than silence.
 A model whose metadata carries ``cepstral_stats`` appends the utterance's cepstral statistics
 (:func:`cepstral_statistics`, standardized, covariance-normalized, scaled by sqrt(weight)) to
 the network's unit embedding: a trained network and fixed statistics fail on different trials,
-and with few training speakers the fixed features transfer to new voices better.
+and with few training speakers the fixed features transfer to new voices better. A model with
+a ``cohort`` scores a pair by S-normalized cosine (:meth:`SpeakerEncoder.score`), so that its
+threshold means the same for every voice and channel.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from kws.features import Frontend
 from kws.features.signal import dct_matrix, lifter_weights
 from kws.metadata import CepstralStats
 from kws.model import Model
+from kws.verification import s_norm
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -84,7 +87,8 @@ def fuse(network: np.ndarray, cepstral: np.ndarray, weight: float) -> np.ndarray
 class SpeakerEncoder:
     """Turns audio (16 kHz int16 or float) or feature frames into a unit-length embedding.
 
-    ``network_only`` ignores the model's cepstral statistics (to measure what they add).
+    ``network_only`` ignores the model's cepstral statistics and cohort (to measure what they
+    add): its scores are plain cosines of the network's embeddings.
     """
 
     def __init__(self, model: Model, network_only: bool = False) -> None:
@@ -98,12 +102,27 @@ class SpeakerEncoder:
         self.stats = None if network_only else md.cepstral_stats
         self.network_dim = int(np.prod(model.scores_port.shape[1:]))
         self.dim = self.network_dim + (self.stats.dim if self.stats else 0)
+        self.cohort = None
+        if md.cohort and not network_only:
+            self.cohort = np.asarray(md.cohort, dtype=np.float64)
+            if self.cohort.shape[1] != self.dim:
+                raise ModelError(
+                    f"{model.path}: its cohort vectors have {self.cohort.shape[1]} values but "
+                    f"its embeddings {self.dim}"
+                )
 
     @property
     def model_id(self) -> str:
         """What a profile records to refuse being scored with another model's embeddings."""
         md = self.model.metadata
         return f"{md.name}:{self.dim}:{md.training.get('fingerprint', md.window_frames)}"
+
+    def score(self, enrolled: np.ndarray, test: np.ndarray) -> float:
+        """Similarity of an enrollment vector and a test embedding, compared with the model's
+        threshold: the S-normalized cosine against the cohort, or the plain cosine."""
+        if self.cohort is None:
+            return cosine(enrolled, test)
+        return s_norm(enrolled, test, self.cohort)
 
     def embed_frames(self, frames: np.ndarray) -> np.ndarray:
         """Embedding of feature frames [T, F]."""

@@ -4,7 +4,8 @@ benchmark (``python -m benchmarks.speaker``) and tests; pure numpy.
 
 A trial is (enrollment utterances, test utterance, same speaker or not). Its score is the cosine
 between the test embedding and the enrollment vector (the L2-normalized mean of the enrollment
-embeddings); a trial is *accepted* when ``score >= threshold``, as in the runtime.
+embeddings), or, for a model with a cohort, that cosine S-normalized (:func:`s_norm`); a trial is
+*accepted* when ``score >= threshold``, as in the runtime.
 
 Error rates at threshold t: FRR(t) = share of target (same-speaker) trials with score < t;
 FAR(t) = share of non-target trials with score >= t. The EER is where the two meet, linearly
@@ -46,6 +47,24 @@ def enroll_vector(embeddings: np.ndarray) -> np.ndarray:
     mean = np.mean(np.asarray(embeddings, dtype=np.float64), axis=0)
     norm = float(np.linalg.norm(mean))
     return mean / norm if norm > 0 else mean
+
+
+def s_norm(enrolled: np.ndarray, test: np.ndarray, cohort: np.ndarray) -> float:
+    """The cosine of ``enrolled`` and ``test`` standardized by each one's cosines with the
+    ``cohort`` (unit vectors of other speakers) and averaged (symmetric normalization), then put
+    through a logistic into (0, 1): 0.5 is as similar as an average cohort speaker.
+
+    A voice or recording set-up that resembles everyone scores high with everyone; measured
+    against strangers, one threshold means the same for every enrolled person and new channel.
+    """
+    e = np.asarray(enrolled, dtype=np.float64).ravel()
+    t = np.asarray(test, dtype=np.float64).ravel()
+    e, t = e / max(float(np.linalg.norm(e)), 1e-12), t / max(float(np.linalg.norm(t)), 1e-12)
+    raw = float(e @ t)
+    z = 0.0
+    for side in (cohort @ e, cohort @ t):
+        z += 0.5 * (raw - float(side.mean())) / max(float(side.std()), 1e-6)
+    return float(1.0 / (1.0 + np.exp(-z)))
 
 
 def make_trials(

@@ -1,5 +1,6 @@
-"""Cepstral statistics fused into a speaker model's embedding: the schema, the runtime's one
-embedding path, and the training code that fits the statistics and picks their weight."""
+"""Cepstral statistics fused into a speaker model's embedding and scores S-normalized against a
+cohort: the schema, the runtime's one embedding and scoring path, and the training code that fits
+the statistics and picks their weight."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kws.errors import ModelError
 from kws.features import FeatureConfig, Frontend
 from kws.metadata import CepstralStats, ModelMetadata
 from kws.model import load_model
+from kws.profiles import Profile, identify
 from kws.speaker import SpeakerEncoder, cepstral_statistics, cepstral_vector, cosine
 from kws.tflite_file import read_model_bytes, write_model
+from kws.verification import s_norm
 from training.speaker.cepstral import choose_weight, fit_cepstral_stats
 
 SHIPPED = Path(__file__).resolve().parents[1] / "firmware_models" / "speaker.tflite"
@@ -149,3 +153,72 @@ def test_weight_choice_takes_the_lowest_validation_eer_and_the_smaller_weight_on
     weight, seen = choose_weight([1.0, 0.0, 2.0, 0.5, 0.5], eers.__getitem__)
     assert weight == 0.5 and seen == eers
     assert choose_weight([0.0, 1.0], {0.0: 0.01, 1.0: 0.02}.__getitem__)[0] == 0.0
+
+
+unit_vectors = st.lists(st.floats(-1, 1), min_size=6, max_size=6).filter(
+    lambda v: float(np.linalg.norm(v)) > 0.1
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(e=unit_vectors, t=unit_vectors, scale=st.floats(0.1, 10), seed=st.integers(0, 1000))
+def test_s_norm_is_symmetric_scale_free_and_bounded(
+    e: list[float], t: list[float], scale: float, seed: int
+) -> None:
+    cohort = np.random.default_rng(seed).normal(size=(7, 6))
+    cohort /= np.linalg.norm(cohort, axis=1, keepdims=True)
+    score = s_norm(np.array(e), np.array(t), cohort)
+    assert 0 <= score <= 1
+    assert s_norm(np.array(t), np.array(e), cohort) == pytest.approx(score, abs=1e-9)
+    assert s_norm(scale * np.array(e), np.array(t), cohort) == pytest.approx(score, abs=1e-9)
+
+
+def test_s_norm_scores_a_pair_against_what_each_side_scores_with_strangers() -> None:
+    """A pair as similar as the average stranger scores 0.5; more similar, more; less, less."""
+    cohort = np.array(
+        [[0.6, 0.6, 0.53], [-0.6, -0.6, -0.53], [0.2, -0.5, 0.84], [-0.2, 0.5, -0.84]]
+    )
+    cohort /= np.linalg.norm(cohort, axis=1, keepdims=True)  # mean cosine 0 with anything
+    e = np.array([1.0, 0.0, 0.0])
+    assert s_norm(e, np.array([0.0, 1.0, 0.0]), cohort) == pytest.approx(0.5)
+    assert s_norm(e, np.array([0.95, 0.3, 0.0]), cohort) > 0.8
+    assert s_norm(e, np.array([-0.95, 0.3, 0.0]), cohort) < 0.2
+
+
+def test_cohort_metadata_and_the_encoders_score(network_model: Path, tmp_path: Path) -> None:
+    md = load_model(network_model).metadata
+    stats = _stats(numcep=20, weight=1.0, dim=4)
+    rng = np.random.default_rng(0)
+    cohort = rng.normal(size=(5, 68))
+    cohort /= np.linalg.norm(cohort, axis=1, keepdims=True)
+    rows = tuple(tuple(float(x) for x in row) for row in cohort)
+    both = dataclasses.replace(md, cepstral_stats=stats, cohort=rows)
+    assert ModelMetadata.from_json(both.to_json()) == both
+    for bad, message in (
+        ({"cohort": [[0.1, 0.2], [0.3]]}, "cohort must hold 2\\+ vectors of equal length"),
+        ({"cohort": [["a", "b"], [1, 2]]}, "cohort must be a list of lists of numbers"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            ModelMetadata.from_dict({**json.loads(both.to_json()), **bad})
+    with pytest.raises(ValueError, match="cohort belongs to speaker models only"):
+        dataclasses.replace(both, task="environment", cepstral_stats=None)
+
+    path = tmp_path / "normed.tflite"
+    write_model(path, read_model_bytes(network_model), both)
+    encoder = SpeakerEncoder(load_model(path))
+    a, b = encoder.embed(_voice(1, 110.0)), encoder.embed(_voice(2, 190.0))
+    assert encoder.score(a, b) == pytest.approx(s_norm(a, b, cohort))
+    assert 0 < encoder.score(a, b) < 1 and encoder.score(a, b) != pytest.approx(cosine(a, b))
+    match = identify(b, [Profile.from_embeddings("ann", encoder.model_id, [a])], 0.0, encoder.score)
+    assert match.name == "ann" and match.score == pytest.approx(encoder.score(a, b))
+    alone = SpeakerEncoder(encoder.model, network_only=True)
+    assert alone.cohort is None and alone.score(a[:64], b[:64]) == cosine(a[:64], b[:64])
+
+    wrong = tmp_path / "wrong.tflite"
+    write_model(
+        wrong, read_model_bytes(network_model), dataclasses.replace(both, cepstral_stats=None)
+    )
+    with pytest.raises(
+        ModelError, match=r"wrong.tflite: its cohort vectors have 68 values but its embeddings 64$"
+    ):
+        SpeakerEncoder(load_model(wrong))

@@ -44,6 +44,7 @@ from kws.verification import (
     equal_error_rate,
     make_trials,
     min_dcf,
+    s_norm,
     threshold_for_far,
 )
 from training.core.seeding import seed_training
@@ -116,6 +117,9 @@ class SpeakerTrainConfig:
     """Diagonal loading of the within-speaker scatter before it is whitened (standardized units)."""
     fusion_weights: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
     """Weights of the statistics tried on the validation trials, besides 0 (network alone)."""
+    cohort_utterances: int = 0
+    """Scores are S-normalized against the training speakers, each one vector: the mean of this
+    many of its clean utterances' embeddings (seeded choice); 0: plain cosines."""
     seed: int = 0
     quantizations: tuple[str, ...] = ("float32", "int8")
 
@@ -136,6 +140,8 @@ class SpeakerTrainConfig:
         nfilt = self.feature_config().nfilt
         if self.cepstral_numcep == 1 or not 0 <= self.cepstral_numcep <= nfilt:
             problems.append(f"cepstral_numcep must be 0 or 2..nfilt, got {self.cepstral_numcep}")
+        if self.cohort_utterances < 0:
+            problems.append(f"cohort_utterances must be >= 0, got {self.cohort_utterances}")
         if self.cepstral_wccn < 0 or any(not w > 0 for w in self.fusion_weights):
             problems.append("cepstral_wccn must be >= 0 and fusion_weights positive")
         if not 0 < self.target_far < 1:
@@ -304,16 +310,39 @@ def embed_utterances(
 
 
 def score_trials(
-    embeddings: dict[str, list[np.ndarray]], trials: list[Any]
+    embeddings: dict[str, list[np.ndarray]], trials: list[Any], cohort: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine scores and same-speaker flags of trials over (speaker, index) keys."""
+    """Scores (cosine, or S-normalized against ``cohort`` as the runtime does) and same-speaker
+    flags of trials over (speaker, index) keys."""
     scores, same = [], []
     for trial in trials:
         enroll = enroll_vector(np.stack([embeddings[s][i] for s, i in trial.enroll]))
         test = embeddings[trial.test[0]][trial.test[1]]
-        scores.append(float(enroll @ test))
+        scores.append(float(enroll @ test) if cohort is None else s_norm(enroll, test, cohort))
         same.append(trial.same)
     return np.asarray(scores), np.asarray(same)
+
+
+def speaker_cohort(
+    model: Any,
+    clean: dict[str, list[np.ndarray]],
+    config: SpeakerTrainConfig,
+    window: int,
+    stride: int,
+    stats: CepstralStats | None,
+) -> np.ndarray:
+    """One unit vector per training speaker: the mean embedding (fused as the runtime fuses it)
+    of ``cohort_utterances`` of its clean utterances."""
+    rng = np.random.default_rng(config.seed)
+    chosen = {
+        s: [f[i] for i in sorted(rng.permutation(len(f))[: config.cohort_utterances])]
+        for s, f in sorted(clean.items())
+        if f
+    }
+    emb = {s: list(embed_utterances(model, f, window, stride)) for s, f in chosen.items()}
+    if stats is not None:
+        emb = fused_embeddings(emb, chosen, stats, stats.weight)
+    return l2_normalize(np.stack([np.mean(e, axis=0) for e in emb.values()]))
 
 
 def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
@@ -412,7 +441,10 @@ def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
             emb = fused_embeddings(emb, val, stats, weight)
             print(f"cepstral statistics fused at weight {weight:g}: validation EER "
                   f"{100 * fusion_eers[0.0]:.2f}% -> {100 * fusion_eers[weight]:.2f}%")  # fmt: skip
-    scores, same = score_trials(emb, trials)
+    cohort = None
+    if config.cohort_utterances:
+        cohort = speaker_cohort(model, clean, config, window, stride, stats)
+    scores, same = score_trials(emb, trials, cohort)
     eer, _ = equal_error_rate(scores, same)
     dcf, _ = min_dcf(scores, same)
     point = threshold_for_far(scores, same, config.target_far)
@@ -428,6 +460,7 @@ def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
         "validation_frr_at_threshold": point.frr,
         "best_step": best[2],
         "fusion_weight": weight,
+        "cohort_speakers": 0 if cohort is None else len(cohort),
         "fusion_validation_eers": {f"{w:g}": e for w, e in fusion_eers.items()},
         "train_seconds": round(train_s, 1),
         "params": int(model.count_params()),
@@ -444,7 +477,7 @@ def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
     crops = [_crop(f, window, rng) for fs in clean.values() for f in fs]
     representative = np.stack([crops[i] for i in rng.permutation(len(crops))[:CALIBRATION_WINDOWS]])
     metrics["files"] = export_run(
-        model, model_config, config, threshold, representative, summary, out, stats
+        model, model_config, config, threshold, representative, summary, out, stats, cohort
     )
     write_json(out / "metrics.json", metrics)
     write_json(out / "history.json", history)
@@ -461,6 +494,7 @@ def export_run(
     summary: dict[str, Any],
     out: Path,
     stats: CepstralStats | None = None,
+    cohort: np.ndarray | None = None,
 ) -> dict[str, str]:
     """Write ``<name>_<quantization>.tflite`` (window form) per quantization."""
     from training.core.tflite import export_tflite
@@ -480,6 +514,7 @@ def export_run(
             output_name="embedding",
             training=summary,
             cepstral_stats=stats,
+            cohort=() if cohort is None else tuple(tuple(float(x) for x in v) for v in cohort),
         )
         data = export_tflite(model, model_config, metadata, "window", quantization, representative)
         path = out / f"{config.name}_{quantization}.tflite"
