@@ -18,6 +18,12 @@ from kws.metadata import CepstralStats
 from kws.speaker import cepstral_statistics, cepstral_vector, fuse
 
 
+def metadata_values(values: np.ndarray) -> tuple[float, ...]:
+    """A vector as metadata numbers, to 6 significant digits (float32 holds about 7): the model
+    file carries a few thousand of them, and full-precision JSON would double their bytes."""
+    return tuple(float(f"{x:.6g}") for x in np.asarray(values, dtype=np.float64).ravel())
+
+
 def fit_cepstral_stats(
     features: dict[str, list[np.ndarray]], numcep: int, ceplifter: int, wccn: float
 ) -> CepstralStats:
@@ -41,9 +47,9 @@ def fit_cepstral_stats(
     return CepstralStats(
         numcep=numcep,
         ceplifter=ceplifter,
-        mean=tuple(float(x) for x in mean),
-        std=tuple(float(x) for x in std),
-        transform=tuple(tuple(float(x) for x in row) for row in transform),
+        mean=metadata_values(mean),
+        std=metadata_values(std),
+        transform=tuple(metadata_values(row) for row in transform),
         weight=1.0,
     )
 

@@ -49,7 +49,12 @@ from kws.verification import (
 )
 from training.core.seeding import seed_training
 from training.core.toml_config import read_toml
-from training.speaker.cepstral import choose_weight, fit_cepstral_stats, fused_embeddings
+from training.speaker.cepstral import (
+    choose_weight,
+    fit_cepstral_stats,
+    fused_embeddings,
+    metadata_values,
+)
 
 LOSSES = ("triplet", "center")
 SOURCES = ("folders", "librispeech", "voxceleb")
@@ -332,7 +337,7 @@ def speaker_cohort(
     stats: CepstralStats | None,
 ) -> np.ndarray:
     """One unit vector per training speaker: the mean embedding (fused as the runtime fuses it)
-    of ``cohort_utterances`` of its clean utterances."""
+    of ``cohort_utterances`` of its clean utterances, as the metadata will store it."""
     rng = np.random.default_rng(config.seed)
     chosen = {
         s: [f[i] for i in sorted(rng.permutation(len(f))[: config.cohort_utterances])]
@@ -342,7 +347,8 @@ def speaker_cohort(
     emb = {s: list(embed_utterances(model, f, window, stride)) for s, f in chosen.items()}
     if stats is not None:
         emb = fused_embeddings(emb, chosen, stats, stats.weight)
-    return l2_normalize(np.stack([np.mean(e, axis=0) for e in emb.values()]))
+    means = l2_normalize(np.stack([np.mean(e, axis=0) for e in emb.values()]))
+    return np.asarray([metadata_values(v) for v in means])
 
 
 def train(config: SpeakerTrainConfig, out: Path) -> dict[str, Any]:
