@@ -102,3 +102,6 @@ def test_shipped_speaker_model_embeds_and_names_its_held_out_speakers(speakers: 
     a, b = (encoder.embed(load_audio(w)) for w in wavs[:2])
     assert a.shape == (encoder.dim,) and abs(float(np.linalg.norm(a)) - 1) < 1e-5
     assert -1 <= cosine(a, b) <= 1
+    # what the card promises: statistics fused, scores normalized by the 21 training voices
+    assert md.cepstral_stats is not None and len(md.cohort) == 21
+    assert 0 < encoder.score(a, b) < 1 and SHIPPED.stat().st_size <= 150_000

@@ -60,7 +60,9 @@ def network_model() -> Path:
 def _with_stats(model: Path, stats: CepstralStats | None, out: Path) -> Path:
     """A copy of ``model`` whose metadata carries ``stats`` (or none)."""
     md = load_model(model).metadata
-    write_model(out, read_model_bytes(model), dataclasses.replace(md, cepstral_stats=stats))
+    write_model(
+        out, read_model_bytes(model), dataclasses.replace(md, cepstral_stats=stats, cohort=())
+    )
     return out
 
 

@@ -1,5 +1,5 @@
 """``python -m training.speaker CONFIG.toml --out RUN_DIR``: train a speaker encoder with triplet
-or softmax + center loss on whole held-out speakers, calibrate its cosine threshold and export it.
+or softmax + center loss on whole held-out speakers, calibrate its threshold and export it.
 
 Data: any speaker-folder layout a loader of :mod:`training.data.loaders` reads (``source``:
 ``folders`` for ``python -m training.data asterisk``'s output, ``librispeech``, ``voxceleb``);
@@ -14,8 +14,11 @@ equalizer, band limit, codec and real impulse responses, :mod:`training.speaker.
 speed or pitch, which change who is speaking).
 Every ``eval_every`` steps, the validation EER is measured on seeded validation trials with the
 runtime's embedding path (windows every ``stride_frames``, averaged unit vectors); the best
-weights are kept. The threshold written into the metadata is the cosine at which the validation
-false-accept rate is at most ``target_far``.
+weights are kept. Then, with ``cepstral_numcep``, cepstral statistics are fitted on the training
+speakers and fused at the weight the validation trials prefer (:mod:`training.speaker.cepstral`),
+and with ``cohort_utterances`` a cohort of training-speaker means makes every score S-normalized
+(:func:`kws.verification.s_norm`). The threshold written into the metadata is the score at which
+the validation false-accept rate is at most ``target_far``.
 """
 
 from __future__ import annotations
