@@ -524,18 +524,30 @@ def test_cli_errors_are_one_line_naming_the_key_or_file(
 
 
 def test_the_shipped_models_recipe_remakes_its_card() -> None:
-    # The default recipe moved on (stop 29); commands_shipped.toml pins what the shipped file
-    # was made with, and its card's command names it.
+    # Since stop 31 the shipped file is the default recipe; its card's command spells out the
+    # corpus sizes, which must be the recipe's. commands_shipped.toml keeps the model of stop 23
+    # (and its corpus sizes) loadable.
+    import re
+
     from training.commands import DEFAULT_RECIPE, plan
     from training.core.recipes import load_recipe
 
-    shipped_recipe = DEFAULT_RECIPE.parent / "commands_shipped.toml"
     card = (Path(__file__).parent.parent / "firmware_models/commands.md").read_text()
-    assert "--recipe training/configs/commands_shipped.toml" in card
-    _, train, ship = plan(load_recipe(shipped_recipe, []), Path("data/commands/corpus"))
-    params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
+    command = card.split("`")[1]
+    assert command.startswith("python -m training.commands --data ") and "--recipe" not in command
+    corpus, default, default_ship = plan(load_recipe(DEFAULT_RECIPE, []), Path("data/c"))
+    params = ", ".join(f"{k}={v}" for k, v in sorted(default.params.items()))
     assert f"| model | crnn ({params});" in card
-    assert f"| training | {train.epochs} epochs" in card
-    assert ship.calibrate_confidence == 0.0 and train.validation.patience == 4
-    _, default, default_ship = plan(load_recipe(DEFAULT_RECIPE, []), Path("data/commands/corpus"))
+    assert re.search(rf"\| training \| \d+ of up to {default.epochs} epochs", card)
+    sets = dict(re.findall(r"--set corpus\.(\w+)=(\S+)", command))
+    assert {k: v for k, v in sets.items() if k != "recordings"} == {
+        k: str(getattr(corpus, k))
+        for k in ("per_command", "other_words", "confusables", "speech", "eval_per_command")
+    } | {"eval_negative_hours": "3"}
+    assert corpus.eval_negative_hours == 3.0
     assert default.params["stride"] == [4, 2] and default_ship.calibrate_confidence == 0.95
+    old_corpus, old, old_ship = plan(
+        load_recipe(DEFAULT_RECIPE.parent / "commands_shipped.toml", []), Path("data/c")
+    )
+    assert (old_corpus.per_command, old_corpus.other_words, old_corpus.speech) == (500, 1500, 600)
+    assert old_ship.calibrate_confidence == 0.0 and old.validation.patience == 4
