@@ -91,6 +91,18 @@ def test_training_clips_never_speak_an_evaluation_text() -> None:
     assert texts and phrases and not spoken & {*texts, *phrases}
 
 
+def test_rendering_the_corpus_alone_renders_the_recipes_corpus() -> None:
+    """`training.data commands` without counts renders what `training.commands` would train on
+    (it used to render a corpus a third the recipe's size)."""
+    from training.data.__main__ import build_parser, command_corpus
+
+    alone = command_corpus(build_parser().parse_args(["commands", "--out", "x"]))
+    recipe, _, _ = plan(load_recipe(DEFAULT_RECIPE, []), Path("x"))
+    assert alone == recipe
+    fewer = build_parser().parse_args(["commands", "--out", "x", "--per-command", "40"])
+    assert command_corpus(fewer).per_command == 40
+
+
 def test_command_free_speech_holds_no_word_that_sounds_like_a_command() -> None:
     """ "to" sounds as "two" and "know" as "no": such speech would teach a digits model that "two"
     is not a command and count as its false accept (23 % of the speech drawn for the digits

@@ -43,21 +43,16 @@ from training.core.ship import (
     training_cell,
 )
 from training.core.toml_config import add_override_option
+from training.data.commands import RECIPE as DEFAULT_RECIPE
 from training.data.recorded_eval import is_recorded
-
-DEFAULT_RECIPE = Path(__file__).parent / "configs" / "commands.toml"
 
 
 def plan(recipe: dict[str, Any], data_dir: Path) -> tuple[Any, TrainConfig, ShipOptions]:
     """Validate the whole recipe before anything runs: (corpus, training, ship) configs."""
-    from training.data.commands import CommandCorpusConfig
+    from training.data.commands import corpus_config
     from training.models.registry import config_from_dict
 
-    corpus_values = dict(recipe.get("corpus", {}))
-    reject_unknown_keys("[corpus]", corpus_values, field_names(CommandCorpusConfig) - {"augment"})
-    corpus = CommandCorpusConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in corpus_values.items()}
-    )
+    corpus = corpus_config(recipe.get("corpus", {}))
     train_values = dict(recipe.get("train", {}))
     if "corpus" in train_values:
         raise ValueError("[train] corpus comes from --data; remove it")

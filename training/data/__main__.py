@@ -9,6 +9,7 @@ demo_recording.py)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from tqdm import tqdm
 
 from kws.errors import KwsError
 from training.core.ray_pool import add_ray_option
-from training.data.commands import CommandCorpusConfig
+from training.data.commands import CommandCorpusConfig, recipe_corpus
 from training.data.corpus import CorpusConfig
 
 
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "commands, other words, confusables and speech by held-out-per-split voices, background "
         "noise for _silence_, and evaluation streams.",
     )
-    cmd_defaults = CommandCorpusConfig()
+    cmd_defaults = recipe_corpus()
     cmd.add_argument("--out", type=Path, required=True, help="output folder")
     cmd.add_argument("--seed", type=int, default=cmd_defaults.seed)
     cmd.add_argument(
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("per_command", "other_words", "confusables", "speech", "eval_per_command"):
         cmd.add_argument(
             "--" + name.replace("_", "-"), type=int, default=getattr(cmd_defaults, name),
-            help=f"{name.replace('_', ' ')} clips",
+            help=f"{name.replace('_', ' ')} clips (default, the recipe's: %(default)s)",
         )  # fmt: skip
     cmd.add_argument("--background-seconds", type=float, default=cmd_defaults.background_seconds)
     cmd.add_argument("--recordings", type=Path, help="real recordings folder (as for generate)")
@@ -341,9 +342,19 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _commands(args: argparse.Namespace) -> dict[str, object]:
-    from training.data.commands import generate_commands, parse_words
+    from training.data.commands import generate_commands
 
-    config = CommandCorpusConfig(
+    return generate_commands(
+        command_corpus(args), args.out, args.workers, args.eval_only, args.clip_store, args.ray
+    )
+
+
+def command_corpus(args: argparse.Namespace) -> CommandCorpusConfig:
+    """The corpus ``training.data commands`` renders: the command recipe's, with the options."""
+    from training.data.commands import parse_words
+
+    return dataclasses.replace(
+        recipe_corpus(),
         seed=args.seed,
         words=parse_words(args.words),
         per_command=args.per_command,
@@ -356,9 +367,6 @@ def _commands(args: argparse.Namespace) -> dict[str, object]:
         eval_per_command=args.eval_per_command,
         eval_negative_hours=args.eval_hours,
         pronunciation=word_pronunciations(args.pronunciation),
-    )
-    return generate_commands(
-        config, args.out, args.workers, args.eval_only, args.clip_store, args.ray
     )
 
 

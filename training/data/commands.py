@@ -35,7 +35,7 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,9 @@ import numpy as np
 
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
+from kws.schema import field_names, reject_unknown_keys
 from kws.wavfile import write_wav
+from training.core.recipes import load_recipe
 from training.data import signals
 from training.data.augment import AugmentConfig
 from training.data.corpus import (
@@ -221,6 +223,25 @@ class CommandCorpusConfig:
             engines=self.engines,
             augment=self.augment,
         )
+
+
+RECIPE = Path(__file__).resolve().parents[1] / "configs" / "commands.toml"
+"""The recipe of ``python -m training.commands``; its ``[corpus]`` is also what
+``python -m training.data commands`` renders unless told otherwise."""
+
+
+def corpus_config(table: Mapping[str, Any], **changes: Any) -> CommandCorpusConfig:
+    """A recipe's ``[corpus]`` table (TOML lists as tuples) with ``changes`` laid over it; a key
+    that is no setting is an error."""
+    reject_unknown_keys("[corpus]", table, field_names(CommandCorpusConfig) - {"augment"})
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    return CommandCorpusConfig(**{**values, **changes})
+
+
+def recipe_corpus(recipe: Path = RECIPE) -> CommandCorpusConfig:
+    """The corpus the command recipe renders: the defaults of ``training.data commands``, so that
+    rendering the corpus alone gives the corpus ``training.commands`` would."""
+    return corpus_config(load_recipe(recipe, []).get("corpus", {}))
 
 
 def speaker_id(voice: Voice) -> str:
