@@ -563,3 +563,29 @@ def test_the_shipped_models_recipe_remakes_its_card() -> None:
     )
     assert (old_corpus.per_command, old_corpus.other_words, old_corpus.speech) == (500, 1500, 600)
     assert old_ship.calibrate_confidence == 0.0 and old.validation.patience == 4
+
+
+def test_the_digits_recipe_remakes_the_shipped_digits_card() -> None:
+    """digits.toml is what made firmware_models/digits.tflite: the card's command (words and
+    corpus sizes as options) and the recipe give the same corpus and training."""
+    import re
+
+    from training.commands import DEFAULT_RECIPE, plan
+    from training.core.recipes import load_recipe
+
+    card = (Path(__file__).parent.parent / "firmware_models/digits.md").read_text()
+    command = card.split("`")[1]
+    words = re.search(r"--words (\S+)", command)
+    assert words and command.startswith("python -m training.commands --words ")
+    sets = [f"corpus.{k}={v}" for k, v in re.findall(r"--set corpus\.(\w+)=(\S+)", command)]
+    from_card = plan(
+        load_recipe(DEFAULT_RECIPE, [*sets, f"corpus.words={words.group(1).split(',')}"]),
+        Path("data/d"),
+    )[0]
+    recipe, train, _ = plan(
+        load_recipe(DEFAULT_RECIPE.parent / "digits.toml", ['corpus.recordings="data/recordings"']),
+        Path("data/d"),
+    )
+    assert recipe == from_card and train.name == "digits" and len(recipe.words) == 10
+    params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
+    assert f"| model | crnn ({params});" in card and "| build | passed" in card
