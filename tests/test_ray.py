@@ -56,8 +56,9 @@ def drive(cluster: LocalCluster, *args: str, timeout: float = 600) -> str:
     assert done.returncode == 0, (
         f"{' '.join(args[:2])} exited {done.returncode}:\n" + (done.stderr[-3000:])
     )
-    answers = [line for line in done.stdout.splitlines() if line.startswith(ANSWER)]
-    return answers[-1][len(ANSWER) :] if answers else ""  # Ray prints its own lines there too
+    # Ray prints its own lines there too, sometimes without ending them before the answer.
+    answers = [line.split(ANSWER, 1)[1] for line in done.stdout.splitlines() if ANSWER in line]
+    return answers[-1] if answers else ""
 
 
 def digests(folder: Path) -> dict[str, str]:
