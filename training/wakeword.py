@@ -38,7 +38,7 @@ from training.core.ship import (
     train_or_reuse,
     training_cell,
 )
-from training.core.toml_config import add_override_option
+from training.core.toml_config import add_override_option, as_tuples
 
 DEFAULT_RECIPE = Path(__file__).parent / "configs" / "wakeword.toml"
 PHRASE_RECIPES = Path(__file__).parent / "configs" / "wakewords"
@@ -58,13 +58,8 @@ def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
     reject_unknown_keys("[corpus]", values, field_names(CorpusConfig) - {"keyword", "augment"})
     reject_unknown_keys("[corpus.augment]", augment, field_names(AugmentConfig))
     return CorpusConfig(
-        keyword=keyword, augment=AugmentConfig(**_tuples(augment)), **_tuples(values)
+        keyword=keyword, augment=AugmentConfig(**as_tuples(augment)), **as_tuples(values)
     )
-
-
-def _tuples(values: dict[str, Any]) -> dict[str, Any]:
-    """TOML arrays as the tuples the frozen configs hold."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
 def recipe_for(phrase: str) -> Path:

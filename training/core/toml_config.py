@@ -15,6 +15,11 @@ from typing import Any
 from kws.errors import KwsError
 
 
+def as_tuples(values: dict[str, Any]) -> dict[str, Any]:
+    """TOML arrays as the tuples the frozen configs hold (one level: ``kernel = [5, 8]``)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
 def set_path(data: dict[str, Any], key: str, value: Any) -> None:
     """Set ``data[a][b]... = value`` for the dotted ``key``, creating missing tables."""
     *parents, leaf = key.strip().split(".")

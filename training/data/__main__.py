@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--workers", type=int, help="processes (default: every core)")
     add_ray_option(cmd)
     cmd.add_argument("--clip-store", type=Path, help="as for generate")
+    cmd.set_defaults(recipe_corpus=cmd_defaults)  # what the options leave as it is
     deb = commands.add_parser(
         "debian-sounds",
         help="build the real environmental-sound corpus from Debian packages (ESC-50 layout)",
@@ -354,7 +355,7 @@ def command_corpus(args: argparse.Namespace) -> CommandCorpusConfig:
     from training.data.commands import parse_words
 
     return dataclasses.replace(
-        recipe_corpus(),
+        args.recipe_corpus,
         seed=args.seed,
         words=parse_words(args.words),
         per_command=args.per_command,

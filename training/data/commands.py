@@ -35,7 +35,7 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from kws.errors import KwsError
 from kws.schema import field_names, reject_unknown_keys
 from kws.wavfile import write_wav
 from training.core.recipes import load_recipe
+from training.core.toml_config import as_tuples
 from training.data import signals
 from training.data.augment import AugmentConfig
 from training.data.corpus import (
@@ -230,12 +231,10 @@ RECIPE = Path(__file__).resolve().parents[1] / "configs" / "commands.toml"
 ``python -m training.data commands`` renders unless told otherwise."""
 
 
-def corpus_config(table: Mapping[str, Any], **changes: Any) -> CommandCorpusConfig:
-    """A recipe's ``[corpus]`` table (TOML lists as tuples) with ``changes`` laid over it; a key
-    that is no setting is an error."""
+def corpus_config(table: dict[str, Any]) -> CommandCorpusConfig:
+    """A recipe's ``[corpus]`` table as a config; a key that is no setting is an error."""
     reject_unknown_keys("[corpus]", table, field_names(CommandCorpusConfig) - {"augment"})
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
-    return CommandCorpusConfig(**{**values, **changes})
+    return CommandCorpusConfig(**as_tuples(table))
 
 
 def recipe_corpus(recipe: Path = RECIPE) -> CommandCorpusConfig:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kws.schema import field_names, reject_unknown_keys
+from training.core.toml_config import as_tuples
 
 if TYPE_CHECKING:
     import keras
@@ -99,7 +100,7 @@ def config_from_dict(name: str, values: dict[str, Any]) -> Any:
     """
     cls = get_model(name).config_cls
     reject_unknown_keys(f"{name} config", values, field_names(cls))
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return cls(**as_tuples(values))
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> None:
