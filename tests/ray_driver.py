@@ -16,9 +16,15 @@ from pathlib import Path
 
 from training.data.corpus import CorpusConfig
 
-ANSWER = "answer: "
-"""Starts the line that holds the driver's result (JSON): Ray prints lines of its own on stdout
-(a worker that died), even after the driver's last print."""
+ANSWER_FILE = "KWS_RAY_DRIVER_ANSWER"
+"""Names the file the driver writes its result to (JSON): not stdout, where Ray prints lines of
+its own (a worker that died), even after the driver's last print and into its lines."""
+
+
+def answer(result: object) -> None:
+    Path(os.environ[ANSWER_FILE]).write_text(json.dumps(result))
+
+
 TINY = CorpusConfig(
     keyword="hey jarvis", positives=24, confusables=8, speech=8, noise=4, music=2, silence=2,
     eval_positives=4, eval_snrs_db=(10.0,), eval_negative_hours=0.005, eval_sentences=8,
@@ -32,7 +38,7 @@ def main(argv: list[str]) -> int:
         from training.data.generate import generate
 
         summary = generate(TINY, Path(rest[0]), ray=address)
-        print(ANSWER + json.dumps(summary), flush=True)
+        answer(summary)
         return 0
     marker, retries, count = Path(rest[0]), int(rest[1]), int(rest[2])
 
@@ -47,7 +53,7 @@ def main(argv: list[str]) -> int:
     with RayPool(address, fresh_process=True, max_retries=retries) as pool:
         got = sorted(pool.outcomes(die_once, list(range(1, count + 1))), key=lambda o: o[0])
     outcomes = [[i, r, type(e).__name__ if e else None] for i, r, e in got]
-    print(ANSWER + json.dumps(outcomes), flush=True)
+    answer(outcomes)
     return 0
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pytest
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray")
 
-from tests.ray_driver import ANSWER, TINY  # noqa: E402
+from tests.ray_driver import ANSWER_FILE, TINY  # noqa: E402
 from training.core.ray_cluster import LocalCluster  # noqa: E402
 from training.data.generate import generate  # noqa: E402
 
@@ -48,17 +49,17 @@ def cluster() -> Iterator[LocalCluster]:
 
 def drive(cluster: LocalCluster, *args: str, timeout: float = 600) -> str:
     """Run a Ray driver (``python -m ...``) from the checkout: its answer (tests/ray_driver.py
-    prints one), or its stderr as the failure."""
-    done = subprocess.run(
-        [sys.executable, "-m", *args], cwd=ROOT, env=cluster.env, capture_output=True,
-        text=True, timeout=timeout,
-    )  # fmt: skip
-    assert done.returncode == 0, (
-        f"{' '.join(args[:2])} exited {done.returncode}:\n" + (done.stderr[-3000:])
-    )
-    # Ray prints its own lines there too, sometimes without ending them before the answer.
-    answers = [line.split(ANSWER, 1)[1] for line in done.stdout.splitlines() if ANSWER in line]
-    return answers[-1] if answers else ""
+    writes one to a file), or its stderr as the failure."""
+    with tempfile.TemporaryDirectory() as folder:
+        answer = Path(folder) / "answer.json"
+        done = subprocess.run(
+            [sys.executable, "-m", *args], cwd=ROOT, env={**cluster.env, ANSWER_FILE: str(answer)},
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        assert done.returncode == 0, (
+            f"{' '.join(args[:2])} exited {done.returncode}:\n" + (done.stderr[-3000:])
+        )
+        return answer.read_text() if answer.is_file() else ""
 
 
 def digests(folder: Path) -> dict[str, str]:
