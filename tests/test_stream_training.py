@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -282,3 +283,84 @@ def test_checkpoint_choice_averages_frr_over_several_false_accept_rates() -> Non
     assert config.validation.choose_at == (1.0, 3.0)
     with pytest.raises(ValueError, match="choose_at"):
         ValidationConfig(choose_at=(0.0,))
+
+
+def _resumable_config(corpus: Path, path: Path) -> Path:
+    path.write_text(
+        f'name = "seq"\ncorpus = "{corpus}"\nepochs = 3\nweight_average = 0.99\n'
+        'forms = ["streaming"]\nquantizations = ["float32"]\n' + CRNN
+        + "[validation]\nmin_epochs = 0\nlr_patience = 1\npatience = 0\n"
+        + "[mining]\nrounds = 1\nwindows = 5\nmin_score = 0.0\nepochs = 2\n"
+    )  # fmt: skip
+    return path
+
+
+@pytest.mark.slow
+def test_a_killed_training_resumes_where_it_stopped_and_ends_as_if_never_stopped(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """A session's stop kills training with SIGKILL: started again into the same folder it goes
+    on from the last finished epoch (model, optimizer, weight average, best checkpoint, mining
+    round) and writes what an uninterrupted run writes."""
+    import signal
+
+    config = _resumable_config(corpus, tmp_path / "resume.toml")
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-u", "-m", "training.train", str(config), "--out", str(out)]
+
+    whole = subprocess.run(command(tmp_path / "whole"), capture_output=True, text=True, timeout=900)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    out = tmp_path / "stopped"
+    process = subprocess.Popen(
+        command(out), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("epoch 4 (round 1)"):  # after the mining round's first epoch
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert (out / "checkpoint.npz").is_file() and not (out / "metrics.json").exists()
+
+    resumed = subprocess.run(command(out), capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming {out / 'checkpoint.npz'} (after epoch" in resumed.stdout
+    assert "epoch 1 (round 0)" not in resumed.stdout  # nothing trained twice
+
+    def read(run: Path, name: str) -> Any:
+        return json.loads((run / name).read_text())
+
+    ran, again = read(tmp_path / "whole", "history.json"), read(out, "history.json")
+    assert [r["epoch"] for r in again] == [1, 2, 3, 4, 5] == [r["epoch"] for r in ran]
+    for a, b in zip(ran, again, strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
+        assert b["learning_rate"] == a["learning_rate"] and b["val_frr"] == a["val_frr"]
+    assert (
+        read(out, "rounds.json")[1]["mined"] == read(tmp_path / "whole", "rounds.json")[1]["mined"]
+    )
+    kept, whole_metrics = read(out, "metrics.json"), read(tmp_path / "whole", "metrics.json")
+    assert kept["selection"] == whole_metrics["selection"]
+    assert kept["test_accuracy"] == pytest.approx(whole_metrics["test_accuracy"])
+    assert not list(out.glob("mined_round*"))  # the hard negatives go once training is done
+
+    again_log = subprocess.run(command(out), capture_output=True, text=True, timeout=900)
+    assert again_log.returncode == 0 and "(finished, best: epoch" in again_log.stdout
+    assert "epoch 5 (round 1)" not in again_log.stdout
+
+
+def test_a_checkpoint_of_another_config_or_a_broken_one_starts_over(tmp_path: Path) -> None:
+    from training.core.checkpoint import Checkpoint, LoopState
+
+    saved = Checkpoint(tmp_path, "a")
+    state = LoopState("a", epoch_total=2, history=[{"epoch": 1}, {"epoch": 2}])
+    saved.save(state, {"model": [np.ones(3)], "best": [np.zeros(2)]})
+    loaded = Checkpoint(tmp_path, "a").load()
+    assert loaded is not None and loaded[0] == state
+    np.testing.assert_array_equal(loaded[1]["model"][0], np.ones(3))
+    assert loaded[1]["optimizer"] == [] and loaded[1]["best"][0].shape == (2,)
+    assert Checkpoint(tmp_path, "b").load() is None  # another config's
+    (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 truncated")
+    assert Checkpoint(tmp_path, "a").load() is None

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from kws.metadata import smoothing_calls
+from training.core.checkpoint import Checkpoint, LoopState, seed_epoch
 from training.core.mining import MiningConfig, mine, mined_label, mining_sources
 from training.core.sequences import SequenceConfig, make_sequences
 from training.core.stream_scores import ChunkPlan, frr_at_targets, load_eval_streams
@@ -88,6 +89,8 @@ class LoopSettings:
     smoothing_s: float = 0.1
     refractory_s: float = 1.5
     weight_average: float = 0.0
+    seed: int = 0
+    """Seeds each epoch's batch shuffling (with the epoch), so a resumed run draws alike."""
 
 
 @dataclass
@@ -131,11 +134,14 @@ def fit(
     corpus: Path,
     rng: np.random.Generator,
     report: Callable[[dict[str, Any]], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
     """Train; return (the window model with the best weights, history rows, loop report).
 
     ``report`` is called with each epoch's history row as it is written (training.tune hands
-    the validation figures to its early-stopping scheduler)."""
+    the validation figures to its early-stopping scheduler). With ``checkpoint`` the loop's
+    state is saved after every epoch and a saved state of the same run is resumed
+    (training.core.checkpoint)."""
     import keras
 
     from training.models.registry import copy_weights
@@ -216,79 +222,134 @@ def fit(
     batch_size = settings.batch_size
     if settings.examples == "sequences":  # as many clips per update as clip training sees
         batch_size = max(1, settings.batch_size // settings.sequences.clips)
-    history: list[dict[str, Any]] = []
+    state = LoopState(checkpoint.fingerprint if checkpoint else "")
     best = _Best()
-    rounds: list[dict[str, Any]] = []
+    restored = checkpoint.load() if checkpoint else None
+    if restored is not None:
+        state, arrays = restored
+        optimizer.build(trained.trainable_variables)
+        _assign(trained.variables, arrays["model"])
+        _assign(optimizer.variables, arrays["optimizer"])
+        if average is not None:
+            average.average = [a.astype(np.float64) for a in arrays["average"]]
+            average.updates = state.average_updates
+        rng.bit_generator.state = state.rng
+        best = _Best(tuple(state.best_key), arrays["best"], state.best_epoch, state.best_figures)
+        done = "finished" if state.finished else f"after epoch {state.epoch_total}"
+        print(f"resuming {checkpoint.path} ({done}, best: epoch {best.epoch})", flush=True)
+    elif checkpoint is not None:
+        checkpoint.drop_mined()  # another run's hard negatives
+
+    def save() -> None:
+        if checkpoint is None:
+            return
+        state.best_key = list(best.key)
+        state.best_epoch, state.best_figures = best.epoch, best.figures
+        state.rng = rng.bit_generator.state
+        state.average_updates = average.updates if average is not None else 0
+        arrays = {
+            "model": [np.asarray(v) for v in trained.variables],
+            "optimizer": [np.asarray(v) for v in optimizer.variables],
+            "average": list(average.average) if average is not None else [],
+            "best": list(best.weights or []),
+        }
+        checkpoint.save(state, arrays)
+
     x_train, y_train = x["train"], y["train"]
     mined_as = mined_label(labels)
-    epoch_total = 0
-    for round_index in range(1 + settings.mining.rounds):
+    for round_index in range(1, min(state.round_index, settings.mining.rounds) + 1):
+        cached = checkpoint.load_mined(round_index) if checkpoint else None
+        if cached is not None and (round_index < state.round_index or state.epoch_in_round):
+            x_train = np.concatenate([x_train, cached[0]])
+            y_train = np.concatenate([y_train, np.full(len(cached[0]), mined_as)])
+    for round_index in range(state.round_index, 1 + settings.mining.rounds):
         mined_stats: dict[str, Any] = {}
-        if round_index:
+        if round_index and state.epoch_in_round == 0:  # the round starts: mine
             assert sequence is not None and best.weights is not None
             trained.set_weights(best.weights)
             if sequence is not trained:
                 copy_weights(trained, sequence)
             if average is not None:
                 average.restart()
-            columns = [labels.index(k) for k in keywords]
-            windows, mined_stats = mine(
-                sequence, mining_sources(corpus), columns, features, plan,
-                model_config.window_frames, smoothing, settings.refractory_s,
-                settings.mining,
-            )  # fmt: skip
+            cached = checkpoint.load_mined(round_index) if checkpoint else None
+            if cached is None:
+                columns = [labels.index(k) for k in keywords]
+                windows, mined_stats = mine(
+                    sequence, mining_sources(corpus), columns, features, plan,
+                    model_config.window_frames, smoothing, settings.refractory_s,
+                    settings.mining,
+                )  # fmt: skip
+                if checkpoint is not None:
+                    checkpoint.save_mined(round_index, windows, mined_stats)
+            else:
+                windows, mined_stats = cached
             x_train = np.concatenate([x_train, windows])
             y_train = np.concatenate([y_train, np.full(len(windows), mined_as)])
             print(f"round {round_index}: mined {len(windows)} windows {mined_stats}", flush=True)
+        elif round_index and checkpoint is not None:
+            mined_stats = (checkpoint.load_mined(round_index) or (None, {}))[1]
         epochs = settings.mining.epochs if round_index and settings.mining.epochs else None
         epochs = epochs or settings.epochs
-        since_best = 0
-        round_start = time.perf_counter()
-        for epoch in range(epochs):
-            epoch_total += 1
+        round_start = time.perf_counter() - state.round_seconds
+        for epoch in range(state.epoch_in_round, epochs):
+            if settings.validation.patience and state.since_best >= settings.validation.patience:
+                print(
+                    f"stopping: no better checkpoint in {state.since_best} evaluations",
+                    flush=True,
+                )
+                break
+            state.epoch_total += 1
+            seed_epoch(settings.seed, state.epoch_total)
             data, targets, weights = batches(x_train, y_train, augment=True)
             fit_out = trained.fit(
                 data, targets, sample_weight=weights, batch_size=batch_size,
                 epochs=1, verbose=0, shuffle=True, callbacks=callbacks,
             )  # fmt: skip
             row: dict[str, Any] = {
-                "epoch": epoch_total,
+                "epoch": state.epoch_total,
                 "round": round_index,
                 "loss": float(fit_out.history["loss"][-1]),
                 "learning_rate": float(optimizer.learning_rate.numpy()),
             }
-            if epoch_total % settings.validation.every == 0 or epoch == epochs - 1:
+            if state.epoch_total % settings.validation.every == 0 or epoch == epochs - 1:
                 key, figures, kept = evaluate_kept()
                 row.update(figures)
                 if key < best.key:
-                    best = _Best(key, kept, epoch_total, figures)
-                    since_best = 0
-                elif round_index or epoch_total >= settings.validation.min_epochs:
-                    since_best += 1
-                    if since_best % settings.validation.lr_patience == 0:
+                    best = _Best(key, kept, state.epoch_total, figures)
+                    state.since_best = 0
+                elif round_index or state.epoch_total >= settings.validation.min_epochs:
+                    state.since_best += 1
+                    if state.since_best % settings.validation.lr_patience == 0:
                         lr = max(
                             settings.validation.min_learning_rate,
                             float(optimizer.learning_rate.numpy()) * settings.validation.lr_factor,
                         )
                         optimizer.learning_rate.assign(lr)
-            history.append(row)
+            state.history.append(row)
+            state.epoch_in_round = epoch + 1
+            state.round_seconds = time.perf_counter() - round_start
+            save()
             print(_progress(row, best.epoch), flush=True)
             if report is not None:
                 report(row)
-            if settings.validation.patience and since_best >= settings.validation.patience:
-                print(f"stopping: no better checkpoint in {since_best} evaluations", flush=True)
-                break
-        rounds.append(
+        state.rounds.append(
             {
                 "round": round_index,
                 "mined": mined_stats,
                 "train_clips": len(x_train),
-                "epochs": [r["epoch"] for r in history if r["round"] == round_index],
+                "epochs": [r["epoch"] for r in state.history if r["round"] == round_index],
                 "best_epoch_so_far": best.epoch,
                 "best_so_far": best.figures,
                 "seconds": round(time.perf_counter() - round_start, 1),
             }
         )
+        state.round_index, state.epoch_in_round, state.since_best = round_index + 1, 0, 0
+        state.round_seconds = 0.0
+        state.finished = state.round_index > settings.mining.rounds
+        save()
+    if checkpoint is not None and state.finished:
+        checkpoint.drop_mined()
+    history, rounds = state.history, state.rounds
     assert best.weights is not None
     trained.set_weights(best.weights)
     if trained is not window:
@@ -297,7 +358,7 @@ def fit(
         "examples": settings.examples,
         "selected_by": "validation streams FRR" if streams else "validation clip loss",
         "best_epoch": best.epoch,
-        "epochs_trained": epoch_total,
+        "epochs_trained": state.epoch_total,
         "weights": f"moving average, decay {settings.weight_average:g} per update"
         if average is not None
         else "as trained",
@@ -305,6 +366,13 @@ def fit(
         "rounds": rounds,
     }
     return window, history, report
+
+
+def _assign(variables: list[Any], values: list[np.ndarray]) -> None:
+    if len(variables) != len(values):
+        raise ValueError(f"checkpoint holds {len(values)} arrays, the model {len(variables)}")
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
 
 
 def _progress(row: dict[str, Any], best_epoch: int) -> str:

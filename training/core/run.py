@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 from kws.atomic import atomic_write_bytes
 from kws.metadata import ModelMetadata, Threshold
 from kws.paths import portable_path
+from training.core.checkpoint import Checkpoint, fingerprint
 from training.core.config import FORMS, TrainConfig
 from training.core.examples import Corpus, corpus_features, is_background, read_corpus
 from training.core.fit import LoopSettings, fit
@@ -69,7 +69,9 @@ def train(
     config: TrainConfig, out: Path, report: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
     """Train, export every form, write the run folder; return the metrics. ``report`` gets
-    each epoch's history row (:func:`training.core.fit.fit`)."""
+    each epoch's history row (:func:`training.core.fit.fit`). The loop's state is saved in
+    ``out`` after every epoch, and training started again into ``out`` with the same config
+    and corpus resumes it (training.core.checkpoint)."""
 
     from training.models import get_model
     from training.models.registry import config_from_dict
@@ -87,7 +89,6 @@ def train(
     rng = np.random.default_rng(config.seed)
     settings = LoopSettings(**{k: getattr(config, k) for k in LoopSettings.__dataclass_fields__})
     keywords = tuple(k for k in data.labels if not is_background(k))
-    start = time.perf_counter()
     model, history, loop = fit(
         settings,
         spec,
@@ -100,8 +101,9 @@ def train(
         corpus,
         rng,
         report,
+        Checkpoint(out, fingerprint(dataclasses.asdict(config), data.labels, x["train"].shape)),
     )
-    train_s = time.perf_counter() - start
+    train_s = sum(r["seconds"] for r in loop["rounds"])  # over every process that resumed it
     out.mkdir(parents=True, exist_ok=True)
     model.save_weights(out / "model.weights.h5")  # for re-export without retraining
 
