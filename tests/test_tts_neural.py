@@ -162,17 +162,17 @@ def test_bad_voice_names_are_one_line() -> None:
 
 
 def test_corpora_default_to_all_four_engines() -> None:
-    from training.data.__main__ import build_parser
+    from training.data.__main__ import build_parser, wake_word_corpus
     from training.data.commands import CommandCorpusConfig
     from training.data.corpus import CorpusConfig
 
     assert CorpusConfig(keyword="x").engines == CommandCorpusConfig().engines == tts.ENGINES
     args = build_parser().parse_args(["generate", "--keyword", "x", "--out", "o"])
-    assert args.engines == "espeak-ng,flite,piper,kokoro"
+    assert wake_word_corpus(args).engines == ("espeak-ng", "flite", "piper", "kokoro")
     for engine in (PIPER, KOKORO):
         _needs(engine)
     if shutil.which("flite"):
-        check_engines(tuple(args.engines.split(",")))  # all four installed: no error
+        check_engines(wake_word_corpus(args).engines)  # all four installed: no error
 
 
 def test_processes_assembling_the_kokoro_model_at_once_all_get_it(tmp_path: Path) -> None:

@@ -61,6 +61,33 @@ def test_default_recipe_plans_the_shipped_export(tmp_path: Path) -> None:
     assert train.corpus == str(tmp_path)
 
 
+def test_rendering_the_corpus_alone_renders_the_phrases_recipe(tmp_path: Path) -> None:
+    """``training.data generate`` leaves to the phrase's recipe what its options leave out
+    (pronunciation, other wake words, rooms), so the folder it renders is the one
+    ``training.wakeword`` would render and then accepts."""
+    from training.data.__main__ import build_parser, wake_word_corpus
+    from training.wakeword import recipe_for
+
+    def rendered(*options: str) -> object:
+        args = ["generate", "--keyword", "hey mycroft", "--out", "o", *options]
+        return wake_word_corpus(build_parser().parse_args(args))
+
+    recipe = load_recipe(recipe_for("hey mycroft"), [])
+    corpus, _, _ = plan("hey mycroft", recipe, tmp_path)
+    alone = rendered()
+    assert alone == corpus and alone.pronunciation == ("hˈeɪ mˈaɪkɹɒft", "hˈeɪ mˈaɪkɹɔːft")
+    assert alone.augment.late_reverb and "alexa" in alone.other_wake_words
+    given = rendered("--positives", "10", "--other-wake-word", "okay nabu", "--engines", "flite")
+    assert (given.positives, given.other_wake_words, given.engines) == (
+        10,
+        ("okay nabu",),
+        ("flite",),
+    )
+    assert given.respelling == corpus.respelling and given.augment == corpus.augment
+    other = rendered("--recipe", str(DEFAULT_RECIPE))  # the default recipe: espeak-ng's reading
+    assert other.pronunciation == () and other.other_wake_words == ()
+
+
 @pytest.mark.slow
 def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")

@@ -69,6 +69,13 @@ def recipe_for(phrase: str) -> Path:
     return own if own.is_file() else DEFAULT_RECIPE
 
 
+def recipe_corpus(phrase: str, recipe: Path | None = None) -> Any:
+    """The corpus the phrase's recipe renders (:func:`recipe_for` unless ``recipe`` is given):
+    the defaults of ``training.data generate``, so that rendering the corpus alone gives the
+    corpus ``training.wakeword`` would."""
+    return corpus_config(phrase, load_recipe(recipe or recipe_for(phrase), []).get("corpus", {}))
+
+
 def plan(phrase: str, recipe: dict[str, Any], data_dir: Path) -> tuple[Any, TrainConfig, Any]:
     """Validate the whole recipe before anything runs: (corpus, training, ship) configs."""
     from training.models.registry import config_from_dict

@@ -30,43 +30,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="render a TTS wake-word corpus with hard negatives and evaluation streams",
         description="Render a wake-word corpus (resumes an interrupted run in the same --out).",
     )
-    defaults = CorpusConfig(keyword="x")
+    recipe = "(default: the phrase's recipe's)"
     gen.add_argument("--keyword", required=True, help='the wake phrase, e.g. "hey jarvis"')
     gen.add_argument("--out", type=Path, required=True, help="output folder")
     gen.add_argument(
-        "--pronunciation", default="", metavar="IPA[|IPA...]",
-        help='how the phrase is said, in IPA, alternatives separated by | (e.g. "hˈeɪ '
-        'mˈaɪkɹɒft"); default: espeak-ng\'s reading (espeak-ng -q --ipa -v en-us "PHRASE")',
+        "--recipe", type=Path,
+        help="wake-word recipe whose [corpus] table gives every setting an option leaves out "
+        "(default: training/configs/wakewords/<label>.toml if the project has one, else "
+        "training/configs/wakeword.toml: the corpus training.wakeword would render)",
     )  # fmt: skip
     gen.add_argument(
-        "--respelling", default="",
+        "--pronunciation", metavar="IPA[|IPA...]",
+        help='how the phrase is said, in IPA, alternatives separated by | (e.g. "hˈeɪ '
+        'mˈaɪkɹɒft"); default: the recipe\'s, else espeak-ng\'s reading',
+    )  # fmt: skip
+    gen.add_argument(
+        "--respelling",
         help='what voices that take no phonemes (flite) read instead, with --pronunciation, '
         'e.g. "hey my croft"',
     )  # fmt: skip
-    gen.add_argument("--seed", type=int, default=defaults.seed)
+    gen.add_argument("--seed", type=int, help=recipe)
     for name in ("positives", "confusables", "speech", "noise", "music", "silence"):
-        gen.add_argument(
-            f"--{name}", type=int, default=getattr(defaults, name), help=f"{name} clips"
-        )
-    gen.add_argument("--clip-seconds", type=float, default=defaults.clip_seconds)
+        gen.add_argument(f"--{name}", type=int, help=f"{name} clips {recipe}")
+    gen.add_argument("--clip-seconds", type=float, help=recipe)
     gen.add_argument(
         "--engines",
-        default=",".join(defaults.engines),
-        help="comma-separated TTS engines whose voices speak (espeak-ng, flite, piper, kokoro)",
+        help="comma-separated TTS engines whose voices speak (espeak-ng, flite, piper, kokoro) "
+        + recipe,
     )
     gen.add_argument(
         "--eval-engines",
-        default="",
         help="comma-separated engines of the evaluation sets' held-out voices (default: "
         "--engines); one that --engines leaves out is a voice family training never hears",
     )
     gen.add_argument(
         "--other-wake-word",
         action="append",
-        default=[],
         metavar="PHRASE[=IPA[|IPA...]]",
         help="the wake phrase of a model that runs beside this one (repeatable): training hears "
-        "it as a look-alike, evaluation reports firings on it apart from the FA/h",
+        "it as a look-alike, evaluation reports firings on it apart from the FA/h " + recipe,
     )
     gen.add_argument(
         "--recordings", type=Path,
@@ -77,11 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-only", action="store_true",
         help="write only the evaluation sets (the same command without it renders the clips)",
     )  # fmt: skip
-    gen.add_argument("--eval-positives", type=int, default=defaults.eval_positives)
+    gen.add_argument("--eval-positives", type=int, help=recipe)
     gen.add_argument(
-        "--eval-hours", type=float, default=defaults.eval_negative_hours,
-        help="hours of keyword-free evaluation audio",
-    )  # fmt: skip
+        "--eval-hours", type=float, help=f"hours of keyword-free evaluation audio {recipe}"
+    )
     gen.add_argument("--workers", type=int, help="processes (default: every core)")
     add_ray_option(gen)
     gen.add_argument(
@@ -292,25 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "commands":
             return _print(_commands(args))
-        config = CorpusConfig(
-            keyword=args.keyword,
-            seed=args.seed,
-            positives=args.positives,
-            confusables=args.confusables,
-            speech=args.speech,
-            noise=args.noise,
-            music=args.music,
-            silence=args.silence,
-            clip_seconds=args.clip_seconds,
-            engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
-            eval_engines=tuple(e.strip() for e in args.eval_engines.split(",") if e.strip()),
-            other_wake_words=tuple(args.other_wake_word),
-            recordings=str(args.recordings) if args.recordings else None,
-            eval_positives=args.eval_positives,
-            eval_negative_hours=args.eval_hours,
-            pronunciation=args.pronunciation or (),
-            respelling=args.respelling,
-        )
+        config = wake_word_corpus(args)
         from training.data.generate import generate
 
         summary = generate(
@@ -340,6 +323,35 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"{said['onset_s']:6.2f}-{said['offset_s']:.2f} s  {said['phrase']!r} over "
               f"{said['background']} at {said['snr_db']} dB")  # fmt: skip
     return 0
+
+
+def wake_word_corpus(args: argparse.Namespace) -> CorpusConfig:
+    """The corpus ``training.data generate`` renders: the phrase's recipe's, with the options."""
+    from training.wakeword import recipe_corpus
+
+    def names(text: str) -> tuple[str, ...]:
+        return tuple(e.strip() for e in text.split(",") if e.strip())
+
+    given = {
+        "seed": args.seed,
+        "positives": args.positives,
+        "confusables": args.confusables,
+        "speech": args.speech,
+        "noise": args.noise,
+        "music": args.music,
+        "silence": args.silence,
+        "clip_seconds": args.clip_seconds,
+        "engines": None if args.engines is None else names(args.engines),
+        "eval_engines": None if args.eval_engines is None else names(args.eval_engines),
+        "other_wake_words": None if args.other_wake_word is None else tuple(args.other_wake_word),
+        "recordings": None if args.recordings is None else str(args.recordings),
+        "eval_positives": args.eval_positives,
+        "eval_negative_hours": args.eval_hours,
+        "pronunciation": args.pronunciation,
+        "respelling": args.respelling,
+    }
+    base = recipe_corpus(args.keyword, args.recipe)
+    return dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
 def _commands(args: argparse.Namespace) -> dict[str, object]:
