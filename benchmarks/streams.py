@@ -60,9 +60,12 @@ APART_KINDS = ("confusable",)
 phrases that sound like the keyword ("hey travis", "jarvis") fill about a tenth of the
 evaluation negatives, said back to back as no home says them; per hour they would set every
 threshold, ours and the peers'. Their firings are reported beside the hours instead."""
-CONDITIONS = ("snr_db", "background", "snr_db+background", "engine", "room", "voice")
+CONDITIONS = ("snr_db", "background", "snr_db+background", "engine", "room", "context", "voice")
 """Fields of :class:`Positive` that FRR is broken down by in the reports; ``a+b`` crosses two
 fields (SNR by background gives "5 dB babble", a target of its own)."""
+UNLESS_ONLY = {"context": ("alone",)}
+"""Conditions left out of a breakdown whose every positive has this value (every keyword said
+alone, as in every corpus before sentences)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class Positive:
     """The TTS engine (or 'recorded') that spoke it; None if unknown."""
     room: str | None = None
     """'dry', or 'reverb' when convolved with a room impulse response; None if unknown."""
+    context: str = "alone"
+    """'alone', or 'sentence' when words of the same voice come before or after it."""
     apart: bool = False
     """Another device's wake word said in a wake word's streams: a firing on it is reported per
     phrase (benchmarks.frr_fa ``confusions``) apart from the FA/h, as the look-alike phrases
@@ -154,6 +159,7 @@ def read_positive_manifest(path: Path) -> list[EvalStream]:
                     label=None if e.get("label") is None else str(e["label"]),
                     engine=_condition(e, "engine"),
                     room=_condition(e, "room"),
+                    context=_condition(e, "context") or "alone",
                     apart=bool((e.get("info") or {}).get("apart", False)),
                 )
                 for e in entry["events"]
@@ -400,6 +406,8 @@ def breakdown(
     positive = [(t, s) for t, s in zip(timelines, streams, strict=True) if s.positives]
     for condition in CONDITIONS:
         values = {_condition_value(p, condition) for _, s in positive for p in s.positives}
+        if values == {UNLESS_ONLY.get(condition)}:
+            continue
         cells = {}
         for value in sorted(values, key=lambda v: tuple((x is None, x or 0) for x in v)):
             subset = []

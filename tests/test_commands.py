@@ -138,6 +138,43 @@ def test_eval_only_first_then_the_clips_fill_the_same_folder(corpus: Path, tmp_p
 
 
 @pytest.mark.slow
+def test_commands_said_inside_sentences_are_timed_and_reported_apart(tmp_path: Path) -> None:
+    """With ``eval_in_sentences`` the positive streams hold commands with words of the same
+    voice around them; each event's span is the command's own, and the streams report FRR per
+    context (alone, sentence)."""
+    from benchmarks.streams import read_positive_manifest
+    from kws.wavfile import load_audio
+    from training.data.commands import generate_commands
+
+    out = tmp_path / "sentences"
+    sizes = [*TINY_CORPUS, "corpus.eval_per_command=2", "corpus.eval_in_sentences=0.5"]
+    config, _, _ = plan(load_recipe(DEFAULT_RECIPE, sizes), out)
+    generate_commands(config, out, workers=2, eval_only=True)
+    manifest = out / "eval/test/positives/positives.json"
+    events = [e for s in json.loads(manifest.read_text())["streams"] for e in s["events"]]
+    within = [e for e in events if e["info"].get("context") == "sentence"]
+    assert len(within) == len(events) // 2 == len(COMMAND_WORDS)
+    streams = read_positive_manifest(manifest)
+    contexts = [p.context for s in streams for p in s.positives]
+    assert contexts.count("sentence") == len(within) == contexts.count("alone")
+    entries = json.loads(manifest.read_text())["streams"]
+    for entry, stream in zip(entries, streams, strict=True):
+        audio = load_audio(stream.path)
+        for event, positive in zip(entry["events"], stream.positives, strict=True):
+            info = event["info"]
+            if info.get("context") != "sentence":
+                continue
+            start, end = info["keyword_s"]
+            assert info["before"] or info["after"]
+            assert positive.offset_s - positive.onset_s == pytest.approx(end - start, abs=1e-3)
+            if info["before"]:  # words end a pause before the command: speech, not background
+                clip_onset = positive.onset_s - start
+                words = audio[int(clip_onset * RATE) : int((positive.onset_s - 0.12) * RATE)]
+                quiet = audio[int((clip_onset - 2.0) * RATE) : int((clip_onset - 1.0) * RATE)]
+                assert np.std(words.astype(float)) > 1.5 * np.std(quiet.astype(float))
+
+
+@pytest.mark.slow
 def test_recipe_trains_calibrates_and_writes_the_card(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="hours of command-free evaluation audio",
     )  # fmt: skip
     cmd.add_argument(
+        "--eval-in-sentences", type=float, default=cmd_defaults.eval_in_sentences,
+        metavar="SHARE",
+        help="share of the evaluation utterances said inside a sentence, words before or after "
+        "the command (default, the recipe's: %(default)s)",
+    )  # fmt: skip
+    cmd.add_argument(
         "--eval-only", action="store_true",
         help="write only the evaluation sets (the same command without it renders the clips)",
     )  # fmt: skip
@@ -379,6 +385,7 @@ def command_corpus(args: argparse.Namespace) -> CommandCorpusConfig:
         recordings=str(args.recordings) if args.recordings else None,
         eval_per_command=args.eval_per_command,
         eval_negative_hours=args.eval_hours,
+        eval_in_sentences=args.eval_in_sentences,
         pronunciation=word_pronunciations(args.pronunciation),
     )
 

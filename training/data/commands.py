@@ -169,6 +169,11 @@ class CommandCorpusConfig:
     """Hours of command-free audio in each evaluation set: with one hour, one false accept
     moves a threshold by 1 FA/h and the digits' calibration did not transfer."""
     eval_reverb_share: float = 0.25
+    eval_in_sentences: float = 0.0
+    """Share of the evaluation utterances of each command said inside a sentence, words of the
+    same voice before or after it ("... three ..."), not alone: people say commands that way,
+    and a model trained on words alone may miss them (the positive streams report FRR per
+    ``context``)."""
     eval_sentences: int = 250
     eval_confusables: int = 100
     eval_other_words: int = 100
@@ -187,6 +192,8 @@ class CommandCorpusConfig:
             raise ValueError("per_command must be >= 10 (every split needs each command)")
         if self.clip_seconds <= 0.5:
             raise ValueError("clip_seconds must be > 0.5")
+        if not 0 <= self.eval_in_sentences <= 1:
+            raise ValueError("eval_in_sentences must be within [0, 1]")
         unknown = sorted(set(self.pronunciation) - {*self.words, *self.other_vocabulary})
         if unknown:
             raise ValueError(f"pronunciation for {unknown[0]!r}, which is not a corpus word")
@@ -367,6 +374,32 @@ def write_lists(jobs: list[ClipJob], out: Path) -> None:
         atomic_write_bytes(out / name, lines.encode())
 
 
+def eval_positives(
+    config: CommandCorpusConfig, commands: Sequence[str], texts: Sequence[str]
+) -> tuple[Said, ...]:
+    """What the positive streams say: each command, alone or (``eval_in_sentences`` of them,
+    a seeded choice) with two to five words of a held-out sentence before it, after it or
+    both; the sentences hold no command word, nor one that sounds like one."""
+    rng = np.random.default_rng(config.seed + EVAL_SEED + 7)
+    within = rng.permutation(len(commands))[: round(config.eval_in_sentences * len(commands))]
+    if len(within) and not texts:
+        raise ValueError("eval_in_sentences needs held-out sentences (eval_sentences > 0)")
+    context: dict[int, tuple[str, str]] = {}
+    for n, i in enumerate(sorted(int(i) for i in within)):
+        before, after = (texts[(2 * n + k) % len(texts)].split() for k in (0, 1))
+        where = int(rng.integers(3))  # 0: words before, 1: after, 2: both
+        head = " ".join(before[-int(rng.integers(2, 6)) :]) if where != 1 else ""
+        tail = " ".join(after[: int(rng.integers(2, 6))]) if where != 0 else ""
+        context[i] = (head.strip(".,;:!?"), tail.strip(".,;:!?"))
+    return tuple(
+        Said(
+            w, label=command_folder(w), pronunciations=config.said(w),
+            before=context.get(i, ("", ""))[0], after=context.get(i, ("", ""))[1],
+        )
+        for i, w in enumerate(commands)
+    )  # fmt: skip
+
+
 def _write_eval(
     config: CommandCorpusConfig, out: Path, workers: int, ray: str | None = None
 ) -> dict[str, Any]:
@@ -379,9 +412,7 @@ def _write_eval(
     commands = [config.words[i % len(config.words)] for i in range(count)]
     negatives = {"speech": texts, "confusable": phrases, "other_words": others}
     spec = EvalSpec(
-        positives=tuple(
-            Said(w, label=command_folder(w), pronunciations=config.said(w)) for w in commands
-        ),
+        positives=eval_positives(config, commands, texts),
         negatives={kind: tuple(Said(t) for t in said) for kind, said in negatives.items() if said},
         seed=config.seed,
         snrs_db=config.eval_snrs_db,
@@ -401,6 +432,8 @@ def _settings(config: CommandCorpusConfig) -> dict[str, Any]:
         del settings["pronunciation"]
     if config.words == COMMAND_WORDS:  # and those made before command lists existed
         del settings["words"]
+    if not config.eval_in_sentences:  # and before sentences
+        del settings["eval_in_sentences"]
     return settings
 
 

@@ -50,6 +50,8 @@ BABBLE_EXCERPT_S = 6.0
 BABBLE_EXCERPTS = 120
 SPEAK_BATCH = 4
 """Utterances a worker synthesizes per task (fewer round trips on a Ray cluster)."""
+WORD_PAUSE_S = 0.12
+"""Pause between the keyword and the words around it in a sentence: a short breath."""
 EVAL_INDEX = 10**9
 """Offset of the evaluation utterances' pronunciation draws from the corpus clips'."""
 
@@ -67,6 +69,14 @@ class Said:
     apart: bool = False
     """Another device's wake word: its firings are counted apart from the FA/h
     (benchmarks.streams.Positive.apart)."""
+    before: str = ""
+    after: str = ""
+    """Words the same voice says before and after it, in one breath with short pauses: a
+    keyword inside a sentence ("please call | three | and then hang up"), not alone."""
+
+    @property
+    def in_sentence(self) -> bool:
+        return bool(self.before or self.after)
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,25 @@ def _speak(item: tuple[str, Voice, Prosody, str | None]) -> np.ndarray:
     return synthesize(*item)
 
 
+def _speak_within(
+    item: tuple[str, Voice, Prosody, str | None, str, str],
+) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """A keyword with the words around it (:attr:`Said.before`, :attr:`Said.after`), each part
+    by the same voice and prosody with a pause of :data:`WORD_PAUSE_S` between them; and the
+    keyword's span in seconds (None when it is said alone)."""
+    text, voice, prosody, ipa, before, after = item
+    keyword = synthesize(text, voice, prosody, ipa)
+    if not before and not after:
+        return keyword, None
+    pause = np.zeros(signals.num_samples(WORD_PAUSE_S), dtype=keyword.dtype)
+    head = [synthesize(before, voice, prosody), pause] if before else []
+    tail = [pause, synthesize(after, voice, prosody)] if after else []
+    start = sum(len(a) for a in head)
+    audio = np.concatenate([*head, keyword, *tail])
+    rate = signals.SAMPLE_RATE
+    return audio, (start / rate, (start + len(keyword)) / rate)
+
+
 def _items(
     said: Sequence[Said], pairs: Sequence[tuple[Voice, Prosody]], seed: int
 ) -> list[tuple[str, Voice, Prosody, str | None]]:
@@ -215,8 +244,10 @@ def write_eval_set(
         if not positives_path.is_file() and spec.positives:
             pairs = prosody_grid(voices, len(spec.positives), seed + 101)
             items = _items(spec.positives, pairs, seed)
-            spoken = pool.imap(_speak, items, SPEAK_BATCH)
-            clips = list(tqdm(spoken, total=len(items), desc=f"{role} positives"))
+            within = [(*i, s.before, s.after) for i, s in zip(items, spec.positives, strict=True)]
+            spoken = pool.imap(_speak_within, within, SPEAK_BATCH)
+            said = list(tqdm(spoken, total=len(items), desc=f"{role} positives"))
+            clips = [audio for audio, _ in said]
             rooms = _reverberate_share(clips, spec, real, rng)
             infos = [
                 {
@@ -224,9 +255,13 @@ def write_eval_set(
                     **({"read": text} if text != s.text else {}),
                     **({"label": s.label} if s.label else {}),
                     **({"apart": True} if s.apart else {}),
+                    **({"context": "sentence", "before": s.before, "after": s.after,
+                        "keyword_s": list(span)} if span else {}),
                     "ipa": ipa, **room, **asdict(p),
                 }
-                for s, (text, v, p, ipa), room in zip(spec.positives, items, rooms, strict=True)
+                for s, (text, v, p, ipa), room, (_, span) in zip(
+                    spec.positives, items, rooms, said, strict=True
+                )
             ]  # fmt: skip
             backgrounds: dict[str, signals.Background] = {"noise": pink_or_brown, "babble": babble}
             if spec.music_behind_positives:

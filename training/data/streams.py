@@ -161,7 +161,8 @@ def write_positive_streams(
     """Write positive evaluation streams and ``positives.json``; return the manifest's path.
 
     ``positives`` are (audio at 16 kHz, float or int16; info with at least ``voice`` and
-    ``text``, and ``label`` where streams hold several keywords; JSON-serializable).
+    ``text``, and ``label`` where streams hold several keywords, ``keyword_s`` [start, end]
+    where the keyword is only part of the clip, a sentence; JSON-serializable).
     ``backgrounds`` maps a kind name ("pink", "babble", "music"…) to
     a recording or a generator ``f(seconds, rng)`` (see :mod:`training.data.signals`). Every
     positive appears once per SNR; streams are at most ``stream_seconds`` long (a longer clip
@@ -220,12 +221,16 @@ def _positive_event(
 ) -> dict[str, Any]:
     extra = {k: v for k, v in info.items() if k not in ("voice", "text", "label")}
     labelled = {"label": info["label"]} if "label" in info else {}
+    onset, offset = event["onset"], event["offset"]
+    if "keyword_s" in info:  # a keyword inside a sentence: its own span, not the sentence's
+        start, end = (round(float(t) * SAMPLE_RATE) for t in info["keyword_s"])
+        onset, offset = event["onset"] + start, event["onset"] + end
     return {
         **labelled,
-        "onset_s": event["onset"] / SAMPLE_RATE,
-        "offset_s": event["offset"] / SAMPLE_RATE,
-        "onset_sample": event["onset"],
-        "offset_sample": event["offset"],
+        "onset_s": onset / SAMPLE_RATE,
+        "offset_s": offset / SAMPLE_RATE,
+        "onset_sample": onset,
+        "offset_sample": offset,
         "voice": info.get("voice"),
         "text": info.get("text"),
         "snr_db": float(snr),
