@@ -131,3 +131,28 @@ def test_impulse_responses_are_their_own_splits_direct_sound_first(tmp_path: Pat
     (tmp_path / "recordings.json").write_text(json.dumps(index))
     with pytest.raises(KwsError, match="no train impulse responses"):
         impulse_responses(tmp_path, "train")
+
+
+def test_a_wake_word_said_inside_sentences_is_timed_to_itself(tmp_path: Path) -> None:
+    """``eval_in_sentences`` puts that share of the positives inside words of held-out
+    sentences; each event's span is the phrase's own and its context is 'sentence'."""
+    from benchmarks.streams import read_positive_manifest
+
+    config = CorpusConfig(
+        keyword="hey jarvis", engines=("espeak-ng",), eval_positives=6, eval_in_sentences=0.5,
+        eval_negative_hours=0.003, eval_sentences=6, eval_confusables=2, eval_snrs_db=(10.0,),
+    )  # fmt: skip
+    generate(config, tmp_path / "c", workers=2, eval_only=True)
+    manifest = tmp_path / "c/eval/validation/positives/positives.json"
+    events = [e for s in json.loads(manifest.read_text())["streams"] for e in s["events"]]
+    positives = [p for s in read_positive_manifest(manifest) for p in s.positives]
+    assert [p.context for p in positives].count("sentence") == 3 == len(positives) // 2
+    for event, positive in zip(events, positives, strict=True):
+        info = event["info"]
+        assert (info.get("context") == "sentence") == (positive.context == "sentence")
+        if positive.context == "sentence":
+            start, end = info["keyword_s"]
+            assert info["before"] or info["after"]
+            assert "jarvis" not in f"{info['before']} {info['after']}".lower()
+            assert positive.offset_s - positive.onset_s == pytest.approx(end - start, abs=1e-3)
+    assert json.loads((tmp_path / "c/corpus.json").read_text())["eval_in_sentences"] == 0.5

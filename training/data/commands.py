@@ -60,7 +60,7 @@ from training.data.corpus import (
     split_counts,
     voices_by_split,
 )
-from training.data.eval_sets import EvalSpec, Said, write_eval_sets
+from training.data.eval_sets import EvalSpec, Said, in_sentences, write_eval_sets
 from training.data.loaders.speech_commands import (
     BACKGROUND_DIR,
     COMMAND_WORDS,
@@ -377,27 +377,11 @@ def write_lists(jobs: list[ClipJob], out: Path) -> None:
 def eval_positives(
     config: CommandCorpusConfig, commands: Sequence[str], texts: Sequence[str]
 ) -> tuple[Said, ...]:
-    """What the positive streams say: each command, alone or (``eval_in_sentences`` of them,
-    a seeded choice) with two to five words of a held-out sentence before it, after it or
-    both; the sentences hold no command word, nor one that sounds like one."""
-    rng = np.random.default_rng(config.seed + EVAL_SEED + 7)
-    within = rng.permutation(len(commands))[: round(config.eval_in_sentences * len(commands))]
-    if len(within) and not texts:
-        raise ValueError("eval_in_sentences needs held-out sentences (eval_sentences > 0)")
-    context: dict[int, tuple[str, str]] = {}
-    for n, i in enumerate(sorted(int(i) for i in within)):
-        before, after = (texts[(2 * n + k) % len(texts)].split() for k in (0, 1))
-        where = int(rng.integers(3))  # 0: words before, 1: after, 2: both
-        head = " ".join(before[-int(rng.integers(2, 6)) :]) if where != 1 else ""
-        tail = " ".join(after[: int(rng.integers(2, 6))]) if where != 0 else ""
-        context[i] = (head.strip(".,;:!?"), tail.strip(".,;:!?"))
-    return tuple(
-        Said(
-            w, label=command_folder(w), pronunciations=config.said(w),
-            before=context.get(i, ("", ""))[0], after=context.get(i, ("", ""))[1],
-        )
-        for i, w in enumerate(commands)
-    )  # fmt: skip
+    """What the positive streams say: each command, ``eval_in_sentences`` of them inside words
+    of the held-out sentences ``texts`` (which hold no command word, nor one that sounds like
+    one)."""
+    alone = [Said(w, label=command_folder(w), pronunciations=config.said(w)) for w in commands]
+    return in_sentences(alone, config.eval_in_sentences, texts, config.seed + EVAL_SEED + 7)
 
 
 def _write_eval(

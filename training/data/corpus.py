@@ -100,6 +100,10 @@ class CorpusConfig:
     """Distinct confusable phrases (held-out voices) in the negative streams."""
     eval_reverb_share: float = 0.25
     """Fraction of evaluation positives convolved with a room impulse response."""
+    eval_in_sentences: float = 0.0
+    """Share of the evaluation positives said inside a sentence, words of the same voice before
+    or after the phrase ("hey jarvis | turn the lights on"), not alone (the positive streams
+    report FRR per ``context``)."""
     pronunciation: tuple[str, ...] = ()
     """IPA alternatives the keyword is spoken as (training.data.pronunciation), e.g.
     ("hˈeɪ mˈaɪkɹɒft",); empty: espeak-ng's reading of the text. A string "a|b" is accepted."""
@@ -122,6 +126,8 @@ class CorpusConfig:
     def __post_init__(self) -> None:
         if not self.keyword.strip():
             raise ValueError("keyword must not be empty")
+        if not 0 <= self.eval_in_sentences <= 1:
+            raise ValueError("eval_in_sentences must be within [0, 1]")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
         object.__setattr__(self, "other_wake_words", tuple(self.other_wake_words))

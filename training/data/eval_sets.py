@@ -23,7 +23,7 @@ import functools
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,25 @@ class EvalSpec:
     music_behind_positives: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     """Room ranges for synthetic impulse responses when a split has no real ones."""
+
+
+def in_sentences(
+    said: Sequence[Said], share: float, texts: Sequence[str], seed: int
+) -> tuple[Said, ...]:
+    """``said`` with ``share`` of it (a seeded choice) inside sentences: two to five words of
+    ``texts`` (held-out sentences without the keyword) before it, after it or both."""
+    rng = np.random.default_rng(seed)
+    within = sorted(int(i) for i in rng.permutation(len(said))[: round(share * len(said))])
+    if within and not texts:
+        raise ValueError("keywords in sentences need held-out sentences (eval_sentences > 0)")
+    out = list(said)
+    for n, i in enumerate(within):
+        before, after = (texts[(2 * n + k) % len(texts)].split() for k in (0, 1))
+        where = int(rng.integers(3))  # 0: words before, 1: after, 2: both
+        head = " ".join(before[-int(rng.integers(2, 6)) :]) if where != 1 else ""
+        tail = " ".join(after[: int(rng.integers(2, 6))]) if where != 0 else ""
+        out[i] = replace(said[i], before=head.strip(".,;:!?"), after=tail.strip(".,;:!?"))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from training.core.ray_pool import open_pool
 from training.data.corpus import (
+    EVAL_SEED,
     ClipJob,
     CorpusConfig,
     babble_speech,
@@ -36,7 +37,7 @@ from training.data.corpus import (
     render_to,
     stored_path,
 )
-from training.data.eval_sets import EvalSpec, Said, write_eval_sets
+from training.data.eval_sets import EvalSpec, Said, in_sentences, write_eval_sets
 from training.data.pronunciation import report
 from training.data.tts import check_engine
 
@@ -72,7 +73,8 @@ def check_recordings(folder: str | None) -> None:
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:
     settings = json.loads(json.dumps({**asdict(config), "augment": config.augment.settings()}))
-    for key in ("pronunciation", "respelling", "eval_engines", "other_wake_words"):
+    keys = ("pronunciation", "respelling", "eval_engines", "other_wake_words", "eval_in_sentences")
+    for key in keys:
         if not settings[key]:  # corpora made before these keys existed still resume
             del settings[key]
     if "other_wake_words" not in settings:
@@ -125,12 +127,12 @@ def _write_eval(
 ) -> dict[str, Any]:
     """The validation and test evaluation sets (:mod:`training.data.eval_sets`)."""
     texts, phrases = eval_texts(config)
+    keyword = [
+        Said(config.keyword, pronunciations=config.pronunciation, respelling=config.respelling)
+    ] * config.eval_positives
+    said = in_sentences(keyword, config.eval_in_sentences, texts, config.seed + EVAL_SEED)
     spec = EvalSpec(
-        positives=tuple(
-            Said(config.keyword, pronunciations=config.pronunciation, respelling=config.respelling)
-            for _ in range(config.eval_positives)
-        )
-        + other_wake_utterances(config),
+        positives=said + other_wake_utterances(config),
         negatives={
             "speech": tuple(Said(t) for t in texts),
             "confusable": tuple(Said(t) for t in phrases),
