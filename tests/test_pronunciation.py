@@ -140,7 +140,8 @@ def test_confusables_never_sound_like_an_alternative() -> None:
 @pytest.mark.slow  # plan() builds the model config (imports TensorFlow)
 def test_recipes_for_a_phrase_and_extends(tmp_path: Path) -> None:
     from training.core.recipes import load_recipe
-    from training.wakeword import DEFAULT_RECIPE, plan, recipe_for
+    from training.data.wake_recipes import DEFAULT_RECIPE, recipe_for
+    from training.wakeword import plan
 
     assert recipe_for("hey computer") == DEFAULT_RECIPE
     mycroft = recipe_for("Hey  Mycroft")

@@ -11,7 +11,8 @@ import pytest
 
 from kws.model import load_model
 from training.core.recipes import load_recipe
-from training.wakeword import DEFAULT_RECIPE, plan
+from training.data.wake_recipes import DEFAULT_RECIPE
+from training.wakeword import plan
 
 TINY = [
     "corpus.positives=100", "corpus.confusables=30", "corpus.speech=30", "corpus.noise=20",
@@ -66,7 +67,7 @@ def test_rendering_the_corpus_alone_renders_the_phrases_recipe(tmp_path: Path) -
     (pronunciation, other wake words, rooms), so the folder it renders is the one
     ``training.wakeword`` would render and then accepts."""
     from training.data.__main__ import build_parser, wake_word_corpus
-    from training.wakeword import recipe_for
+    from training.data.wake_recipes import recipe_for
 
     def rendered(*options: str) -> object:
         args = ["generate", "--keyword", "hey mycroft", "--out", "o", *options]

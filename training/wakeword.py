@@ -38,42 +38,8 @@ from training.core.ship import (
     train_or_reuse,
     training_cell,
 )
-from training.core.toml_config import add_override_option, as_tuples
-
-DEFAULT_RECIPE = Path(__file__).parent / "configs" / "wakeword.toml"
-PHRASE_RECIPES = Path(__file__).parent / "configs" / "wakewords"
-"""Recipes for particular phrases (``<label>.toml``), picked by :func:`recipe_for`."""
-
-
-def corpus_config(keyword: str, values: dict[str, Any]) -> Any:
-    """A CorpusConfig for ``keyword`` from the recipe's ``[corpus]`` table and its
-    ``[corpus.augment]`` table (strict keys in both)."""
-    from training.data.augment import AugmentConfig
-    from training.data.corpus import CorpusConfig
-
-    values = dict(values)
-    augment = values.pop("augment", {})
-    if not isinstance(augment, dict):
-        raise ValueError(f"[corpus.augment] must be a table of AugmentConfig keys, got {augment!r}")
-    reject_unknown_keys("[corpus]", values, field_names(CorpusConfig) - {"keyword", "augment"})
-    reject_unknown_keys("[corpus.augment]", augment, field_names(AugmentConfig))
-    return CorpusConfig(
-        keyword=keyword, augment=AugmentConfig(**as_tuples(augment)), **as_tuples(values)
-    )
-
-
-def recipe_for(phrase: str) -> Path:
-    """The phrase's own recipe (configs/wakewords/<label>.toml) if the project has one, else
-    the default: a phrase whose spelling misleads espeak-ng gets its pronunciation there."""
-    own = PHRASE_RECIPES / f"{'_'.join(phrase.lower().split())}.toml"
-    return own if own.is_file() else DEFAULT_RECIPE
-
-
-def recipe_corpus(phrase: str, recipe: Path | None = None) -> Any:
-    """The corpus the phrase's recipe renders (:func:`recipe_for` unless ``recipe`` is given):
-    the defaults of ``training.data generate``, so that rendering the corpus alone gives the
-    corpus ``training.wakeword`` would."""
-    return corpus_config(phrase, load_recipe(recipe or recipe_for(phrase), []).get("corpus", {}))
+from training.core.toml_config import add_override_option
+from training.data.wake_recipes import corpus_config, recipe_for
 
 
 def plan(phrase: str, recipe: dict[str, Any], data_dir: Path) -> tuple[Any, TrainConfig, Any]:

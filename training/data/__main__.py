@@ -337,7 +337,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def wake_word_corpus(args: argparse.Namespace) -> CorpusConfig:
     """The corpus ``training.data generate`` renders: the phrase's recipe's, with the options."""
-    from training.wakeword import recipe_corpus
+    from training.data.wake_recipes import recipe_corpus
 
     def names(text: str) -> tuple[str, ...]:
         return tuple(e.strip() for e in text.split(",") if e.strip())
