@@ -194,7 +194,7 @@ def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     from training.core.recipes import load_recipe
     from training.core.toml_config import add_override_option
-    from training.wakeword import DEFAULT_RECIPE
+    from training.data.wake_recipes import DEFAULT_RECIPE
 
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.training_methods", description=__doc__
