@@ -1,4 +1,3 @@
-#!/bin/bash
 # The digits' evaluation sets with half the utterances inside sentences (the negatives are the
 # corpus's own, hard-linked: the same seed and settings render them alike), then the shipped
 # digits model on them.
