@@ -137,6 +137,34 @@ def test_eval_only_first_then_the_clips_fill_the_same_folder(corpus: Path, tmp_p
     assert (later / "clips.jsonl").read_bytes() == (corpus / "clips.jsonl").read_bytes()
 
 
+@pytest.mark.parametrize("command", ["commands", "generate"])
+def test_a_share_of_sentences_outside_0_to_1_is_one_line(command: str, tmp_path: Path) -> None:
+    args = ["--keyword", "hey jarvis"] if command == "generate" else []
+    done = subprocess.run(
+        [sys.executable, "-m", "training.data", command, *args, "--out", str(tmp_path / "c"),
+         "--eval-in-sentences", "1.5"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "eval_in_sentences must be within [0, 1]" in line
+    assert not (tmp_path / "c").exists()
+
+
+def test_keywords_in_sentences_need_sentences_to_draw_from() -> None:
+    from training.data.eval_sets import Said, in_sentences
+
+    said = [Said("three")] * 4
+    assert in_sentences(said, 0.0, [], seed=0) == tuple(said)
+    with pytest.raises(ValueError, match="eval_sentences > 0"):
+        in_sentences(said, 0.5, [], seed=0)
+    within = in_sentences(
+        said, 0.5, ["the cat sat on the mat today", "we went out for a long walk"], seed=0
+    )
+    assert sum(bool(s.before or s.after) for s in within) == 2
+    assert all(s.text == "three" for s in within)
+
+
 @pytest.mark.slow
 def test_commands_said_inside_sentences_are_timed_and_reported_apart(tmp_path: Path) -> None:
     """With ``eval_in_sentences`` the positive streams hold commands with words of the same

@@ -4,6 +4,7 @@ model choice on the validation streams, and hard-negative mining rounds."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -325,6 +326,14 @@ def test_a_killed_training_resumes_where_it_stopped_and_ends_as_if_never_stopped
     assert process.returncode == -signal.SIGKILL
     assert (out / "checkpoint.npz").is_file() and not (out / "metrics.json").exists()
 
+    without = tmp_path / "without_mined"  # the round's hard negatives lost: one line, no guess
+    shutil.copytree(out, without)
+    (without / "mined_round1.npz").unlink()
+    lost = subprocess.run(command(without), capture_output=True, text=True, timeout=900)
+    assert lost.returncode == 2
+    (line,) = lost.stderr.strip().splitlines()[-1:]
+    assert f"{without}: mined_round1.npz is missing; remove {without / 'checkpoint.npz'}" in line
+
     resumed = subprocess.run(command(out), capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming {out / 'checkpoint.npz'} (after epoch" in resumed.stdout
@@ -349,6 +358,20 @@ def test_a_killed_training_resumes_where_it_stopped_and_ends_as_if_never_stopped
     again_log = subprocess.run(command(out), capture_output=True, text=True, timeout=900)
     assert again_log.returncode == 0 and "(finished, best: epoch" in again_log.stdout
     assert "epoch 5 (round 1)" not in again_log.stdout
+
+
+def test_a_checkpoint_restores_only_into_variables_of_its_shapes() -> None:
+    """A checkpoint of the same config made by other code (another model's layers) restores
+    nothing rather than half the model."""
+    keras = pytest.importorskip("keras")
+    from training.core.checkpoint import assign_all
+
+    variables = [keras.Variable(np.zeros((2, 3))), keras.Variable(np.zeros(3))]
+    assert not assign_all(variables, [np.ones((2, 3))])  # one array short
+    assert not assign_all(variables, [np.ones((2, 3)), np.ones(4)])  # a shape differs
+    assert not np.asarray(variables[0]).any()  # nothing assigned
+    assert assign_all(variables, [np.ones((2, 3)), np.full(3, 2.0)])
+    np.testing.assert_array_equal(np.asarray(variables[1]), [2.0, 2.0, 2.0])
 
 
 def test_a_checkpoint_of_another_config_or_a_broken_one_starts_over(tmp_path: Path) -> None:

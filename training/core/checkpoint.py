@@ -63,14 +63,28 @@ def seed_epoch(seed: int, epoch: int) -> None:
     keras.utils.set_random_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
 
 
+def assign_all(variables: list[Any], values: list[np.ndarray]) -> bool:
+    """Assign ``values`` to ``variables`` in order if every shape matches (a checkpoint of the
+    same config may still come from other code: another model's layers); else assign nothing
+    and return False."""
+    if len(variables) != len(values) or any(
+        tuple(v.shape) != np.shape(a) for v, a in zip(variables, values, strict=True)
+    ):
+        return False
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+    return True
+
+
 class Checkpoint:
     """``<folder>/checkpoint.npz`` (state and arrays) and ``mined_round<N>.npz`` (each mining
     round's hard negatives, kept until training finishes)."""
 
-    def __init__(self, folder: Path, print_id: str) -> None:
+    def __init__(self, folder: Path, identity: str) -> None:
         self.folder = folder
         self.path = folder / CHECKPOINT
-        self.fingerprint = print_id
+        self.fingerprint = identity
+        """The run's :func:`fingerprint`: a checkpoint of another is not resumed."""
 
     def load(self) -> tuple[LoopState, dict[str, list[np.ndarray]]] | None:
         """The saved state and arrays by group, or None (no checkpoint, another config's, or

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from kws.metadata import smoothing_calls
-from training.core.checkpoint import Checkpoint, LoopState, seed_epoch
+from training.core.checkpoint import Checkpoint, LoopState, assign_all, seed_epoch
 from training.core.mining import MiningConfig, mine, mined_label, mining_sources
 from training.core.sequences import SequenceConfig, make_sequences
 from training.core.stream_scores import ChunkPlan, frr_at_targets, load_eval_streams
@@ -226,10 +226,16 @@ def fit(
     best = _Best()
     restored = checkpoint.load() if checkpoint else None
     if restored is not None:
-        state, arrays = restored
         optimizer.build(trained.trainable_variables)
-        _assign(trained.variables, arrays["model"])
-        _assign(optimizer.variables, arrays["optimizer"])
+        variables = [*trained.variables, *optimizer.variables]
+        if not assign_all(variables, [*restored[1]["model"], *restored[1]["optimizer"]]):
+            assert checkpoint is not None
+            print(
+                f"{checkpoint.path}: does not fit this model; training from the start", flush=True
+            )
+            restored = None
+    if restored is not None:
+        state, arrays = restored
         if average is not None:
             average.average = [a.astype(np.float64) for a in arrays["average"]]
             average.updates = state.average_updates
@@ -255,39 +261,52 @@ def fit(
         }
         checkpoint.save(state, arrays)
 
-    x_train, y_train = x["train"], y["train"]
     mined_as = mined_label(labels)
-    for round_index in range(1, min(state.round_index, settings.mining.rounds) + 1):
-        cached = checkpoint.load_mined(round_index) if checkpoint else None
-        if cached is not None and (round_index < state.round_index or state.epoch_in_round):
-            x_train = np.concatenate([x_train, cached[0]])
-            y_train = np.concatenate([y_train, np.full(len(cached[0]), mined_as)])
+    mined: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
+
+    def hard_negatives(round_index: int, may_mine: bool) -> tuple[np.ndarray, dict[str, Any]]:
+        """A round's mined windows and statistics: those the run folder keeps, else mined now
+        from the best weights (only as the round starts)."""
+        kept = checkpoint.load_mined(round_index) if checkpoint else None
+        if kept is not None:
+            return kept
+        if not may_mine:
+            assert checkpoint is not None
+            raise ValueError(
+                f"{checkpoint.folder}: mined_round{round_index}.npz is missing; remove "
+                f"{checkpoint.path} to train from the start"
+            )
+        assert sequence is not None
+        columns = [labels.index(k) for k in keywords]
+        windows, stats = mine(
+            sequence, mining_sources(corpus), columns, features, plan,
+            model_config.window_frames, smoothing, settings.refractory_s, settings.mining,
+        )  # fmt: skip
+        if checkpoint is not None:
+            checkpoint.save_mined(round_index, windows, stats)
+        return windows, stats
+
     for round_index in range(state.round_index, 1 + settings.mining.rounds):
-        mined_stats: dict[str, Any] = {}
-        if round_index and state.epoch_in_round == 0:  # the round starts: mine
+        starting = state.epoch_in_round == 0
+        if round_index and starting:  # mine from the best weights, then train on from them
             assert sequence is not None and best.weights is not None
             trained.set_weights(best.weights)
             if sequence is not trained:
                 copy_weights(trained, sequence)
             if average is not None:
                 average.restart()
-            cached = checkpoint.load_mined(round_index) if checkpoint else None
-            if cached is None:
-                columns = [labels.index(k) for k in keywords]
-                windows, mined_stats = mine(
-                    sequence, mining_sources(corpus), columns, features, plan,
-                    model_config.window_frames, smoothing, settings.refractory_s,
-                    settings.mining,
-                )  # fmt: skip
-                if checkpoint is not None:
-                    checkpoint.save_mined(round_index, windows, mined_stats)
-            else:
-                windows, mined_stats = cached
-            x_train = np.concatenate([x_train, windows])
-            y_train = np.concatenate([y_train, np.full(len(windows), mined_as)])
-            print(f"round {round_index}: mined {len(windows)} windows {mined_stats}", flush=True)
-        elif round_index and checkpoint is not None:
-            mined_stats = (checkpoint.load_mined(round_index) or (None, {}))[1]
+        for r in range(1, round_index + 1):  # every round's windows stay in training
+            if r not in mined:
+                mined[r] = hard_negatives(r, may_mine=starting and r == round_index)
+        windows = [mined[r][0] for r in range(1, round_index + 1)]
+        x_train, y_train = x["train"], y["train"]  # no copy of the clips before any mining
+        if windows:
+            x_train = np.concatenate([x_train, *windows])
+            y_train = np.concatenate([y_train, *(np.full(len(w), mined_as) for w in windows)])
+        mined_stats = mined[round_index][1] if round_index else {}
+        if round_index and starting:
+            mined_now = len(windows[-1])
+            print(f"round {round_index}: mined {mined_now} windows {mined_stats}", flush=True)
         epochs = settings.mining.epochs if round_index and settings.mining.epochs else None
         epochs = epochs or settings.epochs
         round_start = time.perf_counter() - state.round_seconds
@@ -366,13 +385,6 @@ def fit(
         "rounds": rounds,
     }
     return window, history, report
-
-
-def _assign(variables: list[Any], values: list[np.ndarray]) -> None:
-    if len(variables) != len(values):
-        raise ValueError(f"checkpoint holds {len(values)} arrays, the model {len(variables)}")
-    for variable, value in zip(variables, values, strict=True):
-        variable.assign(value)
 
 
 def _progress(row: dict[str, Any], best_epoch: int) -> str:

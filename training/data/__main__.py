@@ -277,7 +277,7 @@ def _asterisk(args: argparse.Namespace) -> dict[str, object]:
         summary.update(build_asterisk(args.out, cache, args.manifest or DEFAULT_MANIFEST))
     if sum(counts) and not args.no_tts:
         splits = dict(zip(("train", "validation", "test"), counts, strict=True))
-        engines = tuple(e.strip() for e in args.tts_engines.split(",") if e.strip())
+        engines = comma_list(args.tts_engines)
         summary.update(
             build_tts_speakers(args.out, splits, args.tts_utterances, args.seed, engines)
         )
@@ -339,9 +339,6 @@ def wake_word_corpus(args: argparse.Namespace) -> CorpusConfig:
     """The corpus ``training.data generate`` renders: the phrase's recipe's, with the options."""
     from training.data.wake_recipes import recipe_corpus
 
-    def names(text: str) -> tuple[str, ...]:
-        return tuple(e.strip() for e in text.split(",") if e.strip())
-
     given = {
         "seed": args.seed,
         "positives": args.positives,
@@ -351,8 +348,8 @@ def wake_word_corpus(args: argparse.Namespace) -> CorpusConfig:
         "music": args.music,
         "silence": args.silence,
         "clip_seconds": args.clip_seconds,
-        "engines": None if args.engines is None else names(args.engines),
-        "eval_engines": None if args.eval_engines is None else names(args.eval_engines),
+        "engines": None if args.engines is None else comma_list(args.engines),
+        "eval_engines": None if args.eval_engines is None else comma_list(args.eval_engines),
         "other_wake_words": None if args.other_wake_word is None else tuple(args.other_wake_word),
         "recordings": None if args.recordings is None else str(args.recordings),
         "eval_positives": args.eval_positives,
@@ -386,13 +383,18 @@ def command_corpus(args: argparse.Namespace) -> CommandCorpusConfig:
         confusables=args.confusables,
         speech=args.speech,
         background_seconds=args.background_seconds,
-        engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()),
+        engines=comma_list(args.engines),
         recordings=str(args.recordings) if args.recordings else None,
         eval_per_command=args.eval_per_command,
         eval_negative_hours=args.eval_hours,
         eval_in_sentences=args.eval_in_sentences,
         pronunciation=word_pronunciations(args.pronunciation),
     )
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """``"espeak-ng, flite,"`` -> ("espeak-ng", "flite"): an option's comma-separated names."""
+    return tuple(e.strip() for e in text.split(",") if e.strip())
 
 
 def word_pronunciations(assignments: list[str]) -> dict[str, str]:

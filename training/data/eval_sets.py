@@ -74,10 +74,6 @@ class Said:
     """Words the same voice says before and after it, in one breath with short pauses: a
     keyword inside a sentence ("please call | three | and then hang up"), not alone."""
 
-    @property
-    def in_sentence(self) -> bool:
-        return bool(self.before or self.after)
-
 
 @dataclass(frozen=True)
 class EvalSpec:
