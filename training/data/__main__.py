@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="hours of command-free evaluation audio",
     )  # fmt: skip
     cmd.add_argument(
+        "--in-sentences", type=float, default=cmd_defaults.in_sentences, metavar="SHARE",
+        help="share of the training clips of each word said inside a sentence, words of a "
+        "training sentence before or after it (default, the recipe's: %(default)s)",
+    )  # fmt: skip
+    cmd.add_argument(
         "--eval-in-sentences", type=float, default=cmd_defaults.eval_in_sentences,
         metavar="SHARE",
         help="share of the evaluation utterances said inside a sentence, words before or after "
@@ -387,6 +392,7 @@ def command_corpus(args: argparse.Namespace) -> CommandCorpusConfig:
         recordings=str(args.recordings) if args.recordings else None,
         eval_per_command=args.eval_per_command,
         eval_negative_hours=args.eval_hours,
+        in_sentences=args.in_sentences,
         eval_in_sentences=args.eval_in_sentences,
         pronunciation=word_pronunciations(args.pronunciation),
     )

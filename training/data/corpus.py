@@ -37,6 +37,7 @@ from training.data.tts import (
     prosody_grid,
     split_voices,
     synthesize,
+    synthesize_within,
 )
 
 SPLITS = ("train", "validation", "test")
@@ -47,6 +48,9 @@ NOISE_KINDS = ("white", "pink", "brown", "babble")
 REAL_KINDS = ("speech", "music", "ambient")
 """Kinds of real recordings cut into clips and mixed in as backgrounds."""
 END_MARGIN_S = (0.05, 0.3)  # the spoken phrase ends this long before the clip's end
+CONTEXT_PAUSE_S = (0.02, 0.25)
+"""Pause between a training keyword and the words around it (drawn per clip): from running
+speech to a short breath. The evaluation sets' is fixed (eval_sets.WORD_PAUSE_S)."""
 EVAL_SEED = 202
 """Offset of the evaluation sets' text seed from the corpus seed."""
 RENDER_VERSION = 1
@@ -192,6 +196,10 @@ class ClipJob:
     """A ``recorded`` clip's recording, ``<path in the recordings folder>@<offset seconds>``."""
     ipa: str | None = None
     """The pronunciation spoken instead of the engine's reading of ``text`` (None: the text)."""
+    before: str = ""
+    after: str = ""
+    """Words the same voice says before and after ``text`` (a keyword inside a sentence); the
+    clip is placed by the keyword's end, not the sentence's."""
 
     @property
     def relpath(self) -> str:
@@ -211,6 +219,8 @@ class ClipJob:
             "prosody": asdict(self.prosody) if self.prosody else None,
             "ipa": self.ipa,
             **({"source": self.source} if self.source else {}),
+            **({"before": self.before} if self.before else {}),
+            **({"after": self.after} if self.after else {}),
         }
 
 
@@ -402,11 +412,14 @@ def active_end(audio: np.ndarray, frame: int = 160, drop_db: float = 20.0) -> in
     return int(loud[-1] + 1) * frame if len(loud) else len(audio)
 
 
-def _fit_end(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Place ``audio`` on an ``n``-sample canvas so that its speech ends END_MARGIN_S before the
-    canvas ends; what trails after that is kept up to the end of the canvas."""
+def _fit_end(
+    audio: np.ndarray, n: int, rng: np.random.Generator, end: int | None = None
+) -> np.ndarray:
+    """Place ``audio`` on an ``n``-sample canvas so that its speech (or the phrase ending at
+    sample ``end``) ends END_MARGIN_S before the canvas ends; what follows is kept up to the end
+    of the canvas."""
     margin = round(rng.uniform(*END_MARGIN_S) * signals.SAMPLE_RATE)
-    start = (n - margin) - active_end(audio)
+    start = (n - margin) - (active_end(audio) if end is None else end)
     if start < 0:  # longer than the window: keep the end of the phrase
         audio, start = audio[-start:], 0
     canvas = np.zeros(n, dtype=np.float32)
@@ -426,11 +439,29 @@ def _fit_window(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
     return canvas
 
 
+def _within_sentence(
+    job: ClipJob, config: CorpusConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """The job's keyword with its words around it, speaker-augmented as one utterance, and the
+    sample where the keyword's speech ends (scaled with the tempo change)."""
+    assert job.text is not None and job.voice is not None and job.prosody is not None
+    pause_s = rng.uniform(*CONTEXT_PAUSE_S)
+    speech, (start, stop) = synthesize_within(
+        job.text, job.voice, job.prosody, job.ipa, job.before, job.after, pause_s
+    )
+    end = start + active_end(speech[start:stop])
+    changed = speaker_augment(speech, rng, config.augment)
+    return changed, round(end * len(changed) / len(speech))
+
+
 def _source(job: ClipJob, config: CorpusConfig, rng: np.random.Generator) -> np.ndarray:
     n = config.clip_samples
     seconds = config.clip_seconds
     if job.kind in TTS_KINDS:
         assert job.text is not None and job.voice is not None and job.prosody is not None
+        if job.before or job.after:
+            speech, end = _within_sentence(job, config, rng)
+            return _fit_end(speech, n, rng, end)
         speech = synthesize(job.text, job.voice, job.prosody, job.ipa)
         speech = speaker_augment(speech, rng, config.augment)  # before the phrase is placed
         fit = _fit_window if job.kind == "speech" else _fit_end

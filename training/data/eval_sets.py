@@ -42,7 +42,8 @@ from training.data.streams import (
     write_negative_streams,
     write_positive_streams,
 )
-from training.data.tts import Prosody, Voice, prosody_grid, synthesize
+from training.data.text_corpus import context_words
+from training.data.tts import Prosody, Voice, prosody_grid, synthesize, synthesize_within
 
 MAX_REAL_SECONDS = 3 * 3600.0
 """Real audio of one kind loaded for one role at most (a seeded choice of files)."""
@@ -97,18 +98,10 @@ def in_sentences(
 ) -> tuple[Said, ...]:
     """``said`` with ``share`` of it (a seeded choice) inside sentences: two to five words of
     ``texts`` (held-out sentences without the keyword) before it, after it or both."""
-    rng = np.random.default_rng(seed)
-    within = sorted(int(i) for i in rng.permutation(len(said))[: round(share * len(said))])
-    if within and not texts:
+    if share and not texts:
         raise ValueError("keywords in sentences need held-out sentences (eval_sentences > 0)")
-    out = list(said)
-    for n, i in enumerate(within):
-        before, after = (texts[(2 * n + k) % len(texts)].split() for k in (0, 1))
-        where = int(rng.integers(3))  # 0: words before, 1: after, 2: both
-        head = " ".join(before[-int(rng.integers(2, 6)) :]) if where != 1 else ""
-        tail = " ".join(after[: int(rng.integers(2, 6))]) if where != 0 else ""
-        out[i] = replace(said[i], before=head.strip(".,;:!?"), after=tail.strip(".,;:!?"))
-    return tuple(out)
+    around = context_words(len(said), share, texts, seed)
+    return tuple(replace(s, before=b, after=a) for s, (b, a) in zip(said, around, strict=True))
 
 
 @dataclass(frozen=True)
@@ -187,20 +180,14 @@ def _speak(item: tuple[str, Voice, Prosody, str | None]) -> np.ndarray:
 def _speak_within(
     item: tuple[str, Voice, Prosody, str | None, str, str],
 ) -> tuple[np.ndarray, tuple[float, float] | None]:
-    """A keyword with the words around it (:attr:`Said.before`, :attr:`Said.after`), each part
-    by the same voice and prosody with a pause of :data:`WORD_PAUSE_S` between them; and the
-    keyword's span in seconds (None when it is said alone)."""
+    """A keyword with the words around it (:attr:`Said.before`, :attr:`Said.after`) and a pause
+    of :data:`WORD_PAUSE_S` between them (:func:`synthesize_within`); and the keyword's span in
+    seconds (None when it is said alone)."""
     text, voice, prosody, ipa, before, after = item
-    keyword = synthesize(text, voice, prosody, ipa)
+    audio, (start, end) = synthesize_within(text, voice, prosody, ipa, before, after, WORD_PAUSE_S)
     if not before and not after:
-        return keyword, None
-    pause = np.zeros(signals.num_samples(WORD_PAUSE_S), dtype=keyword.dtype)
-    head = [synthesize(before, voice, prosody), pause] if before else []
-    tail = [pause, synthesize(after, voice, prosody)] if after else []
-    start = sum(len(a) for a in head)
-    audio = np.concatenate([*head, keyword, *tail])
-    rate = signals.SAMPLE_RATE
-    return audio, (start / rate, (start + len(keyword)) / rate)
+        return audio, None
+    return audio, (start / signals.SAMPLE_RATE, end / signals.SAMPLE_RATE)
 
 
 def _items(

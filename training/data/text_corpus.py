@@ -14,7 +14,7 @@ import gzip
 import random
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from kws.errors import KwsError
@@ -137,6 +137,29 @@ def sentences(
             f"/usr/share text on this machine, {count} wanted"
         )
     return random.Random(seed).sample(pool, count)
+
+
+def context_words(
+    count: int, share: float, texts: Sequence[str], seed: int
+) -> list[tuple[str, str]]:
+    """Words around ``count`` utterances, ``share`` of them (a seeded choice) inside sentences:
+    (before, after) per utterance, two to five words of ``texts`` before it, after it or both,
+    and ("", "") for those said alone. Raises ValueError if some need words and ``texts`` is
+    empty."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    within = sorted(int(i) for i in rng.permutation(count)[: round(share * count)])
+    if within and not texts:
+        raise ValueError("keywords in sentences need sentences to draw words from")
+    out = [("", "")] * count
+    for n, i in enumerate(within):
+        before, after = (texts[(2 * n + k) % len(texts)].split() for k in (0, 1))
+        where = int(rng.integers(3))  # 0: words before, 1: after, 2: both
+        head = " ".join(before[-int(rng.integers(2, 6)) :]) if where != 1 else ""
+        tail = " ".join(after[: int(rng.integers(2, 6))]) if where != 0 else ""
+        out[i] = (head.strip(".,;:!?"), tail.strip(".,;:!?"))
+    return out
 
 
 def unseen(

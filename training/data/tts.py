@@ -310,6 +310,26 @@ def synthesize(text: str, voice: Voice, prosody: Prosody, ipa: str | None = None
     return samples
 
 
+def synthesize_within(
+    text: str,
+    voice: Voice,
+    prosody: Prosody,
+    ipa: str | None,
+    before: str,
+    after: str,
+    pause_s: float,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """``text`` with the words ``before`` and ``after`` it said by the same voice and prosody,
+    ``pause_s`` of silence between the parts (each part synthesized alone); and the sample span
+    of ``text`` in the result. A keyword inside a sentence, not alone."""
+    keyword = synthesize(text, voice, prosody, ipa)
+    pause = np.zeros(round(pause_s * SAMPLE_RATE), dtype=keyword.dtype)
+    head = [synthesize(before, voice, prosody), pause] if before else []
+    tail = [pause, synthesize(after, voice, prosody)] if after else []
+    start = sum(len(a) for a in head)
+    return np.concatenate([*head, keyword, *tail]), (start, start + len(keyword))
+
+
 def _neural(text: str, voice: Voice, prosody: Prosody, ipa: str | None) -> WavAudio:
     check_engine(voice.engine)
     if ipa is None:
