@@ -140,7 +140,7 @@ def test_eval_only_first_then_the_clips_fill_the_same_folder(corpus: Path, tmp_p
 @pytest.mark.parametrize(
     ("command", "option"),
     [("commands", "--eval-in-sentences"), ("generate", "--eval-in-sentences"),
-     ("commands", "--in-sentences")],
+     ("commands", "--in-sentences"), ("generate", "--in-sentences")],
 )  # fmt: skip
 def test_a_share_of_sentences_outside_0_to_1_is_one_line(
     command: str, option: str, tmp_path: Path
@@ -676,47 +676,3 @@ def test_the_digits_recipe_remakes_the_shipped_digits_card() -> None:
     assert recipe == from_card and train.name == "digits" and len(recipe.words) == 10
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     assert f"| model | crnn ({params});" in card and "| build | passed" in card
-
-
-def test_a_share_of_training_words_is_said_inside_sentences_and_placed_by_the_words_end() -> None:
-    """``in_sentences`` puts that share of the training words inside words of a training sentence
-    by the same voice; every other clip is planned as without it, and a word with words before
-    it still ends 0.05-0.3 s before the clip does, the words before it filling the clip's start."""
-    import dataclasses
-
-    from training.data.augment import AugmentConfig
-    from training.data.commands import CommandCorpusConfig
-    from training.data.commands import plan as corpus_plan
-    from training.data.corpus import END_MARGIN_S, active_end, render
-
-    quiet = AugmentConfig(
-        speaker_p=0, speed_p=0, pitch_p=0, reverb_p=0, noise_p=0, gain_p=0, shift_p=0
-    )
-    config = CommandCorpusConfig(
-        words=("three", "seven"), per_command=20, other_words=10, confusables=0, speech=10,
-        engines=("espeak-ng",), augment=quiet, in_sentences=0.5, eval_sentences=4,
-        eval_confusables=0,
-    )  # fmt: skip
-    jobs = corpus_plan(config)
-    alone = corpus_plan(dataclasses.replace(config, in_sentences=0.0))
-    words = [j for j in jobs if j.kind == "positive"]
-    within = [j for j in words if j.before or j.after]
-    assert len(within) == 20 + 2 + 2  # half of each split's 40 / 5 / 5 words, rounded to even
-    said = {j.text for j in within}
-    assert {"three", "seven"} <= said and said - {"three", "seven"}  # other words too
-    for job, twin in zip(jobs, alone, strict=True):
-        assert dataclasses.replace(job, before="", after="") == twin
-        assert job == twin or job in within
-        assert {"before", "after"} & job.row().keys() == {
-            k for k in ("before", "after") if getattr(job, k)
-        }
-    before_only = next(j for j in within if j.before and not j.after)
-    twin = alone[jobs.index(before_only)]
-    settings = config.render_config()
-    clip, plain = (render(j, settings).astype(float) for j in (before_only, twin))
-    rate, n = 16000, len(clip)
-    assert n == len(plain) == rate
-    margin_s = (n - active_end(clip)) / rate
-    assert END_MARGIN_S[0] - 0.011 <= margin_s <= END_MARGIN_S[1] + 0.011
-    head = slice(0, rate // 5)  # the words before the command, where the alone clip is silent
-    assert np.sqrt(np.mean(clip[head] ** 2)) > 10 * (np.sqrt(np.mean(plain[head] ** 2)) + 1)

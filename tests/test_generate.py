@@ -267,3 +267,64 @@ def test_voices_that_take_no_phonemes_read_the_respelling() -> None:
     ]  # fmt: skip
     with pytest.raises(ValueError, match="set both"):
         config(respelling="hey jar vis")
+
+
+def _sentence_plans(kind: str) -> tuple[list, list, CorpusConfig, int]:
+    """(plan with half the positives inside sentences, the same plan without, the render
+    settings, how many positives each split has) for a wake-word or a command corpus."""
+    import dataclasses
+
+    from training.data.augment import AugmentConfig
+    from training.data.commands import CommandCorpusConfig
+    from training.data.commands import plan as command_plan
+
+    quiet = AugmentConfig(
+        speaker_p=0, speed_p=0, pitch_p=0, reverb_p=0, noise_p=0, gain_p=0, shift_p=0
+    )
+    if kind == "wake word":
+        wake = config(positives=40, engines=("espeak-ng",), augment=quiet, in_sentences=0.5)
+        alone = dataclasses.replace(wake, in_sentences=0.0)
+        return plan(wake), plan(alone), wake, 16 + 2 + 2  # half of 32 / 4 / 4
+    words = CommandCorpusConfig(
+        words=("three", "seven"), per_command=20, other_words=10, confusables=0, speech=10,
+        engines=("espeak-ng",), augment=quiet, in_sentences=0.5, eval_sentences=4,
+        eval_confusables=0,
+    )  # fmt: skip
+    alone_words = dataclasses.replace(words, in_sentences=0.0)
+    # half of each split's 40 / 5 / 5 command and other words, rounded to even
+    return command_plan(words), command_plan(alone_words), words.render_config(), 20 + 2 + 2
+
+
+@pytest.mark.parametrize("kind", ["wake word", "commands"])
+def test_a_share_of_training_positives_is_said_inside_sentences_and_placed_by_their_end(
+    kind: str,
+) -> None:
+    """``in_sentences`` puts that share of each split's training positives inside words of a
+    training sentence by the same voice; every other clip is planned as without it, and a
+    phrase with words before it still ends 0.05-0.3 s before the clip does, the words before it
+    filling the clip's start."""
+    import dataclasses
+
+    from training.data.corpus import END_MARGIN_S, active_end, render
+
+    jobs, alone, settings, expected = _sentence_plans(kind)
+    within = [j for j in jobs if j.before or j.after]
+    assert len(within) == expected and all(j.kind == "positive" for j in within)
+    assert {j.split for j in within} == {"train", "validation", "test"}
+    if kind == "commands":  # the other words too, not only the commands
+        assert {"three", "seven"} < {j.text for j in within}
+    for job, twin in zip(jobs, alone, strict=True):
+        assert dataclasses.replace(job, before="", after="") == twin
+        assert job == twin or job in within
+        assert {"before", "after"} & job.row().keys() == {
+            k for k in ("before", "after") if getattr(job, k)
+        }
+    before_only = next(j for j in within if j.before and not j.after)
+    twin = alone[jobs.index(before_only)]
+    clip, plain = (render(j, settings).astype(float) for j in (before_only, twin))
+    rate, n = 16000, len(clip)
+    assert n == len(plain) == round(settings.clip_seconds * rate)
+    margin_s = (n - active_end(clip)) / rate
+    assert END_MARGIN_S[0] - 0.011 <= margin_s <= END_MARGIN_S[1] + 0.011
+    head = slice(0, rate // 5)  # the words before the phrase, where the alone clip is silent
+    assert np.sqrt(np.mean(clip[head] ** 2)) > 10 * (np.sqrt(np.mean(plain[head] ** 2)) + 1)

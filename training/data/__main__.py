@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     gen.add_argument("--eval-positives", type=int, help=recipe)
     gen.add_argument(
+        "--in-sentences", type=float, metavar="SHARE",
+        help=f"share of the training positives said inside a sentence {recipe}",
+    )  # fmt: skip
+    gen.add_argument(
         "--eval-in-sentences", type=float, metavar="SHARE",
         help=f"share of the evaluation positives said inside a sentence {recipe}",
     )  # fmt: skip
@@ -358,6 +362,7 @@ def wake_word_corpus(args: argparse.Namespace) -> CorpusConfig:
         "other_wake_words": None if args.other_wake_word is None else tuple(args.other_wake_word),
         "recordings": None if args.recordings is None else str(args.recordings),
         "eval_positives": args.eval_positives,
+        "in_sentences": args.in_sentences,
         "eval_in_sentences": args.eval_in_sentences,
         "eval_negative_hours": args.eval_hours,
         "pronunciation": args.pronunciation,

@@ -52,6 +52,7 @@ from training.data import signals
 from training.data.augment import AugmentConfig
 from training.data.corpus import (
     EVAL_SEED,
+    SENTENCE_SEED,
     SPLITS,
     ClipJob,
     CorpusConfig,
@@ -84,8 +85,6 @@ EXTRA_UNKNOWN = {"confusable": "confusable", "speech": "speech"}
 """Folder of each extra kind of ``_unknown_`` material (kind -> folder)."""
 BACKGROUND_KINDS = ("white", "pink", "brown", "music", "babble", "silence")
 MAX_COMMAND_WORDS = 4
-SENTENCE_SEED = 505
-"""Offset of the seed choosing which training clips are said inside sentences."""
 """Longest command phrase, in words: a command is said within one clip."""
 _ENTRY = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 """One word of a command: letters, with inner apostrophes or hyphens ("don't", "wi-fi")."""

@@ -28,7 +28,7 @@ from training.data.augment import AugmentConfig, augment
 from training.data.phonetic import confusable_phrases
 from training.data.pronunciation import parse_pronunciation, pick_pronunciation
 from training.data.speaker_augment import speaker_augment
-from training.data.text_corpus import sentences, unseen, words
+from training.data.text_corpus import context_words, sentences, unseen, words
 from training.data.tts import (
     ENGINES,
     Prosody,
@@ -52,6 +52,8 @@ CONTEXT_PAUSE_S = (0.02, 0.25)
 """Pause between a training keyword and the words around it (drawn per clip): from running
 speech to a short breath. The evaluation sets' is fixed (eval_sets.WORD_PAUSE_S)."""
 EVAL_SEED = 202
+SENTENCE_SEED = 505
+"""Offset of the seed choosing which training clips are said inside sentences."""
 """Offset of the evaluation sets' text seed from the corpus seed."""
 RENDER_VERSION = 1
 """Part of every clip's store key (:func:`clip_key`): raise it when rendering changes, so that
@@ -104,6 +106,10 @@ class CorpusConfig:
     """Distinct confusable phrases (held-out voices) in the negative streams."""
     eval_reverb_share: float = 0.25
     """Fraction of evaluation positives convolved with a room impulse response."""
+    in_sentences: float = 0.0
+    """Share of the training positives (of each split's clips) said inside a sentence: two to
+    five words of a training sentence by the same voice before or after the phrase, the clip
+    placed by the phrase's end (see the command corpus's ``in_sentences``)."""
     eval_in_sentences: float = 0.0
     """Share of the evaluation positives said inside a sentence, words of the same voice before
     or after the phrase ("hey jarvis | turn the lights on"), not alone (the positive streams
@@ -130,8 +136,9 @@ class CorpusConfig:
     def __post_init__(self) -> None:
         if not self.keyword.strip():
             raise ValueError("keyword must not be empty")
-        if not 0 <= self.eval_in_sentences <= 1:
-            raise ValueError("eval_in_sentences must be within [0, 1]")
+        for key in ("in_sentences", "eval_in_sentences"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ValueError(f"{key} must be within [0, 1]")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
         object.__setattr__(self, "other_wake_words", tuple(self.other_wake_words))
@@ -285,12 +292,15 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
         }
         grid = prosody_grid(voices[split], sum(tts_counts.values()), config.seed + offset)
         pairs = iter(grid)
-        for _ in range(tts_counts["positive"]):
+        arounds = context_words(
+            tts_counts["positive"], config.in_sentences, texts, config.seed + SENTENCE_SEED + offset
+        )
+        for before, after in arounds:
             voice, prosody = next(pairs)
             said = pick_pronunciation(config.pronunciation, voice, config.seed, len(jobs))
             text = config.respelling if said is None and config.respelling else config.keyword
             add("positive", config.label, split, text=text, voice=voice,
-                prosody=prosody, ipa=said)  # fmt: skip
+                prosody=prosody, ipa=said, before=before, after=after)  # fmt: skip
         for i in range(tts_counts["confusable"]):
             voice, prosody = next(pairs)
             if others and i % OTHER_WAKE_EVERY == OTHER_WAKE_EVERY - 1:

@@ -73,7 +73,10 @@ def check_recordings(folder: str | None) -> None:
 
 def _settings(config: CorpusConfig) -> dict[str, Any]:
     settings = json.loads(json.dumps({**asdict(config), "augment": config.augment.settings()}))
-    keys = ("pronunciation", "respelling", "eval_engines", "other_wake_words", "eval_in_sentences")
+    keys = (
+        "pronunciation", "respelling", "eval_engines", "other_wake_words", "in_sentences",
+        "eval_in_sentences",
+    )  # fmt: skip
     for key in keys:
         if not settings[key]:  # corpora made before these keys existed still resume
             del settings[key]
