@@ -52,9 +52,9 @@ CONTEXT_PAUSE_S = (0.02, 0.25)
 """Pause between a training keyword and the words around it (drawn per clip): from running
 speech to a short breath. The evaluation sets' is fixed (eval_sets.WORD_PAUSE_S)."""
 EVAL_SEED = 202
+"""Offset of the evaluation sets' text seed from the corpus seed."""
 SENTENCE_SEED = 505
 """Offset of the seed choosing which training clips are said inside sentences."""
-"""Offset of the evaluation sets' text seed from the corpus seed."""
 RENDER_VERSION = 1
 """Part of every clip's store key (:func:`clip_key`): raise it when rendering changes, so that
 corpora rendered after the change do not take clips rendered before it."""
