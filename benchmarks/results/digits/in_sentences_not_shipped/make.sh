@@ -1,0 +1,33 @@
+# Digits with a third of their training words said inside sentences (issue 14), from the
+# repository root after the digits corpus (../README.md) and the sentence evaluation sets
+# (../sentences/make.sh). Without those, the training.commands line alone renders everything
+# (the digits corpus's 63 min of clips, the sentence clips and both evaluation sets: over 3 h on
+# 2 cores); with them, the corpus is the digits corpus's clips (hard links: the plan is the same
+# but for the sentence clips) plus the 4,702 sentence clips (75 min here), and ../sentences/'s
+# evaluation sets (same seed and settings, so the same streams).
+set -euo pipefail
+PY=python
+D=data/digits/ctx
+C=$D/corpus
+if [ ! -d $C ]; then
+  cp -al data/digits/corpus1200 $C.tmp
+  rm -rf $C.tmp/features $C.tmp/corpus.json $C.tmp/summary.json $C.tmp/clips.jsonl $C.tmp/eval \
+    $C.tmp/validation_list.txt $C.tmp/testing_list.txt
+  cp -al data/digits/sentences/corpus/eval $C.tmp/eval
+  $PY - <<'PY'
+import dataclasses
+from pathlib import Path
+from training.core.recipes import load_recipe
+from training.data.commands import corpus_config, plan
+recipe = load_recipe(Path("training/configs/digits.toml"), ["corpus.recordings=data/recordings"])
+alone = corpus_config(recipe["corpus"])
+within = dataclasses.replace(alone, in_sentences=0.33)
+for old, new in zip(plan(alone), plan(within), strict=True):
+    if new != old:  # said inside a sentence now: rendered again
+        Path("data/digits/ctx/corpus.tmp", new.relpath).unlink()
+PY
+  mv $C.tmp $C
+fi
+$PY -m training.commands --recipe training/configs/digits.toml --data $C --out $D/model \
+  --set corpus.recordings=data/recordings --set corpus.in_sentences=0.33 \
+  --set corpus.eval_in_sentences=0.5
