@@ -46,7 +46,7 @@ import numpy as np
 
 from kws.errors import AudioFileError, KwsError
 from kws.wavfile import WavAudio, read_wav, to_mono_int16
-from training.data import tts_kokoro, tts_piper
+from training.data import signals, tts_kokoro, tts_piper
 
 ESPEAK = "espeak-ng"
 FLITE = "flite"
@@ -323,7 +323,7 @@ def synthesize_within(
     ``pause_s`` of silence between the parts (each part synthesized alone); and the sample span
     of ``text`` in the result. A keyword inside a sentence, not alone."""
     keyword = synthesize(text, voice, prosody, ipa)
-    pause = np.zeros(round(pause_s * SAMPLE_RATE), dtype=keyword.dtype)
+    pause = np.zeros(signals.num_samples(pause_s), dtype=keyword.dtype)
     head = [synthesize(before, voice, prosody), pause] if before else []
     tail = [pause, synthesize(after, voice, prosody)] if after else []
     start = sum(len(a) for a in head)
