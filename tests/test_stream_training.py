@@ -228,6 +228,32 @@ def test_sequence_training_chooses_on_validation_streams_and_mines(
 
 
 @pytest.mark.slow
+def test_a_finished_run_given_a_mining_round_goes_on_from_its_best_checkpoint(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """A mining round is minutes, the first pass much longer: the same run with more rounds
+    resumes the finished one instead of training again."""
+    mining = "[sequences]\nclips = 4\n[mining]\nwindows = 5\nmin_score = 0.0\nepochs = 1\n"
+    first = _train(corpus, tmp_path, mining + "rounds = 0\n")
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = tmp_path / "run"
+    assert len(json.loads((run / "rounds.json").read_text())) == 1
+
+    more = _train(corpus, tmp_path, mining + "rounds = 1\n")
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert "(finished, best: epoch" in more.stdout and "mining rounds 1-1 follow" in more.stdout
+    assert "round 0)" not in more.stdout  # the first pass is not trained again
+    history = json.loads((run / "history.json").read_text())
+    assert [(r["epoch"], r["round"]) for r in history] == [(1, 0), (2, 0), (3, 1)]
+    rounds = json.loads((run / "rounds.json").read_text())
+    assert len(rounds) == 2 and 0 < rounds[1]["mined"]["mined"] <= 5
+    assert not list(run.glob("mined_round*"))
+
+    other = _train(corpus, tmp_path, mining.replace("windows = 5", "windows = 6") + "rounds = 1\n")
+    assert other.returncode == 0 and "made with another config" in other.stdout
+
+
+@pytest.mark.slow
 def test_dscnn_trains_on_sequences_and_mines(corpus: Path, tmp_path: Path) -> None:
     """The DS-CNN's sequence form (training.models.dscnn) carries the same loop: sequences,
     choice on the validation streams, a mining round."""

@@ -243,6 +243,9 @@ def fit(
         best = _Best(tuple(state.best_key), arrays["best"], state.best_epoch, state.best_figures)
         done = "finished" if state.finished else f"after epoch {state.epoch_total}"
         print(f"resuming {checkpoint.path} ({done}, best: epoch {best.epoch})", flush=True)
+        if state.finished and state.round_index <= settings.mining.rounds:
+            state.finished = False  # more mining rounds than it was trained with: go on
+            print(f"mining rounds {state.round_index}-{settings.mining.rounds} follow", flush=True)
     elif checkpoint is not None:
         checkpoint.drop_mined()  # another run's hard negatives
 

@@ -25,6 +25,15 @@ CALIBRATION_WINDOWS = 400
 """Training windows, drawn at random over every kind of clip, that calibrate int8 ranges."""
 
 
+def resumable_as(config: TrainConfig) -> dict[str, Any]:
+    """The parts of ``config`` a checkpoint must share to be resumed: all but the number of
+    mining rounds, so that a finished run given more rounds goes on with them from its best
+    checkpoint (a round costs minutes, the first pass half an hour and more)."""
+    return dataclasses.asdict(
+        dataclasses.replace(config, mining=dataclasses.replace(config.mining, rounds=0))
+    )
+
+
 def test_metrics(
     labels: tuple[str, ...],
     probs: np.ndarray,
@@ -101,7 +110,7 @@ def train(
         corpus,
         rng,
         report,
-        Checkpoint(out, fingerprint(dataclasses.asdict(config), data.labels, x["train"].shape)),
+        Checkpoint(out, fingerprint(resumable_as(config), data.labels, x["train"].shape)),
     )
     train_s = sum(r["seconds"] for r in loop["rounds"])  # over every process that resumed it
     out.mkdir(parents=True, exist_ok=True)
