@@ -158,8 +158,9 @@ def fit(
         raise ValueError(f"model {spec.name} cannot be trained on sequences (examples = 'clips')")
     if settings.mining.rounds and sequence is None:
         raise ValueError(f"model {spec.name} has no sequence form to mine hard negatives with")
+    said = [k.replace("_", " ") for k in keywords]  # a label's words ("hey_jarvis")
     if settings.mining.rounds:
-        mining_sources(corpus)  # fail before training when there is nothing to mine
+        mining_sources(corpus, said)  # fail before training when there is nothing to mine
     trained = sequence if settings.examples == "sequences" else window
     assert trained is not None
     trained.get_layer("normalize").adapt(x["train"])
@@ -282,7 +283,7 @@ def fit(
         assert sequence is not None
         columns = [labels.index(k) for k in keywords]
         windows, stats = mine(
-            sequence, mining_sources(corpus), columns, features, plan,
+            sequence, mining_sources(corpus, said), columns, features, plan,
             model_config.window_frames, smoothing, settings.refractory_s, settings.mining,
         )  # fmt: skip
         if checkpoint is not None:

@@ -47,8 +47,10 @@ class MiningConfig:
             raise ValueError("[train.mining] min_score must be within [0, 1)")
 
 
-def mining_sources(corpus: Path) -> list[Path]:
-    """The training split's real recordings of the corpus (its corpus.json names the folder)."""
+def mining_sources(corpus: Path, keywords: Sequence[str] = ()) -> list[Path]:
+    """The training split's real recordings of the corpus (its corpus.json names the folder),
+    but those whose transcript says one of ``keywords``: the highest-scoring windows of a real
+    voice saying "one" are the last thing a digits model should learn is not "one"."""
     from training.data.recordings import recordings
 
     settings_path = corpus / "corpus.json"
@@ -60,7 +62,11 @@ def mining_sources(corpus: Path) -> list[Path]:
             f"{corpus}: hard-negative mining needs a corpus made with --recordings "
             "(its corpus.json names no recordings folder)"
         )
-    return [p for kind in MINED_KINDS for p in recordings(folder, "train", kind)]
+    kept = [p for kind in MINED_KINDS for p in recordings(folder, "train", kind, keywords)]
+    every = sum(len(recordings(folder, "train", kind)) for kind in MINED_KINDS)
+    if every > len(kept):
+        print(f"mining: {every - len(kept)} recordings left out (they say a keyword)", flush=True)
+    return kept
 
 
 def mined_label(labels: Sequence[str]) -> int:

@@ -78,7 +78,7 @@ from training.data.pronunciation import (
     report,
     sound_alikes,
 )
-from training.data.text_corpus import context_words, sentences, unseen, words
+from training.data.text_corpus import context_words, says, sentences, unseen, words
 from training.data.tts import ENGINES, Voice, prosody_grid
 
 EXTRA_UNKNOWN = {"confusable": "confusable", "speech": "speech"}
@@ -132,12 +132,6 @@ def check_pronounceable(commands: Sequence[str]) -> None:
     for said, sound in zip(commands, ipa_lines(list(commands)), strict=True):
         if not any(c.isalpha() for c in sound):
             raise KwsError(f"command list: espeak-ng cannot pronounce {said!r}")
-
-
-def _contains(text: str, phrase: str) -> bool:
-    """True if ``text`` holds the words of ``phrase`` in a row."""
-    have, want = words(text), words(phrase)
-    return any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
 
 
 @dataclass(frozen=True)
@@ -281,11 +275,7 @@ def command_confusables(
     vocabulary = {w for draft in drafts for p in draft for w in words(p)} - command_words
     alike = sound_alikes(vocabulary, command_words)
     pools = [
-        [
-            p
-            for p in draft
-            if not any(_contains(p, c) for c in commands) and alike.isdisjoint(words(p))
-        ]
+        [p for p in draft if not any(says(p, c) for c in commands) and alike.isdisjoint(words(p))]
         for draft in drafts
     ]
     mixed = [p for group in zip(*pools, strict=False) for p in group]

@@ -336,12 +336,13 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
 
 def recorded_windows(config: CorpusConfig, split: str, count: int) -> list[str]:
     """``count`` clip-long windows of the split's real speech, music and ambience (the kinds in
-    turn; files drawn by length), as ``path@offset``."""
-    from training.data.recordings import load_index
+    turn; files drawn by length; none of a recording whose transcript says the keyword), as
+    ``path@offset``."""
+    from training.data.recordings import load_index, saying_none_of
 
     assert config.recordings is not None
     entries = [
-        e for e in load_index(config.recordings)
+        e for e in saying_none_of(load_index(config.recordings), [config.keyword])
         if e.split == split and e.kind in REAL_KINDS and e.seconds > config.clip_seconds
     ]  # fmt: skip
     kinds = sorted({e.kind for e in entries})

@@ -117,9 +117,10 @@ class RealAudio:
         return sum(len(a) for a in self.by_kind.get(kind, ())) / signals.SAMPLE_RATE
 
 
-def load_real(root: Path | None, split: str, seed: int) -> RealAudio:
+def load_real(root: Path | None, split: str, seed: int, avoid: Sequence[str] = ()) -> RealAudio:
     """The real recordings of ``split`` under ``root`` (None: none), at most MAX_REAL_SECONDS per
-    kind, chosen by ``seed``."""
+    kind, chosen by ``seed``; none whose transcript says one of ``avoid`` (the keywords: a
+    recording saying one is no negative)."""
     if root is None:
         return RealAudio()
     from kws.wavfile import load_audio
@@ -129,7 +130,7 @@ def load_real(root: Path | None, split: str, seed: int) -> RealAudio:
     by_kind: dict[str, tuple[np.ndarray, ...]] = {}
     names: dict[str, tuple[str, ...]] = {}
     for kind in (*REAL_KINDS, "rir"):
-        paths = list(recordings(root, split, kind))
+        paths = list(recordings(root, split, kind, avoid if kind != "rir" else ()))
         rng.shuffle(paths)
         arrays, kept, total = [], [], 0.0
         for path in paths:
@@ -310,7 +311,8 @@ def write_eval_sets(
     summary = {}
     for role in ROLES:
         done = all(p.is_file() for p in manifests(corpus, role))
-        real = RealAudio() if done else load_real(recordings, role, spec.seed)
+        keywords = sorted({s.text for s in spec.positives})
+        real = RealAudio() if done else load_real(recordings, role, spec.seed, keywords)
         write_eval_set(spec, role, voices_by_split[role], real, corpus, tts_babble, workers, ray)
         summary[role] = describe(corpus, role)
     return summary

@@ -39,8 +39,9 @@ from tqdm import tqdm
 from kws.atomic import atomic_write_bytes
 from kws.errors import AudioFileError, EmptyAudioError, KwsError
 from kws.wavfile import load_audio, open_wav, to_mono_int16, write_wav
-from training.data import debian_sounds
+from training.data import debian_sounds, transcripts
 from training.data.loaders.base import SPLITS, read_audio
+from training.data.text_corpus import says
 
 DEFAULT_MANIFEST = Path(__file__).parent / "manifests" / "debian-recordings.csv"
 INDEX_FILE = "recordings.json"
@@ -90,6 +91,8 @@ class RecordingEntry:
     language: str
     split: str
     seconds: float
+    text: str | None = None
+    """What the recording says, where its package writes it down (:mod:`transcripts`)."""
 
 
 def read_manifest(path: Path) -> list[Source]:
@@ -248,6 +251,7 @@ def build(
     manifest: Path = DEFAULT_MANIFEST,
     cache: Path | None = None,
     report: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    transcripts_manifest: Path | None = transcripts.DEFAULT_MANIFEST,
 ) -> dict[str, object]:
     """Write every listed recording under ``out`` and ``out/recordings.json``; return the summary.
 
@@ -257,6 +261,7 @@ def build(
     packages ship such files) is left out with a note on stderr, counted as ``empty``.
     """
     sources = read_manifest(manifest)
+    said = transcripts.read_manifest(transcripts_manifest) if transcripts_manifest else []
     cache = cache or out / "debs"
     entries: list[RecordingEntry] = []
     errors = empty = 0
@@ -283,6 +288,11 @@ def build(
             entries += written
             errors += failed
             empty += skipped
+    texts = transcripts.load(said, cache, report) if said else {}
+    entries = [
+        dataclasses.replace(e, text=texts.get((e.package, transcripts.stem(e.path_in_package))))
+        for e in entries
+    ]
     summary = summarize(entries)
     summary["errors"] = errors
     summary["empty"] = empty
@@ -370,6 +380,10 @@ def summarize(entries: Iterable[RecordingEntry]) -> dict[str, object]:
         "rirs": {s: sum(e.kind == "rir" and e.split == s for e in entries) for s in SPLITS},
         "packages": sorted({e.package for e in entries}),
         "speech_languages": sorted({e.language for e in entries if e.kind == "speech"}),
+        "speech_transcribed_hours": {
+            s: round(sum(e.seconds for e in entries if e.split == s and e.text) / 3600, 3)
+            for s in SPLITS
+        },
     }
 
 
@@ -400,13 +414,30 @@ def load_index(root: str | Path) -> list[RecordingEntry]:
         raise KwsError(f"{path}: not a recordings index ({exc})") from None
 
 
-def recordings(root: str | Path, split: str, kind: str) -> list[Path]:
-    """The written files of one split and kind under ``root``, in index order."""
+def saying_none_of(
+    entries: Iterable[RecordingEntry], phrases: Iterable[str]
+) -> list[RecordingEntry]:
+    """``entries`` but those whose transcript says one of ``phrases`` (a recording without a
+    transcript is kept: its words are not known). Numerals count as English words only in
+    English recordings: a French prompt's "1" is "un", not "one"."""
+    wanted = [p for p in phrases if p.strip()]
+
+    def saying(e: RecordingEntry) -> bool:
+        english = e.language.lower().startswith("en")
+        return bool(e.text) and any(says(e.text or "", p, english) for p in wanted)
+
+    return [e for e in entries if not saying(e)]
+
+
+def recordings(root: str | Path, split: str, kind: str, avoid: Iterable[str] = ()) -> list[Path]:
+    """The written files of one split and kind under ``root``, in index order; with ``avoid``
+    (keywords) none whose transcript says one of them."""
     if split not in SPLITS:
         raise KwsError(f"split {split!r} is not one of {', '.join(SPLITS)}")
     if kind not in KINDS:
         raise KwsError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
-    return [Path(root) / e.path for e in load_index(root) if e.split == split and e.kind == kind]
+    entries = [e for e in load_index(root) if e.split == split and e.kind == kind]
+    return [Path(root) / e.path for e in saying_none_of(entries, avoid)]
 
 
 def impulse_responses(root: str | Path, split: str) -> list[np.ndarray]:

@@ -100,6 +100,53 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
+_SMALL = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen",
+]  # fmt: skip
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_words(n: int) -> list[str]:
+    """The English words of a whole number as it is read out (21 -> twenty one), up to
+    999,999,999; beyond that digit by digit, as a phone number is read."""
+    if n < 20:
+        return [_SMALL[n]]
+    if n < 100:
+        return [_TENS[n // 10 - 2], *(number_words(n % 10) if n % 10 else [])]
+    for size, name in ((1_000_000, "million"), (1000, "thousand"), (100, "hundred")):
+        if size <= n < size * 1000:
+            rest = number_words(n % size) if n % size else []
+            return [*number_words(n // size), name, *rest]
+    return [_SMALL[int(d)] for d in str(n)]
+
+
+_SPOKEN = re.compile(r"\d+|[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def spoken_words(text: str, english: bool = True) -> list[str]:
+    """The lower-case words of ``text`` as said aloud: letters of any script, numerals
+    spelled out in English ("press 1" -> press one); in another language (``english`` False)
+    numerals are left out, as their words are not known here."""
+    out: list[str] = []
+    for token in _SPOKEN.findall(text.lower()):
+        if token.isdigit():
+            out += number_words(int(token)) if english else ["#"]
+        else:
+            out.append(token)
+    return out
+
+
+def says(text: str, phrase: str, english: bool = True) -> bool:
+    """True if ``text`` holds the words of ``phrase`` in a row (numerals of English text count
+    as their words: "press 1" says "one", "someone" and "10" do not)."""
+    have, want = spoken_words(text, english), spoken_words(phrase)
+    return bool(want) and any(
+        have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1)
+    )
+
+
 @functools.cache
 def word_counts() -> Counter[str]:
     """How often each lower-case word occurs in the corpus sentences (a 'common words' list)."""
