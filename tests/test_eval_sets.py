@@ -156,3 +156,47 @@ def test_a_wake_word_said_inside_sentences_is_timed_to_itself(tmp_path: Path) ->
             assert "jarvis" not in f"{info['before']} {info['after']}".lower()
             assert positive.offset_s - positive.onset_s == pytest.approx(end - start, abs=1e-3)
     assert json.loads((tmp_path / "c/corpus.json").read_text())["eval_in_sentences"] == 0.5
+
+
+def test_recordings_that_say_the_keyword_are_never_its_negatives(tmp_path: Path) -> None:
+    """A real prompt saying the keyword ("press 1" for "one") is left out of the recorded
+    training clips, the evaluation negatives and the recordings mining reads; prompts whose
+    transcript says something else, or that have none, stay."""
+    from training.core.mining import mining_sources
+    from training.data.corpus import recorded_windows
+
+    root = tmp_path / "recordings"
+    write_recordings(root)
+    index = json.loads((root / "recordings.json").read_text())
+    for split in ("train", "validation", "test"):
+        path = f"{split}/speech/pkg-{split}/prompt.wav"
+        write_wav(root / path, np.full(RATE * 20, 800, dtype=np.int16), RATE)
+        index["recordings"].append({
+            "path": path, "package": f"pkg-{split}", "version": "1", "path_in_package":
+            "usr/share/prompt.wav", "licence": "CC0", "kind": "speech", "language": "en-US",
+            "split": split, "seconds": 20.0, "text": "To hear it again, press 1.",
+        })  # fmt: skip
+    (root / "recordings.json").write_text(json.dumps(index))
+
+    for role in ("validation", "test"):
+        heard = load_real(root, role, seed=0).names["speech"]
+        assert f"{role}/speech/pkg-{role}/prompt.wav" in heard
+        for keyword in ("one", "One"):
+            kept = load_real(root, role, seed=0, avoid=[keyword]).names["speech"]
+            assert kept == (f"{role}/speech/pkg-{role}/speech.wav",)
+        assert load_real(root, role, seed=0, avoid=["two"]).names["speech"] == heard
+
+    config = CorpusConfig(keyword="one", recordings=str(root), recorded=60)
+    sources = recorded_windows(config, "train", 60)
+    assert {s.split("@")[0] for s in sources if "/speech/" in s} == {
+        "train/speech/pkg-train/speech.wav"
+    }
+    other = CorpusConfig(keyword="hey jarvis", recordings=str(root), recorded=60)
+    assert any("prompt.wav" in s for s in recorded_windows(other, "train", 60))
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "corpus.json").write_text(json.dumps({"recordings": str(root)}))
+    mined = {p.name for p in mining_sources(corpus, ["one"])}
+    assert mined == {"speech.wav", "music.wav", "ambient.wav"}
+    assert "prompt.wav" in {p.name for p in mining_sources(corpus, ["two"])}

@@ -252,3 +252,92 @@ def test_gzipped_files_are_decompressed_first(
     assert summary["rirs"] == {"train": 0, "validation": 0, "test": 1}
     rir = load_audio(tmp_path / "rec/test/rir/rooms/doc_rooms_examples_ir.wav")
     assert np.abs(rir).max() == round(0.9 * 32767) and len(rir) < 16000 * 0.6
+
+
+TRANSCRIPTS = (
+    "package,version,path,format,describes,root,licence,note\n"
+    + f"voices-doc,1.0-1,usr/share/doc/voices/*.txt.gz,asterisk,voices,{VOICE},CC0,\n"
+    + "elsewhere-doc,1.0-1,x.txt,asterisk,elsewhere,usr/x,CC0,of a package not in the manifest\n"
+)
+
+
+def test_transcripts_say_what_each_recording_says(
+    packages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The texts a package writes down reach the index, so that recordings saying a keyword can
+    be left out; rows about packages the recordings manifest does not take are not fetched."""
+    texts = "; Core sounds\nhello: Hello there, press 1.\ndigits/1: One.\nnever: Not shipped.\n"
+    doc = fake_deb(
+        tmp_path, "voices-doc", "1.0-1",
+        {"usr/share/doc/voices/core-sounds-en.txt.gz": gzip.compress(texts.encode())},
+    )  # fmt: skip
+    fixture_download = debian_sounds.download_deb
+    fetched: list[str] = []
+
+    def download(package: str, version: str, cache: Path) -> Path:
+        fetched.append(package)
+        return doc if package == "voices-doc" else fixture_download(package, version, cache)
+
+    monkeypatch.setattr(debian_sounds, "download_deb", download)
+    manifest = tmp_path / "transcripts.csv"
+    manifest.write_text(TRANSCRIPTS)
+    out = tmp_path / "rec"
+    summary = recordings.build(out, packages, tmp_path / "cache", lambda m: None, manifest)
+    assert "elsewhere-doc" not in fetched
+    said = {e.path.rsplit("/", 1)[1]: e.text for e in recordings.load_index(out)}
+    assert said["voices_anna_hello.wav"] == "Hello there, press 1."
+    assert said["voices_anna_digits_1.wav"] == "One."
+    assert said["music_short.ogg.wav"] is None
+    assert set(summary["speech_transcribed_hours"]) == {"train", "validation", "test"}
+    speech = recordings.recordings(out, "train", "speech")
+    assert recordings.recordings(out, "train", "speech", ["one"]) == []  # "1" is "one"
+    assert recordings.recordings(out, "train", "speech", ["hello there"]) == [
+        p for p in speech if p.name == "voices_anna_digits_1.wav"
+    ]
+    assert recordings.recordings(out, "train", "speech", ["someone", "hell"]) == speech
+
+
+def test_numerals_are_english_words_only_in_english_recordings() -> None:
+    def entry(language: str, text: str) -> recordings.RecordingEntry:
+        return recordings.RecordingEntry(
+            "a.wav", "p", "1", "a.wav", "CC0", "speech", language, "train", 1.0, text
+        )
+
+    kept = recordings.saying_none_of(
+        [entry("en-US", "press 1"), entry("fr-CA", "appuyez sur 1"), entry("es", "no, gracias"),
+         entry("en", "twenty-one"), entry("en", "someone")],
+        ["one", "no"],
+    )  # fmt: skip
+    assert [e.text for e in kept] == ["appuyez sur 1", "someone"]
+
+
+def test_a_stamp_description_names_each_language_recording() -> None:
+    from training.data.transcripts import parse_tuxpaint, stem
+
+    text = "A crow.\nes.utf8=Un cuervo.\npt_BR.utf8=Um corvo.\n"
+    assert parse_tuxpaint("usr/share/tuxpaint/stamps/birds/crow.txt", text) == {
+        "usr/share/tuxpaint/stamps/birds/crow_desc": "A crow.",
+        "usr/share/tuxpaint/stamps/birds/crow_desc_es": "Un cuervo.",
+        "usr/share/tuxpaint/stamps/birds/crow_desc_pt_BR": "Um corvo.",
+    }
+    assert stem("usr/share/tuxpaint/stamps/birds/crow_desc_es.ogg") == (
+        "usr/share/tuxpaint/stamps/birds/crow_desc_es"
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("p,1,a.txt,srt,voices,,CC0,\n", "line 2: format 'srt' is not one of asterisk, tuxpaint"),
+        ("p,1,a.txt,asterisk,voices,,CC0,\n", "line 2: an asterisk transcript needs a root"),
+        ("klettres-data,1,a.txt,tuxpaint,voices,,CC0,\n", "klettres-data"),
+    ],
+)
+def test_transcript_manifest_errors_are_one_line(tmp_path: Path, row: str, problem: str) -> None:
+    from training.data import transcripts
+
+    manifest = tmp_path / "t.csv"
+    manifest.write_text(TRANSCRIPTS.splitlines(keepends=True)[0] + row)
+    with pytest.raises(KwsError, match=problem) as caught:
+        transcripts.read_manifest(manifest)
+    assert str(manifest) in str(caught.value) and "\n" not in str(caught.value)

@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--manifest", type=Path, help="recordings manifest CSV (default: the project's)"
     )
     rec.add_argument("--cache", type=Path, help="folder for downloaded .debs (default OUT/debs)")
+    rec.add_argument(
+        "--transcripts",
+        type=Path,
+        help="transcripts manifest CSV: what the speech recordings say (default: the project's)",
+    )
     ast = commands.add_parser(
         "asterisk",
         aliases=["speakers"],
@@ -231,9 +236,12 @@ def _build(builder: Any, args: argparse.Namespace) -> tuple[dict[str, Any] | Non
         failures.append(message)
         tqdm.write(f"training.data: error: {message}", file=sys.stderr)  # keeps the bar intact
 
+    extra = {}
+    if getattr(args, "transcripts", None) is not None:
+        extra["transcripts_manifest"] = args.transcripts
     try:
         summary = builder.build(
-            args.out, args.manifest or builder.DEFAULT_MANIFEST, args.cache, report
+            args.out, args.manifest or builder.DEFAULT_MANIFEST, args.cache, report, **extra
         )
     except KwsError as exc:
         print(f"training.data: error: {exc}", file=sys.stderr)
@@ -263,7 +271,7 @@ def recordings(args: argparse.Namespace) -> int:
     print(f"{'hours':<11}" + "".join(f"{kind:>9}" for kind in builder.KINDS))
     for split, by_kind in hours.items():
         print(f"{split:<11}" + "".join(f"{by_kind[kind]:9.2f}" for kind in builder.KINDS))
-    for key in ("total_hours", "files", "rirs", "errors", "empty"):
+    for key in ("total_hours", "speech_transcribed_hours", "files", "rirs", "errors", "empty"):
         print(f"{key}: {summary[key]}")
     return status
 

@@ -258,10 +258,15 @@ def build(
     A package that cannot be fetched, a pattern that matches nothing and a file that will not
     decode are each reported as one line (via ``report``) naming the package and path, and left
     out; the summary's ``errors`` counts them. A file that decodes to no samples at all (some
-    packages ship such files) is left out with a note on stderr, counted as ``empty``.
+    packages ship such files) is left out with a note on stderr, counted as ``empty``. The rows
+    of ``transcripts_manifest`` describing this manifest's packages give the recordings' texts.
     """
     sources = read_manifest(manifest)
-    said = transcripts.read_manifest(transcripts_manifest) if transcripts_manifest else []
+    said = [  # only the rows of packages this manifest takes recordings from
+        t
+        for t in (transcripts.read_manifest(transcripts_manifest) if transcripts_manifest else [])
+        if t.describes in {s.package for s in sources}
+    ]
     cache = cache or out / "debs"
     entries: list[RecordingEntry] = []
     errors = empty = 0
