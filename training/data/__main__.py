@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"share of the training positives said inside a sentence {recipe}",
     )  # fmt: skip
     gen.add_argument(
+        "--in-sentences-twins", action="store_const", const=True, default=None,
+        help="keep every positive alone too: its sentence form is a twin beside it",
+    )  # fmt: skip
+    gen.add_argument(
         "--eval-in-sentences", type=float, metavar="SHARE",
         help=f"share of the evaluation positives said inside a sentence {recipe}",
     )  # fmt: skip
@@ -137,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--in-sentences", type=float, default=cmd_defaults.in_sentences, metavar="SHARE",
         help="share of the training clips of each word said inside a sentence, words of a "
         "training sentence before or after it (default, the recipe's: %(default)s)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--in-sentences-twins", action="store_true", default=cmd_defaults.in_sentences_twins,
+        help="keep every clip alone too: its sentence form is a twin beside it",
     )  # fmt: skip
     cmd.add_argument(
         "--eval-in-sentences", type=float, default=cmd_defaults.eval_in_sentences,
@@ -371,6 +379,7 @@ def wake_word_corpus(args: argparse.Namespace) -> CorpusConfig:
         "recordings": None if args.recordings is None else str(args.recordings),
         "eval_positives": args.eval_positives,
         "in_sentences": args.in_sentences,
+        "in_sentences_twins": args.in_sentences_twins,
         "eval_in_sentences": args.eval_in_sentences,
         "eval_negative_hours": args.eval_hours,
         "pronunciation": args.pronunciation,
@@ -406,6 +415,7 @@ def command_corpus(args: argparse.Namespace) -> CommandCorpusConfig:
         eval_per_command=args.eval_per_command,
         eval_negative_hours=args.eval_hours,
         in_sentences=args.in_sentences,
+        in_sentences_twins=args.in_sentences_twins,
         eval_in_sentences=args.eval_in_sentences,
         pronunciation=word_pronunciations(args.pronunciation),
     )

@@ -36,7 +36,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ from training.data.corpus import (
     clip_seed,
     split_counts,
     voices_by_split,
+    with_twins,
 )
 from training.data.eval_sets import EvalSpec, Said, in_sentences, write_eval_sets
 from training.data.loaders.speech_commands import (
@@ -169,6 +170,10 @@ class CommandCorpusConfig:
     pause between), the clip cut so that the word still ends 0.05-0.3 s before the clip does.
     People say commands inside speech ("please call three"); a model that only ever heard
     them alone misses most of those (benchmarks/results/digits/sentences/)."""
+    in_sentences_twins: bool = False
+    """Keep every clip alone and add its sentence form beside it (a twin: same voice, settings
+    and seed, ``<name>_within.wav``) instead of replacing it
+    (:func:`training.data.corpus.with_twins`)."""
     eval_reverb_share: float = 0.25
     eval_in_sentences: float = 0.0
     """Share of the evaluation utterances of each command said inside a sentence, words of the
@@ -293,6 +298,15 @@ def eval_texts(config: CommandCorpusConfig) -> tuple[list[str], list[str]]:
 
 
 def plan(config: CommandCorpusConfig) -> list[ClipJob]:
+    """Every clip of the corpus, in a fixed order (deterministic for a config); with
+    ``in_sentences_twins`` the clips alone and then the twins said inside sentences."""
+    if config.in_sentences_twins:
+        alone = replace(config, in_sentences=0.0, in_sentences_twins=False)
+        return with_twins(_plan(alone), _plan(replace(config, in_sentences_twins=False)))
+    return _plan(config)
+
+
+def _plan(config: CommandCorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config)."""
     voices = voices_by_split(config.render_config())
     held_texts, held_phrases = eval_texts(config)
@@ -429,7 +443,7 @@ def _settings(config: CommandCorpusConfig) -> dict[str, Any]:
         del settings["pronunciation"]
     if config.words == COMMAND_WORDS:  # and those made before command lists existed
         del settings["words"]
-    for key in ("in_sentences", "eval_in_sentences"):
+    for key in ("in_sentences", "in_sentences_twins", "eval_in_sentences"):
         if not settings[key]:  # and before sentences
             del settings[key]
     return settings

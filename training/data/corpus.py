@@ -110,6 +110,10 @@ class CorpusConfig:
     """Share of the training positives (of each split's clips) said inside a sentence: two to
     five words of a training sentence by the same voice before or after the phrase, the clip
     placed by the phrase's end (see the command corpus's ``in_sentences``)."""
+    in_sentences_twins: bool = False
+    """Keep every positive alone and add its sentence form beside it (a twin: same voice,
+    settings and seed, its own clip) instead of replacing it: the model hears the word alone as
+    often as without sentences (see :func:`with_twins`)."""
     eval_in_sentences: float = 0.0
     """Share of the evaluation positives said inside a sentence, words of the same voice before
     or after the phrase ("hey jarvis | turn the lights on"), not alone (the positive streams
@@ -262,7 +266,34 @@ def eval_texts(config: CorpusConfig) -> tuple[list[str], list[str]]:
     return texts, phrases
 
 
+def with_twins(alone: Sequence[ClipJob], within: Sequence[ClipJob]) -> list[ClipJob]:
+    """The jobs of ``alone`` and, after them, every job of ``within`` (the same plan with
+    words inside sentences) that differs from its twin in ``alone``: same voice, settings and
+    seed, its own id (``<id>-within``) and file (``<name>_within.wav``). The clips alone are
+    exactly those of the plan without sentences, so a corpus grows into one with twins by
+    rendering only the twins."""
+    twins = [
+        replace(
+            w,
+            id=f"{a.id}-within",
+            path=a.path.removesuffix(".wav") + "_within.wav" if a.path else None,
+        )
+        for a, w in zip(alone, within, strict=True)
+        if w != a
+    ]
+    return [*alone, *twins]
+
+
 def plan(config: CorpusConfig) -> list[ClipJob]:
+    """Every clip of the corpus, in a fixed order (deterministic for a config); with
+    ``in_sentences_twins`` the clips alone and then the twins said inside sentences."""
+    if config.in_sentences_twins:
+        alone = replace(config, in_sentences=0.0, in_sentences_twins=False)
+        return with_twins(_plan(alone), _plan(replace(config, in_sentences_twins=False)))
+    return _plan(config)
+
+
+def _plan(config: CorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config).
 
     No sentence or confusable phrase of the evaluation sets is spoken, but for the keyword's own

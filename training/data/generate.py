@@ -75,7 +75,7 @@ def _settings(config: CorpusConfig) -> dict[str, Any]:
     settings = json.loads(json.dumps({**asdict(config), "augment": config.augment.settings()}))
     keys = (
         "pronunciation", "respelling", "eval_engines", "other_wake_words", "in_sentences",
-        "eval_in_sentences",
+        "in_sentences_twins", "eval_in_sentences",
     )  # fmt: skip
     for key in keys:
         if not settings[key]:  # corpora made before these keys existed still resume
