@@ -157,6 +157,20 @@ def test_a_share_of_sentences_outside_0_to_1_is_one_line(
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.parametrize("command", ["commands", "generate"])
+def test_sentence_twins_without_sentences_is_one_line(command: str, tmp_path: Path) -> None:
+    args = ["--keyword", "hey jarvis"] if command == "generate" else []
+    done = subprocess.run(
+        [sys.executable, "-m", "training.data", command, *args, "--out", str(tmp_path / "c"),
+         "--in-sentences-twins", "--in-sentences", "0"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "in_sentences_twins needs a share of in_sentences above 0" in line
+    assert not (tmp_path / "c").exists()
+
+
 def test_keywords_in_sentences_need_sentences_to_draw_from() -> None:
     from training.data.eval_sets import Said, in_sentences
 

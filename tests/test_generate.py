@@ -328,3 +328,40 @@ def test_a_share_of_training_positives_is_said_inside_sentences_and_placed_by_th
     assert END_MARGIN_S[0] - 0.011 <= margin_s <= END_MARGIN_S[1] + 0.011
     head = slice(0, rate // 5)  # the words before the phrase, where the alone clip is silent
     assert np.sqrt(np.mean(clip[head] ** 2)) > 10 * (np.sqrt(np.mean(plain[head] ** 2)) + 1)
+
+
+@pytest.mark.parametrize("kind", ["wake word", "commands"])
+def test_sentence_twins_keep_every_word_alone_and_add_its_sentence_form(kind: str) -> None:
+    """With ``in_sentences_twins`` the corpus holds every clip of the plan without sentences,
+    unchanged, and after them each sentence clip as a twin with its own id and file: the same
+    voice, settings and seed, so it renders to what the replacing plan renders."""
+    import dataclasses
+
+    from training.data.commands import CommandCorpusConfig
+    from training.data.commands import plan as command_plan
+    from training.data.corpus import render
+
+    within, alone, settings, expected = _sentence_plans(kind)
+    if kind == "wake word":
+        assert isinstance(settings, CorpusConfig)
+        jobs = plan(dataclasses.replace(settings, in_sentences_twins=True))
+    else:
+        words = CommandCorpusConfig(
+            words=("three", "seven"), per_command=20, other_words=10, confusables=0, speech=10,
+            engines=("espeak-ng",), augment=settings.augment, in_sentences=0.5,
+            eval_sentences=4, eval_confusables=0, in_sentences_twins=True,
+        )  # fmt: skip
+        jobs = command_plan(words)
+    assert jobs[: len(alone)] == alone
+    twins = jobs[len(alone) :]
+    replaced = [w for w, a in zip(within, alone, strict=True) if w != a]
+    assert len(twins) == len(replaced) == expected
+    assert len({j.relpath for j in jobs}) == len(jobs) and len({j.id for j in jobs}) == len(jobs)
+    for twin, said in zip(twins, replaced, strict=True):
+        assert dataclasses.replace(twin, id=said.id, path=said.path) == said
+        assert twin.id == f"{said.id}-within"
+    if kind == "commands":  # the Speech Commands layout: <word>/<speaker>_nohash_<n>_within.wav
+        assert all(t.relpath.endswith("_within.wav") and "_nohash_" in t.relpath for t in twins)
+    first = twins[0]
+    original = next(w for w in replaced if w.seed == first.seed and w.text == first.text)
+    assert np.array_equal(render(first, settings), render(original, settings))

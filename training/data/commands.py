@@ -201,6 +201,8 @@ class CommandCorpusConfig:
         for key in ("in_sentences", "eval_in_sentences"):
             if not 0 <= getattr(self, key) <= 1:
                 raise ValueError(f"{key} must be within [0, 1]")
+        if self.in_sentences_twins and not self.in_sentences:
+            raise ValueError("in_sentences_twins needs a share of in_sentences above 0")
         unknown = sorted(set(self.pronunciation) - {*self.words, *self.other_vocabulary})
         if unknown:
             raise ValueError(f"pronunciation for {unknown[0]!r}, which is not a corpus word")

@@ -143,6 +143,8 @@ class CorpusConfig:
         for key in ("in_sentences", "eval_in_sentences"):
             if not 0 <= getattr(self, key) <= 1:
                 raise ValueError(f"{key} must be within [0, 1]")
+        if self.in_sentences_twins and not self.in_sentences:
+            raise ValueError("in_sentences_twins needs a share of in_sentences above 0")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
         object.__setattr__(self, "other_wake_words", tuple(self.other_wake_words))
