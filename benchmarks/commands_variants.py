@@ -4,13 +4,15 @@ training.commands`` on one corpus, side by side.
     python -m benchmarks.commands_variants data/commands/model_base data/commands/model_s4 \\
         --out benchmarks/results/commands/variants
 
-Each folder is a ``training.commands --out`` folder (``results/commands.json`` and
-``run/history.json``). The table compares the variants on validation (the mean over commands of
-the validation-stream FRR at 1 FA/h at the epoch each run kept; a run keeps the epoch with the
-lowest mean over 0.5, 1, 2 and 4 FA/h, training.core.fit) beside what is reported (test
-accuracy, by engine, and the mean and worst test FRR at 1 FA/h), the build verdict, size and
-CPU cost; ``validation.png`` draws the validation figure per epoch. A trained run not yet
-calibrated (no ``results/commands.json``) is listed from its history alone.
+Each folder is a ``training.commands --out`` folder (``results/<name>.json``,
+``results/results.json`` and ``run/history.json``). The table compares the variants on
+validation (the mean over commands of the validation-stream FRR at 1 FA/h at the epoch each run
+kept; a run keeps the epoch with the lowest mean over 0.5, 1, 2 and 4 FA/h, training.core.fit)
+beside what is reported (test accuracy, by engine, and the mean and worst test FRR at 1 FA/h,
+and that FRR pooled over commands by how they were said, alone or inside a sentence, where the
+streams say some inside sentences), the build verdict, size and CPU cost; ``validation.png``
+draws the validation figure per epoch. A trained run not yet calibrated (no
+``results/<name>.json``) is listed from its history alone.
 """
 
 from __future__ import annotations
@@ -52,13 +54,28 @@ def read_variant(folder: Path) -> dict[str, Any]:
     if not history_path.is_file():
         raise KwsError(f"{folder}: no run/history.json (not a python -m training.commands --out)")
     history = [h for h in _json(history_path) if h.get("val_frr")]
-    results_path = folder / "results" / "commands.json"
-    results = _json(results_path) if results_path.is_file() else None
+    card = [p for p in sorted((folder / "results").glob("*.json")) if p.name != "results.json"]
+    results = _json(card[0]) if card else None  # <name>.json: commands.json, digits.json...
+    streams_path = folder / "results" / "results.json"
+    streams = _json(streams_path) if streams_path.is_file() else None
     metrics_path = folder / "run" / "metrics.json"
     metrics = _json(metrics_path) if metrics_path.is_file() else {}
     best = metrics.get("selection", {}).get("best_epoch")
     return {"name": folder.name, "folder": portable_path(folder), "history": history,
-            "results": results, "best_epoch": best}  # fmt: skip
+            "results": results, "contexts": by_context(streams), "best_epoch": best}  # fmt: skip
+
+
+def by_context(streams: dict[str, Any] | None) -> dict[str, list[int]]:
+    """Test misses and positives at each command's 1 FA/h threshold, summed over commands, by
+    how the command was said (``alone``, inside a ``sentence``), from benchmarks.frr_fa's
+    results; empty where the streams say every command alone."""
+    pooled: dict[str, list[int]] = {}
+    for model in (streams or {}).get("models", []):
+        for context, figures in model["breakdown"].get("context", {}).items():
+            counts = pooled.setdefault(context, [0, 0])
+            counts[0] += figures["misses"]
+            counts[1] += figures["positives"]
+    return pooled
 
 
 def _kept(variant: dict[str, Any]) -> tuple[int | None, float | None]:
@@ -102,6 +119,10 @@ def row(variant: dict[str, Any]) -> dict[str, Any]:
             for engine, figures in sorted(results["test_accuracy_by_engine"].items())
         },
         "test_mean_frr_at_1": statistics.mean(frr.values()),
+        "test_frr_at_1_by_context": {
+            c: {"misses": m, "positives": n, "frr": m / n}
+            for c, (m, n) in variant["contexts"].items()
+        },
         "test_worst": [worst, frr[worst]],
         "test_mean_frr_at_shipped": statistics.mean(p["frr"] for p in shipped),
         "test_max_fa_per_hour_at_shipped": max(p["fa_per_hour"] for p in shipped),
@@ -115,20 +136,25 @@ def row(variant: dict[str, Any]) -> dict[str, Any]:
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| variant | epochs (kept) | validation mean FRR at 1 FA/h | test accuracy | by engine "
-        "| test mean FRR at 1 FA/h | worst command | at the shipped thresholds: mean FRR, "
-        "highest FA/h | build | bytes | CPU-s/h |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| test mean FRR at 1 FA/h | by context | worst command | at the shipped thresholds: "
+        "mean FRR, highest FA/h | build | bytes | CPU-s/h |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         head = (f"| {r['variant']} | {r['epochs']} ({r['kept_epoch']}) "
                 f"| {pct(r['validation_mean_frr_at_1'])} ")  # fmt: skip
         if not r["finished"]:
-            lines.append(head + "| not calibrated yet | | | | | | | |")
+            lines.append(head + "| not calibrated yet | | | | | | | | |")
             continue
         engines = ", ".join(f"{e} {a:.3f}" for e, a in r["test_accuracy_by_engine"].items())
         build = "failed" if r["build_failed"] else "passed"
+        contexts = ", ".join(
+            f"{c} {pct(f['frr'])} ({f['misses']}/{f['positives']})"
+            for c, f in sorted(r["test_frr_at_1_by_context"].items())
+        )
         lines.append(
             head + f"| {r['test_accuracy']:.3f} | {engines} | {pct(r['test_mean_frr_at_1'])} "
+            f"| {contexts or '-'} "
             f"| {r['test_worst'][0]} {pct(r['test_worst'][1])} "
             f"| {pct(r['test_mean_frr_at_shipped'])}, "
             f"{r['test_max_fa_per_hour_at_shipped']:.2f} | {build} | {r['bytes']:,} "

@@ -47,9 +47,20 @@ def _variant(root: Path, name: str, frrs: list[float], best: int, failed: bool) 
 def test_variants_are_tabled_by_the_kept_epoch_with_failed_builds_named(tmp_path: Path) -> None:
     small = _variant(tmp_path, "small", [0.9, 0.6, 0.7], best=2, failed=True)
     wide = _variant(tmp_path, "wide", [0.8, 0.5, 0.3], best=3, failed=False)
+    contexts = [  # benchmarks.frr_fa's results: each command's misses by how it was said
+        {"alone": {"misses": 2, "positives": 10}, "sentence": {"misses": 6, "positives": 10}},
+        {"alone": {"misses": 3, "positives": 10}, "sentence": {"misses": 4, "positives": 10}},
+    ]
+    streams = {"models": [{"breakdown": {"context": c}} for c in contexts]}
+    (wide / "results/results.json").write_text(json.dumps(streams))
     out = tmp_path / "out"
     assert main([str(small), str(wide), "--out", str(out)]) == 0
     rows = {r["variant"]: r for r in json.loads((out / "variants.json").read_text())}
+    assert rows["wide"]["test_frr_at_1_by_context"] == {
+        "alone": {"misses": 5, "positives": 20, "frr": 0.25},
+        "sentence": {"misses": 10, "positives": 20, "frr": 0.5},
+    }
+    assert rows["small"]["test_frr_at_1_by_context"] == {}
     # the kept epoch's validation figure, not the last one
     assert rows["small"]["kept_epoch"] == 2 and rows["small"]["validation_mean_frr_at_1"] == 0.6
     assert rows["wide"]["validation_mean_frr_at_1"] == 0.3
@@ -59,6 +70,8 @@ def test_variants_are_tabled_by_the_kept_epoch_with_failed_builds_named(tmp_path
     assert rows["small"]["test_max_fa_per_hour_at_shipped"] == 3.0
     table = (out / "variants.md").read_text()
     assert "| small | 3 (2) | 60.0% | 0.800 | piper 0.900 |" in table
+    assert "| 70.0% | alone 25.0% (5/20), sentence 50.0% (10/20) | no 100.0% |" in table
+    assert "| 70.0% | - | no 100.0% |" in table  # small: every command said alone
     assert "| failed |" in table and "| passed |" in table
     assert "- small: 'yes' gives 3.00 FA/h" in table and "- wide:" not in table
     assert (out / "validation.png").stat().st_size > 1000
