@@ -48,7 +48,7 @@ def _json(path: Path) -> Any:
         raise KwsError(f"{path}: unreadable JSON ({exc})") from exc
 
 
-def read_variant(folder: Path) -> dict[str, Any]:
+def read_variant(folder: Path, name: str | None = None) -> dict[str, Any]:
     """What one training.commands folder holds: its history and, when finished, its results."""
     history_path = folder / "run" / "history.json"
     if not history_path.is_file():
@@ -61,7 +61,7 @@ def read_variant(folder: Path) -> dict[str, Any]:
     metrics_path = folder / "run" / "metrics.json"
     metrics = _json(metrics_path) if metrics_path.is_file() else {}
     best = metrics.get("selection", {}).get("best_epoch")
-    return {"name": folder.name, "folder": portable_path(folder), "history": history,
+    return {"name": name or folder.name, "folder": portable_path(folder), "history": history,
             "results": results, "contexts": by_context(streams), "best_epoch": best}  # fmt: skip
 
 
@@ -194,13 +194,18 @@ def plot(variants: list[dict[str, Any]], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.commands_variants",
                                      description=__doc__.split("\n\n")[0])  # fmt: skip
-    parser.add_argument("folders", type=Path, nargs="+", help="training.commands --out folders")
+    parser.add_argument(
+        "folders", nargs="+", metavar="[NAME=]FOLDER",
+        help="training.commands --out folders (NAME= names a variant; default the folder's name)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="folder for variants.{md,json,png}")
     args = parser.parse_args(argv)
     variants, rows = [], []
-    for folder in args.folders:
+    for spec in args.folders:
+        name, _, path = spec.rpartition("=")
+        folder = Path(path)
         try:
-            variants.append(read_variant(folder))
+            variants.append(read_variant(folder, name or None))
             rows.append(row(variants[-1]))
         except KwsError as exc:
             print(f"benchmarks.commands_variants: error: {exc}", file=sys.stderr)

@@ -46,7 +46,7 @@ def _variant(root: Path, name: str, frrs: list[float], best: int, failed: bool) 
 
 def test_variants_are_tabled_by_the_kept_epoch_with_failed_builds_named(tmp_path: Path) -> None:
     small = _variant(tmp_path, "small", [0.9, 0.6, 0.7], best=2, failed=True)
-    wide = _variant(tmp_path, "wide", [0.8, 0.5, 0.3], best=3, failed=False)
+    wide = _variant(tmp_path / "w", "model", [0.8, 0.5, 0.3], best=3, failed=False)
     contexts = [  # benchmarks.frr_fa's results: each command's misses by how it was said
         {"alone": {"misses": 2, "positives": 10}, "sentence": {"misses": 6, "positives": 10}},
         {"alone": {"misses": 3, "positives": 10}, "sentence": {"misses": 4, "positives": 10}},
@@ -54,7 +54,7 @@ def test_variants_are_tabled_by_the_kept_epoch_with_failed_builds_named(tmp_path
     streams = {"models": [{"breakdown": {"context": c}} for c in contexts]}
     (wide / "results/results.json").write_text(json.dumps(streams))
     out = tmp_path / "out"
-    assert main([str(small), str(wide), "--out", str(out)]) == 0
+    assert main([str(small), f"wide={wide}", "--out", str(out)]) == 0
     rows = {r["variant"]: r for r in json.loads((out / "variants.json").read_text())}
     assert rows["wide"]["test_frr_at_1_by_context"] == {
         "alone": {"misses": 5, "positives": 20, "frr": 0.25},
