@@ -7,14 +7,12 @@
 # corpus's clips (hard links: the plan is the same but for the sentence clips) plus the
 # sentence clips, and ../sentences/'s evaluation sets (same seed and settings, same streams).
 set -euo pipefail
+source benchmarks/results/digits/corpus_links.sh
 PY=python
 D=data/digits/ctx
 C=$D/corpus
 if [ ! -d $C ]; then
-  cp -al data/digits/corpus1200 $C.tmp
-  rm -rf $C.tmp/features $C.tmp/corpus.json $C.tmp/summary.json $C.tmp/clips.jsonl $C.tmp/eval \
-    $C.tmp/validation_list.txt $C.tmp/testing_list.txt
-  cp -al data/digits/sentences/corpus/eval $C.tmp/eval
+  link_digits_corpus $C.tmp
   $PY - <<'PY'
 import dataclasses
 from pathlib import Path
