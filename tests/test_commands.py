@@ -667,8 +667,8 @@ def test_the_shipped_models_recipe_remakes_its_card() -> None:
 
 
 def test_the_digits_recipe_remakes_the_shipped_digits_card() -> None:
-    """digits.toml is what made firmware_models/digits.tflite: the card's command (words and
-    corpus sizes as options) and the recipe give the same corpus and training."""
+    """digits.toml is what made firmware_models/digits.tflite: the card's command (the recipe
+    and its --set keys) and the recipe alone give the same corpus and training."""
     import re
 
     from training.commands import DEFAULT_RECIPE, plan
@@ -676,17 +676,16 @@ def test_the_digits_recipe_remakes_the_shipped_digits_card() -> None:
 
     card = (Path(__file__).parent.parent / "firmware_models/digits.md").read_text()
     command = card.split("`")[1]
-    words = re.search(r"--words (\S+)", command)
-    assert words and command.startswith("python -m training.commands --words ")
-    sets = [f"corpus.{k}={v}" for k, v in re.findall(r"--set corpus\.(\w+)=(\S+)", command)]
-    from_card = plan(
-        load_recipe(DEFAULT_RECIPE, [*sets, f"corpus.words={words.group(1).split(',')}"]),
-        Path("data/d"),
-    )[0]
+    recipe_path = re.search(r"--recipe (\S+)", command)
+    assert recipe_path and command.startswith("python -m training.commands --recipe ")
+    sets = re.findall(r"--set (\S+)", command)
+    root = Path(__file__).parent.parent
+    from_card = plan(load_recipe(root / recipe_path.group(1), sets), Path("data/d"))
     recipe, train, _ = plan(
-        load_recipe(DEFAULT_RECIPE.parent / "digits.toml", ['corpus.recordings="data/recordings"']),
+        load_recipe(DEFAULT_RECIPE.parent / "digits.toml", ["corpus.recordings=data/recordings"]),
         Path("data/d"),
     )
-    assert recipe == from_card and train.name == "digits" and len(recipe.words) == 10
+    assert (recipe, train) == from_card[:2] and train.name == "digits" and len(recipe.words) == 10
+    assert recipe.in_sentences and train.mining.rounds  # what the shipped file was made with
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     assert f"| model | crnn ({params});" in card and "| build | passed" in card
