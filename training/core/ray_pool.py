@@ -135,10 +135,34 @@ class RayPool:
             self._ray.cancel(ref, force=True)
 
 
+class InlinePool:
+    """One worker: the calls run in this process, in order (a pool's ``imap`` and
+    ``imap_unordered`` without a process to start or to pickle for)."""
+
+    def imap(self, fn: Callable[[Any], Any], items: Iterable[Any], chunksize: int = 1) -> Iterator:
+        return map(fn, items)
+
+    imap_unordered = imap
+
+    def __enter__(self) -> InlinePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def open_pool(workers: int, ray: str | None) -> AbstractContextManager[Any]:
-    """``workers`` forked processes on this machine, or, with ``ray``, a :class:`RayPool`."""
+    """``workers`` processes on this machine (one: this process), or, with ``ray``, a
+    :class:`RayPool`.
+
+    The processes come from a fork server, not from forking the caller: a worker forked from a
+    process that already ran onnxruntime (Piper, Kokoro) could hang for good creating its own
+    session, on a lock a thread of the parent held at the fork (seen: a test run stuck 50 min
+    in ``InferenceSession``). What the workers run is pickled, as for Ray."""
     if ray:
         return RayPool(ray)
+    if workers <= 1:
+        return InlinePool()
     import multiprocessing
 
-    return multiprocessing.get_context("fork").Pool(workers)
+    return multiprocessing.get_context("forkserver").Pool(workers)
