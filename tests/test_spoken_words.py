@@ -24,4 +24,5 @@ def test_known_readings_and_word_boundaries() -> None:
     assert spoken_words("appuyez sur 1", english=False) == ["appuyez", "sur", "#"]
     assert says("Press 21 for sales", "one") and not says("press 10", "one")
     assert not says("someone", "one") and says("Lights ON now", "lights on")
+    assert says("press 2", "one", "two") and not says("press 3", "one", "two")
     assert not says("anything", "") and says("Ножницы. Один.", "один")

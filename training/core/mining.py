@@ -51,7 +51,7 @@ def mining_sources(corpus: Path, keywords: Sequence[str] = ()) -> list[Path]:
     """The training split's real recordings of the corpus (its corpus.json names the folder),
     but those whose transcript says one of ``keywords``: the highest-scoring windows of a real
     voice saying "one" are the last thing a digits model should learn is not "one"."""
-    from training.data.recordings import recordings
+    from training.data.recordings import load_index, saying_none_of
 
     settings_path = corpus / "corpus.json"
     folder = None
@@ -62,11 +62,13 @@ def mining_sources(corpus: Path, keywords: Sequence[str] = ()) -> list[Path]:
             f"{corpus}: hard-negative mining needs a corpus made with --recordings "
             "(its corpus.json names no recordings folder)"
         )
-    kept = [p for kind in MINED_KINDS for p in recordings(folder, "train", kind, keywords)]
-    every = sum(len(recordings(folder, "train", kind)) for kind in MINED_KINDS)
-    if every > len(kept):
-        print(f"mining: {every - len(kept)} recordings left out (they say a keyword)", flush=True)
-    return kept
+    every = [e for e in load_index(folder) if e.split == "train" and e.kind in MINED_KINDS]
+    kept = saying_none_of(every, keywords)
+    if len(every) > len(kept):
+        print(
+            f"mining: {len(every) - len(kept)} recordings left out (they say a keyword)", flush=True
+        )
+    return [Path(folder) / e.path for kind in MINED_KINDS for e in kept if e.kind == kind]
 
 
 def mined_label(labels: Sequence[str]) -> int:

@@ -282,7 +282,7 @@ def command_confusables(
     vocabulary = {w for draft in drafts for p in draft for w in words(p)} - command_words
     alike = sound_alikes(vocabulary, command_words)
     pools = [
-        [p for p in draft if not any(says(p, c) for c in commands) and alike.isdisjoint(words(p))]
+        [p for p in draft if not says(p, *commands) and alike.isdisjoint(words(p))]
         for draft in drafts
     ]
     mixed = [p for group in zip(*pools, strict=False) for p in group]

@@ -374,10 +374,11 @@ def recorded_windows(config: CorpusConfig, split: str, count: int) -> list[str]:
     from training.data.recordings import load_index, saying_none_of
 
     assert config.recordings is not None
-    entries = [
-        e for e in saying_none_of(load_index(config.recordings), [config.keyword])
-        if e.split == split and e.kind in REAL_KINDS and e.seconds > config.clip_seconds
-    ]  # fmt: skip
+    entries = saying_none_of(
+        [e for e in load_index(config.recordings)
+         if e.split == split and e.kind in REAL_KINDS and e.seconds > config.clip_seconds],
+        [config.keyword],
+    )  # fmt: skip
     kinds = sorted({e.kind for e in entries})
     if count and not kinds:
         raise KwsError(f"{config.recordings}: no {split} speech, music or ambience recordings")

@@ -130,7 +130,7 @@ def load_real(root: Path | None, split: str, seed: int, avoid: Sequence[str] = (
     by_kind: dict[str, tuple[np.ndarray, ...]] = {}
     names: dict[str, tuple[str, ...]] = {}
     for kind in (*REAL_KINDS, "rir"):
-        paths = list(recordings(root, split, kind, avoid if kind != "rir" else ()))
+        paths = list(recordings(root, split, kind, avoid))
         rng.shuffle(paths)
         arrays, kept, total = [], [], 0.0
         for path in paths:
@@ -309,9 +309,9 @@ def write_eval_sets(
 ) -> dict[str, Any]:
     """The validation and the test set of a corpus (see the module docstring)."""
     summary = {}
+    keywords = sorted({s.text for s in spec.positives})
     for role in ROLES:
         done = all(p.is_file() for p in manifests(corpus, role))
-        keywords = sorted({s.text for s in spec.positives})
         real = RealAudio() if done else load_real(recordings, role, spec.seed, keywords)
         write_eval_set(spec, role, voices_by_split[role], real, corpus, tts_babble, workers, ray)
         summary[role] = describe(corpus, role)

@@ -425,13 +425,11 @@ def saying_none_of(
     """``entries`` but those whose transcript says one of ``phrases`` (a recording without a
     transcript is kept: its words are not known). Numerals count as English words only in
     English recordings: a French prompt's "1" is "un", not "one"."""
-    wanted = [p for p in phrases if p.strip()]
-
-    def saying(e: RecordingEntry) -> bool:
-        english = e.language.lower().startswith("en")
-        return bool(e.text) and any(says(e.text or "", p, english) for p in wanted)
-
-    return [e for e in entries if not saying(e)]
+    wanted = list(phrases)
+    return [
+        e for e in entries
+        if not (e.text and says(e.text, *wanted, english=e.language.lower().startswith("en")))
+    ]  # fmt: skip
 
 
 def recordings(root: str | Path, split: str, kind: str, avoid: Iterable[str] = ()) -> list[Path]:

@@ -138,13 +138,14 @@ def spoken_words(text: str, english: bool = True) -> list[str]:
     return out
 
 
-def says(text: str, phrase: str, english: bool = True) -> bool:
-    """True if ``text`` holds the words of ``phrase`` in a row (numerals of English text count
-    as their words: "press 1" says "one", "someone" and "10" do not)."""
-    have, want = spoken_words(text, english), spoken_words(phrase)
-    return bool(want) and any(
-        have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1)
-    )
+def says(text: str, *phrases: str, english: bool = True) -> bool:
+    """True if ``text`` holds the words of one of ``phrases`` in a row (numerals of English
+    text count as their words: "press 1" says "one", "someone" and "10" do not)."""
+    have = spoken_words(text, english)
+    for want in (spoken_words(p) for p in phrases):
+        if want and any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1)):
+            return True
+    return False
 
 
 @functools.cache
