@@ -36,7 +36,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +58,9 @@ from training.data.corpus import (
     CorpusConfig,
     babble_speech,
     clip_seed,
+    planned_with_twins,
     split_counts,
     voices_by_split,
-    with_twins,
 )
 from training.data.eval_sets import EvalSpec, Said, in_sentences, write_eval_sets
 from training.data.loaders.speech_commands import (
@@ -302,10 +302,7 @@ def eval_texts(config: CommandCorpusConfig) -> tuple[list[str], list[str]]:
 def plan(config: CommandCorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config); with
     ``in_sentences_twins`` the clips alone and then the twins said inside sentences."""
-    if config.in_sentences_twins:
-        alone = replace(config, in_sentences=0.0, in_sentences_twins=False)
-        return with_twins(_plan(alone), _plan(replace(config, in_sentences_twins=False)))
-    return _plan(config)
+    return planned_with_twins(config, _plan)
 
 
 def _plan(config: CommandCorpusConfig) -> list[ClipJob]:

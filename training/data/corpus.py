@@ -286,13 +286,19 @@ def with_twins(alone: Sequence[ClipJob], within: Sequence[ClipJob]) -> list[Clip
     return [*alone, *twins]
 
 
+def planned_with_twins(config: Any, plan_of: Callable[[Any], list[ClipJob]]) -> list[ClipJob]:
+    """``plan_of(config)``, or with ``config.in_sentences_twins`` the plan without sentences and
+    then the twins of its clips said inside sentences (a wake-word or a command corpus)."""
+    if not config.in_sentences_twins:
+        return plan_of(config)
+    alone = plan_of(replace(config, in_sentences=0.0, in_sentences_twins=False))
+    return with_twins(alone, plan_of(replace(config, in_sentences_twins=False)))
+
+
 def plan(config: CorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config); with
     ``in_sentences_twins`` the clips alone and then the twins said inside sentences."""
-    if config.in_sentences_twins:
-        alone = replace(config, in_sentences=0.0, in_sentences_twins=False)
-        return with_twins(_plan(alone), _plan(replace(config, in_sentences_twins=False)))
-    return _plan(config)
+    return planned_with_twins(config, _plan)
 
 
 def _plan(config: CorpusConfig) -> list[ClipJob]:
