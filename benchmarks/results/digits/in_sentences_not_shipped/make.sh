@@ -13,20 +13,7 @@ D=data/digits/ctx
 C=$D/corpus
 if [ ! -d $C ]; then
   link_digits_corpus $C.tmp
-  $PY - <<'PY'
-import dataclasses
-from pathlib import Path
-from training.core.recipes import load_recipe
-from training.data.commands import corpus_config, plan
-recipe = load_recipe(  # the recipe's clips all alone, as before stop 35
-    Path("training/configs/digits.toml"), ["corpus.recordings=data/recordings", "corpus.in_sentences=0"]
-)
-alone = corpus_config(recipe["corpus"])
-within = dataclasses.replace(alone, in_sentences=0.33)
-for old, new in zip(plan(alone), plan(within), strict=True):
-    if new != old:  # said inside a sentence now: rendered again
-        Path("data/digits/ctx/corpus.tmp", new.relpath).unlink()
-PY
+  PYTHONPATH=. $PY benchmarks/results/digits/sentence_clips.py drop $C.tmp
   mv $C.tmp $C
 fi
 $PY -m training.commands --recipe training/configs/digits.toml --data $C --out $D/model \

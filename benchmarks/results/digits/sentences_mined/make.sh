@@ -26,23 +26,7 @@ $PY -m training.commands --recipe $RECIPE --data data/digits/ctx/corpus \
 C=data/digits/twins/corpus
 if [ ! -d $C ]; then
   link_digits_corpus $C.tmp
-  $PY - <<'PY'
-import dataclasses
-import os
-from pathlib import Path
-from training.core.recipes import load_recipe
-from training.data.commands import corpus_config, plan
-recipe = load_recipe(  # the recipe's clips all alone, as before stop 35
-    Path("training/configs/digits.toml"), ["corpus.recordings=data/recordings", "corpus.in_sentences=0"]
-)
-alone = corpus_config(recipe["corpus"])
-jobs = plan(dataclasses.replace(alone, in_sentences=0.33, in_sentences_twins=True))
-first = plan(alone)
-assert jobs[: len(first)] == first
-for job in jobs[len(first):]:  # ctx rendered each twin's sentence clip under the alone name
-    original = job.relpath.removesuffix("_within.wav") + ".wav"
-    os.link(Path("data/digits/ctx/corpus", original), Path("data/digits/twins/corpus.tmp", job.relpath))
-PY
+  PYTHONPATH=. $PY benchmarks/results/digits/sentence_clips.py twins data/digits/ctx/corpus $C.tmp
   mv $C.tmp $C
 fi
 $PY -m training.commands --recipe $RECIPE --data $C --out data/digits/twins/model $SET \
