@@ -341,3 +341,44 @@ def test_transcript_manifest_errors_are_one_line(tmp_path: Path, row: str, probl
     with pytest.raises(KwsError, match=problem) as caught:
         transcripts.read_manifest(manifest)
     assert str(manifest) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_transcripts_that_cannot_be_had_are_one_line_each_and_lose_nothing(
+    packages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transcript package that cannot be fetched, or whose file is corrupt, is one reported
+    line naming it; the recordings are all written, without a text."""
+    broken = fake_deb(
+        tmp_path,
+        "voices-doc",
+        "1.0-1",
+        {"usr/share/doc/voices/core-sounds-en.txt.gz": b"\x1f\x8bno"},
+    )
+    fixture_download = debian_sounds.download_deb
+
+    def download(package: str, version: str, cache: Path) -> Path:
+        if package == "gone-doc":
+            raise KwsError(f"{package}: apt-get download failed (no such package)")
+        return broken if package == "voices-doc" else fixture_download(package, version, cache)
+
+    monkeypatch.setattr(debian_sounds, "download_deb", download)
+    manifest = tmp_path / "transcripts.csv"
+    manifest.write_text(
+        TRANSCRIPTS.splitlines(keepends=True)[0]
+        + f"voices-doc,1.0-1,usr/share/doc/voices/*.txt.gz,asterisk,voices,{VOICE},CC0,\n"
+        + "gone-doc,1.0-1,a.txt,tuxpaint,voices,,CC0,\n"
+    )
+    errors: list[str] = []
+    out = tmp_path / "rec"
+    recordings.build(out, packages, tmp_path / "cache", errors.append, manifest)
+    transcript_errors = [e for e in errors if "transcripts" in e]
+    assert len(transcript_errors) == 2 and all("\n" not in e for e in transcript_errors)
+    assert transcript_errors[0].startswith("voices-doc: transcripts: ")
+    assert transcript_errors[0].startswith(
+        "voices-doc: transcripts: usr/share/doc/voices/core-sounds-en.txt.gz: cannot read ("
+    )
+    assert (
+        transcript_errors[1] == "gone-doc: transcripts: apt-get download failed (no such package)"
+    )
+    entries = recordings.load_index(out)
+    assert len(entries) == 7 and all(e.text is None for e in entries)

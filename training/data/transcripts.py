@@ -105,11 +105,13 @@ def parse_tuxpaint(member: str, text: str) -> dict[str, str]:
     return found
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, member: str) -> str:
+    """The text of an extracted file (gunzipped); one that will not read is a KwsError naming
+    ``member``, its path in the package."""
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:
-        raise KwsError(f"{path}: cannot read ({exc})") from None
+        raise KwsError(f"{member}: cannot read ({exc})") from None
     return raw.decode("utf-8", errors="replace")
 
 
@@ -132,7 +134,7 @@ def load(
             with tempfile.TemporaryDirectory(prefix="kws-transcripts-") as tmp:
                 debian_sounds.extract(deb, members, Path(tmp))
                 for member in members:
-                    text = _read_text(Path(tmp) / member)
+                    text = _read_text(Path(tmp) / member, member)
                     parsed = (
                         parse_asterisk(text, source.root)
                         if source.format == "asterisk"
