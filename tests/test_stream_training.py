@@ -232,7 +232,7 @@ def test_a_finished_run_given_a_mining_round_goes_on_from_its_best_checkpoint(
     corpus: Path, tmp_path: Path
 ) -> None:
     """A mining round is minutes, the first pass much longer: the same run with more rounds
-    resumes the finished one instead of training again."""
+    resumes the finished one instead of training again, as often as rounds are added."""
     mining = "[sequences]\nclips = 4\n[mining]\nwindows = 5\nmin_score = 0.0\nepochs = 1\n"
     first = _train(corpus, tmp_path, mining + "rounds = 0\n")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -247,7 +247,16 @@ def test_a_finished_run_given_a_mining_round_goes_on_from_its_best_checkpoint(
     assert [(r["epoch"], r["round"]) for r in history] == [(1, 0), (2, 0), (3, 1)]
     rounds = json.loads((run / "rounds.json").read_text())
     assert len(rounds) == 2 and 0 < rounds[1]["mined"]["mined"] <= 5
-    assert not list(run.glob("mined_round*"))
+
+    # and again: round 2 trains on round 1's windows too, which the finished run kept
+    again = _train(corpus, tmp_path, mining + "rounds = 2\n")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "mining rounds 2-2 follow" in again.stdout and "round 1)" not in again.stdout
+    rounds = json.loads((run / "rounds.json").read_text())
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    assert rounds[2]["train_clips"] == (
+        rounds[0]["train_clips"] + rounds[1]["mined"]["mined"] + rounds[2]["mined"]["mined"]
+    )
 
     other = _train(corpus, tmp_path, mining.replace("windows = 5", "windows = 6") + "rounds = 1\n")
     assert other.returncode == 0 and "made with another config" in other.stdout

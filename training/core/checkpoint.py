@@ -141,6 +141,7 @@ class Checkpoint:
             return stored["windows"], json.loads(bytes(stored["stats"]).decode())
 
     def drop_mined(self) -> None:
-        """Remove the mined windows once training has finished (the state no longer needs them)."""
+        """Remove mined windows left by another run (a checkpoint of another config, or none):
+        a finished run keeps its own, since a continuation with more rounds trains on them."""
         for path in self.folder.glob("mined_round*.npz"):
             path.unlink()

@@ -370,8 +370,6 @@ def fit(
         state.round_seconds = 0.0
         state.finished = state.round_index > settings.mining.rounds
         save()
-    if checkpoint is not None and state.finished:
-        checkpoint.drop_mined()
     history, rounds = state.history, state.rounds
     assert best.weights is not None
     trained.set_weights(best.weights)
