@@ -60,10 +60,12 @@ APART_KINDS = ("confusable",)
 phrases that sound like the keyword ("hey travis", "jarvis") fill about a tenth of the
 evaluation negatives, said back to back as no home says them; per hour they would set every
 threshold, ours and the peers'. Their firings are reported beside the hours instead."""
-CONDITIONS = ("snr_db", "background", "snr_db+background", "engine", "room", "context", "voice")
+CONDITIONS = (
+    "snr_db", "background", "snr_db+background", "engine", "room", "context", "position", "voice"
+)  # fmt: skip
 """Fields of :class:`Positive` that FRR is broken down by in the reports; ``a+b`` crosses two
 fields (SNR by background gives "5 dB babble", a target of its own)."""
-UNLESS_ONLY = {"context": ("alone",)}
+UNLESS_ONLY = {"context": ("alone",), "position": ("alone",)}
 """Conditions left out of a breakdown whose every positive has this value (every keyword said
 alone, as in every corpus before sentences)."""
 
@@ -90,6 +92,9 @@ class Positive:
     """'dry', or 'reverb' when convolved with a room impulse response; None if unknown."""
     context: str = "alone"
     """'alone', or 'sentence' when words of the same voice come before or after it."""
+    position: str = "alone"
+    """Where a keyword said in a sentence sits: 'first' (words follow it: "alexa, turn the
+    lights on", how a wake word is said), 'last' (words before it), 'middle' (both)."""
     apart: bool = False
     """Another device's wake word said in a wake word's streams: a firing on it is reported per
     phrase (benchmarks.frr_fa ``confusions``) apart from the FA/h, as the look-alike phrases
@@ -143,6 +148,16 @@ def _condition(event: dict[str, Any], key: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _position(event: dict[str, Any]) -> str:
+    """Where the keyword sits among the words its voice says around it (see
+    :attr:`Positive.position`), from the ``before`` and ``after`` words of its ``info``."""
+    info = event.get("info") or {}
+    before, after = bool(info.get("before")), bool(info.get("after"))
+    return {(False, False): "alone", (False, True): "first", (True, False): "last"}.get(
+        (before, after), "middle"
+    )
+
+
 def read_positive_manifest(path: Path) -> list[EvalStream]:
     """The streams of a ``positives.json`` (training.data.streams format), files checked."""
     data = _load_json(path, POSITIVE_SCHEMA)
@@ -160,6 +175,7 @@ def read_positive_manifest(path: Path) -> list[EvalStream]:
                     engine=_condition(e, "engine"),
                     room=_condition(e, "room"),
                     context=_condition(e, "context") or "alone",
+                    position=_position(e),
                     apart=bool((e.get("info") or {}).get("apart", False)),
                 )
                 for e in entry["events"]

@@ -135,7 +135,8 @@ def test_impulse_responses_are_their_own_splits_direct_sound_first(tmp_path: Pat
 
 def test_a_wake_word_said_inside_sentences_is_timed_to_itself(tmp_path: Path) -> None:
     """``eval_in_sentences`` puts that share of the positives inside words of held-out
-    sentences; each event's span is the phrase's own and its context is 'sentence'."""
+    sentences; each event's span is the phrase's own, its context is 'sentence' and its
+    position says whether words follow it, come before it or both."""
     from benchmarks.streams import read_positive_manifest
 
     config = CorpusConfig(
@@ -153,8 +154,13 @@ def test_a_wake_word_said_inside_sentences_is_timed_to_itself(tmp_path: Path) ->
         if positive.context == "sentence":
             start, end = info["keyword_s"]
             assert info["before"] or info["after"]
+            # where it sits: "first" is a wake word followed by its command
+            first, last = not info["before"], not info["after"]
+            assert positive.position == ("first" if first else "last" if last else "middle")
             assert "jarvis" not in f"{info['before']} {info['after']}".lower()
             assert positive.offset_s - positive.onset_s == pytest.approx(end - start, abs=1e-3)
+        else:
+            assert positive.position == "alone"
     assert json.loads((tmp_path / "c/corpus.json").read_text())["eval_in_sentences"] == 0.5
 
 
