@@ -26,3 +26,26 @@ def test_known_readings_and_word_boundaries() -> None:
     assert not says("someone", "one") and says("Lights ON now", "lights on")
     assert says("press 2", "one", "two") and not says("press 3", "one", "two")
     assert not says("anything", "") and says("Ножницы. Один.", "один")
+
+
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["lights", "the", "&", ".", "-", "on,", "…", "ok!"]), min_size=1),
+        min_size=1,
+        max_size=6,
+    ),
+    st.floats(0.0, 1.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_words_around_a_keyword_always_say_something_or_nothing(
+    texts: list[list[str]], share: float, seed: int
+) -> None:
+    """Sentences with punctuation-only tokens ("Scope of license . .") gave a part that no
+    voice can say, and a silent synthesis stopped the whole corpus."""
+    from training.data.text_corpus import context_words
+
+    around = context_words(12, share, [" ".join(t) for t in texts], seed)
+    assert len(around) == 12
+    assert sum(any(parts) for parts in around) <= round(share * 12)
+    for part in (p for parts in around for p in parts):
+        assert part == "" or any(c.isalnum() for c in part)

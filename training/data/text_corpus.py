@@ -206,8 +206,14 @@ def context_words(
         where = int(rng.integers(3))  # 0: words before, 1: after, 2: both
         head = " ".join(before[-int(rng.integers(2, 6)) :]) if where != 1 else ""
         tail = " ".join(after[: int(rng.integers(2, 6))]) if where != 0 else ""
-        out[i] = (head.strip(".,;:!?"), tail.strip(".,;:!?"))
+        out[i] = (_sayable(head.strip(".,;:!?")), _sayable(tail.strip(".,;:!?")))
     return out
+
+
+def _sayable(part: str) -> str:
+    """``part``, or "" when it holds no word to say (". ." or "&": a voice says nothing, and
+    a silent synthesis is an error)."""
+    return part if any(c.isalnum() for c in part) else ""
 
 
 def unseen(
