@@ -36,6 +36,14 @@ mkdir -p data/digits/twins/mined/model
 $PY -m training.commands --recipe $RECIPE --data $C --out data/digits/twins/mined/model $SET \
   --set corpus.in_sentences_twins=true --set train.mining.rounds=1
 
+# ctx_mined2 (stop 36): the ctx run given two rounds from its finished first pass.
+mkdir -p data/digits/ctx_mined2/model
+[ -d data/digits/ctx_mined2/model/run ] || cp -r data/digits/ctx/model/run data/digits/ctx_mined2/model/run
+$PY -m training.commands --recipe $RECIPE --data data/digits/ctx/corpus \
+  --out data/digits/ctx_mined2/model $SET --set train.mining.rounds=2
+cp data/digits/ctx_mined2/model/run/rounds.json benchmarks/results/digits/sentences_mined/second_round_rounds.json
+cp data/digits/ctx_mined2/model/run/history.json benchmarks/results/digits/sentences_mined/second_round_history.json
+
 $PY -m benchmarks.commands_variants ctx=data/digits/ctx/model ctx_mined=data/digits/ctx_mined/model \
   twins=data/digits/twins/model twins_mined=data/digits/twins/mined/model \
   --out benchmarks/results/digits/sentences_mined
