@@ -422,3 +422,23 @@ def test_a_checkpoint_of_another_config_or_a_broken_one_starts_over(tmp_path: Pa
     assert Checkpoint(tmp_path, "b").load() is None  # another config's
     (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 truncated")
     assert Checkpoint(tmp_path, "a").load() is None
+
+
+def test_the_card_counts_epochs_against_each_rounds_ceiling() -> None:
+    """A run with a mining round trains past ``epochs`` (each round has its own ceiling): the
+    card said "28 of up to 24 epochs"."""
+    from training.core.config import TrainConfig
+    from training.core.mining import MiningConfig
+    from training.core.ship import training_cell
+
+    metrics = {"selection": {"epochs_trained": 28, "best_epoch": 24}, "train_seconds": 9.0}
+    mined = TrainConfig(name="x", corpus="c", epochs=24, mining=MiningConfig(rounds=1))
+    assert training_cell(mined, metrics).startswith(
+        "28 epochs in a first pass and 1 mining round (up to 24 and 24 each), "
+        "checkpoint of epoch 24"
+    )
+    two = TrainConfig(name="x", corpus="c", epochs=24, mining=MiningConfig(rounds=2, epochs=6))
+    assert "and 2 mining rounds (up to 24 and 6 each)" in training_cell(two, metrics)
+    plain = TrainConfig(name="x", corpus="c", epochs=24)
+    metrics["selection"]["epochs_trained"] = 13
+    assert training_cell(plain, metrics).startswith("13 of up to 24 epochs")

@@ -92,7 +92,13 @@ def training_cell(train: TrainConfig, metrics: dict[str, Any]) -> str:
     most runs before ``train.epochs``), the checkpoint kept and the wall time."""
     selection = metrics.get("selection", {})
     trained = selection.get("epochs_trained")
-    text = f"{trained} of up to {train.epochs} epochs" if trained else f"{train.epochs} epochs"
+    rounds = train.mining.rounds
+    if trained and rounds:  # each round has its own ceiling
+        ceiling = f"{train.epochs} and {train.mining.epochs or train.epochs} each"
+        text = f"{trained} epochs in a first pass and {rounds} mining round"
+        text += f"{'s' if rounds > 1 else ''} (up to {ceiling})"
+    else:
+        text = f"{trained} of up to {train.epochs} epochs" if trained else f"{train.epochs} epochs"
     if selection.get("best_epoch"):
         text += f", checkpoint of epoch {selection['best_epoch']}"
         if str(selection.get("weights", "")).startswith("moving average"):
