@@ -90,15 +90,18 @@ class Positive:
     """The TTS engine (or 'recorded') that spoke it; None if unknown."""
     room: str | None = None
     """'dry', or 'reverb' when convolved with a room impulse response; None if unknown."""
-    context: str = "alone"
-    """'alone', or 'sentence' when words of the same voice come before or after it."""
     position: str = "alone"
-    """Where a keyword said in a sentence sits: 'first' (words follow it: "alexa, turn the
-    lights on", how a wake word is said), 'last' (words before it), 'middle' (both)."""
+    """'alone', or where a keyword said in a sentence sits: 'first' (words follow it: "alexa,
+    turn the lights on", how a wake word is said), 'last' (words before it), 'middle' (both)."""
     apart: bool = False
     """Another device's wake word said in a wake word's streams: a firing on it is reported per
     phrase (benchmarks.frr_fa ``confusions``) apart from the FA/h, as the look-alike phrases
     are, since how often a home says another wake word is not a rate the streams can know."""
+
+    @property
+    def context(self) -> str:
+        """'alone', or 'sentence' when words of the same voice come before or after it."""
+        return "alone" if self.position == "alone" else "sentence"
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,6 @@ def read_positive_manifest(path: Path) -> list[EvalStream]:
                     label=None if e.get("label") is None else str(e["label"]),
                     engine=_condition(e, "engine"),
                     room=_condition(e, "room"),
-                    context=_condition(e, "context") or "alone",
                     position=_position(e),
                     apart=bool((e.get("info") or {}).get("apart", False)),
                 )

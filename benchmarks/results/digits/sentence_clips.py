@@ -30,6 +30,9 @@ def alone() -> CommandCorpusConfig:
 
 
 def main(argv: list[str]) -> None:
+    wanted = {"drop": 2, "twins": 3}
+    if not argv or len(argv) != wanted.get(argv[0]):
+        raise SystemExit("usage: sentence_clips.py drop CORPUS | twins FROM INTO")
     base = alone()
     first = plan(base)
     if argv[0] == "drop":
@@ -43,8 +46,6 @@ def main(argv: list[str]) -> None:
         for job in jobs[len(first) :]:
             original = job.relpath.removesuffix("_within.wav") + ".wav"
             os.link(Path(argv[1], original), Path(argv[2], job.relpath))
-    else:
-        raise SystemExit(f"sentence_clips.py: unknown action {argv[0]!r} (drop or twins)")
 
 
 if __name__ == "__main__":
