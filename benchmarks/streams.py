@@ -254,33 +254,42 @@ def _fade(x: np.ndarray) -> np.ndarray:
 
 
 def _write_streams(
-    pieces: Sequence[tuple[np.ndarray, tuple[Positive, ...]]], out_dir: Path, prefix: str
+    pieces: Sequence[tuple[np.ndarray, tuple[Positive, ...]]],
+    out_dir: Path,
+    prefix: str,
+    labels: Sequence[str] | None = None,
 ) -> list[EvalStream]:
     """Concatenate pieces (audio, positives relative to the piece) into streams of at most
-    :data:`STREAM_MAX_S` (a longer piece gets one of its own) and write them as WAVs."""
-    groups: list[list[tuple[np.ndarray, tuple[Positive, ...]]]] = [[]]
+    :data:`STREAM_MAX_S` (a longer piece gets one of its own) and write them as WAVs; with
+    ``labels`` (one per piece) each piece is a segment of its stream named by its label."""
+    named = list(labels) if labels is not None else [None] * len(pieces)
+    if len(named) != len(pieces):
+        raise ValueError(f"{len(pieces)} pieces but {len(named)} labels")
+    groups: list[list[tuple[np.ndarray, tuple[Positive, ...], str | None]]] = [[]]
     used = 0
-    for piece in pieces:
-        if groups[-1] and used + len(piece[0]) > STREAM_MAX_S * SAMPLE_RATE:
+    for (audio, positives), label in zip(pieces, named, strict=True):
+        if groups[-1] and used + len(audio) > STREAM_MAX_S * SAMPLE_RATE:
             groups.append([])
             used = 0
-        groups[-1].append(piece)
-        used += len(piece[0])
+        groups[-1].append((audio, positives, label))
+        used += len(audio)
     streams = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for index, group in enumerate(groups):
-        events, start = [], 0
-        for audio, positives in group:
+        events, segments, start = [], [], 0
+        for audio, positives, label in group:
             shift = start / SAMPLE_RATE
             events += [
                 dataclasses.replace(p, onset_s=p.onset_s + shift, offset_s=p.offset_s + shift)
                 for p in positives
             ]
+            if label is not None:
+                segments.append((shift, (start + len(audio)) / SAMPLE_RATE, label))
             start += len(audio)
         path = out_dir / f"{prefix}_{index:03d}.wav"
-        audio = np.concatenate([a for a, _ in group])
+        audio = np.concatenate([a for a, _, _ in group])
         write_wav(path, np.clip(np.rint(audio), -32768, 32767).astype(np.int16), SAMPLE_RATE)
-        streams.append(EvalStream(path, tuple(events)))
+        streams.append(EvalStream(path, tuple(events), tuple(segments)))
     return streams
 
 
@@ -326,10 +335,20 @@ def embed_clips(
     return _write_streams([p for p in pieces if p is not None], out_dir, "embedded_positives")
 
 
-def concatenate_clips(clips: Sequence[Path], out_dir: Path, prefix: str) -> list[EvalStream]:
-    """Negative streams made of short clips (e.g. other Speech Commands words) back to back."""
-    pieces = [(load_audio(c).astype(np.float64), ()) for c in clips]
-    return [EvalStream(s.path) for s in _write_streams(pieces, out_dir, prefix)]
+def concatenate_clips(
+    clips: Sequence[Path],
+    out_dir: Path,
+    prefix: str,
+    labels: Sequence[str] | None = None,
+    gap_s: float = 0.0,
+) -> list[EvalStream]:
+    """Negative streams made of short clips (e.g. other Speech Commands words, or recordings)
+    back to back, each followed by ``gap_s`` of silence; with ``labels`` each clip (and its gap)
+    is a segment named by its label, so a firing can be traced to the clip it fell in."""
+    gap = np.zeros(round(gap_s * SAMPLE_RATE))
+    pieces = [(np.concatenate([load_audio(c).astype(np.float64), gap]), ()) for c in clips]
+    streams = _write_streams(pieces, out_dir, prefix, labels)
+    return [EvalStream(s.path, segments=s.segments) for s in streams]
 
 
 def load_streams(

@@ -28,3 +28,53 @@ def test_firings_are_counted_in_the_segment_they_fall_in() -> None:
     assert (
         false_accepts_by_kind([timeline], [stream], 0.95, 1.0)["confusable"]["false_accepts"] == 0
     )
+
+
+@pytest.mark.slow
+def test_recordings_a_model_fires_on_are_named_per_package_and_file(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """``--recordings``: the test split's speech played back to back; the firings are counted
+    per package and per recording, and a recording whose transcript says the keyword is left
+    out, as the evaluation sets leave it out."""
+    import json
+
+    from benchmarks.fa_by_kind import main
+    from kws.wavfile import write_wav
+    from training.core.synthetic import keyword
+
+    rng = np.random.default_rng(0)
+    gap = np.zeros(32000)
+    chirps = np.concatenate([np.concatenate([gap, 0.5 * keyword(rng)]) for _ in range(3)] + [gap])
+    files = {  # (package, name): (audio, transcript)
+        ("pkg-quiet", "hum.wav"): (0.01 * rng.standard_normal(16000 * 10), None),
+        ("pkg-loud", "beeps.wav"): (chirps, "three beeps"),
+        ("pkg-loud", "says.wav"): (chirps, "a chirp, said"),
+    }
+    root = tmp_path / "recordings"
+    entries = []
+    for (package, name), (audio, text) in files.items():
+        path = f"test/speech/{package}/{name}"
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        write_wav(root / path, np.round(audio * 32000).astype(np.int16), 16000)
+        entries.append({
+            "path": path, "package": package, "version": "1", "path_in_package": name,
+            "licence": "CC0", "kind": "speech", "language": "en", "split": "test",
+            "seconds": len(audio) / 16000, "text": text,
+        })  # fmt: skip
+    (root / "recordings.json").write_text(json.dumps({"recordings": entries}))
+
+    out = tmp_path / "out"
+    model = str(tiny_models["streaming"])
+    assert main(["--recordings", str(root), "--model", model, "--out", str(out)]) == 0
+    data = json.loads((out / "fa_by_kind.json").read_text())
+    (row,) = data["engines"].values()
+    assert set(row["packages"]) == {"pkg-quiet", "pkg-loud"}  # says.wav left out
+    assert row["kinds"]["pkg-loud/beeps.wav"]["false_accepts"] == 3
+    assert row["packages"]["pkg-quiet"]["false_accepts"] == 0
+    assert data["texts"]["pkg-loud/beeps.wav"] == "three beeps"
+    report = (out / "fa_by_kind.md").read_text()
+    assert "| 3 | pkg-loud/beeps.wav | three beeps |" in report
+
+    assert main(["--recordings", str(root), "--split", "validation", "--model", model,
+                 "--out", str(out)]) == 2  # fmt: skip

@@ -147,18 +147,53 @@ def load_real(root: Path | None, split: str, seed: int, avoid: Sequence[str] = (
     return RealAudio(by_kind, rirs, names)
 
 
-def recording_source(arrays: Sequence[np.ndarray]) -> signals.BackgroundFn:
-    """A background drawing a random excerpt of a random recording (weighted by length)."""
+def recording_source(arrays: Sequence[np.ndarray], chain: bool = False) -> signals.BackgroundFn:
+    """A background drawing a random excerpt of a random recording (weighted by length).
+
+    A recording shorter than the excerpt wraps around, which is harmless under a clip of a few
+    seconds (the backgrounds of positives, babble talkers). With ``chain`` it never repeats:
+    other random recordings follow it instead, as the stretches of negative streams need, where
+    a short recording looped for half a minute is no sound a home makes and one that fires
+    would fire once per loop.
+    """
     lengths = np.array([len(a) for a in arrays], dtype=np.float64)
     weights = lengths / lengths.sum()
 
     def draw(
         seconds: float, rng: np.random.Generator, sample_rate: int = signals.SAMPLE_RATE
     ) -> np.ndarray:
-        source = arrays[int(rng.choice(len(arrays), p=weights))]
-        return signals.as_float32(excerpt(source, signals.num_samples(seconds, sample_rate), rng))
+        n = signals.num_samples(seconds, sample_rate)
+        index = int(rng.choice(len(arrays), p=weights))
+        if not chain:
+            return signals.as_float32(excerpt(arrays[index], n, rng))
+        first = arrays[index]
+        parts = [signals.as_float32(first[int(rng.integers(len(first))) :])]
+        length = len(parts[0])
+        while length < n:
+            previous = index
+            while index == previous and len(arrays) > 1:
+                index = int(rng.choice(len(arrays), p=weights))
+            parts.append(signals.as_float32(arrays[index]))
+            length += len(parts[-1])
+        return np.concatenate(parts)[:n]
 
     return draw
+
+
+def recorded_sources(real: RealAudio) -> dict[str, NegativeSource]:
+    """The negative streams' real kinds (``recorded_speech``...): speech as a list of
+    recordings, each stretch one after another with pauses, as prompts are heard; music and
+    ambience from a random offset, chained to other recordings rather than looped."""
+    sources: dict[str, NegativeSource] = {}
+    for kind in REAL_KINDS:
+        recorded = real.by_kind.get(kind)
+        if recorded:
+            sources[f"recorded_{kind}"] = (
+                [signals.as_float32(a) for a in recorded]
+                if kind == "speech"
+                else recording_source(recorded, chain=True)
+            )
+    return sources
 
 
 def _babble(speech: Sequence[np.ndarray], rng: np.random.Generator) -> signals.BackgroundFn:
@@ -291,9 +326,7 @@ def write_eval_set(
                 {"babble": babble, "music": signals.music, "pink": signals.pink,
                  "white": signals.white, "silence": signals.silence}
             )  # fmt: skip
-            for kind in REAL_KINDS:
-                if real.by_kind.get(kind):
-                    sources[f"recorded_{kind}"] = recording_source(real.by_kind[kind])
+            sources.update(recorded_sources(real))
             print(f"writing {spec.negative_hours:g} h of {role} negative streams")
             write_negative_streams(sources, negatives_path.parent, spec.negative_hours, seed + 303)
 
