@@ -9,7 +9,8 @@ For each role (``validation``, ``test``) a corpus gets ``eval/<role>/``::
                                noise, babble, music and ambience at several SNRs
     negatives/negatives.json   hours of keyword-free audio: TTS speech and confusable phrases by
                                that split's voices, and that split's real recorded speech, music
-                               and ambience, beside babble, noise and silence
+                               and ambience (each recording heard once per draw, never looped:
+                               :func:`recorded_sources`), beside babble, noise and silence
 
 Voices come from :func:`training.data.tts.split_voices` (by speaker, so a validation or test voice
 is never heard in training, in any variant) and real recordings from the same split of the
