@@ -263,8 +263,6 @@ def _write_streams(
     :data:`STREAM_MAX_S` (a longer piece gets one of its own) and write them as WAVs; with
     ``labels`` (one per piece) each piece is a segment of its stream named by its label."""
     named = list(labels) if labels is not None else [None] * len(pieces)
-    if len(named) != len(pieces):
-        raise ValueError(f"{len(pieces)} pieces but {len(named)} labels")
     groups: list[list[tuple[np.ndarray, tuple[Positive, ...], str | None]]] = [[]]
     used = 0
     for (audio, positives), label in zip(pieces, named, strict=True):
@@ -347,8 +345,7 @@ def concatenate_clips(
     is a segment named by its label, so a firing can be traced to the clip it fell in."""
     gap = np.zeros(round(gap_s * SAMPLE_RATE))
     pieces = [(np.concatenate([load_audio(c).astype(np.float64), gap]), ()) for c in clips]
-    streams = _write_streams(pieces, out_dir, prefix, labels)
-    return [EvalStream(s.path, segments=s.segments) for s in streams]
+    return _write_streams(pieces, out_dir, prefix, labels)
 
 
 def load_streams(

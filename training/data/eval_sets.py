@@ -152,8 +152,9 @@ def recording_source(arrays: Sequence[np.ndarray], chain: bool = False) -> signa
     """A background drawing a random excerpt of a random recording (weighted by length).
 
     A recording shorter than the excerpt wraps around, which is harmless under a clip of a few
-    seconds (the backgrounds of positives, babble talkers). With ``chain`` it never repeats:
-    other random recordings follow it instead, as the stretches of negative streams need, where
+    seconds (the backgrounds of positives, babble talkers). With ``chain`` other random
+    recordings follow it instead (never the same one twice in a row, unless there is only one),
+    as the stretches of negative streams need, where
     a short recording looped for half a minute is no sound a home makes and one that fires
     would fire once per loop.
     """
@@ -190,9 +191,7 @@ def recorded_sources(real: RealAudio) -> dict[str, NegativeSource]:
         recorded = real.by_kind.get(kind)
         if recorded:
             sources[f"recorded_{kind}"] = (
-                [signals.as_float32(a) for a in recorded]
-                if kind == "speech"
-                else recording_source(recorded, chain=True)
+                list(recorded) if kind == "speech" else recording_source(recorded, chain=True)
             )
     return sources
 

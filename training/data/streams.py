@@ -248,12 +248,12 @@ NegativeSource = Background | Sequence[np.ndarray]
 def _negative_stretch(source: NegativeSource, n: int, rng: np.random.Generator) -> np.ndarray:
     if isinstance(source, np.ndarray) or callable(source):
         return _background(source, n, rng)
-    clips = [as_float32(c) for c in source if len(c)]
-    if not clips:
+    sounding = [c for c in source if len(c)]  # converted when drawn: a list may hold hours
+    if not sounding:
         raise ValueError("a negative clip list is empty")
     parts, length = [], 0
     while length < n:
-        clip = clips[int(rng.integers(len(clips)))]
+        clip = as_float32(sounding[int(rng.integers(len(sounding)))])
         pause = np.zeros(round(rng.uniform(0.2, 1.0) * SAMPLE_RATE))
         parts += [clip, pause]
         length += len(clip) + len(pause)
