@@ -21,6 +21,7 @@ from benchmarks.report import pct
 from benchmarks.streams import eval_manifests
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
+from kws.metadata import spoken
 from kws.model import load_model
 from kws.paths import portable_path
 
@@ -55,7 +56,7 @@ def run_model(
     label = md.keywords[0]
     positives, negatives = eval_manifests(data / label, "test")
     if not positives.is_file():
-        phrase = label.replace("_", " ")
+        phrase = spoken(label)
         return {
             "name": path.stem,
             "skipped": f"no test set in {portable_path(positives.parent.parent)} (python -m "

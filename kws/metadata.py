@@ -120,6 +120,11 @@ class CepstralStats:
             raise ValueError(f"cepstral_stats has a value of the wrong type ({exc})") from None
 
 
+def spoken(label: str) -> str:
+    """The words a keyword label stands for: ``hey_jarvis`` is "hey jarvis"."""
+    return label.replace("_", " ")
+
+
 def smoothing_calls(smoothing_s: float, stride_frames: int, features: FeatureConfig) -> int:
     """Model outputs a moving average over ``smoothing_s`` spans: in strides, at least 1."""
     stride_s = features.frame_step * stride_frames / features.sample_rate

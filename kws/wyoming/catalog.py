@@ -10,6 +10,7 @@ from wyoming.info import Attribution, Info, WakeModel, WakeProgram
 
 from kws import __version__
 from kws.errors import KwsError
+from kws.metadata import spoken
 from kws.model import Model
 from kws.pipeline import unique_names
 
@@ -52,7 +53,7 @@ def wake_words(models: Sequence[Model]) -> list[WakeWord]:
                     name=name if len(md.keywords) == 1 else f"{name}:{keyword}",
                     model=index,
                     keyword=keyword,
-                    phrase=str(phrases.get(keyword, keyword.replace("_", " "))),
+                    phrase=str(phrases.get(keyword, spoken(keyword))),
                     languages=tuple(str(x) for x in languages),
                 )
             )

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from kws.metadata import smoothing_calls
+from kws.metadata import smoothing_calls, spoken
 from training.core.checkpoint import Checkpoint, LoopState, assign_all, seed_epoch
 from training.core.mining import MiningConfig, mine, mined_label, mining_sources
 from training.core.sequences import SequenceConfig, make_sequences
@@ -158,7 +158,7 @@ def fit(
         raise ValueError(f"model {spec.name} cannot be trained on sequences (examples = 'clips')")
     if settings.mining.rounds and sequence is None:
         raise ValueError(f"model {spec.name} has no sequence form to mine hard negatives with")
-    said = [k.replace("_", " ") for k in keywords]  # a label's words ("hey_jarvis")
+    said = [spoken(k) for k in keywords]
     if settings.mining.rounds:
         mining_sources(corpus, said)  # fail before training when there is nothing to mine
     trained = sequence if settings.examples == "sequences" else window
