@@ -27,7 +27,18 @@ from benchmarks.streams import EvalStream, concatenate_clips, read_negative_mani
 from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.evaluation import Timeline, fire_times
+from kws.metadata import spoken
 from kws.model import Model, load_model
+
+
+def _segment_of_each_firing(
+    timeline: Timeline, stream: EvalStream, threshold: float, refractory_s: float
+) -> list[int | None]:
+    """The index of the segment each firing at ``threshold`` falls in (None: outside all)."""
+    return [
+        next((i for i, (on, off, _) in enumerate(stream.segments) if on <= t < off), None)
+        for t in fire_times(timeline.times, timeline.scores, threshold, refractory_s)
+    ]
 
 
 def false_accepts_by_kind(
@@ -43,12 +54,35 @@ def false_accepts_by_kind(
         for onset, offset, kind in stream.segments:
             cell = out.setdefault(kind, {"false_accepts": 0, "hours": 0.0})
             cell["hours"] += (offset - onset) / 3600
-        for t in fire_times(timeline.times, timeline.scores, threshold, refractory_s):
-            kind = next((k for on, off, k in stream.segments if on <= t < off), "unlabelled")
+        for i in _segment_of_each_firing(timeline, stream, threshold, refractory_s):
+            kind = "unlabelled" if i is None else stream.segments[i][2]
             out.setdefault(kind, {"false_accepts": 0, "hours": 0.0})["false_accepts"] += 1
     for cell in out.values():
         cell["fa_per_hour"] = cell["false_accepts"] / cell["hours"] if cell["hours"] else 0.0
     return dict(sorted(out.items()))
+
+
+def firings_by_stretch(
+    timelines: Sequence[Timeline],
+    streams: Sequence[EvalStream],
+    threshold: float,
+    refractory_s: float,
+) -> list[dict[str, Any]]:
+    """The segments fired on at ``threshold`` (file, onset, kind, firings), most firings first:
+    whether false accepts are spread over many stretches or piled in one."""
+    out = []
+    for timeline, stream in zip(timelines, streams, strict=True):
+        counts: dict[int, int] = {}
+        for i in _segment_of_each_firing(timeline, stream, threshold, refractory_s):
+            if i is not None:
+                counts[i] = counts.get(i, 0) + 1
+        for i, n in counts.items():
+            onset, offset, kind = stream.segments[i]
+            out.append(
+                {"file": stream.path.name, "onset_s": onset, "offset_s": offset,
+                 "kind": kind, "firings": n}
+            )  # fmt: skip
+    return sorted(out, key=lambda s: (-s["firings"], s["file"], s["onset_s"]))
 
 
 RECORDING_GAP_S = 0.5
@@ -145,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         models = [load_model(m) for m in args.model]
         with tempfile.TemporaryDirectory(prefix="kws-fa-by-kind-") as work:
             if args.recordings is not None:
-                phrases = [k.replace("_", " ") for m in models for k in m.metadata.keywords]
-                phrases += [spec.partition(":")[2].replace("_", " ") for spec in args.peers]
+                phrases = [spoken(k) for m in models for k in m.metadata.keywords]
+                phrases += [spoken(spec.partition(":")[2]) for spec in args.peers]
                 streams, texts = recording_streams(
                     args.recordings, args.split, args.kind, phrases, Path(work)
                 )
@@ -187,11 +221,11 @@ def _rows(
         for i, model in enumerate(models):
             for label in model.metadata.keywords:
                 threshold = model.metadata.thresholds[label].threshold
+                line, refractory_s = timelines[i, label], model.metadata.refractory_s
                 rows[f"{model.path.name}:{label}"] = {
                     "threshold": threshold,
-                    "kinds": false_accepts_by_kind(
-                        timelines[i, label], streams, threshold, model.metadata.refractory_s
-                    ),
+                    "kinds": false_accepts_by_kind(line, streams, threshold, refractory_s),
+                    "stretches": firings_by_stretch(line, streams, threshold, refractory_s),
                 }
     for spec in peers:
         engine, _, word = spec.partition(":")
@@ -200,6 +234,9 @@ def _rows(
         rows[spec] = {
             "threshold": peer_threshold,
             "kinds": false_accepts_by_kind(
+                run.timelines, streams, peer_threshold, peer.refractory_s
+            ),
+            "stretches": firings_by_stretch(
                 run.timelines, streams, peer_threshold, peer.refractory_s
             ),
         }
@@ -220,6 +257,13 @@ def kinds_report(rows: dict[str, dict[str, Any]], title: str) -> list[str]:
             f"{row['kinds'][k]['fa_per_hour']:.1f}" if k in row["kinds"] else "—" for k in kinds
         ]
         lines.append(f"| {name} | {row['threshold']:.3g} | " + " | ".join(cells) + " |")
+    lines += ["", "Stretches with the most firings (every one fired on: fa_by_kind.json):", ""]
+    for name, row in rows.items():
+        top = row["stretches"][:3]
+        said = "; ".join(
+            f"{s['firings']} in {s['kind']} of {s['file']} at {s['onset_s']:.0f} s" for s in top
+        )
+        lines.append(f"- {name}: {said or 'none'}")
     return lines
 
 
