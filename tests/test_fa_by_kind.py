@@ -82,3 +82,16 @@ def test_recordings_a_model_fires_on_are_named_per_package_and_file(tmp_path: Pa
 
     assert main(["--recordings", str(root), "--split", "validation", "--model", model,
                  "--out", str(out)]) == 2  # fmt: skip
+
+
+def test_a_recordings_folder_without_its_index_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.fa_by_kind import main
+
+    model = str(Path(__file__).parents[1] / "firmware_models" / "chirp_demo_streaming.tflite")
+    none = tmp_path / "none"
+    assert main(["--recordings", str(none), "--model", model, "--out", str(tmp_path / "o")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no recordings.json" in line and str(none) in line
+    assert not (tmp_path / "o").exists()
