@@ -233,6 +233,7 @@ def test_recipe_trains_calibrates_and_writes_the_card(
     argv = ["--data", str(corpus), "--out", str(out), "--workers", "1"]
     assert main(argv + [f"--set={a}" for a in TINY_CORPUS + TINY_TRAIN]) == 0
     md = load_model(out / "commands.tflite").metadata
+    first = md.thresholds
     assert md.labels == COMMAND_LABELS and md.keywords == COMMAND_WORDS
     assert md.streaming and md.quantization == "int8_weights"
     summary = json.loads((out / "results/commands.json").read_text())
@@ -274,6 +275,45 @@ def test_recipe_trains_calibrates_and_writes_the_card(
     summary = json.loads((out / "results/commands.json").read_text())
     assert not any(e["calibrated"] for e in summary["evaluation"].values())
     assert "95% upper bound of FA/h" in (out / "commands.md").read_text()
+
+    # --from-model ships a trained file again from its metadata alone (no run folder): on the
+    # same validation streams, without the margin, it gets the first calibration's thresholds.
+    again = tmp_path / "again"
+    shipped_again = ["--from-model", str(out / "commands.tflite"), "--out", str(again)]
+    assert main(argv[:2] + shipped_again + [f"--set={a}" for a in TINY_CORPUS + TINY_TRAIN]) == 0
+    assert load_model(again / "commands.tflite").metadata.thresholds == first
+    card = (again / "commands.md").read_text()
+    assert "--from-model" in card and " of up to 2 epochs" in card
+    assert "from_model" in json.loads((again / "results/commands.json").read_text())
+
+
+def test_from_model_is_checked_before_anything_is_rendered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file of other labels, one without a training record or a truncated one: one line
+    naming it, and no corpus is rendered."""
+    import dataclasses
+
+    from kws.tflite_file import read_metadata, read_model_bytes, write_model
+    from training.commands import main
+
+    root = Path(__file__).parent.parent / "firmware_models"
+    data = tmp_path / "corpus"
+    bare = tmp_path / "bare.tflite"
+    raw = read_model_bytes(root / "commands.tflite")
+    write_model(bare, raw, dataclasses.replace(read_metadata(bare, raw), training={}))
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(raw[: len(raw) // 2])
+    for model, says in [
+        (root / "hey_jarvis.tflite", "are not the recipe's (yes, no, up"),
+        (bare, "no training record"),
+        (truncated, str(truncated)),
+    ]:
+        argv = ["--data", str(data), "--out", str(tmp_path / "o"), "--from-model", str(model)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err and str(model) in err
+    assert not data.exists()
 
 
 # --- any list of commands ------------------------------------------------------------------

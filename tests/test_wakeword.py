@@ -154,6 +154,18 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
         assert f"{fa:.2f} FA/h on the test negatives" in last and "| build | FAILED" in card
     else:
         assert loud.returncode == 0 and not figures["build"]["failed"]
+    # Shipped again from the file alone (its metadata holds the training record): the same
+    # validation streams give it the same threshold, and the card says how it was made.
+    again = [sys.executable, "-m", "training.wakeword", "hey computer", "--from-model",
+             str(out / "hey_computer.tflite"), "--data", str(tmp_path / "data"), "--out",
+             str(tmp_path / "again"), "--clip-store", str(tmp_path / "store")]  # fmt: skip
+    for assignment in [*TINY, NO_LIMIT, "ship.cost_minutes=0.2"]:
+        again += ["--set", assignment]
+    done = subprocess.run(again, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reshipped = load_model(tmp_path / "again" / "hey_computer.tflite").metadata
+    assert reshipped.thresholds == md.thresholds
+    assert "--from-model" in (tmp_path / "again" / "hey_computer.md").read_text()
     listen = subprocess.run(
         [sys.executable, "-m", "kws.listen", "--model", str(out / "hey_computer.tflite"),
          "--input", str(tmp_path / "data/eval/test/positives/positives_snr10_000.wav")],
@@ -182,6 +194,22 @@ def test_a_threshold_loud_on_test_fails_the_build_in_one_line() -> None:
     with pytest.raises(FailedBuild, match=r"^failed build: m.tflite: 'no' gives 2.50") as caught:
         fail_build(Path("m.tflite"), problems)
     assert "\n" not in str(caught.value)
+
+
+def test_from_model_of_another_wake_word_is_one_line_before_rendering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.wakeword import main
+
+    model = Path(__file__).parent.parent / "firmware_models" / "alexa.tflite"
+    argv = ["hey computer", "--from-model", str(model), "--data", str(tmp_path / "d"), "--out",
+            str(tmp_path / "o")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not the recipe's (hey_computer)" in err and str(model) in err
+    assert not (tmp_path / "d").exists()
+    assert main([*argv, "--from-run", str(tmp_path)]) == 2
+    assert "pass one" in capsys.readouterr().err
 
 
 def test_from_run_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,6 +36,7 @@ from training.core.ship import (
     fa_cell,
     fail_build,
     train_or_reuse,
+    trained_model,
     training_cell,
 )
 from training.core.toml_config import add_override_option
@@ -162,14 +163,25 @@ def run(
     from_run: Path | None = None,
     note: str = "",
     store: Path | None = None,
+    from_model: Path | None = None,
 ) -> Path:
     """Every step; returns the path of the calibrated model. ``from_run`` skips corpus and
-    training and ships that finished run instead (e.g. a sweep's winner)."""
+    training and ships that finished run instead (e.g. a sweep's winner); ``from_model`` ships a
+    trained model file again, calibrated and measured on this corpus's evaluation sets (rendered
+    if missing, without the training clips)."""
     from training.data.generate import generate
 
     corpus, train, ship = plan(phrase, recipe, data_dir)
     started = time.perf_counter()
-    if from_run is not None:
+    if from_run is not None and from_model is not None:
+        raise ValueError("--from-run and --from-model: pass one")
+    final = out / f"{corpus.label}.tflite"
+    if from_model is not None:
+        train, metrics = trained_model(from_model, final, [corpus.label])
+        print(f"[1-2/4] evaluation sets in {data_dir}; shipping {from_model} again", flush=True)
+        summary = generate(corpus, data_dir, workers, eval_only=True, store=store)
+        run_dir = from_model
+    elif from_run is not None:
         print(f"[1-2/4] shipping the finished run {from_run}", flush=True)
         train = TrainConfig.from_dict(json.loads((from_run / "config.json").read_text()))
         metrics = json.loads((from_run / "metrics.json").read_text())
@@ -183,7 +195,8 @@ def run(
         run_dir = out / "run"
         print(f"[2/4] training {train.model} into {run_dir}", flush=True)
         metrics = train_or_reuse(train, run_dir)
-    final = copy_shipped_export(run_dir, metrics, ship, out / f"{corpus.label}.tflite")
+    if from_model is None:
+        copy_shipped_export(run_dir, metrics, ship, final)
     print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
     evaluation = calibrate_and_measure(
         final, data_dir, ship.calibrate_fa_per_hour, out / "eval", ship.calibrate_confidence
@@ -193,6 +206,8 @@ def run(
     command = f'python -m training.wakeword "{phrase}"'
     if from_run is not None:
         command += f" --from-run {portable_path(from_run)}"
+    if from_model is not None:
+        command += f" --from-model {portable_path(from_model)}"
     problems = build_problems({corpus.label: evaluation}, ship.max_test_fa_per_hour)
     card = model_card(phrase, final, train, metrics, evaluation, summary, cpu_s, command, problems)
     if note:
@@ -203,7 +218,7 @@ def run(
         {
             "phrase": phrase,
             "model": final.name,
-            "run": portable_path(run_dir),
+            ("run" if from_model is None else "from_model"): portable_path(run_dir),
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,
             "build": {"failed": bool(problems), "problems": problems},
@@ -228,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--from-run", type=Path, help="ship this finished training run (e.g. a sweep row) instead"
     )
+    parser.add_argument(
+        "--from-model", type=Path, metavar="MODEL.tflite",
+        help="ship this trained model file again (e.g. the shipped one on newly rendered "
+        "evaluation sets) instead of training: its training record comes from its metadata",
+    )  # fmt: skip
     parser.add_argument("--note", default="", help="a paragraph appended to the model card")
     parser.add_argument(
         "--clip-store", type=Path,
@@ -246,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         final = run(
             args.phrase, recipe, data_dir, out, args.workers, args.from_run, args.note,
-            args.clip_store,
+            args.clip_store, args.from_model,
         )  # fmt: skip
     except FailedBuild as exc:
         print(f"training.wakeword: {exc}", file=sys.stderr)

@@ -222,6 +222,33 @@ def cpu_seconds_per_hour(model_path: Path, minutes: float) -> float:
     return float(sorted(pipeline_cost([model_path], audio, 20, 3))[1])
 
 
+def trained_model(
+    path: Path, final: Path, keywords: Sequence[str]
+) -> tuple[TrainConfig, dict[str, Any]]:
+    """Check that a trained model file is a model of ``keywords`` that carries its training
+    record, copy it to ``final`` to be shipped again, and return the training config and metrics
+    from its metadata: a shipped file is recalibrated on new evaluation streams without the run
+    folder that made it."""
+    from kws.model import load_model
+
+    md = load_model(path).metadata
+    if tuple(md.keywords) != tuple(keywords):
+        raise KwsError(
+            f"{path}: its keywords ({', '.join(md.keywords)}) are not the recipe's "
+            f"({', '.join(keywords)}); pass the phrase or recipe it was trained for"
+        )
+    record = md.training or {}
+    if not isinstance(record.get("config"), dict) or not isinstance(record.get("metrics"), dict):
+        raise KwsError(
+            f"{path}: its metadata has no training record (config and metrics) to ship it "
+            "again from; ship its run with --from-run"
+        )
+    train = TrainConfig.from_dict(record["config"])
+    if path.resolve() != final.resolve():
+        shutil.copyfile(path, final)
+    return train, dict(record["metrics"])
+
+
 def copy_shipped_export(
     run_dir: Path, metrics: dict[str, Any], ship: ShipOptions, final: Path
 ) -> Path:
