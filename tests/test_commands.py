@@ -69,6 +69,8 @@ def test_corpus_is_a_speech_commands_layout_with_held_out_voices(corpus: Path) -
     ]
     assert sorted(e["label"] for e in events) == sorted(COMMAND_WORDS)
     assert all(e["text"] == e["label"] for e in events)
+    versions = json.loads((corpus / "summary.json").read_text())["engine_versions"]
+    assert set(versions) == {"espeak-ng", "flite"} and "unknown" not in versions.values()
 
 
 def test_corpus_resumes_and_refuses_other_settings(corpus: Path) -> None:

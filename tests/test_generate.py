@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -77,6 +78,11 @@ def test_corpus_layout_labels_and_speaker_disjoint_splits(corpus) -> None:
         assert negatives_manifest["total_duration_s"] >= 0.005 * 3600
         assert summary["eval"][role]["positives"] == 4
     assert not eval_voices["validation"] & eval_voices["test"]  # thresholds never see test voices
+    # the same seed renders other audio with another espeak-ng or flite: the corpus says which
+    versions = summary["engine_versions"]
+    assert set(versions) == set(config().engines)
+    assert all(re.search(r"\d+\.\d+", v) for v in versions.values()), versions
+    assert all("not installed" not in v for v in versions.values()), versions
 
 
 def test_positive_clips_end_near_the_window_end(corpus) -> None:

@@ -80,7 +80,7 @@ from training.data.pronunciation import (
     sound_alikes,
 )
 from training.data.text_corpus import context_words, says, sentences, unseen, words
-from training.data.tts import ENGINES, Voice, prosody_grid
+from training.data.tts import ENGINES, Voice, engine_versions, prosody_grid
 
 EXTRA_UNKNOWN = {"confusable": "confusable", "speech": "speech"}
 """Folder of each extra kind of ``_unknown_`` material (kind -> folder)."""
@@ -501,6 +501,7 @@ def generate_commands(
         "command_voices": len({j.voice for j in commands}),
         "pronunciation": spoken,
         "voices_by_split": {s: len({j.voice for j in jobs if j.split == s}) for s in SPLITS},
+        "engine_versions": engine_versions(config.engines),
         "workers": workers,
         "total_seconds_wall": round(time.perf_counter() - start, 1),
         "disk_bytes": disk_bytes(out),

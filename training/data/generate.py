@@ -39,7 +39,7 @@ from training.data.corpus import (
 )
 from training.data.eval_sets import EvalSpec, Said, in_sentences, write_eval_sets
 from training.data.pronunciation import report
-from training.data.tts import check_engine
+from training.data.tts import check_engine, engine_versions
 
 
 def check_output(out: Path) -> None:
@@ -219,6 +219,7 @@ def generate(
         "positive_voices": len({j.voice for j in positives}),
         "pronunciation": spoken,
         "positives_by_pronunciation": dict(Counter(j.ipa or "text" for j in positives)),
+        "engine_versions": engine_versions([*config.engines, *config.evaluation_engines]),
         "workers": workers,
         **({"ray": ray} if ray else {}),
         "clip_seconds_wall": round(clips_s, 1),

