@@ -58,10 +58,11 @@ def test_demo_sh_without_a_microphone_plays_the_recording_to_the_four_wake_words
 @pytest.mark.slow
 def test_the_shipped_wake_words_on_the_bundled_recording() -> None:
     """What the shipped models catch in the demo (the README says the same): 'hey jarvis' in
-    the quiet and over music (the retrained hey_jarvis; the first one missed the second),
-    'alexa' over French speech and 'okay nabu' over music (both retrained as clips; the first
-    alexa missed its word and fired on 'okay nabu'), 'hey mycroft' over Italian speech (the
-    retrained hey_mycroft; the first one, trained on "mick-roft", missed it), and nothing else.
+    the quiet but not over music (the stop-38 hey_jarvis scores 0.72 there; stop 24's caught
+    it, and missed twice as many test wake words at 1 FA/h), 'alexa' over French speech and
+    'okay nabu' over music (both retrained as clips; the first alexa missed its word and fired
+    on 'okay nabu'), 'hey mycroft' over Italian speech (the retrained hey_mycroft; the first
+    one, trained on "mick-roft", missed it), and nothing else.
     Retrained models change this: update the test and the README together."""
     models = [arg for name in WAKE_WORDS for arg in ("--model", str(FIRMWARE / f"{name}.tflite"))]
     out, _ = listen(*models, "--input", str(DEMO))
@@ -80,7 +81,6 @@ def test_the_shipped_wake_words_on_the_bundled_recording() -> None:
             false_alarms.append((event["model"], round(event["end"], 1)))
     assert hits == {
         ("hey_jarvis", 2.0), ("alexa", 8.5), ("okay_nabu", 17.5), ("hey_mycroft", 26.5),
-        ("hey_jarvis", 33.0),
     }  # fmt: skip
     assert false_alarms == []
 
