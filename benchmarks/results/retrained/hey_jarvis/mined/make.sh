@@ -23,5 +23,5 @@ for role in validation test; do
 done
 $PY -m benchmarks.fa_by_kind --negatives $C/eval/test/negatives/negatives.json \
   --model $M/shipped_stop24.tflite --model $M/mined.tflite --out $OUT
-$PY -m benchmarks.frr_fa --model $M/mined.tflite --positives $C/eval/test/positives/positives.json \
+$PY -m benchmarks.frr_fa --model data/hey_jarvis_eval/mined/hey_jarvis.tflite --positives $C/eval/test/positives/positives.json \
   --negatives $C/eval/test/negatives/negatives.json --out $OUT/peers --peers microwakeword:hey_jarvis
