@@ -286,6 +286,8 @@ def test_recipe_trains_calibrates_and_writes_the_card(
     assert load_model(again / "commands.tflite").metadata.thresholds == first
     card = (again / "commands.md").read_text()
     assert "--from-model" in card and " of up to 2 epochs" in card
+    clips = md.training["metrics"]["clips"]  # the card names the splits, whatever the key order
+    assert f"{clips['train']}/{clips['validation']}/{clips['test']} with `_silence_`" in card
     assert "from_model" in json.loads((again / "results/commands.json").read_text())
 
 

@@ -199,7 +199,8 @@ def model_card(
             f"| {_frr(at['1'])} @ {_threshold(at['1'])} | {calibrated} |"
         )
     clips = corpus_summary.get("clips", "?")
-    by_split = "/".join(str(n) for n in metrics["clips"].values())
+    # by name: a model's metadata stores the counts with sorted keys (test first)
+    by_split = "/".join(str(metrics["clips"].get(s, "?")) for s in ("train", "validation", "test"))
     voices = corpus_summary.get("voices_by_split", {})
     if corpus_summary.get("recorded"):
         source = (
