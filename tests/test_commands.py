@@ -71,6 +71,10 @@ def test_corpus_is_a_speech_commands_layout_with_held_out_voices(corpus: Path) -
     assert all(e["text"] == e["label"] for e in events)
     versions = json.loads((corpus / "summary.json").read_text())["engine_versions"]
     assert set(versions) == {"espeak-ng", "flite"} and "unknown" not in versions.values()
+    # the machine's /usr/share text and word list decide the speech negatives: recorded too
+    texts = json.loads((corpus / "summary.json").read_text())["text_sources"]
+    assert int(texts["sentences"]) > 1000 and len(texts["sentences_sha256"]) == 16
+    assert texts["/usr/share/dict/words"] != "missing"
 
 
 def test_corpus_resumes_and_refuses_other_settings(corpus: Path) -> None:

@@ -18,6 +18,8 @@ import pytest
 from kws.wavfile import read_wav
 from training.data.corpus import CorpusConfig, eval_texts, plan
 from training.data.generate import _settings, generate
+from training.data.phonetic import WORD_LISTS
+from training.data.text_corpus import fingerprint
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +85,7 @@ def test_corpus_layout_labels_and_speaker_disjoint_splits(corpus) -> None:
     assert set(versions) == set(config().engines)
     assert all(re.search(r"\d+\.\d+", v) for v in versions.values()), versions
     assert all("not installed" not in v for v in versions.values()), versions
+    assert summary["text_sources"] == fingerprint(WORD_LISTS)  # the machine's sentences
 
 
 def test_positive_clips_end_near_the_window_end(corpus) -> None:

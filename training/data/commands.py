@@ -71,7 +71,7 @@ from training.data.loaders.speech_commands import (
     VALIDATION_LIST,
     WORDS,
 )
-from training.data.phonetic import confusable_phrases
+from training.data.phonetic import WORD_LISTS, confusable_phrases
 from training.data.pronunciation import (
     ipa_lines,
     parse_pronunciation,
@@ -79,7 +79,7 @@ from training.data.pronunciation import (
     report,
     sound_alikes,
 )
-from training.data.text_corpus import context_words, says, sentences, unseen, words
+from training.data.text_corpus import context_words, fingerprint, says, sentences, unseen, words
 from training.data.tts import ENGINES, Voice, engine_versions, prosody_grid
 
 EXTRA_UNKNOWN = {"confusable": "confusable", "speech": "speech"}
@@ -502,6 +502,7 @@ def generate_commands(
         "pronunciation": spoken,
         "voices_by_split": {s: len({j.voice for j in jobs if j.split == s}) for s in SPLITS},
         "engine_versions": engine_versions(config.engines),
+        "text_sources": fingerprint(WORD_LISTS),
         "workers": workers,
         "total_seconds_wall": round(time.perf_counter() - start, 1),
         "disk_bytes": disk_bytes(out),

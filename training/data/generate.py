@@ -38,7 +38,9 @@ from training.data.corpus import (
     stored_path,
 )
 from training.data.eval_sets import EvalSpec, Said, in_sentences, write_eval_sets
+from training.data.phonetic import WORD_LISTS
 from training.data.pronunciation import report
+from training.data.text_corpus import fingerprint
 from training.data.tts import check_engine, engine_versions
 
 
@@ -220,6 +222,7 @@ def generate(
         "pronunciation": spoken,
         "positives_by_pronunciation": dict(Counter(j.ipa or "text" for j in positives)),
         "engine_versions": engine_versions([*config.engines, *config.evaluation_engines]),
+        "text_sources": fingerprint(WORD_LISTS),
         "workers": workers,
         **({"ray": ray} if ray else {}),
         "clip_seconds_wall": round(clips_s, 1),

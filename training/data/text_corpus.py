@@ -95,6 +95,25 @@ def _corpus() -> tuple[str, ...]:
     return tuple(sorted(seen.values()))
 
 
+def fingerprint(word_lists: Sequence[str] = ()) -> dict[str, str]:
+    """What this machine's text gives a corpus: how many sentences, a hash of them, and a hash of
+    each word list. Other installed packages give other sentences and look-alike words, hence
+    other speech negatives from the same seed; a corpus records this to tell."""
+    import hashlib
+
+    pool = _corpus()
+    found = {
+        "sentences": str(len(pool)),
+        "sentences_sha256": hashlib.sha256("\n".join(pool).encode()).hexdigest()[:16],
+    }
+    for name in word_lists:
+        path = Path(name)
+        found[name] = (
+            hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+        )
+    return found
+
+
 def words(text: str) -> list[str]:
     """The lower-case words of ``text`` (letters and apostrophes), as the filters see them."""
     return [w.lower() for w in _WORD.findall(text)]
