@@ -160,35 +160,41 @@ _DISTRIBUTIONS = {
 """The Python distributions whose versions decide a neural engine's audio."""
 
 
+def _distribution_versions(names: Sequence[str]) -> str:
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return ", ".join(f"{name} {version(name)}" for name in names)
+
+
+def _executable_version(engine: str) -> str:
+    """The Debian package's version, else the first version number ``--version`` prints."""
+    for args in (["dpkg-query", "-W", "-f=${Version}", engine], [engine, "--version"]):
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        number = re.search(r"\d+\.\d+\S*", done.stdout) if done.returncode == 0 else None
+        if number:
+            return number.group(0)
+    return "unknown"
+
+
 def engine_versions(engines: Sequence[str]) -> dict[str, str]:
     """What each engine is on this machine: the Debian package version of an executable engine
     (else the version it prints), or the versions of the distributions a neural one runs on.
     A corpus records them because the same seed renders other audio with other versions."""
-    from importlib import metadata
-
-    versions = {}
-    for engine in dict.fromkeys(engines):
-        if engine in _DISTRIBUTIONS:
-            found = []
-            for name in _DISTRIBUTIONS[engine]:
-                try:
-                    found.append(f"{name} {metadata.version(name)}")
-                except metadata.PackageNotFoundError:
-                    found.append(f"{name} not installed")
-            versions[engine] = ", ".join(found)
-            continue
-        for args in (["dpkg-query", "-W", "-f=${Version}", engine], [engine, "--version"]):
-            try:
-                done = subprocess.run(args, capture_output=True, text=True, timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                continue
-            number = re.search(r"\d+\.\d+\S*", done.stdout) if done.returncode == 0 else None
-            if number:
-                versions[engine] = number.group(0)
-                break
-        else:
-            versions[engine] = "unknown"
-    return versions
+    return {
+        engine: _distribution_versions(_DISTRIBUTIONS[engine])
+        if engine in _DISTRIBUTIONS
+        else _executable_version(engine)
+        for engine in dict.fromkeys(engines)
+    }
 
 
 def require_engine(engine: str) -> str:
