@@ -141,6 +141,11 @@ def test_eval_only_first_then_the_clips_fill_the_same_folder(corpus: Path, tmp_p
     summary = generate_commands(config, later, workers=2)
     assert not summary["eval_only"] and summary["rendered_now"] > 0
     assert (later / "clips.jsonl").read_bytes() == (corpus / "clips.jsonl").read_bytes()
+    # evaluation sets checked again (as --from-model does): the corpus still says it has clips
+    again = generate_commands(config, later, workers=2, eval_only=True)
+    kept = json.loads((later / "summary.json").read_text())
+    assert again == kept and not kept["eval_only"]
+    assert kept["rendered_now"] == summary["rendered_now"] and kept["eval"] == summary["eval"]
 
 
 @pytest.mark.parametrize(

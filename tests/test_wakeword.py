@@ -166,6 +166,8 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
     reshipped = load_model(tmp_path / "again" / "hey_computer.tflite").metadata
     assert reshipped.thresholds == md.thresholds
     assert "--from-model" in (tmp_path / "again" / "hey_computer.md").read_text()
+    # the corpus's summary still says what its clips are (the evaluation sets were only checked)
+    assert json.loads((tmp_path / "data" / "summary.json").read_text()) == corpus_summary
     listen = subprocess.run(
         [sys.executable, "-m", "kws.listen", "--model", str(out / "hey_computer.tflite"),
          "--input", str(tmp_path / "data/eval/test/positives/positives_snr10_000.wav")],

@@ -470,6 +470,7 @@ def generate_commands(
         claim_output,
         disk_bytes,
         render_clips,
+        write_summary,
     )
 
     workers = workers or os.cpu_count() or 1
@@ -508,5 +509,4 @@ def generate_commands(
         "disk_bytes": disk_bytes(out),
         "eval": evaluation,
     }
-    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
-    return summary
+    return write_summary(out, summary)

@@ -170,6 +170,19 @@ def disk_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def write_summary(out: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """Write ``out/summary.json`` and return what it holds. An eval-only pass over a corpus
+    whose clips were rendered keeps that corpus's summary (its clip counts and timings) and
+    refreshes only its evaluation sets, so shipping a file again does not hide the clips."""
+    path = out / "summary.json"
+    if summary["eval_only"] and path.is_file():
+        kept = json.loads(path.read_text())
+        if kept.get("eval_only") is False:
+            summary = {**kept, "eval": summary["eval"]}
+    atomic_write_bytes(path, json.dumps(summary, indent=1).encode())
+    return summary
+
+
 def generate(
     config: CorpusConfig,
     out: Path,
@@ -231,5 +244,4 @@ def generate(
         "disk_bytes": disk_bytes(out),
         "eval": evaluation,
     }
-    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
-    return summary
+    return write_summary(out, summary)
