@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,42 @@ def test_a_row_that_matches_nothing_is_reported(tmp_path: Path) -> None:
     assert reports == [
         f"{PACKAGE}: usr/share/asterisk/sounds/other/*.wav matches nothing in {deb.name}"
     ]
+
+
+def test_members_of_a_zip_inside_the_package_are_read(tmp_path: Path) -> None:
+    """``ARCHIVE!GLOB`` reads members of a zip the package ships (OpenArena's .pk3)."""
+    root = tmp_path / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN/control").write_text(
+        "Package: game-data\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@t>\n"
+        "Description: test game\n"
+    )
+    pak = root / "usr/share/games/game/pak6.pk3"
+    pak.parent.mkdir(parents=True)
+    with zipfile.ZipFile(pak, "w") as zipped:
+        for name, seconds in [("fight.wav", 1.2), ("youwin.wav", 0.9), ("hit.wav", 1.0)]:
+            write_wav(tmp_path / name, _tone(seconds), 8000)
+            folder = "sound/world" if name == "hit.wav" else "sound/feedback"
+            zipped.write(tmp_path / name, f"{folder}/{name}")
+    deb = tmp_path / "game-data_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "-b", str(root), str(deb)], check=True, capture_output=True)
+    row = (
+        "game-data,1.0,usr/share/games/game/*.pk3!sound/feedback/*.wav,announcer,en,train,"
+        "credits.txt: 'X is the announcer',CC0\n"
+    )
+    out = tmp_path / "out"
+    manifest = _manifest(tmp_path, HEADER + row)
+    summary = build_asterisk(out, tmp_path, manifest, lambda p, v, c: deb, report=pytest.fail)
+    names = sorted(p.name for p in (out / "train/announcer").iterdir())
+    assert names == [
+        "games_game_pak6.pk3_sound_feedback_fight.wav",
+        "games_game_pak6.pk3_sound_feedback_youwin.wav",
+    ]
+    audio = read_wav(out / "train/announcer" / names[0])
+    assert audio.sample_rate == 16000 and abs(audio.samples.shape[0] / 16000 - 1.2) < 0.02
+    assert summary["announcer"]["utterances"] == 2
+    again = build_asterisk(out, tmp_path, manifest, lambda p, v, c: deb, report=pytest.fail)
+    assert again["announcer"]["utterances"] == 2
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,13 @@ voices are never heard in training.
 (``apt-get download`` into a cache, only the matched files extracted), decodes every file (WAV,
 Ogg, Opus, Asterisk's raw GSM), resamples it to 16 kHz, trims leading/trailing silence and writes
 ``OUT/<split>/<speaker>/<flattened path>.wav``, the split-folder layout
-:func:`training.data.loaders.folders` reads. Files under a ``silence`` folder and those shorter
-than :data:`MIN_SECONDS` after trimming (beeps, single letters) are skipped, and so are
-byte-identical copies of one recording under another name (:func:`remove_duplicates`).
+:func:`training.data.loaders.folders` reads. A glob of the form ``ARCHIVE!MEMBER_GLOB`` (the
+separator of :mod:`training.data.debian_sounds`) reads members of zip archives the package ships
+(0 A.D.'s ``public.zip``, OpenArena's ``.pk3``): the archives matching ``ARCHIVE`` are extracted
+from the package and their members matching ``MEMBER_GLOB`` decoded. Files under a ``silence``
+folder and those shorter than :data:`MIN_SECONDS` after trimming (beeps, single letters) are
+skipped, and so are byte-identical copies of one recording under another name
+(:func:`remove_duplicates`).
 ``OUT/speakers.json``
 lists every speaker with its split, packages, evidence and counts.
 """
@@ -25,6 +29,7 @@ import hashlib
 import json
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,11 +106,45 @@ def read_manifest(path: Path) -> list[VoiceSource]:
     return sources
 
 
-def _matches(source: VoiceSource, members: Sequence[str]) -> list[str]:
-    pattern = glob_regex(source.pattern)
-    return [
-        m for m in members if pattern.fullmatch(m) and not SKIP_FOLDERS & set(m.split("/")[:-1])
-    ]
+def _matches(pattern: str, members: Sequence[str]) -> list[str]:
+    regex = glob_regex(pattern)
+    return [m for m in members if regex.fullmatch(m) and not SKIP_FOLDERS & set(m.split("/")[:-1])]
+
+
+def _archive_jobs(source: VoiceSource, archives: Sequence[str], tmp: Path) -> list[str]:
+    """``ARCHIVE!MEMBER`` for every member of the extracted zip ``archives`` (package paths
+    under ``tmp``) that matches the member glob of ``source``; an unreadable zip is a KwsError."""
+    inner = debian_sounds.split_archive_path(source.pattern)[1]
+    jobs = []
+    for archive in archives:
+        try:
+            with zipfile.ZipFile(tmp / archive) as zipped:
+                names = zipped.namelist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise KwsError(f"{source.package}: {archive} is not a readable zip ({exc})") from None
+        jobs += [f"{archive}{debian_sounds.ARCHIVE_SEPARATOR}{m}" for m in _matches(inner, names)]
+    return jobs
+
+
+def _extract_members(members: Sequence[str], tmp: Path) -> None:
+    """Write each ``ARCHIVE!MEMBER`` of ``members`` to ``tmp/members/ARCHIVE/MEMBER`` (the
+    archives already extracted under ``tmp``), opening each archive once."""
+    by_archive: dict[str, list[str]] = {}
+    for member in members:
+        outer, inner = debian_sounds.split_archive_path(member)
+        by_archive.setdefault(outer, []).append(inner)
+    for outer, inners in by_archive.items():
+        with zipfile.ZipFile(tmp / outer) as zipped:
+            for inner in inners:
+                target = _local(tmp, f"{outer}{debian_sounds.ARCHIVE_SEPARATOR}{inner}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(zipped.read(inner))
+
+
+def _local(tmp: Path, member: str) -> Path:
+    """Where a package path, or an ``ARCHIVE!MEMBER``, is extracted to under ``tmp``."""
+    outer, inner = debian_sounds.split_archive_path(member)
+    return tmp / "members" / outer / inner if inner else tmp / outer
 
 
 def build_asterisk(
@@ -130,15 +169,26 @@ def build_asterisk(
     for package, group in by_package.items():
         deb = download(package, group[0].version, cache)
         members = debian_sounds.list_members(deb)
-        jobs: list[tuple[VoiceSource, str]] = []
-        for source in group:
-            matched = _matches(source, members)
-            if not matched:
-                report(f"{package}: {source.pattern} matches nothing in {deb.name}")
-            jobs += [(source, m) for m in matched]
         with tempfile.TemporaryDirectory(prefix="kws-speakers-") as tmp:
+            outer = {
+                s: _matches(debian_sounds.split_archive_path(s.pattern)[0], members) for s in group
+            }
+            archived = [s for s in group if debian_sounds.split_archive_path(s.pattern)[1]]
+            debian_sounds.extract(deb, sorted({a for s in archived for a in outer[s]}), Path(tmp))
+            jobs: list[tuple[VoiceSource, str]] = []
+            for source in group:
+                matched = (
+                    _archive_jobs(source, outer[source], Path(tmp))
+                    if source in archived
+                    else outer[source]
+                )
+                if not matched:
+                    report(f"{package}: {source.pattern} matches nothing in {deb.name}")
+                jobs += [(source, m) for m in matched]
             todo = [m for s, m in jobs if not (_target(out, s, m)).is_file()]
-            debian_sounds.extract(deb, todo, Path(tmp))
+            plain = set(members)
+            debian_sounds.extract(deb, [m for m in todo if m in plain], Path(tmp))
+            _extract_members([m for m in todo if m not in plain], Path(tmp))
             for source, member in tqdm(jobs, desc=package, unit="file"):
                 entry = _entry(summary, source, deb.name)
                 dest = _target(out, source, member)
@@ -146,7 +196,9 @@ def build_asterisk(
                     entry["utterances"] += 1  # type: ignore[operator]
                     continue
                 try:
-                    audio = trim_silence(to_mono_int16(read_audio(Path(tmp, member)), SAMPLE_RATE))
+                    audio = trim_silence(
+                        to_mono_int16(read_audio(_local(Path(tmp), member)), SAMPLE_RATE)
+                    )
                 except AudioFileError as exc:
                     report(f"{package}: {member}: {str(exc).split(': ', 1)[-1]}")
                     entry["skipped"] += 1  # type: ignore[operator]
@@ -181,7 +233,8 @@ def remove_duplicates(folder: Path) -> int:
 
 
 def _target(out: Path, source: VoiceSource, member: str) -> Path:
-    return out / source.split / source.speaker / f"{flat_name(member)}.wav"
+    flat = flat_name(member.replace(debian_sounds.ARCHIVE_SEPARATOR, "/"))
+    return out / source.split / source.speaker / f"{flat}.wav"
 
 
 def _entry(
