@@ -171,6 +171,35 @@ def test_bad_manifest_rows_are_one_line_errors_before_any_download(
     assert "\n" not in str(caught.value)
 
 
+def test_two_manifests_build_together_and_a_speaker_split_across_them_is_one_line(
+    tmp_path: Path,
+) -> None:
+    first = _manifest(tmp_path, HEADER + ROW)
+    other = tmp_path / "more.csv"
+    other.write_text(HEADER + ROW.replace(",test,", ",train,").replace("test_voice", "second"))
+    deb = fake_deb(tmp_path)
+    counts = build_asterisk(tmp_path / "out", tmp_path, [first, other], lambda p, v, c: deb)
+    assert {s: c["split"] for s, c in counts.items()} == {"test_voice": "test", "second": "train"}
+    assert (tmp_path / "out/train/second/").is_dir() and (tmp_path / "out/test/test_voice").is_dir()
+    other.write_text(HEADER + ROW.replace(",test,", ",train,"))
+    with pytest.raises(KwsError) as caught:
+        build_asterisk(tmp_path / "again", tmp_path, [first, other], lambda p, v, c: deb)
+    assert str(caught.value) == (
+        f"{other} line 2: speaker test_voice is in train but in test in {first} line 2 "
+        "(a speaker sits in one split)"
+    )
+
+
+def test_the_game_voices_are_training_identities_apart_from_the_shipped_recipe() -> None:
+    """speakers-games.csv: six credited game voices, measured not to help on the real test
+    voices, so the default manifest (the shipped model's data) leaves them out."""
+    games = asterisk.DEFAULT_MANIFEST.with_name("speakers-games.csv")
+    sources = asterisk.read_manifests([asterisk.DEFAULT_MANIFEST, games])
+    extra = {s.speaker for s in sources if s.package in ("0ad-data", "openarena-081-misc")}
+    assert len(extra) == 6 and {s.split for s in sources if s.speaker in extra} == {"train"}
+    assert not extra & {s.speaker for s in read_manifest(asterisk.DEFAULT_MANIFEST)}
+
+
 def test_a_broken_deb_names_the_package(tmp_path: Path) -> None:
     bad = tmp_path / f"{PACKAGE}_1.0_all.deb"
     bad.write_bytes(b"not a deb")

@@ -200,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(see training/data/asterisk.py). Resumes in the same --out.",
     )
     ast.add_argument("--out", type=Path, required=True, help="output folder")
-    ast.add_argument("--manifest", type=Path, help="speaker manifest CSV (default: the project's)")
+    ast.add_argument(
+        "--manifest", type=Path, action="append",
+        help="speaker manifest CSV, repeatable (default: the project's speakers-debian.csv; "
+        "add training/data/manifests/speakers-games.csv for six game voices)",
+    )  # fmt: skip
     ast.add_argument(
         "--cache", type=Path, help="where downloaded .deb files are kept (default OUT/../debs)"
     )
@@ -299,7 +303,7 @@ def _asterisk(args: argparse.Namespace) -> dict[str, object]:
     summary: dict[str, object] = {}
     if not args.no_asterisk:
         cache = args.cache or args.out.resolve().parent / "debs"
-        summary.update(build_asterisk(args.out, cache, args.manifest or DEFAULT_MANIFEST))
+        summary.update(build_asterisk(args.out, cache, args.manifest or [DEFAULT_MANIFEST]))
     if sum(counts) and not args.no_tts:
         splits = dict(zip(("train", "validation", "test"), counts, strict=True))
         engines = comma_list(args.tts_engines)

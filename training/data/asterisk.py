@@ -147,10 +147,27 @@ def _local(tmp: Path, member: str) -> Path:
     return tmp / "members" / outer / inner if inner else tmp / outer
 
 
+def read_manifests(paths: Sequence[Path]) -> list[VoiceSource]:
+    """:func:`read_manifest` of each file, together: a speaker in two splits across the files
+    is a one-line KwsError naming both places."""
+    sources: list[VoiceSource] = []
+    first: dict[str, tuple[str, Path, int]] = {}
+    for path in paths:
+        for source in read_manifest(path):
+            split, where, line = first.setdefault(source.speaker, (source.split, path, source.line))
+            if split != source.split:
+                raise KwsError(
+                    f"{path} line {source.line}: speaker {source.speaker} is in {source.split} "
+                    f"but in {split} in {where} line {line} (a speaker sits in one split)"
+                )
+            sources.append(source)
+    return sources
+
+
 def build_asterisk(
     out: Path,
     cache: Path,
-    manifest: Path = DEFAULT_MANIFEST,
+    manifest: Path | Sequence[Path] = DEFAULT_MANIFEST,
     download: Downloader = debian_sounds.download_deb,
     report: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> dict[str, dict[str, object]]:
@@ -161,7 +178,7 @@ def build_asterisk(
     will not decode are each one reported line; a package that cannot be fetched or read is a
     KwsError naming it.
     """
-    sources = read_manifest(manifest)
+    sources = read_manifests([manifest] if isinstance(manifest, Path) else manifest)
     by_package: dict[str, list[VoiceSource]] = {}
     for source in sources:
         by_package.setdefault(source.package, []).append(source)
