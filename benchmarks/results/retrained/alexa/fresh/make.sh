@@ -8,13 +8,12 @@ PY=python
 C=data/alexa_eval/corpus
 M=data/alexa_eval/models
 OUT=benchmarks/results/retrained/alexa/fresh
-git show 213fec3:firmware_models/alexa.tflite > /tmp/alexa_stop36.tflite  # the file it replaces
+mkdir -p $M
+git show 213fec3:firmware_models/alexa.tflite > $M/shipped_stop36.tflite  # the file it replaces
 $PY -m training.wakeword "alexa" --data $C --out data/alexa_eval/mined \
   --set corpus.recordings=data/recordings --set "corpus.engines=['espeak-ng','flite','piper']" \
   --set "corpus.eval_engines=['espeak-ng','flite','piper','kokoro']" --clip-store data/clip_store
 cp data/alexa_eval/mined/alexa.tflite firmware_models/alexa.tflite
-mkdir -p $M
-mv /tmp/alexa_stop36.tflite $M/shipped_stop36.tflite
 cp data/alexa_eval/mined/alexa.tflite $M/fresh.tflite
 for role in validation test; do
   $PY -m benchmarks.frr_fa --model $M/shipped_stop36.tflite --model $M/fresh.tflite \
