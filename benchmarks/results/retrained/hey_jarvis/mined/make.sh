@@ -25,3 +25,6 @@ $PY -m benchmarks.fa_by_kind --negatives $C/eval/test/negatives/negatives.json \
   --model $M/shipped_stop24.tflite --model $M/mined.tflite --out $OUT
 $PY -m benchmarks.frr_fa --model data/hey_jarvis_eval/mined/hey_jarvis.tflite --positives $C/eval/test/positives/positives.json \
   --negatives $C/eval/test/negatives/negatives.json --out $OUT/peers --peers microwakeword:hey_jarvis
+# openWakeWord on the same test streams (stop 39; about 35 min on 2 shared cores)
+$PY -m benchmarks.frr_fa --model firmware_models/hey_jarvis.tflite --positives $C/eval/test/positives/positives.json \
+  --negatives $C/eval/test/negatives/negatives.json --out $OUT/peers_oww --peers openwakeword:hey_jarvis
