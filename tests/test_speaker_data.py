@@ -61,6 +61,22 @@ def fake_deb(tmp: Path, package: str = PACKAGE) -> Path:
     return deb
 
 
+def game_deb(tmp: Path, pak: bytes) -> Path:
+    """A real .deb (dpkg-deb -b) of package game-data shipping ``pak`` as a game's .pk3."""
+    root = tmp / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN/control").write_text(
+        "Package: game-data\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@t>\n"
+        "Description: test game\n"
+    )
+    target = root / "usr/share/games/game/pak6.pk3"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(pak)
+    deb = tmp / "game-data_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "-b", str(root), str(deb)], check=True, capture_output=True)
+    return deb
+
+
 def _manifest(tmp: Path, text: str) -> Path:
     path = tmp / "speakers.csv"
     path.write_text(text, encoding="utf-8")
@@ -111,21 +127,13 @@ def test_a_row_that_matches_nothing_is_reported(tmp_path: Path) -> None:
 
 def test_members_of_a_zip_inside_the_package_are_read(tmp_path: Path) -> None:
     """``ARCHIVE!GLOB`` reads members of a zip the package ships (OpenArena's .pk3)."""
-    root = tmp_path / "pkg"
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN/control").write_text(
-        "Package: game-data\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@t>\n"
-        "Description: test game\n"
-    )
-    pak = root / "usr/share/games/game/pak6.pk3"
-    pak.parent.mkdir(parents=True)
+    pak = tmp_path / "pak6.pk3"
     with zipfile.ZipFile(pak, "w") as zipped:
         for name, seconds in [("fight.wav", 1.2), ("youwin.wav", 0.9), ("hit.wav", 1.0)]:
             write_wav(tmp_path / name, _tone(seconds), 8000)
             folder = "sound/world" if name == "hit.wav" else "sound/feedback"
             zipped.write(tmp_path / name, f"{folder}/{name}")
-    deb = tmp_path / "game-data_1.0_all.deb"
-    subprocess.run(["dpkg-deb", "-b", str(root), str(deb)], check=True, capture_output=True)
+    deb = game_deb(tmp_path, pak.read_bytes())
     row = (
         "game-data,1.0,usr/share/games/game/*.pk3!sound/feedback/*.wav,announcer,en,train,"
         "credits.txt: 'X is the announcer',CC0\n"
@@ -143,6 +151,19 @@ def test_members_of_a_zip_inside_the_package_are_read(tmp_path: Path) -> None:
     assert summary["announcer"]["utterances"] == 2
     again = build_asterisk(out, tmp_path, manifest, lambda p, v, c: deb, report=pytest.fail)
     assert again["announcer"]["utterances"] == 2
+
+
+def test_an_archive_that_is_not_a_zip_is_one_line_naming_package_and_archive(
+    tmp_path: Path,
+) -> None:
+    deb = game_deb(tmp_path, b"PK not really a zip")
+    row = "game-data,1.0,usr/share/games/game/*.pk3!sound/*.wav,announcer,en,train,credits,CC0\n"
+    manifest = _manifest(tmp_path, HEADER + row)
+    with pytest.raises(KwsError) as caught:
+        build_asterisk(tmp_path / "out", tmp_path, manifest, lambda p, v, c: deb)
+    message = str(caught.value)
+    assert message.startswith("game-data: usr/share/games/game/pak6.pk3 is not a readable zip (")
+    assert "\n" not in message and not (tmp_path / "out/train/announcer").exists()
 
 
 @pytest.mark.parametrize(
