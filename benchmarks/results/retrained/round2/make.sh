@@ -2,7 +2,7 @@
 # A second hard-negative mining round for the three wake words trained at stops 38-39 (stop 39):
 # each finished run folder is copied and given train.mining.rounds=2, which goes on from its best
 # checkpoint (training.core.run.resumable_as); from the repository root, after the make.sh of
-# ../hey_jarvis/mined, ../hey_mycroft/mined and ../alexa/fresh. About 12 min per word on 2 cores.
+# ../hey_jarvis/mined, ../hey_mycroft/mined and ../alexa/fresh. About 5 min per word on 2 cores.
 set -euo pipefail
 PY=python
 for w in alexa hey_jarvis hey_mycroft; do
