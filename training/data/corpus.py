@@ -136,6 +136,13 @@ class CorpusConfig:
     eval_other_wake_words: int = 60
     """Utterances of the other wake words in each evaluation set (in turn), each embedded in
     every background and SNR as the keyword's are."""
+    babble_twins: float = 0.0
+    """Share of each split's TTS clips (positives, look-alikes, sentences; a seeded choice) that
+    get a twin over babble of real recorded speech (same voice, settings and seed, its own
+    clip; :func:`with_babble_twins`): the evaluation sets' babble is 3-8 real talkers, the
+    augmentation's one ten-second babble of TTS voices. Needs ``recordings``."""
+    babble_snr_db: tuple[float, float] = (0.0, 10.0)
+    """SNR range of the babble twins (drawn per clip)."""
 
     def __post_init__(self) -> None:
         if not self.keyword.strip():
@@ -145,6 +152,13 @@ class CorpusConfig:
                 raise ValueError(f"{key} must be within [0, 1]")
         if self.in_sentences_twins and not self.in_sentences:
             raise ValueError("in_sentences_twins needs a share of in_sentences above 0")
+        if not 0 <= self.babble_twins <= 1:
+            raise ValueError("babble_twins must be within [0, 1]")
+        if self.babble_twins and not self.recordings:
+            raise ValueError("babble_twins mixes real recorded speech: set recordings too")
+        object.__setattr__(self, "babble_snr_db", tuple(self.babble_snr_db))
+        if len(self.babble_snr_db) != 2 or self.babble_snr_db[0] > self.babble_snr_db[1]:
+            raise ValueError(f"babble_snr_db must be (low, high), got {self.babble_snr_db}")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
         object.__setattr__(self, "other_wake_words", tuple(self.other_wake_words))
@@ -213,6 +227,9 @@ class ClipJob:
     after: str = ""
     """Words the same voice says before and after ``text`` (a keyword inside a sentence); the
     clip is placed by the keyword's end, not the sentence's."""
+    background: str = ""
+    """"babble": mixed over babble of the split's real recorded speech at the corpus's
+    ``babble_snr_db`` instead of augmentation's random background (a babble twin)."""
 
     @property
     def relpath(self) -> str:
@@ -234,6 +251,7 @@ class ClipJob:
             **({"source": self.source} if self.source else {}),
             **({"before": self.before} if self.before else {}),
             **({"after": self.after} if self.after else {}),
+            **({"background": self.background} if self.background else {}),
         }
 
 
@@ -295,10 +313,35 @@ def planned_with_twins(config: Any, plan_of: Callable[[Any], list[ClipJob]]) -> 
     return with_twins(alone, plan_of(replace(config, in_sentences_twins=False)))
 
 
+def with_babble_twins(jobs: Sequence[ClipJob], share: float, seed: int) -> list[ClipJob]:
+    """The jobs of ``jobs`` and, after them, a babble twin of ``share`` of their TTS clips (a
+    seeded choice per clip): same voice, settings and seed, its own id (``<id>-babble``) and
+    file, mixed over real babble. The clips before are untouched, so a corpus grows into one
+    with babble twins by rendering only the twins."""
+    chosen = [
+        j for j in jobs
+        if j.kind in TTS_KINDS and clip_seed(seed, f"{j.id}/babble") % 10_000 < share * 10_000
+    ]  # fmt: skip
+    twins = [
+        replace(
+            j,
+            id=f"{j.id}-babble",
+            path=j.path.removesuffix(".wav") + "_babble.wav" if j.path else None,
+            background="babble",
+        )
+        for j in chosen
+    ]
+    return [*jobs, *twins]
+
+
 def plan(config: CorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config); with
-    ``in_sentences_twins`` the clips alone and then the twins said inside sentences."""
-    return planned_with_twins(config, _plan)
+    ``in_sentences_twins`` the clips alone and then the twins said inside sentences, and with
+    ``babble_twins`` then the twins over real babble."""
+    jobs = planned_with_twins(config, _plan)
+    if not config.babble_twins:
+        return jobs
+    return with_babble_twins(jobs, config.babble_twins, config.seed)
 
 
 def _plan(config: CorpusConfig) -> list[ClipJob]:
@@ -432,6 +475,29 @@ def background_pool(
     return tuple(pool)
 
 
+BABBLE_POOL = 24
+"""Ten-second babbles of real speech that babble twins draw their background from, per split."""
+BABBLE_TALKER_FILES = 400
+"""Recordings of the split's speech (a seeded choice) that the babbles' talkers speak."""
+
+
+@functools.cache
+def real_babble_pool(recordings: str, split: str, seed: int) -> tuple[np.ndarray, ...]:
+    """:data:`BABBLE_POOL` babbles of 3-8 talkers each, cut from ``split``'s real recorded
+    speech (each worker builds them identically); a split without speech is a one-line error."""
+    from kws.wavfile import load_audio
+    from training.data.recordings import recordings as split_recordings
+
+    rng = np.random.default_rng(clip_seed(seed, f"babble-{split}"))
+    paths = split_recordings(recordings, split, "speech")
+    if not paths:
+        raise KwsError(f"{recordings}: no {split} speech recordings to make babble of")
+    chosen = rng.choice(len(paths), min(len(paths), BABBLE_TALKER_FILES), replace=False)
+    talkers = [load_audio(paths[int(i)], signals.SAMPLE_RATE) for i in sorted(chosen)]
+    talkers = [t for t in talkers if len(t)]
+    return tuple(signals.babble(talkers, 10.0, rng) for _ in range(BABBLE_POOL))
+
+
 @functools.cache
 def split_rirs(recordings: str, split: str) -> tuple[np.ndarray, ...]:
     """The real impulse responses of ``split`` that its clips are reverberated with (each worker
@@ -534,6 +600,10 @@ def render(job: ClipJob, config: CorpusConfig) -> np.ndarray:
     if job.kind in TTS_KINDS:
         backgrounds = background_pool(config.seed, config.engines, config.recordings, job.split)
         augment_config = config.augment.after_speaker_step()
+    if job.background == "babble":
+        assert config.recordings is not None
+        backgrounds = real_babble_pool(config.recordings, job.split, config.seed)
+        augment_config = replace(augment_config, noise_p=1.0, snr_db=config.babble_snr_db)
     rirs: Sequence[np.ndarray] = ()
     if config.recordings and augment_config.real_rir_p > 0:
         rirs = split_rirs(config.recordings, job.split)
