@@ -4,6 +4,7 @@ recordings folder has no index. The recordings are written by the test (noise an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kws.errors import KwsError
 from kws.wavfile import write_wav
 from training.data.augment import AugmentConfig
 from training.data.corpus import CorpusConfig
@@ -97,7 +99,6 @@ def test_a_recordings_folder_without_index_fails_before_rendering(tmp_path: Path
 
 
 def test_a_split_without_recordings_is_one_line_before_rendering(tmp_path: Path) -> None:
-    from kws.errors import KwsError
     from training.data.corpus import plan
 
     recordings = tmp_path / "recordings"
@@ -206,3 +207,69 @@ def test_recordings_that_say_the_keyword_are_never_its_negatives(tmp_path: Path)
     mined = {p.name for p in mining_sources(corpus, ["one"])}
     assert mined == {"speech.wav", "music.wav", "ambient.wav"}
     assert "prompt.wav" in {p.name for p in mining_sources(corpus, ["two"])}
+
+
+def _tone_power(audio: np.ndarray, hz: float) -> float:
+    """Share of the clip's power within 40 Hz of ``hz``."""
+    spectrum = np.abs(np.fft.rfft(audio.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(len(audio), 1 / RATE)
+    return float(spectrum[np.abs(freqs - hz) < 40].sum() / spectrum.sum())
+
+
+def test_babble_twins_add_clips_over_their_own_splits_real_speech_and_change_no_other(
+    tmp_path: Path,
+) -> None:
+    """``babble_twins`` keeps every clip of the corpus without them, byte for byte, and adds a
+    twin of a share of its TTS clips (same voice and seed) mixed over babble of its own split's
+    recorded speech: a corpus grows into one with twins by rendering only the twins."""
+    from training.data.corpus import plan, render
+
+    recordings = tmp_path / "recordings"
+    write_recordings(recordings)
+    for split, hz in (("train", 700.0), ("validation", 1900.0), ("test", 3100.0)):
+        tone = 0.3 * np.sin(2 * np.pi * hz * np.arange(20 * RATE) / RATE)  # each split's "speech"
+        write_wav(
+            recordings / f"{split}/speech/pkg-{split}/speech.wav", np.int16(tone * 32000), RATE
+        )
+    base = CorpusConfig(
+        keyword="hey jarvis", engines=("espeak-ng",), positives=16, confusables=8, speech=8,
+        noise=4, music=0, silence=0, recorded=4, recordings=str(recordings), eval_positives=2,
+        eval_negative_hours=0.005, eval_sentences=4, eval_confusables=2, eval_snrs_db=(10.0,),
+    )  # fmt: skip
+    twinned = dataclasses.replace(base, babble_twins=0.5)
+    alone, jobs = plan(base), plan(twinned)
+    assert jobs[: len(alone)] == alone
+    twins = jobs[len(alone) :]
+    assert 8 <= len(twins) <= 24 and {t.kind for t in twins} <= {"positive", "confusable", "speech"}
+    by_id = {j.id: j for j in alone}
+    for twin in twins:
+        assert twin.background == "babble" and twin.relpath.endswith("-babble.wav")
+        original = by_id[twin.id.removesuffix("-babble")]
+        assert dataclasses.replace(twin, id=original.id, background="") == original
+    out = tmp_path / "corpus"
+    generate(base, out, workers=2)
+    before = {p: p.read_bytes() for p in (out / "clips").rglob("*.wav")}
+    with pytest.raises(KwsError, match="other settings"):
+        generate(twinned, out, workers=2)  # the corpus.json differs: a new folder, clips linked
+    grown = tmp_path / "grown"
+    for path, data in before.items():
+        target = grown / path.relative_to(out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    summary = generate(twinned, grown, workers=2)
+    assert summary["rendered_now"] == summary["babble_twins"] == len(twins)
+    assert all((grown / p.relative_to(out)).read_bytes() == d for p, d in before.items())
+    rows = [json.loads(line) for line in (grown / "manifest.jsonl").read_text().splitlines()]
+    assert sum(r.get("background") == "babble" for r in rows) == len(twins)
+    for twin in (t for t in twins if t.split == "train"):  # over train speech, never another's
+        audio = render(twin, twinned)
+        assert _tone_power(audio, 700.0) > 0.05 > _tone_power(audio, 1900.0)
+
+
+def test_babble_twins_need_recordings_and_an_snr_range() -> None:
+    with pytest.raises(ValueError, match="set recordings too"):
+        CorpusConfig(keyword="alexa", babble_twins=0.2)
+    with pytest.raises(ValueError, match="babble_snr_db"):
+        CorpusConfig(keyword="alexa", babble_twins=0.2, recordings="r", babble_snr_db=(10, 0))
+    with pytest.raises(ValueError, match="babble_twins"):
+        CorpusConfig(keyword="alexa", babble_twins=1.5, recordings="r")
