@@ -243,9 +243,9 @@ def test_babble_twins_add_clips_over_their_own_splits_real_speech_and_change_no_
     assert 8 <= len(twins) <= 24 and {t.kind for t in twins} <= {"positive", "confusable", "speech"}
     by_id = {j.id: j for j in alone}
     for twin in twins:
-        assert twin.background == "babble" and twin.relpath.endswith("-babble.wav")
+        assert twin.twin == "babble" and twin.relpath.endswith("-babble.wav")
         original = by_id[twin.id.removesuffix("-babble")]
-        assert dataclasses.replace(twin, id=original.id, background="") == original
+        assert dataclasses.replace(twin, id=original.id, twin="") == original
     out = tmp_path / "corpus"
     generate(base, out, workers=2)
     before = {p: p.read_bytes() for p in (out / "clips").rglob("*.wav")}
@@ -260,7 +260,7 @@ def test_babble_twins_add_clips_over_their_own_splits_real_speech_and_change_no_
     assert summary["rendered_now"] == summary["babble_twins"] == len(twins)
     assert all((grown / p.relative_to(out)).read_bytes() == d for p, d in before.items())
     rows = [json.loads(line) for line in (grown / "manifest.jsonl").read_text().splitlines()]
-    assert sum(r.get("background") == "babble" for r in rows) == len(twins)
+    assert sum(r.get("twin") == "babble" for r in rows) == len(twins)
     for twin in (t for t in twins if t.split == "train"):  # over train speech, never another's
         audio = render(twin, twinned)
         assert _tone_power(audio, 700.0) > 0.05 > _tone_power(audio, 1900.0)

@@ -252,6 +252,36 @@ def test_other_wake_words_are_one_look_alike_in_eight_and_nothing_else_changes()
         config(other_wake_words=("=ʌ",))
 
 
+def test_hall_twins_ring_where_their_dry_originals_are_silent_and_twins_get_no_twins() -> None:
+    """``hall_twins`` adds a twin of a share of the TTS clips, each reverberated in a large
+    room: after the phrase ends (the last 50 ms of a positive clip) the twin still rings while
+    the dry original is silent; with babble twins too, no twin is twinned again."""
+    import dataclasses
+
+    from training.data.augment import AugmentConfig
+    from training.data.corpus import render, with_condition_twins
+
+    dry = AugmentConfig(reverb_p=0.0, noise_p=0.0, shift_p=0.0)
+    base = config(positives=24, augment=dry)
+    jobs = plan(dataclasses.replace(base, hall_twins=0.5))
+    alone = plan(base)
+    assert jobs[: len(alone)] == alone
+    twins = [j for j in jobs[len(alone) :] if j.kind == "positive" and j.split == "train"]
+    assert twins and all(t.twin == "hall" and t.id.endswith("-hall") for t in twins)
+    by_id = {j.id: j for j in alone}
+    for twin in twins[:3]:
+        ringing, silent = (
+            render(j, base).astype(np.float64) for j in (twin, by_id[twin.id[: -len("-hall")]])
+        )
+        tail = 800  # 50 ms: every positive's phrase ends at least this long before the clip ends
+        assert np.mean(ringing[-tail:] ** 2) > 100 * np.mean(silent[-tail:] ** 2) + 1.0
+    both = with_condition_twins(jobs, "babble", 0.5, seed=0)
+    assert not [j for j in both if j.id.endswith("-hall-babble")]
+    assert {j.twin for j in both} == {"", "hall", "babble"}
+    with pytest.raises(ValueError, match="hall_rt60_s"):
+        config(hall_twins=0.5, hall_rt60_s=(0.0, 1.0))
+
+
 def test_voices_that_take_no_phonemes_read_the_respelling() -> None:
     from training.data.eval_sets import Said, _items
     from training.data.tts import Prosody, Voice

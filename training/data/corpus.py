@@ -143,6 +143,13 @@ class CorpusConfig:
     augmentation's one ten-second babble of TTS voices. Needs ``recordings``."""
     babble_snr_db: tuple[float, float] = (0.0, 10.0)
     """SNR range of the babble twins (drawn per clip)."""
+    hall_twins: float = 0.0
+    """Share of each split's TTS clips that get a twin always reverberated in a large synthetic
+    room (:data:`HALL_SIZE_M`, RT60 in ``hall_rt60_s``, late tail): the evaluation sets' real
+    rooms are a stairwell and halls ringing 1.2-3.5 s with the direct sound 13-14 dB under the
+    reverberation, training's rooms ring at most 1.5 s and only half the clips go through one."""
+    hall_rt60_s: tuple[float, float] = (1.0, 3.0)
+    """RT60 range of the hall twins' rooms, seconds."""
 
     def __post_init__(self) -> None:
         if not self.keyword.strip():
@@ -152,13 +159,18 @@ class CorpusConfig:
                 raise ValueError(f"{key} must be within [0, 1]")
         if self.in_sentences_twins and not self.in_sentences:
             raise ValueError("in_sentences_twins needs a share of in_sentences above 0")
-        if not 0 <= self.babble_twins <= 1:
-            raise ValueError("babble_twins must be within [0, 1]")
+        for key in ("babble_twins", "hall_twins"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ValueError(f"{key} must be within [0, 1]")
         if self.babble_twins and not self.recordings:
             raise ValueError("babble_twins mixes real recorded speech: set recordings too")
-        object.__setattr__(self, "babble_snr_db", tuple(self.babble_snr_db))
-        if len(self.babble_snr_db) != 2 or self.babble_snr_db[0] > self.babble_snr_db[1]:
-            raise ValueError(f"babble_snr_db must be (low, high), got {self.babble_snr_db}")
+        for key in ("babble_snr_db", "hall_rt60_s"):
+            low_high = tuple(getattr(self, key))
+            object.__setattr__(self, key, low_high)
+            if len(low_high) != 2 or low_high[0] > low_high[1]:
+                raise ValueError(f"{key} must be (low, high), got {low_high}")
+        if self.hall_rt60_s[0] <= 0:
+            raise ValueError(f"hall_rt60_s must be > 0, got {self.hall_rt60_s}")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
         object.__setattr__(self, "other_wake_words", tuple(self.other_wake_words))
@@ -227,9 +239,11 @@ class ClipJob:
     after: str = ""
     """Words the same voice says before and after ``text`` (a keyword inside a sentence); the
     clip is placed by the keyword's end, not the sentence's."""
-    background: str = ""
-    """"babble": mixed over babble of the split's real recorded speech at the corpus's
-    ``babble_snr_db`` instead of augmentation's random background (a babble twin)."""
+    twin: str = ""
+    """The condition of a twin of another clip (:func:`with_condition_twins`): "babble", mixed
+    over babble of the split's real recorded speech at the corpus's ``babble_snr_db`` instead of
+    augmentation's random background; "hall", always reverberated in a large room ringing for
+    ``hall_rt60_s``."""
 
     @property
     def relpath(self) -> str:
@@ -251,7 +265,7 @@ class ClipJob:
             **({"source": self.source} if self.source else {}),
             **({"before": self.before} if self.before else {}),
             **({"after": self.after} if self.after else {}),
-            **({"background": self.background} if self.background else {}),
+            **({"twin": self.twin} if self.twin else {}),
         }
 
 
@@ -313,21 +327,28 @@ def planned_with_twins(config: Any, plan_of: Callable[[Any], list[ClipJob]]) -> 
     return with_twins(alone, plan_of(replace(config, in_sentences_twins=False)))
 
 
-def with_babble_twins(jobs: Sequence[ClipJob], share: float, seed: int) -> list[ClipJob]:
-    """The jobs of ``jobs`` and, after them, a babble twin of ``share`` of their TTS clips (a
-    seeded choice per clip): same voice, settings and seed, its own id (``<id>-babble``) and
-    file, mixed over real babble. The clips before are untouched, so a corpus grows into one
-    with babble twins by rendering only the twins."""
+TWIN_CONDITIONS = ("babble", "hall")
+"""Conditions a corpus can render a share of its TTS clips again in (``<condition>_twins``)."""
+
+
+def with_condition_twins(
+    jobs: Sequence[ClipJob], condition: str, share: float, seed: int
+) -> list[ClipJob]:
+    """The jobs of ``jobs`` and, after them, a twin in ``condition`` of ``share`` of their TTS
+    clips that are no twins themselves (a seeded choice per clip): same voice, settings and
+    seed, its own id (``<id>-<condition>``) and file. The clips before are untouched, so a
+    corpus grows into one with twins by rendering only the twins."""
     chosen = [
         j for j in jobs
-        if j.kind in TTS_KINDS and clip_seed(seed, f"{j.id}/babble") % 10_000 < share * 10_000
+        if j.kind in TTS_KINDS and not j.twin
+        and clip_seed(seed, f"{j.id}/{condition}") % 10_000 < share * 10_000
     ]  # fmt: skip
     twins = [
         replace(
             j,
-            id=f"{j.id}-babble",
-            path=j.path.removesuffix(".wav") + "_babble.wav" if j.path else None,
-            background="babble",
+            id=f"{j.id}-{condition}",
+            path=j.path.removesuffix(".wav") + f"_{condition}.wav" if j.path else None,
+            twin=condition,
         )
         for j in chosen
     ]
@@ -336,12 +357,14 @@ def with_babble_twins(jobs: Sequence[ClipJob], share: float, seed: int) -> list[
 
 def plan(config: CorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config); with
-    ``in_sentences_twins`` the clips alone and then the twins said inside sentences, and with
-    ``babble_twins`` then the twins over real babble."""
+    ``in_sentences_twins`` the clips alone and then the twins said inside sentences, then with
+    ``babble_twins`` and ``hall_twins`` the twins in those conditions."""
     jobs = planned_with_twins(config, _plan)
-    if not config.babble_twins:
-        return jobs
-    return with_babble_twins(jobs, config.babble_twins, config.seed)
+    for condition in TWIN_CONDITIONS:
+        share = getattr(config, f"{condition}_twins")
+        if share:
+            jobs = with_condition_twins(jobs, condition, share, config.seed)
+    return jobs
 
 
 def _plan(config: CorpusConfig) -> list[ClipJob]:
@@ -475,6 +498,9 @@ def background_pool(
     return tuple(pool)
 
 
+HALL_SIZE_M = (8.0, 25.0)
+HALL_HEIGHT_M = (3.0, 8.0)
+"""Length and width, and height, of the hall twins' rooms, metres."""
 BABBLE_POOL = 24
 """Ten-second babbles of real speech that babble twins draw their background from, per split."""
 BABBLE_TALKER_FILES = 400
@@ -600,10 +626,15 @@ def render(job: ClipJob, config: CorpusConfig) -> np.ndarray:
     if job.kind in TTS_KINDS:
         backgrounds = background_pool(config.seed, config.engines, config.recordings, job.split)
         augment_config = config.augment.after_speaker_step()
-    if job.background == "babble":
+    if job.twin == "babble":
         assert config.recordings is not None
         backgrounds = real_babble_pool(config.recordings, job.split, config.seed)
         augment_config = replace(augment_config, noise_p=1.0, snr_db=config.babble_snr_db)
+    elif job.twin == "hall":
+        augment_config = replace(
+            augment_config, reverb_p=1.0, real_rir_p=0.0, late_reverb=True,
+            rt60_s=config.hall_rt60_s, room_size_m=HALL_SIZE_M, room_height_m=HALL_HEIGHT_M,
+        )  # fmt: skip
     rirs: Sequence[np.ndarray] = ()
     if config.recordings and augment_config.real_rir_p > 0:
         rirs = split_rirs(config.recordings, job.split)

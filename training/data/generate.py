@@ -78,14 +78,16 @@ def _settings(config: CorpusConfig) -> dict[str, Any]:
     keys = (
         "pronunciation", "respelling", "eval_engines", "other_wake_words", "in_sentences",
         "in_sentences_twins", "eval_in_sentences", "babble_twins",
+        "hall_twins",
     )  # fmt: skip
     for key in keys:
         if not settings[key]:  # corpora made before these keys existed still resume
             del settings[key]
     if "other_wake_words" not in settings:
         del settings["eval_other_wake_words"]
-    if "babble_twins" not in settings:
-        del settings["babble_snr_db"]
+    for condition, key in (("babble_twins", "babble_snr_db"), ("hall_twins", "hall_rt60_s")):
+        if condition not in settings:
+            del settings[key]
     return settings
 
 
@@ -236,7 +238,7 @@ def generate(
         "positive_voices": len({j.voice for j in positives}),
         "pronunciation": spoken,
         "positives_by_pronunciation": dict(Counter(j.ipa or "text" for j in positives)),
-        **({"babble_twins": len(twins)} if (twins := [j for j in jobs if j.background]) else {}),
+        **{f"{c}_twins": n for c, n in Counter(j.twin for j in jobs if j.twin).items()},
         "engine_versions": engine_versions([*config.engines, *config.evaluation_engines]),
         "text_sources": fingerprint(WORD_LISTS),
         "workers": workers,
