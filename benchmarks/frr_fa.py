@@ -2,14 +2,15 @@
 
     python -m benchmarks.frr_fa --model M.tflite [--model M2.tflite] --positives POSITIVES
         --negatives NEGATIVES --out DIR [--calibrate FA_PER_HOUR] [--label LABEL] [--seed N]
-        [--peers [ENGINE:WAKE_WORD ...]]
+        [--peers [ENGINE:WAKE_WORD ...]] [--mean]
 
 Every positive and negative stream goes once through :class:`kws.pipeline.Pipeline` (all models
 in one pass, sharing the frontend) fed from :class:`kws.audio.WavSource` blocks, exactly as
 ``kws.listen`` runs; the raw scores are smoothed as the Detector smooths them and swept with
 :func:`kws.evaluation.det_curve`. Writes results.json, results.md and det.png to ``--out``;
 ``--calibrate`` writes the threshold for that FA/hr into each model's metadata; ``--peers``
-scores peer engines on the same streams and compares them (benchmarks.compare).
+scores peer engines on the same streams and compares them (benchmarks.compare); ``--mean`` adds
+the mean of the models' scores as one more model (what an ensemble of them would score).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from kws.evaluation import (
     smooth,
 )
 from kws.events import Event, Score
-from kws.metadata import Threshold
+from kws.metadata import ModelMetadata, Threshold
 from kws.model import Model, load_model
 from kws.paths import portable_path
 from kws.pipeline import Pipeline, PipelineConfig
@@ -57,6 +58,34 @@ from kws.tflite_file import read_metadata, read_model_bytes, write_model
 
 Timelines = dict[tuple[int, str], list[Timeline]]
 """(model index, label) -> one smoothed Timeline per stream, in stream order."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MeanOf:
+    """Several models scored as one: each label's smoothed scores averaged over the models, as
+    an ensemble of them would score (the smoothing is a moving average, so averaging before or
+    after it is the same when the models smooth alike). It has no threshold of its own."""
+
+    path: Path
+    metadata: ModelMetadata
+
+
+def mean_of(
+    models: Sequence[Model], timelines: Timelines, label: str
+) -> tuple[MeanOf, list[Timeline]]:
+    """The mean of ``models``' timelines of ``label``, as a model and its timelines; ValueError
+    when the models have other labels or score at other times."""
+    if len({m.metadata.labels for m in models}) != 1:
+        raise ValueError("--mean needs models with the same labels")
+    mean = []
+    for per_model in zip(*(timelines[i, label] for i in range(len(models))), strict=True):
+        first = per_model[0]
+        if any(not np.array_equal(t.times, first.times) for t in per_model):
+            raise ValueError("--mean needs models that score at the same times (frontend, stride)")
+        mean.append(dataclasses.replace(first, scores=np.mean([t.scores for t in per_model], 0)))
+    names = ", ".join(portable_path(m.path) for m in models)
+    metadata = dataclasses.replace(models[0].metadata, name=f"mean of {len(models)}", thresholds={})
+    return MeanOf(Path(f"mean({names})"), metadata), mean
 
 
 def score_streams(
@@ -128,7 +157,7 @@ def confusions(
 
 
 def evaluate(
-    models: Sequence[Model],
+    models: Sequence[Model | MeanOf],
     labels: Sequence[Sequence[str]],
     streams: Sequence[EvalStream],
     timelines: Timelines,
@@ -270,6 +299,8 @@ def summarize(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the models and streams, score, evaluate, calibrate if asked, write the report."""
+    if args.mean and (args.calibrate is not None or args.peers is not None):
+        raise ValueError("--mean scores the models' mean alone: not with --calibrate or --peers")
     models = [load_model(path) for path in args.model]
     rates = {m.metadata.features.sample_rate for m in models}
     if rates != {16000}:
@@ -285,7 +316,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         timelines = score_streams(models, streams, progress=not args.quiet)
         cpu_s = time.process_time() - started
         peer_entries = compare.score_peers(peers, streams, progress=not args.quiet)
-    entries = evaluate(models, labels, streams, timelines)
+    scored: list[Model | MeanOf] = list(models)
+    if args.mean:
+        if any(len(each) != 1 for each in labels):
+            raise ValueError("--mean scores one keyword: give --label for multi-keyword models")
+        ensemble, lines = mean_of(models, timelines, labels[0][0])
+        scored.append(ensemble)
+        labels.append(labels[0])
+        timelines[len(models), labels[0][0]] = lines
+    entries = evaluate(scored, labels, streams, timelines)
     results = summarize(args.positives, args.negatives, args.seed, positives, negatives, entries)
     if args.peers is not None:
         results.update(compare.section(entries, timelines, cpu_s, len(models), peer_entries))
@@ -318,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="where clips are embedded")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--peers", nargs="*", metavar="ENGINE:WAKE_WORD", help=compare.HELP)
+    parser.add_argument(
+        "--mean",
+        action="store_true",
+        help="also score the mean of the models' scores (an ensemble of them; one-keyword models)",
+    )
     args = parser.parse_args(argv)
     try:
         results = run(args)

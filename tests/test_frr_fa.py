@@ -429,3 +429,26 @@ def test_breakdown_crosses_snr_with_background_and_counts_each_cell_alike() -> N
         "20": (0, 1),
     }
     assert cells["background"]["babble"]["misses"] == 1
+
+
+def test_the_mean_of_a_model_with_itself_scores_as_the_model(
+    tiny_models: dict[str, Path], eval_data: dict[str, Path], tmp_path: Path
+) -> None:
+    """``--mean`` adds the models' mean score as one more row; a model averaged with itself
+    scores exactly as it does alone, and has no shipped threshold."""
+    out = tmp_path / "out"
+    model = tiny_models["streaming"]
+    done = run_cli(
+        "--model", model, "--model", model, "--mean", "--positives", eval_data["positives"],
+        "--negatives", eval_data["negatives"], "--out", out,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    alone, _, mean = json.loads((out / "results.json").read_text())["models"]
+    assert mean["model"] == f"mean({model}, {model})" and mean["name"] == "mean of 2"
+    assert mean["det"] == alone["det"] and mean["frr_at"] == alone["frr_at"]
+    assert mean["at_model_threshold"] is None
+    refused = run_cli(
+        "--model", model, "--model", model, "--mean", "--calibrate", "1",
+        "--positives", eval_data["positives"], "--negatives", eval_data["negatives"], "--out", out,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "not with --calibrate" in refused.stderr
