@@ -83,9 +83,9 @@ def mean_of(
         if any(not np.array_equal(t.times, first.times) for t in per_model):
             raise ValueError("--mean needs models that score at the same times (frontend, stride)")
         mean.append(dataclasses.replace(first, scores=np.mean([t.scores for t in per_model], 0)))
-    names = ", ".join(portable_path(m.path) for m in models)
-    metadata = dataclasses.replace(models[0].metadata, name=f"mean of {len(models)}", thresholds={})
-    return MeanOf(Path(f"mean({names})"), metadata), mean
+    name = f"mean of {len(models)}"
+    metadata = dataclasses.replace(models[0].metadata, name=name, thresholds={})
+    return MeanOf(Path(name), metadata), mean
 
 
 def score_streams(
@@ -325,6 +325,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         labels.append(labels[0])
         timelines[len(models), labels[0][0]] = lines
     entries = evaluate(scored, labels, streams, timelines)
+    if args.mean:  # the models the mean is of, as the report names them
+        entries[-1]["members"] = [portable_path(m.path) for m in models]
     results = summarize(args.positives, args.negatives, args.seed, positives, negatives, entries)
     if args.peers is not None:
         results.update(compare.section(entries, timelines, cpu_s, len(models), peer_entries))

@@ -444,7 +444,7 @@ def test_the_mean_of_a_model_with_itself_scores_as_the_model(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     alone, _, mean = json.loads((out / "results.json").read_text())["models"]
-    assert mean["model"] == f"mean({model}, {model})" and mean["name"] == "mean of 2"
+    assert mean["model"] == mean["name"] == "mean of 2" and mean["members"] == [str(model)] * 2
     assert mean["det"] == alone["det"] and mean["frr_at"] == alone["frr_at"]
     assert mean["at_model_threshold"] is None
     refused = run_cli(
