@@ -3,7 +3,7 @@
 # over real babble or in halls (stop 40), and on the corpus as it is with two more training
 # seeds; each model on the stop-39 test streams. From the repository root. The twins' corpora
 # start from the stop-39 corpus's clips and evaluation sets (hard links) and render only the
-# twins (about 5 min); each training run took 10-18 min on 2 cores shared with other jobs.
+# twins (5-6 min); each run, rendering of the twins included, took 13-25 min on 2 cores shared with other jobs.
 set -euo pipefail
 PY=python
 C=data/alexa_eval/corpus
