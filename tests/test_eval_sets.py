@@ -273,3 +273,23 @@ def test_babble_twins_need_recordings_and_an_snr_range() -> None:
         CorpusConfig(keyword="alexa", babble_twins=0.2, recordings="r", babble_snr_db=(10, 0))
     with pytest.raises(ValueError, match="babble_twins"):
         CorpusConfig(keyword="alexa", babble_twins=1.5, recordings="r")
+
+
+def test_babble_twins_from_a_split_without_speech_are_one_line_before_rendering(
+    tmp_path: Path,
+) -> None:
+    from training.data.corpus import plan
+
+    recordings = tmp_path / "recordings"
+    write_recordings(recordings)
+    index = json.loads((recordings / "recordings.json").read_text())
+    index["recordings"] = [
+        e for e in index["recordings"] if (e["split"], e["kind"]) != ("test", "speech")
+    ]
+    (recordings / "recordings.json").write_text(json.dumps(index))
+    config = CorpusConfig(
+        keyword="hey jarvis", engines=("espeak-ng",), recordings=str(recordings), babble_twins=0.2
+    )
+    with pytest.raises(KwsError, match="no test speech recordings to make babble twins of"):
+        plan(config)
+    assert plan(dataclasses.replace(config, babble_twins=0.0))  # without twins it needs none

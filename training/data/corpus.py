@@ -139,14 +139,14 @@ class CorpusConfig:
     babble_twins: float = 0.0
     """Share of each split's TTS clips (positives, look-alikes, sentences; a seeded choice) that
     get a twin over babble of real recorded speech (same voice, settings and seed, its own
-    clip; :func:`with_babble_twins`): the evaluation sets' babble is 3-8 real talkers, the
+    clip; :func:`with_condition_twins`): the evaluation sets' babble is 3-8 real talkers, the
     augmentation's one ten-second babble of TTS voices. Needs ``recordings``."""
     babble_snr_db: tuple[float, float] = (0.0, 10.0)
     """SNR range of the babble twins (drawn per clip)."""
     hall_twins: float = 0.0
     """Share of each split's TTS clips that get a twin always reverberated in a large synthetic
-    room (:data:`HALL_SIZE_M`, RT60 in ``hall_rt60_s``, late tail): the evaluation sets' real
-    rooms are a stairwell and halls ringing 1.2-3.5 s with the direct sound 13-14 dB under the
+    room (:data:`HALL_SIZE_M`, RT60 in ``hall_rt60_s``, late tail): the test split's real rooms
+    are a stairwell and a hall ringing 1.3-3.5 s with the direct sound 13-14 dB under the
     reverberation, training's rooms ring at most 1.5 s and only half the clips go through one."""
     hall_rt60_s: tuple[float, float] = (1.0, 3.0)
     """RT60 range of the hall twins' rooms, seconds."""
@@ -159,16 +159,15 @@ class CorpusConfig:
                 raise ValueError(f"{key} must be within [0, 1]")
         if self.in_sentences_twins and not self.in_sentences:
             raise ValueError("in_sentences_twins needs a share of in_sentences above 0")
-        for key in ("babble_twins", "hall_twins"):
-            if not 0 <= getattr(self, key) <= 1:
-                raise ValueError(f"{key} must be within [0, 1]")
-        if self.babble_twins and not self.recordings:
-            raise ValueError("babble_twins mixes real recorded speech: set recordings too")
-        for key in ("babble_snr_db", "hall_rt60_s"):
+        for condition, key in TWIN_CONDITIONS.items():
+            if not 0 <= getattr(self, f"{condition}_twins") <= 1:
+                raise ValueError(f"{condition}_twins must be within [0, 1]")
             low_high = tuple(getattr(self, key))
             object.__setattr__(self, key, low_high)
             if len(low_high) != 2 or low_high[0] > low_high[1]:
                 raise ValueError(f"{key} must be (low, high), got {low_high}")
+        if self.babble_twins and not self.recordings:
+            raise ValueError("babble_twins mixes real recorded speech: set recordings too")
         if self.hall_rt60_s[0] <= 0:
             raise ValueError(f"hall_rt60_s must be > 0, got {self.hall_rt60_s}")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
@@ -300,21 +299,21 @@ def eval_texts(config: CorpusConfig) -> tuple[list[str], list[str]]:
     return texts, phrases
 
 
+def twin_of(job: ClipJob, suffix: str, **changes: Any) -> ClipJob:
+    """``job`` with ``changes`` as a twin of it: its own id (``<id>-<suffix>``) and file
+    (``<name>_<suffix>.wav``), everything else kept."""
+    path = job.path.removesuffix(".wav") + f"_{suffix}.wav" if job.path else None
+    return replace(job, id=f"{job.id}-{suffix}", path=path, **changes)
+
+
 def with_twins(alone: Sequence[ClipJob], within: Sequence[ClipJob]) -> list[ClipJob]:
     """The jobs of ``alone`` and, after them, every job of ``within`` (the same plan with
     words inside sentences) that differs from its twin in ``alone``: same voice, settings and
     seed, its own id (``<id>-within``) and file (``<name>_within.wav``). The clips alone are
     exactly those of the plan without sentences, so a corpus grows into one with twins by
     rendering only the twins."""
-    twins = [
-        replace(
-            w,
-            id=f"{a.id}-within",
-            path=a.path.removesuffix(".wav") + "_within.wav" if a.path else None,
-        )
-        for a, w in zip(alone, within, strict=True)
-        if w != a
-    ]
+    # the two plans differ only in the words around a keyword: same ids, paths and seeds
+    twins = [twin_of(w, "within") for a, w in zip(alone, within, strict=True) if w != a]
     return [*alone, *twins]
 
 
@@ -327,8 +326,9 @@ def planned_with_twins(config: Any, plan_of: Callable[[Any], list[ClipJob]]) -> 
     return with_twins(alone, plan_of(replace(config, in_sentences_twins=False)))
 
 
-TWIN_CONDITIONS = ("babble", "hall")
-"""Conditions a corpus can render a share of its TTS clips again in (``<condition>_twins``)."""
+TWIN_CONDITIONS = {"babble": "babble_snr_db", "hall": "hall_rt60_s"}
+"""Conditions a corpus can render a share of its TTS clips again in (its ``<condition>_twins``
+share), each with the (low, high) range setting it draws from."""
 
 
 def with_condition_twins(
@@ -338,20 +338,11 @@ def with_condition_twins(
     clips that are no twins themselves (a seeded choice per clip): same voice, settings and
     seed, its own id (``<id>-<condition>``) and file. The clips before are untouched, so a
     corpus grows into one with twins by rendering only the twins."""
-    chosen = [
-        j for j in jobs
+    twins = [
+        twin_of(j, condition, twin=condition) for j in jobs
         if j.kind in TTS_KINDS and not j.twin
         and clip_seed(seed, f"{j.id}/{condition}") % 10_000 < share * 10_000
     ]  # fmt: skip
-    twins = [
-        replace(
-            j,
-            id=f"{j.id}-{condition}",
-            path=j.path.removesuffix(".wav") + f"_{condition}.wav" if j.path else None,
-            twin=condition,
-        )
-        for j in chosen
-    ]
     return [*jobs, *twins]
 
 
@@ -360,6 +351,9 @@ def plan(config: CorpusConfig) -> list[ClipJob]:
     ``in_sentences_twins`` the clips alone and then the twins said inside sentences, then with
     ``babble_twins`` and ``hall_twins`` the twins in those conditions."""
     jobs = planned_with_twins(config, _plan)
+    if config.babble_twins and config.recordings:
+        for split in SPLITS:  # a split without speech fails here, before any clip is rendered
+            babble_talker_files(config.recordings, split)
     for condition in TWIN_CONDITIONS:
         share = getattr(config, f"{condition}_twins")
         if share:
@@ -507,17 +501,25 @@ BABBLE_TALKER_FILES = 400
 """Recordings of the split's speech (a seeded choice) that the babbles' talkers speak."""
 
 
+def babble_talker_files(recordings: str, split: str) -> list[Path]:
+    """The recordings of ``split``'s real speech that babble twins are made of; a split without
+    any is a one-line error."""
+    from training.data.recordings import recordings as split_recordings
+
+    paths = split_recordings(recordings, split, "speech")
+    if not paths:
+        raise KwsError(f"{recordings}: no {split} speech recordings to make babble twins of")
+    return paths
+
+
 @functools.cache
 def real_babble_pool(recordings: str, split: str, seed: int) -> tuple[np.ndarray, ...]:
     """:data:`BABBLE_POOL` babbles of 3-8 talkers each, cut from ``split``'s real recorded
-    speech (each worker builds them identically); a split without speech is a one-line error."""
+    speech (each worker builds them identically)."""
     from kws.wavfile import load_audio
-    from training.data.recordings import recordings as split_recordings
 
     rng = np.random.default_rng(clip_seed(seed, f"babble-{split}"))
-    paths = split_recordings(recordings, split, "speech")
-    if not paths:
-        raise KwsError(f"{recordings}: no {split} speech recordings to make babble of")
+    paths = babble_talker_files(recordings, split)
     chosen = rng.choice(len(paths), min(len(paths), BABBLE_TALKER_FILES), replace=False)
     talkers = [load_audio(paths[int(i)], signals.SAMPLE_RATE) for i in sorted(chosen)]
     talkers = [t for t in talkers if len(t)]

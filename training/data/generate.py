@@ -28,6 +28,7 @@ from kws.errors import KwsError
 from training.core.ray_pool import open_pool
 from training.data.corpus import (
     EVAL_SEED,
+    TWIN_CONDITIONS,
     ClipJob,
     CorpusConfig,
     babble_speech,
@@ -77,16 +78,15 @@ def _settings(config: CorpusConfig) -> dict[str, Any]:
     settings = json.loads(json.dumps({**asdict(config), "augment": config.augment.settings()}))
     keys = (
         "pronunciation", "respelling", "eval_engines", "other_wake_words", "in_sentences",
-        "in_sentences_twins", "eval_in_sentences", "babble_twins",
-        "hall_twins",
+        "in_sentences_twins", "eval_in_sentences", *(f"{c}_twins" for c in TWIN_CONDITIONS),
     )  # fmt: skip
     for key in keys:
         if not settings[key]:  # corpora made before these keys existed still resume
             del settings[key]
     if "other_wake_words" not in settings:
         del settings["eval_other_wake_words"]
-    for condition, key in (("babble_twins", "babble_snr_db"), ("hall_twins", "hall_rt60_s")):
-        if condition not in settings:
+    for condition, key in TWIN_CONDITIONS.items():
+        if f"{condition}_twins" not in settings:
             del settings[key]
     return settings
 
