@@ -70,13 +70,21 @@ class MeanOf:
     metadata: ModelMetadata
 
 
-def mean_of(
-    models: Sequence[Model], timelines: Timelines, label: str
-) -> tuple[MeanOf, list[Timeline]]:
-    """The mean of ``models``' timelines of ``label``, as a model and its timelines; ValueError
-    when the models have other labels or score at other times."""
+def mean_label(models: Sequence[Model], labels: Sequence[Sequence[str]]) -> str:
+    """The one label ``--mean`` averages (``labels``: each model's evaluated labels), checked
+    before any stream is scored; ValueError when a model has several or the models differ."""
+    if any(len(each) != 1 for each in labels):
+        raise ValueError("--mean scores one keyword: give --label for multi-keyword models")
     if len({m.metadata.labels for m in models}) != 1:
         raise ValueError("--mean needs models with the same labels")
+    return labels[0][0]
+
+
+def mean_of(
+    models: Sequence[Model], label: str, timelines: Timelines
+) -> tuple[MeanOf, list[Timeline]]:
+    """The mean of ``models``' timelines of ``label``, as a model and its timelines; ValueError
+    when they score at other times."""
     mean = []
     for per_model in zip(*(timelines[i, label] for i in range(len(models))), strict=True):
         first = per_model[0]
@@ -306,6 +314,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if rates != {16000}:
         raise ValueError(f"models must take 16 kHz audio, got {sorted(rates)} Hz")
     labels = [labels_to_evaluate(m, args.label) for m in models]
+    averaged = mean_label(models, labels) if args.mean else None
     peers = [] if args.peers is None else compare.load_peers(args.peers, labels)
     with tempfile.TemporaryDirectory(prefix="frr_fa_") as work:
         positives, negatives = load_streams(
@@ -317,15 +326,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu_s = time.process_time() - started
         peer_entries = compare.score_peers(peers, streams, progress=not args.quiet)
     scored: list[Model | MeanOf] = list(models)
-    if args.mean:
-        if any(len(each) != 1 for each in labels):
-            raise ValueError("--mean scores one keyword: give --label for multi-keyword models")
-        ensemble, lines = mean_of(models, timelines, labels[0][0])
+    if averaged is not None:
+        ensemble, lines = mean_of(models, averaged, timelines)
         scored.append(ensemble)
-        labels.append(labels[0])
-        timelines[len(models), labels[0][0]] = lines
+        labels.append([averaged])
+        timelines[len(models), averaged] = lines
     entries = evaluate(scored, labels, streams, timelines)
-    if args.mean:  # the models the mean is of, as the report names them
+    if averaged is not None:  # the models the mean is of, as the report names them
         entries[-1]["members"] = [portable_path(m.path) for m in models]
     results = summarize(args.positives, args.negatives, args.seed, positives, negatives, entries)
     if args.peers is not None:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -452,3 +453,33 @@ def test_the_mean_of_a_model_with_itself_scores_as_the_model(
         "--positives", eval_data["positives"], "--negatives", eval_data["negatives"], "--out", out,
     )  # fmt: skip
     assert refused.returncode == 2 and "not with --calibrate" in refused.stderr
+
+
+def test_the_mean_refuses_what_it_cannot_average_in_one_line(tiny_models: dict[str, Path]) -> None:
+    """Models with several keywords or other labels are refused before any stream is scored;
+    models that score at other times once they are scored."""
+    from types import SimpleNamespace
+
+    from benchmarks.frr_fa import mean_label, mean_of
+    from kws.evaluation import Timeline
+    from kws.model import load_model
+
+    def model(*labels: str) -> Any:
+        return SimpleNamespace(metadata=SimpleNamespace(labels=labels))
+
+    alexa = model("_background_", "alexa")
+    assert mean_label([alexa, alexa], [["alexa"], ["alexa"]]) == "alexa"
+    with pytest.raises(ValueError, match="give --label for multi-keyword models"):
+        mean_label([model("yes", "no")] * 2, [["yes", "no"], ["yes", "no"]])
+    with pytest.raises(ValueError, match="same labels"):
+        mean_label([alexa, model("_background_", "jarvis")], [["alexa"], ["jarvis"]])
+    chirp = load_model(tiny_models["streaming"])
+    pair = [chirp, chirp]
+    scores = np.array([0.1, 0.9, 0.2])
+    early, late = (Timeline(np.array(t), scores, 1.0) for t in ([0.1, 0.2, 0.3], [0.2, 0.3, 0.4]))
+    low = Timeline(early.times, scores / 2, 1.0)
+    mean, (line,) = mean_of(pair, "chirp", {(0, "chirp"): [early], (1, "chirp"): [low]})
+    assert np.allclose(line.scores, 0.75 * scores) and np.array_equal(line.times, early.times)
+    assert mean.metadata.name == "mean of 2" and not mean.metadata.thresholds
+    with pytest.raises(ValueError, match="score at the same times"):
+        mean_of(pair, "chirp", {(0, "chirp"): [early], (1, "chirp"): [late]})
