@@ -154,6 +154,26 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
         assert f"{fa:.2f} FA/h on the test negatives" in last and "| build | FAILED" in card
     else:
         assert loud.returncode == 0 and not figures["build"]["failed"]
+    # The mean of the run with itself is one file carrying both copies' states that scores as
+    # the run: the same validation streams give it the same threshold, and its card and figures
+    # say which runs it averages.
+    mean = [sys.executable, "-m", "training.wakeword", "hey computer", "--from-run",
+            str(out / "run"), "--from-run", str(out / "run"), "--out", str(tmp_path / "mean"),
+            "--set", "ship.cost_minutes=0.2", "--set", "ship.calibrate_confidence=0", "--set",
+            NO_LIMIT]  # fmt: skip
+    done = subprocess.run(mean, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    averaged = load_model(tmp_path / "mean" / "hey_computer.tflite").metadata
+    assert len(averaged.state_tensors) == 2 * len(md.state_tensors)
+    assert averaged.thresholds["hey_computer"].threshold == pytest.approx(
+        md.thresholds["hey_computer"].threshold, abs=1e-6
+    )
+    assert [m["seed"] for m in averaged.training["metrics"]["members"]] == [0, 0]
+    card = (tmp_path / "mean" / "hey_computer.md").read_text()
+    assert "| model | mean of 2 x crnn (" in card and "mean of 2 runs: seed 0: " in card
+    assert f"--from-run {out / 'run'} --from-run {out / 'run'}" in card
+    figures = json.loads((tmp_path / "mean" / "hey_computer.json").read_text())
+    assert figures["runs"] == [str(out / "run")] * 2
     # Shipped again from the file alone (its metadata holds the training record): the same
     # validation streams give it the same threshold, and the card says how it was made.
     again = [sys.executable, "-m", "training.wakeword", "hey computer", "--from-model",

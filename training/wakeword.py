@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
@@ -109,6 +110,8 @@ def model_card(
         f"{name}: {c['false_accepts']} of {c['utterances']}" for name, c in sorted(crossed.items())
     )
     params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
+    members = metrics.get("members") or []
+    family = f"mean of {len(members)} x {train.model}" if members else train.model
     spoken = corpus_summary.get("pronunciation", {}).get("phrases", {}).get(phrase)
     said = " or ".join(f"/{p}/" for p in spoken) if spoken else "espeak-ng's reading of the text"
     return "\n".join(
@@ -123,7 +126,7 @@ def model_card(
             "|---|---|",
             f"| file | `{model_path.name}`, {model_path.stat().st_size:,} bytes, "
             f"{md.quantization}, {'streaming' if md.streaming else 'window'} form |",
-            f"| model | {train.model} ({params}); {metrics['params']:,} parameters |",
+            f"| model | {family} ({params}); {metrics['params']:,} parameters |",
             f"| features | {md.features.nfilt} log-mel, {md.window_frames} frames window, "
             f"one call per {md.stride_frames} frames |",
             f"| data | {corpus_summary.get('clips', '?')} clips; "
@@ -160,20 +163,21 @@ def run(
     data_dir: Path,
     out: Path,
     workers: int | None,
-    from_run: Path | None = None,
+    from_run: Sequence[Path] = (),
     note: str = "",
     store: Path | None = None,
     from_model: Path | None = None,
 ) -> Path:
     """Every step; returns the path of the calibrated model. ``from_run`` skips corpus and
-    training and ships that finished run instead (e.g. a sweep's winner); ``from_model`` ships a
-    trained model file again, calibrated and measured on this corpus's evaluation sets (rendered
-    if missing, without the training clips)."""
+    training and ships that finished run instead (e.g. a sweep's winner), or the mean of several
+    runs as one file (training.core.ensemble); ``from_model`` ships a trained model file again,
+    calibrated and measured on this corpus's evaluation sets (rendered if missing, without the
+    training clips)."""
     from training.data.generate import generate
 
     corpus, train, ship = plan(phrase, recipe, data_dir)
     started = time.perf_counter()
-    if from_run is not None and from_model is not None:
+    if from_run and from_model is not None:
         raise ValueError("--from-run and --from-model: pass one")
     final = out / f"{corpus.label}.tflite"
     if from_model is not None:
@@ -181,21 +185,29 @@ def run(
         print(f"[1-2/4] evaluation sets in {data_dir}; shipping {from_model} again", flush=True)
         summary = generate(corpus, data_dir, workers, eval_only=True, store=store)
         run_dir = from_model
-    elif from_run is not None:
-        print(f"[1-2/4] shipping the finished run {from_run}", flush=True)
-        train = TrainConfig.from_dict(json.loads((from_run / "config.json").read_text()))
-        metrics = json.loads((from_run / "metrics.json").read_text())
+    elif len(from_run) > 1:
+        from training.core.ensemble import export_mean
+
+        runs = ", ".join(map(str, from_run))
+        print(f"[1-2/4] shipping the mean of the finished runs {runs} as one file", flush=True)
+        data, train, metrics = export_mean(from_run, ship.form, ship.quantization)
+        atomic_write_bytes(final, data)
         data_dir = Path(train.corpus)
-        summary_path = data_dir / "summary.json"
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-        run_dir = from_run
+        summary = _corpus_summary(data_dir)
+    elif from_run:
+        (run_dir,) = from_run
+        print(f"[1-2/4] shipping the finished run {run_dir}", flush=True)
+        train = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        data_dir = Path(train.corpus)
+        summary = _corpus_summary(data_dir)
     else:
         print(f"[1/4] corpus for {phrase!r} in {data_dir}", flush=True)
         summary = generate(corpus, data_dir, workers, store=store)
         run_dir = out / "run"
         print(f"[2/4] training {train.model} into {run_dir}", flush=True)
         metrics = train_or_reuse(train, run_dir)
-    if from_model is None:
+    if from_model is None and len(from_run) < 2:
         copy_shipped_export(run_dir, metrics, ship, final)
     print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
     evaluation = calibrate_and_measure(
@@ -204,8 +216,7 @@ def run(
     print("[4/4] measuring CPU cost and writing the model card", flush=True)
     cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
     command = f'python -m training.wakeword "{phrase}"'
-    if from_run is not None:
-        command += f" --from-run {portable_path(from_run)}"
+    command += "".join(f" --from-run {portable_path(r)}" for r in from_run)
     if from_model is not None:
         command += f" --from-model {portable_path(from_model)}"
     problems = build_problems({corpus.label: evaluation}, ship.max_test_fa_per_hour)
@@ -218,7 +229,13 @@ def run(
         {
             "phrase": phrase,
             "model": final.name,
-            ("run" if from_model is None else "from_model"): portable_path(run_dir),
+            **(
+                {"from_model": portable_path(from_model)}
+                if from_model is not None
+                else {"runs": [portable_path(r) for r in from_run]}
+                if len(from_run) > 1
+                else {"run": portable_path(run_dir)}
+            ),
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,
             "build": {"failed": bool(problems), "problems": problems},
@@ -227,6 +244,11 @@ def run(
     )
     fail_build(final, problems)  # after the card and figures are written: nothing is lost
     return final
+
+
+def _corpus_summary(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / "summary.json"
+    return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,8 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output folder (default models/<label>)")
     parser.add_argument("--workers", type=int, help="corpus rendering processes (default: all)")
     parser.add_argument(
-        "--from-run", type=Path, help="ship this finished training run (e.g. a sweep row) instead"
-    )
+        "--from-run", type=Path, action="append", default=[], metavar="RUN",
+        help="ship this finished training run (e.g. a sweep row) instead; given several times, "
+        "ship the mean of the runs' scores as one file (runs of one recipe with other seeds)",
+    )  # fmt: skip
     parser.add_argument(
         "--from-model", type=Path, metavar="MODEL.tflite",
         help="ship this trained model file again (e.g. the shipped one on newly rendered "

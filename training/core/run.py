@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from kws.atomic import atomic_write_bytes
+from kws.errors import KwsError
 from kws.metadata import ModelMetadata, Threshold
 from kws.paths import portable_path
 from training.core.checkpoint import Checkpoint, fingerprint
@@ -167,27 +168,72 @@ def export_run(
             ):
                 print(f"skipping the streaming form: {config.model} {config.params} cannot stream")
                 continue
-            metadata = ModelMetadata(
-                name=config.name,
-                task="keyword",
-                labels=labels,
-                features=config.feature_config(),
-                window_frames=model_config.window_frames,
-                stride_frames=model_config.stride_t,
-                streaming=form == "streaming",
-                quantization=quantization,
-                thresholds={k: Threshold(config.threshold) for k in labels if not is_background(k)},
-                smoothing_s=config.smoothing_s,
-                refractory_s=config.refractory_s,
-                state_tensors=spec.state_tensors(model_config) if form == "streaming" else (),
-                training=summary,
-            )
+            metadata = run_metadata(config, labels, form, quantization, summary)
             data = export_tflite(model, model_config, metadata, form, quantization, representative)
             path = out / f"{config.name}_{form}_{quantization}.tflite"
             atomic_write_bytes(path, data)
             files[f"{form}_{quantization}"] = path.name
             print(f"wrote {path} ({len(data)} bytes)")
     return files
+
+
+def run_metadata(
+    config: TrainConfig,
+    labels: tuple[str, ...],
+    form: str,
+    quantization: str,
+    summary: dict[str, Any],
+) -> ModelMetadata:
+    """The metadata of a run's export in ``form`` and ``quantization``: every label but the
+    background ones gets the default threshold (so it fires), ``summary`` is the training record."""
+    from training.models import get_model
+    from training.models.registry import config_from_dict
+
+    spec = get_model(config.model)
+    model_config = config_from_dict(config.model, config.params)
+    return ModelMetadata(
+        name=config.name,
+        task="keyword",
+        labels=labels,
+        features=config.feature_config(),
+        window_frames=model_config.window_frames,
+        stride_frames=model_config.stride_t,
+        streaming=form == "streaming",
+        quantization=quantization,
+        thresholds={k: Threshold(config.threshold) for k in labels if not is_background(k)},
+        smoothing_s=config.smoothing_s,
+        refractory_s=config.refractory_s,
+        state_tensors=spec.state_tensors(model_config) if form == "streaming" else (),
+        training=summary,
+    )
+
+
+def load_run(run_dir: Path) -> tuple[TrainConfig, Any, Corpus, dict[str, Any]]:
+    """A finished run folder's training config, trained window model (its saved weights),
+    corpus (read as the run read it) and metrics."""
+    from training.models import get_model
+    from training.models.registry import config_from_dict
+
+    for name in ("config.json", "metrics.json", "model.weights.h5"):
+        if not (run_dir / name).is_file():
+            raise KwsError(f"{run_dir}: not a finished training run (no {name})")
+    config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    model_config = config_from_dict(config.model, config.params)
+    corpus = read_corpus(Path(config.corpus), config.select, config.unknown_share, config.seed)
+    model = get_model(config.model).build(
+        model_config, config.feature_config().num_features, len(corpus.labels)
+    )
+    model.load_weights(run_dir / "model.weights.h5")
+    return config, model, corpus, metrics
+
+
+def run_features(config: TrainConfig, corpus: Corpus) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's windows and labels per split, from the corpus's feature cache."""
+    from training.models.registry import config_from_dict
+
+    frames = config_from_dict(config.model, config.params).window_frames
+    return corpus_features(corpus, config, frames, FeatureCache(Path(config.corpus) / "features"))
 
 
 def write_json(path: Path, value: Any) -> None:

@@ -90,6 +90,11 @@ def fa_cell(point: dict[str, Any], hours: float) -> str:
 def training_cell(train: TrainConfig, metrics: dict[str, Any]) -> str:
     """The model card's ``training`` cell: the epochs actually trained (early stopping ends
     most runs before ``train.epochs``), the checkpoint kept and the wall time."""
+    members = metrics.get("members")
+    if members:  # the mean of several runs (training.core.ensemble): each run's own cell
+        return f"mean of {len(members)} runs: " + "; ".join(
+            f"seed {m['seed']}: {training_cell(train, m['metrics'])}" for m in members
+        )
     selection = metrics.get("selection", {})
     trained = selection.get("epochs_trained")
     rounds = train.mining.rounds

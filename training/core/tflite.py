@@ -72,6 +72,18 @@ def export_tflite(
             config, model.inputs[0].shape[-1], model.outputs[0].shape[-1], unroll=unroll
         )
         copy_weights(model, graph)
+    return convert_graph(graph, metadata, form, quantization, representative)
+
+
+def convert_graph(
+    graph: keras.Model,
+    metadata: ModelMetadata,
+    form: str,
+    quantization: str,
+    representative: np.ndarray | None = None,
+) -> bytes:
+    """The ``.tflite`` bytes of a built inference graph (window or streaming form, inputs and
+    outputs named as :func:`export_tflite` describes), converted, metadata embedded, checked."""
     concrete = _frozen_signature(graph, metadata, form)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], tf.Module())
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

@@ -1,0 +1,105 @@
+"""training.core.ensemble: the mean of several networks as one .tflite scores, through the
+runtime's own runner, as the mean of the networks shipped one by one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+import keras
+
+from kws.errors import KwsError
+from kws.metadata import ModelMetadata, Threshold
+from kws.model import Runner, load_model
+from training.core.ensemble import _check_members, mean_graph, mean_metadata
+from training.core.tflite import convert_graph, export_tflite
+from training.core.tiny_models import FEATURES
+from training.models import get_model
+from training.models.crnn import CRNNConfig
+
+CONFIG = CRNNConfig(
+    conv_filters=4, kernel=(5, 8), stride=(2, 2), rnn_layers=2, rnn_units=6, cell="gru",
+    fc_units=5, window_frames=24,
+)  # fmt: skip
+LABELS = ("_background_", "word")
+
+
+def _member(seed: int) -> keras.Model:
+    """An untrained window CRNN with its own random weights and input normalization."""
+    keras.utils.set_random_seed(seed)
+    window = get_model("crnn").build(CONFIG, FEATURES.num_features, len(LABELS))
+    rng = np.random.default_rng(seed)
+    window.get_layer("normalize").adapt(rng.normal(seed, 2.0, (4, 24, FEATURES.num_features)))
+    return window
+
+
+def _metadata(form: str) -> ModelMetadata:
+    streaming = form == "streaming"
+    return ModelMetadata(
+        name="word", task="keyword", labels=LABELS, features=FEATURES,
+        window_frames=CONFIG.window_frames, stride_frames=CONFIG.stride_t, streaming=streaming,
+        quantization="float32", thresholds={"word": Threshold(0.5)},
+        state_tensors=get_model("crnn").state_tensors(CONFIG) if streaming else (),
+    )  # fmt: skip
+
+
+def _scores(path: Path, frames: np.ndarray) -> np.ndarray:
+    runner = Runner(load_model(path))
+    return np.array([scores for _, scores in runner.push(frames)])
+
+
+@pytest.mark.parametrize("form", ["streaming", "window"])
+def test_the_mean_file_scores_as_the_mean_of_its_members(form: str, tmp_path: Path) -> None:
+    spec = get_model("crnn")
+    members = [_member(seed) for seed in (1, 2, 3)]
+    md = _metadata(form)
+    alone = []
+    for i, member in enumerate(members):
+        path = tmp_path / f"member{i}.tflite"
+        path.write_bytes(export_tflite(member, CONFIG, md, form, "float32"))
+        alone.append(path)
+    if form == "streaming":
+        graphs = [spec.build_streaming(CONFIG, member) for member in members]
+    else:
+        graphs = []
+        for member in members:
+            graph = spec.build(CONFIG, FEATURES.num_features, len(LABELS))
+            graph.set_weights(member.get_weights())
+            graphs.append(graph)
+    mean_md = mean_metadata([md] * 3, {"note": "three random networks"})
+    mean = tmp_path / "mean.tflite"
+    mean.write_bytes(convert_graph(mean_graph(graphs, [md] * 3), mean_md, form, "float32"))
+
+    frames = np.random.default_rng(0).normal(0.0, 3.0, (200, FEATURES.num_features))
+    frames = frames.astype(np.float32)
+    each = [_scores(path, frames) for path in alone]
+    assert min(np.abs(each[0] - each[1]).max(), np.abs(each[1] - each[2]).max()) > 1e-3
+    np.testing.assert_allclose(_scores(mean, frames), np.mean(each, axis=0), atol=1e-5)
+    loaded = load_model(mean).metadata
+    assert loaded.training == {"note": "three random networks"}
+    names = [s.input for s in loaded.state_tensors]
+    if form == "streaming":  # every member's state under its own name, carried call to call
+        assert len(names) == 3 * len(md.state_tensors) == len(set(names))
+        assert names[0] == "m0_state_conv" and names[-1] == "m2_state_rnn1"
+        assert [s.output for s in loaded.state_tensors][-1] == "m2_state_rnn1_out"
+    else:
+        assert names == []
+
+
+def test_members_that_hear_other_frames_are_refused_in_one_line() -> None:
+    md = _metadata("streaming")
+    runs = [Path("runs/a"), Path("runs/b")]
+    _check_members(runs, [md, md])
+    other = replace(md, labels=("_background_", "other"), thresholds={"other": Threshold(0.5)})
+    with pytest.raises(KwsError, match=r"^runs/b: its labels differ from runs/a's") as caught:
+        _check_members(runs, [md, other])
+    assert "\n" not in str(caught.value)
+    with pytest.raises(KwsError, match="smoothing_s"):
+        _check_members(runs, [md, replace(md, smoothing_s=0.3)])
+    with pytest.raises(KwsError, match="at least two runs"):
+        _check_members(runs[:1], [md])
