@@ -103,3 +103,24 @@ def test_members_that_hear_other_frames_are_refused_in_one_line() -> None:
         _check_members(runs, [md, replace(md, smoothing_s=0.3)])
     with pytest.raises(KwsError, match="at least two runs"):
         _check_members(runs[:1], [md])
+
+
+def test_the_mean_quantizes_as_its_members_do(tmp_path: Path) -> None:
+    """int8 weights, and full int8 calibrated on feature windows (each member's states fed
+    call by call), stay within rounding of the float mean."""
+    spec = get_model("crnn")
+    graphs = [spec.build_streaming(CONFIG, _member(seed)) for seed in (1, 2)]
+    rng = np.random.default_rng(0)
+    windows = rng.normal(0.0, 3.0, (50, CONFIG.window_frames, FEATURES.num_features))
+    frames = rng.normal(0.0, 3.0, (200, FEATURES.num_features)).astype(np.float32)
+    scores = {}
+    for quantization in ("float32", "int8_weights", "int8"):
+        md = replace(_metadata("streaming"), quantization=quantization)
+        path = tmp_path / f"{quantization}.tflite"
+        graph = mean_graph(graphs, [md, md])
+        path.write_bytes(
+            convert_graph(graph, mean_metadata([md, md], {}), "streaming", quantization, windows)
+        )
+        scores[quantization] = _scores(path, frames)
+    assert np.abs(scores["int8_weights"] - scores["float32"]).max() < 0.01
+    assert np.abs(scores["int8"] - scores["float32"]).max() < 0.03
