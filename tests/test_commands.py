@@ -299,6 +299,23 @@ def test_recipe_trains_calibrates_and_writes_the_card(
     assert f"{clips['train']}/{clips['validation']}/{clips['test']} with `_silence_`" in card
     assert "from_model" in json.loads((again / "results/commands.json").read_text())
 
+    # --from-run twice ships the mean of the run with itself as one file: it scores as the run,
+    # so the same validation streams give every command the first calibration's thresholds.
+    mean = tmp_path / "mean"
+    runs = ["--from-run", str(out / "run"), "--from-run", str(out / "run"), "--out", str(mean)]
+    assert main(argv[:2] + runs + [f"--set={a}" for a in TINY_CORPUS + TINY_TRAIN]) == 0
+    averaged = load_model(mean / "commands.tflite").metadata
+    assert set(averaged.thresholds) == set(first)
+    for label, threshold in first.items():
+        assert averaged.thresholds[label].threshold == pytest.approx(threshold.threshold, abs=1e-6)
+    assert len(averaged.state_tensors) == 2 * len(md.state_tensors)
+    card = (mean / "commands.md").read_text()
+    assert "| model | mean of 2 x " in card and "mean of 2 runs: seed " in card
+    assert "| test accuracy per engine | espeak-ng" in card
+    assert (
+        json.loads((mean / "results/commands.json").read_text())["runs"] == [str(out / "run")] * 2
+    )
+
 
 def test_from_model_is_checked_before_anything_is_rendered(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -39,6 +39,8 @@ from training.core.ship import (
     copy_shipped_export,
     cpu_seconds_per_hour,
     fail_build,
+    model_cell,
+    ship_runs,
     train_or_reuse,
     trained_model,
     training_cell,
@@ -181,7 +183,6 @@ def model_card(
 
     md = load_model(model_path).metadata
     accuracy = metrics["test_per_class_accuracy"]
-    params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     first = next(iter(evaluation.values()))
     rows = []
     for label in md.labels:
@@ -237,8 +238,9 @@ def model_card(
             f"| file | `{model_path.name}`, {model_path.stat().st_size:,} bytes, "
             f"{md.quantization}, {'streaming' if md.streaming else 'window'} form |",
             f"| labels | {', '.join(md.labels)} |",
-            f"| model | {train.model} ({params}); {metrics['params']:,} parameters; "
-            "one run, not swept (the recipe of the command above) |",
+            f"| model | {model_cell(train, metrics)}; "
+            f"{'runs' if metrics.get('members') else 'one run'}, not swept (the recipe of the "
+            "command above) |",
             f"| features | {md.features.nfilt} log-mel, {md.window_frames} frames window, "
             f"one call per {md.stride_frames} frames; smoothing {md.smoothing_s:g} s, "
             f"refractory {md.refractory_s:g} s |",
@@ -310,28 +312,39 @@ def run(
     workers: int | None,
     command: str = "python -m training.commands",
     from_model: Path | None = None,
+    from_run: Sequence[Path] = (),
 ) -> Path:
     """Every step; returns the path of the calibrated model. ``command`` is quoted in the card.
     ``from_model`` skips the training clips and training and ships that trained model file
-    again: calibrated on this corpus's validation streams, measured on its test streams."""
+    again: calibrated on this corpus's validation streams, measured on its test streams.
+    ``from_run`` does the same with finished runs: one run's export, or the mean of several as
+    one file (training.core.ensemble)."""
     from benchmarks.report import write_report
     from training.data.commands import generate_commands
 
     corpus, train, ship = plan(recipe, data_dir)
     started = time.perf_counter()
     final = out / f"{train.name}.tflite"
+    if from_model is not None and from_run:
+        raise ValueError("--from-run and --from-model: pass one")
     if from_model is not None:  # checked before anything is rendered
         keywords = [label for label in corpus.labels if not label.startswith("_")]
         train, metrics = trained_model(from_model, final, keywords)
+    if from_run:
+        train, metrics = ship_runs(from_run, ship, final)
     if is_recorded(data_dir):
         print(f"[1/4] recorded dataset {data_dir}: evaluation streams from its lists", flush=True)
         summary = recorded_summary(corpus, data_dir)
     else:
         print(f"[1/4] command corpus in {data_dir}", flush=True)
-        summary = generate_commands(corpus, data_dir, workers, eval_only=from_model is not None)
+        shipped = from_model is not None or bool(from_run)
+        summary = generate_commands(corpus, data_dir, workers, eval_only=shipped)
     if from_model is not None:
         print(f"[2/4] shipping the trained model {from_model} again", flush=True)
         run_dir = from_model
+    elif from_run:
+        print(f"[2/4] shipping {', '.join(map(str, from_run))}", flush=True)
+        run_dir = from_run[0]
     else:
         run_dir = out / "run"
         print(f"[2/4] training {train.model} into {run_dir}", flush=True)
@@ -357,7 +370,13 @@ def run(
         {
             "model": final.name,
             "bytes": final.stat().st_size,
-            ("run" if from_model is None else "from_model"): portable_path(run_dir),
+            **(
+                {"from_model": portable_path(from_model)}
+                if from_model is not None
+                else {"runs": [portable_path(r) for r in from_run]}
+                if len(from_run) > 1
+                else {"run": portable_path(run_dir)}
+            ),
             "test_accuracy": metrics["test_accuracy"],
             "test_per_class_accuracy": metrics["test_per_class_accuracy"],
             "test_accuracy_by_engine": metrics.get("test_accuracy_by_engine"),
@@ -389,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
         help="ship this trained model again instead of training one (e.g. the shipped file on "
         "newly rendered evaluation streams): its training record comes from its metadata",
     )  # fmt: skip
+    parser.add_argument(
+        "--from-run", type=Path, action="append", default=[], metavar="RUN",
+        help="ship this finished training run instead of training one, evaluated on --data; "
+        "given several times, the mean of the runs' scores as one file",
+    )  # fmt: skip
     add_override_option(parser, "--set train.epochs=10 --set corpus.per_command=300")
     args = parser.parse_args(argv)
     try:
@@ -402,7 +426,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         argv = sys.argv[1:] if argv is None else argv
         command = shlex.join(["python", "-m", "training.commands", *map(portable_path, argv)])
-        final = run(recipe, args.data, args.out, args.workers, command, args.from_model)
+        final = run(
+            recipe, args.data, args.out, args.workers, command, args.from_model, args.from_run
+        )
     except FailedBuild as exc:
         print(f"training.commands: {exc}", file=sys.stderr)
         return 3

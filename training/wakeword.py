@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kws.atomic import atomic_write_bytes
 from kws.errors import KwsError
 from kws.paths import portable_path
 from kws.schema import field_names, reject_unknown_keys
@@ -36,6 +35,8 @@ from training.core.ship import (
     cpu_seconds_per_hour,
     fa_cell,
     fail_build,
+    model_cell,
+    ship_runs,
     train_or_reuse,
     trained_model,
     training_cell,
@@ -109,9 +110,6 @@ def model_card(
     others = "; ".join(
         f"{name}: {c['false_accepts']} of {c['utterances']}" for name, c in sorted(crossed.items())
     )
-    params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
-    members = metrics.get("members") or []
-    family = f"mean of {len(members)} x {train.model}" if members else train.model
     spoken = corpus_summary.get("pronunciation", {}).get("phrases", {}).get(phrase)
     said = " or ".join(f"/{p}/" for p in spoken) if spoken else "espeak-ng's reading of the text"
     return "\n".join(
@@ -126,7 +124,7 @@ def model_card(
             "|---|---|",
             f"| file | `{model_path.name}`, {model_path.stat().st_size:,} bytes, "
             f"{md.quantization}, {'streaming' if md.streaming else 'window'} form |",
-            f"| model | {family} ({params}); {metrics['params']:,} parameters |",
+            f"| model | {model_cell(train, metrics)} |",
             f"| features | {md.features.nfilt} log-mel, {md.window_frames} frames window, "
             f"one call per {md.stride_frames} frames |",
             f"| data | {corpus_summary.get('clips', '?')} clips; "
@@ -185,29 +183,22 @@ def run(
         print(f"[1-2/4] evaluation sets in {data_dir}; shipping {from_model} again", flush=True)
         summary = generate(corpus, data_dir, workers, eval_only=True, store=store)
         run_dir = from_model
-    elif len(from_run) > 1:
-        from training.core.ensemble import export_mean
-
-        runs = ", ".join(map(str, from_run))
-        print(f"[1-2/4] shipping the mean of the finished runs {runs} as one file", flush=True)
-        data, train, metrics = export_mean(from_run, ship.form, ship.quantization)
-        atomic_write_bytes(final, data)
-        data_dir = Path(train.corpus)
-        summary = _corpus_summary(data_dir)
     elif from_run:
-        (run_dir,) = from_run
-        print(f"[1-2/4] shipping the finished run {run_dir}", flush=True)
-        train = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        runs = ", ".join(map(str, from_run))
+        what = "the finished run" if len(from_run) == 1 else "as one file the mean of the runs"
+        print(f"[1-2/4] shipping {what} {runs}", flush=True)
+        train, metrics = ship_runs(from_run, ship, final)
         data_dir = Path(train.corpus)
-        summary = _corpus_summary(data_dir)
+        path = data_dir / "summary.json"
+        summary = json.loads(path.read_text()) if path.is_file() else {}
+        run_dir = from_run[0]
     else:
         print(f"[1/4] corpus for {phrase!r} in {data_dir}", flush=True)
         summary = generate(corpus, data_dir, workers, store=store)
         run_dir = out / "run"
         print(f"[2/4] training {train.model} into {run_dir}", flush=True)
         metrics = train_or_reuse(train, run_dir)
-    if from_model is None and len(from_run) < 2:
+    if from_model is None and not from_run:
         copy_shipped_export(run_dir, metrics, ship, final)
     print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
     evaluation = calibrate_and_measure(
@@ -244,11 +235,6 @@ def run(
     )
     fail_build(final, problems)  # after the card and figures are written: nothing is lost
     return final
-
-
-def _corpus_summary(data_dir: Path) -> dict[str, Any]:
-    path = data_dir / "summary.json"
-    return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
 def main(argv: list[str] | None = None) -> int:

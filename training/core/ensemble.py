@@ -26,6 +26,7 @@ from training.core.run import (
     load_run,
     run_features,
     run_metadata,
+    test_engines,
     test_metrics,
 )
 
@@ -129,7 +130,10 @@ def export_mean(
         [model.predict(x["test"], batch_size=256, verbose=0) for _, model, _, _ in loaded], axis=0
     )
     metrics = {
-        **test_metrics(corpus.labels, probs, labels["test"]),
+        **test_metrics(
+            corpus.labels, probs, labels["test"], test_engines(corpus, len(labels["test"]))
+        ),
+        "clips": {split: len(values) for split, values in labels.items()},
         "train_seconds": round(sum(m["train_seconds"] for *_, m in loaded), 1),
         "params": int(sum(model.count_params() for _, model, _, _ in loaded)),
         "members": [

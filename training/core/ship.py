@@ -254,6 +254,36 @@ def trained_model(
     return train, dict(record["metrics"])
 
 
+def model_cell(train: TrainConfig, metrics: dict[str, Any]) -> str:
+    """The model card's ``model`` cell: family, hyper-parameters and parameter count, and for
+    the mean of several runs (training.core.ensemble) how many it averages."""
+    params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
+    members = metrics.get("members") or []
+    family = f"mean of {len(members)} x {train.model}" if members else train.model
+    return f"{family} ({params}); {metrics['params']:,} parameters"
+
+
+def ship_runs(
+    runs: Sequence[Path], ship: ShipOptions, final: Path
+) -> tuple[TrainConfig, dict[str, Any]]:
+    """Write the export that ships finished ``runs`` to ``final``: one run's export in the
+    ``[ship]`` form and quantization, or the mean of several as one file; return the training
+    config and metrics the card shows."""
+    from kws.atomic import atomic_write_bytes
+
+    if len(runs) > 1:
+        from training.core.ensemble import export_mean
+
+        data, train, metrics = export_mean(runs, ship.form, ship.quantization)
+        atomic_write_bytes(final, data)
+        return train, metrics
+    (run_dir,) = runs
+    train = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    copy_shipped_export(run_dir, metrics, ship, final)
+    return train, metrics
+
+
 def copy_shipped_export(
     run_dir: Path, metrics: dict[str, Any], ship: ShipOptions, final: Path
 ) -> Path:
