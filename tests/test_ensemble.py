@@ -17,7 +17,7 @@ from kws.errors import KwsError
 from kws.metadata import ModelMetadata, Threshold
 from kws.model import Runner, load_model
 from training.core.ensemble import _check_members, mean_graph, mean_metadata
-from training.core.tflite import convert_graph, export_tflite
+from training.core.tflite import convert_graph, export_tflite, inference_graph
 from training.core.tiny_models import FEATURES
 from training.models import get_model
 from training.models.crnn import CRNNConfig
@@ -55,7 +55,6 @@ def _scores(path: Path, frames: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("form", ["streaming", "window"])
 def test_the_mean_file_scores_as_the_mean_of_its_members(form: str, tmp_path: Path) -> None:
-    spec = get_model("crnn")
     members = [_member(seed) for seed in (1, 2, 3)]
     md = _metadata(form)
     alone = []
@@ -63,14 +62,7 @@ def test_the_mean_file_scores_as_the_mean_of_its_members(form: str, tmp_path: Pa
         path = tmp_path / f"member{i}.tflite"
         path.write_bytes(export_tflite(member, CONFIG, md, form, "float32"))
         alone.append(path)
-    if form == "streaming":
-        graphs = [spec.build_streaming(CONFIG, member) for member in members]
-    else:
-        graphs = []
-        for member in members:
-            graph = spec.build(CONFIG, FEATURES.num_features, len(LABELS))
-            graph.set_weights(member.get_weights())
-            graphs.append(graph)
+    graphs = [inference_graph(member, CONFIG, form, "float32") for member in members]
     mean_md = mean_metadata([md] * 3, {"note": "three random networks"})
     mean = tmp_path / "mean.tflite"
     mean.write_bytes(convert_graph(mean_graph(graphs, [md] * 3), mean_md, form, "float32"))

@@ -97,9 +97,8 @@ def export_mean(
     """The ``.tflite`` bytes of the mean of finished ``runs`` in ``form`` and ``quantization``,
     and the training config and metrics its record carries: the first run's config, and the
     mean's own test-clip metrics with each member's run, seed and metrics."""
-    from training.core.tflite import convert_graph
-    from training.models import get_model
-    from training.models.registry import config_from_dict, copy_weights
+    from training.core.tflite import convert_graph, inference_graph
+    from training.models.registry import config_from_dict
 
     loaded = [load_run(run) for run in runs]
     metadatas = [
@@ -107,23 +106,10 @@ def export_mean(
         for config, _, corpus, _ in loaded
     ]
     _check_members(runs, metadatas)
-    graphs = []
-    for config, model, _, _ in loaded:
-        model_config = config_from_dict(config.model, config.params)
-        spec = get_model(config.model)
-        if form == "streaming":
-            if spec.build_streaming is None:
-                raise KwsError(f"model {spec.name!r} has no streaming form")
-            graphs.append(spec.build_streaming(model_config, model))
-        else:
-            window = spec.build(
-                model_config,
-                model.inputs[0].shape[-1],
-                model.outputs[0].shape[-1],
-                unroll=quantization == "int8",
-            )
-            copy_weights(model, window)
-            graphs.append(window)
+    graphs = [
+        inference_graph(model, config_from_dict(config.model, config.params), form, quantization)
+        for config, model, _, _ in loaded
+    ]
     config, _, corpus, _ = loaded[0]
     x, labels = run_features(config, corpus)
     probs = np.mean(

@@ -50,29 +50,38 @@ def export_tflite(
     """
     spec = spec_for_config(config)
     _check_metadata(model, config, metadata, form, quantization)
-    if form == "streaming":
-        if spec.build_streaming is None or spec.state_tensors is None:
-            raise ValueError(f"model {spec.name!r} has no streaming form")
+    if form == "streaming" and spec.state_tensors is not None:
         expected = spec.state_tensors(config)
         if metadata.state_tensors != expected:
             raise ValueError(
                 f"metadata state_tensors {metadata.state_tensors} differ from "
                 f"the model's {expected}"
             )
-        graph = spec.build_streaming(config, model)
-    else:
-        # A WHILE loop keeps one copy of the recurrent cell (the tiny CRNN: 33 KB float32 instead
-        # of 161 KB unrolled), but TF 2.21's full-integer calibration crashes the process on a
-        # WHILE body, so int8 window files stay unrolled (docs/model-format.md).
-        if unroll is None:
-            unroll = quantization == "int8"
-        if quantization == "int8" and not unroll:
-            raise ValueError("int8 window export needs unroll=True (calibration crashes on WHILE)")
-        graph = spec.build(
-            config, model.inputs[0].shape[-1], model.outputs[0].shape[-1], unroll=unroll
-        )
-        copy_weights(model, graph)
+    graph = inference_graph(model, config, form, quantization, unroll=unroll)
     return convert_graph(graph, metadata, form, quantization, representative)
+
+
+def inference_graph(
+    model: keras.Model, config: Any, form: str, quantization: str, *, unroll: bool | None = None
+) -> keras.Model:
+    """The graph that is converted: the streaming form built from the trained window model's
+    weights, or the window form rebuilt with its recurrence as ``unroll`` says (see
+    :func:`export_tflite`)."""
+    spec = spec_for_config(config)
+    if form == "streaming":
+        if spec.build_streaming is None or spec.state_tensors is None:
+            raise ValueError(f"model {spec.name!r} has no streaming form")
+        return spec.build_streaming(config, model)
+    # A WHILE loop keeps one copy of the recurrent cell (the tiny CRNN: 33 KB float32 instead
+    # of 161 KB unrolled), but TF 2.21's full-integer calibration crashes the process on a
+    # WHILE body, so int8 window files stay unrolled (docs/model-format.md).
+    if unroll is None:
+        unroll = quantization == "int8"
+    if quantization == "int8" and not unroll:
+        raise ValueError("int8 window export needs unroll=True (calibration crashes on WHILE)")
+    graph = spec.build(config, model.inputs[0].shape[-1], model.outputs[0].shape[-1], unroll=unroll)
+    copy_weights(model, graph)
+    return graph
 
 
 def convert_graph(
