@@ -211,9 +211,9 @@ def markdown(result: dict[str, Any]) -> str:
         "time to the ms, score) and environment report within the segment must equal the long "
         "run's exactly. The wake-word models carry GRU state, whose memory of the past fades "
         "but never ends in exact arithmetic: in float32 a fresh state becomes bit-identical to "
-        "the long run's within about 2 minutes of audio (10-131 s, `python -m "
-        "benchmarks.state_memory`, results/soak/state_memory.txt), so the fresh runs start 5 "
-        "minutes early; with 30 s some scores differ in the 7th digit.",
+        "the long run's after some minutes of audio (`python -m benchmarks.state_memory`, "
+        "results/soak/state_memory.txt: 64-461 s for the files shipped at stop 41), so the "
+        "fresh runs start early; with 30 s some scores differ in the 7th digit.",
         "",
         "Keyword utterances planted (a sanity figure, not accuracy: the demo's voice is a test "
         "voice the models miss often, see firmware_models/demo/README.md):",

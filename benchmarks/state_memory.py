@@ -47,12 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=15.0, help="audio from the soak stream")
     parser.add_argument("--start", type=int, action="append", help="fresh start (s); repeatable")
+    parser.add_argument(
+        "--model", action="append", metavar="M.tflite",
+        help="streaming model files to measure (default: the shipped wake words); repeatable",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     starts = args.start or [60, 300]
     audio = SoakAudio(load_material(), seed=0, chunk_s=600)
     samples = round(args.minutes * 60 * SAMPLE_RATE)
     stream = np.concatenate(list(audio.blocks(0, samples, audio.chunk_samples)))
-    models = [load_model(FIRMWARE / f"{name}.tflite") for name in KEYWORD_MODELS]
+    paths = args.model or [str(FIRMWARE / f"{name}.tflite") for name in KEYWORD_MODELS]
+    models = [load_model(path) for path in paths]
     config = models[0].metadata.features
     frontend = StreamingFrontend(config, Frontend(config))
     frames = np.concatenate(
@@ -61,13 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     step_s = config.frame_step / config.sample_rate
     print(f"{args.minutes:g} min of soak audio (seed 0); max |state difference| after d seconds")
     print("model        start  identical after  " + "  ".join(f"d={d:>3}s " for d in DELAYS_S))
-    for model in models:
+    for path, model in zip(paths, models, strict=True):
         calls_s = model.metadata.stride_frames * step_s
+        name = model.name if args.model is None else path
         for start_s in starts:
             last, gaps = state_gap(model, frames, round(start_s / step_s))
             cells = [f"{gaps[min(len(gaps) - 1, round(d / calls_s) - 1)]:8.1e}" for d in DELAYS_S]
             said = f"{last:7.2f} s" if last is not None else "  at once"
-            print(f"{model.name:12} {start_s:5d}  {said:>15}  " + "  ".join(cells))
+            if gaps and gaps[-1] > 0:  # still differing when the audio ends
+                said = "never"
+            print(f"{name:12} {start_s:5d}  {said:>15}  " + "  ".join(cells))
     return 0
 
 

@@ -13,7 +13,7 @@ PHRASE=$1 DIR=$2 REPLACED=$3
 shift 3
 W=${PHRASE// /_}
 C=$DIR/corpus
-OUT=benchmarks/results/retrained/$W/mean_of_seeds
+OUT=${OUT:-benchmarks/results/retrained/$W/mean_of_seeds}  # results folder
 mkdir -p $OUT
 COMMON=(--set corpus.recordings=data/recordings --set "corpus.engines=['espeak-ng','flite','piper']"
   --set "corpus.eval_engines=['espeak-ng','flite','piper','kokoro']" --clip-store data/clip_store)
