@@ -1,12 +1,14 @@
 """How long a streaming model remembers: seconds until a fresh runner's state tensors are
 bit-identical to those of a runner that has heard the stream since its start.
 
-    python -m benchmarks.state_memory [--minutes 15] [--start 60 --start 300]
+    python -m benchmarks.state_memory [--minutes 15] [--start 60 --start 300] [--model M.tflite]
 
 The soak test's fresh pipelines must start at least this long before the hour they check
 (a GRU's memory fades but does not end in exact arithmetic; float rounding ends it). Runs the
-shipped wake-word models over the soak's audio (seed 0) and prints, per model and start time,
-when the states last differed and the largest difference at a few delays.
+shipped wake-word models, or the given files, over the soak's audio (seed 0) and prints, per
+model and start time, when the states last differed ("never": still at the end of the audio)
+and the largest difference at a few delays. A run whose state never forgets makes a mean of
+runs (training.core.ensemble) remember too.
 """
 
 from __future__ import annotations
