@@ -247,3 +247,50 @@ def test_from_run_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["hey computer", "--from-run", str(run), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no streaming_int8_weights export" in err and str(run) in err
+
+
+def _finished_run(folder: Path, export: Path) -> Path:
+    """A run folder as training writes it, holding ``export`` as its shipped export, but no
+    weights."""
+    import shutil
+
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"name": "x", "corpus": str(folder)}))
+    files = {"streaming_int8_weights": "x.tflite"}
+    (folder / "metrics.json").write_text(json.dumps({"files": files}))
+    shutil.copyfile(export, folder / "x.tflite")
+    return folder
+
+
+def test_runs_of_another_wake_word_are_refused_in_one_line_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.wakeword import main
+
+    alexa = Path(__file__).parent.parent / "firmware_models" / "alexa.tflite"
+    runs = [_finished_run(tmp_path / name, alexa) for name in ("a", "b")]
+    for given in (runs[:1], runs):  # one run shipped, or the mean of two
+        argv = ["hey computer", "--out", str(tmp_path / "o")]
+        for run in given:
+            argv += ["--from-run", str(run)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{runs[0] / 'x.tflite'}: its keywords (alexa)" in err
+        assert "are not the recipe's (hey_computer)" in err
+        assert not (tmp_path / "o" / "hey_computer.tflite").exists()
+
+
+def test_a_mean_of_runs_without_weights_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tensorflow")
+    from training.wakeword import main
+
+    alexa = Path(__file__).parent.parent / "firmware_models" / "alexa.tflite"
+    a, b = (_finished_run(tmp_path / name, alexa) for name in ("a", "b"))
+    argv = ["alexa", "--from-run", str(a), "--from-run", str(b), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{a}: not a finished training run (no model.weights.h5)" in err
+    assert not (tmp_path / "o" / "alexa.tflite").exists()

@@ -41,6 +41,7 @@ from training.core.ship import (
     fail_build,
     model_cell,
     ship_runs,
+    shipped_from,
     train_or_reuse,
     trained_model,
     training_cell,
@@ -327,11 +328,11 @@ def run(
     final = out / f"{train.name}.tflite"
     if from_model is not None and from_run:
         raise ValueError("--from-run and --from-model: pass one")
+    keywords = [label for label in corpus.labels if not label.startswith("_")]
     if from_model is not None:  # checked before anything is rendered
-        keywords = [label for label in corpus.labels if not label.startswith("_")]
         train, metrics = trained_model(from_model, final, keywords)
     if from_run:
-        train, metrics = ship_runs(from_run, ship, final)
+        train, metrics = ship_runs(from_run, ship, final, keywords)
     if is_recorded(data_dir):
         print(f"[1/4] recorded dataset {data_dir}: evaluation streams from its lists", flush=True)
         summary = recorded_summary(corpus, data_dir)
@@ -370,13 +371,7 @@ def run(
         {
             "model": final.name,
             "bytes": final.stat().st_size,
-            **(
-                {"from_model": portable_path(from_model)}
-                if from_model is not None
-                else {"runs": [portable_path(r) for r in from_run]}
-                if len(from_run) > 1
-                else {"run": portable_path(run_dir)}
-            ),
+            **shipped_from(from_model, from_run, run_dir),
             "test_accuracy": metrics["test_accuracy"],
             "test_per_class_accuracy": metrics["test_per_class_accuracy"],
             "test_accuracy_by_engine": metrics.get("test_accuracy_by_engine"),

@@ -37,6 +37,7 @@ from training.core.ship import (
     fail_build,
     model_cell,
     ship_runs,
+    shipped_from,
     train_or_reuse,
     trained_model,
     training_cell,
@@ -187,7 +188,7 @@ def run(
         runs = ", ".join(map(str, from_run))
         what = "the finished run" if len(from_run) == 1 else "as one file the mean of the runs"
         print(f"[1-2/4] shipping {what} {runs}", flush=True)
-        train, metrics = ship_runs(from_run, ship, final)
+        train, metrics = ship_runs(from_run, ship, final, [corpus.label])
         data_dir = Path(train.corpus)
         path = data_dir / "summary.json"
         summary = json.loads(path.read_text()) if path.is_file() else {}
@@ -198,7 +199,6 @@ def run(
         run_dir = out / "run"
         print(f"[2/4] training {train.model} into {run_dir}", flush=True)
         metrics = train_or_reuse(train, run_dir)
-    if from_model is None and not from_run:
         copy_shipped_export(run_dir, metrics, ship, final)
     print(f"[3/4] calibrating {final} for {ship.calibrate_fa_per_hour:g} FA/h", flush=True)
     evaluation = calibrate_and_measure(
@@ -220,13 +220,7 @@ def run(
         {
             "phrase": phrase,
             "model": final.name,
-            **(
-                {"from_model": portable_path(from_model)}
-                if from_model is not None
-                else {"runs": [portable_path(r) for r in from_run]}
-                if len(from_run) > 1
-                else {"run": portable_path(run_dir)}
-            ),
+            **shipped_from(from_model, from_run, run_dir),
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,
             "build": {"failed": bool(problems), "problems": problems},

@@ -237,11 +237,7 @@ def trained_model(
     from kws.model import load_model
 
     md = load_model(path).metadata
-    if tuple(md.keywords) != tuple(keywords):
-        raise KwsError(
-            f"{path}: its keywords ({', '.join(md.keywords)}) are not the recipe's "
-            f"({', '.join(keywords)}); pass the phrase or recipe it was trained for"
-        )
+    check_keywords(path, md.keywords, keywords)
     record = md.training or {}
     if not isinstance(record.get("config"), dict) or not isinstance(record.get("metrics"), dict):
         raise KwsError(
@@ -254,6 +250,15 @@ def trained_model(
     return train, dict(record["metrics"])
 
 
+def check_keywords(path: Path, found: Sequence[str], keywords: Sequence[str]) -> None:
+    """A one-line error unless the model at ``path`` scores exactly the recipe's ``keywords``."""
+    if tuple(found) != tuple(keywords):
+        raise KwsError(
+            f"{path}: its keywords ({', '.join(found)}) are not the recipe's "
+            f"({', '.join(keywords)}); pass the phrase or recipe it was trained for"
+        )
+
+
 def model_cell(train: TrainConfig, metrics: dict[str, Any]) -> str:
     """The model card's ``model`` cell: family, hyper-parameters and parameter count, and for
     the mean of several runs (training.core.ensemble) how many it averages."""
@@ -264,32 +269,58 @@ def model_cell(train: TrainConfig, metrics: dict[str, Any]) -> str:
 
 
 def ship_runs(
-    runs: Sequence[Path], ship: ShipOptions, final: Path
+    runs: Sequence[Path], ship: ShipOptions, final: Path, keywords: Sequence[str]
 ) -> tuple[TrainConfig, dict[str, Any]]:
     """Write the export that ships finished ``runs`` to ``final``: one run's export in the
     ``[ship]`` form and quantization, or the mean of several as one file; return the training
-    config and metrics the card shows."""
+    config and metrics the card shows. Each run's export must score the recipe's ``keywords``,
+    checked before anything is written."""
     from kws.atomic import atomic_write_bytes
+    from kws.tflite_file import read_metadata
 
+    records = []
+    for run_dir in runs:
+        train = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        export = shipped_export(run_dir, metrics, ship)
+        check_keywords(export, read_metadata(export).keywords, keywords)
+        records.append((train, metrics, export))
     if len(runs) > 1:
         from training.core.ensemble import export_mean
 
         data, train, metrics = export_mean(runs, ship.form, ship.quantization)
         atomic_write_bytes(final, data)
         return train, metrics
-    (run_dir,) = runs
-    train = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    copy_shipped_export(run_dir, metrics, ship, final)
+    ((train, metrics, export),) = records
+    shutil.copyfile(export, final)
     return train, metrics
+
+
+def shipped_from(
+    from_model: Path | None, from_run: Sequence[Path], run_dir: Path
+) -> dict[str, Any]:
+    """The results JSON's record of what was shipped: the model file shipped again, the runs
+    averaged, or the one run (trained or given)."""
+    from kws.paths import portable_path
+
+    if from_model is not None:
+        return {"from_model": portable_path(from_model)}
+    if len(from_run) > 1:
+        return {"runs": [portable_path(r) for r in from_run]}
+    return {"run": portable_path(run_dir)}
+
+
+def shipped_export(run_dir: Path, metrics: dict[str, Any], ship: ShipOptions) -> Path:
+    """The run's export in the ``[ship]`` form and quantization; a one-line error without it."""
+    key = f"{ship.form}_{ship.quantization}"
+    if key not in metrics["files"]:
+        raise KwsError(f"{run_dir}: the run has no {key} export (python -m training.export)")
+    return run_dir / metrics["files"][key]
 
 
 def copy_shipped_export(
     run_dir: Path, metrics: dict[str, Any], ship: ShipOptions, final: Path
 ) -> Path:
     """Copy the run's export in the ``[ship]`` form and quantization to ``final``."""
-    key = f"{ship.form}_{ship.quantization}"
-    if key not in metrics["files"]:
-        raise KwsError(f"{run_dir}: the run has no {key} export (python -m training.export)")
-    shutil.copyfile(run_dir / metrics["files"][key], final)
+    shutil.copyfile(shipped_export(run_dir, metrics, ship), final)
     return final
