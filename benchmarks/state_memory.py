@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from benchmarks.soak_audio import FIRMWARE, SAMPLE_RATE, SoakAudio, load_material
-from kws.features import Frontend, StreamingFrontend
+from kws.features import FeatureConfig, Frontend, StreamingFrontend
 from kws.model import Model, load_model
 
 KEYWORD_MODELS = ("hey_jarvis", "alexa", "okay_nabu", "hey_mycroft")
@@ -45,6 +45,16 @@ def state_gap(model: Model, frames: np.ndarray, start: int) -> tuple[float | Non
     return last, gaps
 
 
+def soak_frames(config: FeatureConfig, minutes: float) -> np.ndarray:
+    """The feature frames of the soak's first ``minutes`` of audio (seed 0), pushed through the
+    streaming frontend in the daemon's 20 ms blocks."""
+    audio = SoakAudio(load_material(), seed=0, chunk_s=600)
+    samples = round(minutes * 60 * SAMPLE_RATE)
+    stream = np.concatenate(list(audio.blocks(0, samples, audio.chunk_samples)))
+    frontend = StreamingFrontend(config, Frontend(config))
+    return np.concatenate([frontend.push(stream[i : i + BLOCK]) for i in range(0, samples, BLOCK)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=15.0, help="audio from the soak stream")
@@ -55,16 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
     starts = args.start or [60, 300]
-    audio = SoakAudio(load_material(), seed=0, chunk_s=600)
-    samples = round(args.minutes * 60 * SAMPLE_RATE)
-    stream = np.concatenate(list(audio.blocks(0, samples, audio.chunk_samples)))
     paths = args.model or [str(FIRMWARE / f"{name}.tflite") for name in KEYWORD_MODELS]
     models = [load_model(path) for path in paths]
     config = models[0].metadata.features
-    frontend = StreamingFrontend(config, Frontend(config))
-    frames = np.concatenate(
-        [frontend.push(stream[i : i + BLOCK]) for i in range(0, samples, BLOCK)]
-    )
+    frames = soak_frames(config, args.minutes)
     step_s = config.frame_step / config.sample_rate
     print(f"{args.minutes:g} min of soak audio (seed 0); max |state difference| after d seconds")
     print("model        start  identical after  " + "  ".join(f"d={d:>3}s " for d in DELAYS_S))

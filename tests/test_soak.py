@@ -75,11 +75,14 @@ def test_misaligned_segments_are_refused() -> None:
 
 @pytest.mark.slow
 def test_a_few_simulated_minutes(tmp_path) -> None:
+    """The last segment's fresh run starts 60 s in and hears 540 s before it: every shipped
+    model's state is bit-identical to the long run's 461 s after a start at 60 s on this audio
+    (benchmarks/results/soak/state_memory.txt), so equality does not hang on float luck."""
     config = SoakConfig(
-        hours=0.1,
+        hours=0.2,
         chunk_minutes=1,
         segment_minutes=2,
-        fresh_warmup_s=180,
+        fresh_warmup_s=540,
         warmup_hours=0.05,
         out=tmp_path,
     )
@@ -90,15 +93,33 @@ def test_a_few_simulated_minutes(tmp_path) -> None:
     saved = json.loads((tmp_path / "soak.json").read_text())
     assert saved["equal"] is True and result["equal"] is True
     rows = saved["samples"]["rows"]
-    assert len(rows) == 7 and rows[-1][0] == pytest.approx(360.0)
-    assert log.getvalue().count("RSS") == 7
-    assert [s["start_s"] for s in saved["segments"]] == [0.0, 120.0, 240.0]
+    assert len(rows) == 13 and rows[-1][0] == pytest.approx(720.0)
+    assert log.getvalue().count("RSS") == 13
+    assert [s["start_s"] for s in saved["segments"]] == [0.0, 120.0, 240.0, 360.0, 480.0, 600.0]
     assert sum(s["detections"] for s in saved["segments"]) == saved["detections"] > 0
-    assert sum(k["planted"] for k in saved["keywords"].values()) == 6  # one per 1-min chunk
+    assert sum(k["planted"] for k in saved["keywords"].values()) == 12  # one per 1-min chunk
     assert saved["keywords"]["hey_jarvis"]["caught"] >= 1
     assert abs(saved["rss"]["growth_after_warmup_kib"]) < 1000
     assert saved["cpu"]["pipeline_cpu_s_per_audio_hour"] > 0
     assert "--chunk-minutes 1" in saved["command"]
+
+
+@pytest.mark.slow
+def test_every_shipped_wake_word_forgets_within_the_fresh_runs_warm_up() -> None:
+    """The equality above holds only for models whose state a fresh runner reaches bit for bit
+    within its warm-up; a model that never forgets (the mean of okay_nabu runs of stop 41, one
+    of whose runs still differed by 6e-3 after 15 min) must not ship."""
+    from benchmarks.state_memory import KEYWORD_MODELS, soak_frames, state_gap
+    from kws.model import load_model
+
+    firmware = Path(__file__).resolve().parents[1] / "firmware_models"
+    models = [load_model(firmware / f"{name}.tflite") for name in KEYWORD_MODELS]
+    features = models[0].metadata.features
+    frames = soak_frames(features, 10)
+    step_s = features.frame_step / features.sample_rate
+    for model in models:
+        last, gaps = state_gap(model, frames, round(60 / step_s))
+        assert gaps[-1] == 0 and (last or 0) < 540, (model.name, last)
 
 
 def test_fresh_runs_start_in_phase_with_every_model() -> None:
