@@ -31,6 +31,7 @@ from typing import TextIO
 import numpy as np
 
 from benchmarks.soak_audio import FIRMWARE, SAMPLE_RATE, Material, SoakAudio, load_material
+from benchmarks.state_memory import FORGET_WITHIN_S
 from kws.audio import StreamSource
 from kws.errors import KwsError
 from kws.events import Detection, Environment, Event
@@ -59,8 +60,9 @@ class SoakConfig:
     """Audio is generated, and RSS and CPU recorded, per chunk of this many simulated minutes."""
     segment_minutes: float = 60.0
     """Each segment of this length is checked against a fresh pipeline."""
-    fresh_warmup_s: float = 300.0
-    """Audio a fresh pipeline hears before its segment (receptive field, smoothing, state)."""
+    fresh_warmup_s: float = FORGET_WITHIN_S
+    """Audio a fresh pipeline hears before its segment (receptive field, smoothing, state): as
+    long as a shipped model's state may take to forget (the build's limit)."""
     warmup_hours: float = 1.0
     """RSS growth is measured from the end of this warm-up."""
     block_ms: int = 20

@@ -214,7 +214,9 @@ def markdown(result: dict[str, Any]) -> str:
         "the long run's after some minutes of audio (`python -m benchmarks.state_memory`, "
         "results/soak/state_memory.txt: 64-461 s for the files shipped at stop 41, and "
         "hey_jarvis's not within the 300 s after a start at 600 s), so the "
-        "fresh runs start early; with 30 s some scores differ in the 7th digit.",
+        "fresh runs start early, by as much as a shipped model's state may take to forget "
+        "(the build's limit, `[ship] max_state_memory_s`); with 30 s some scores differ in "
+        "the 7th digit.",
         "",
         "Keyword utterances planted (a sanity figure, not accuracy: the demo's voice is a test "
         "voice the models miss often, see firmware_models/demo/README.md):",

@@ -14,7 +14,9 @@ runs (training.core.ensemble) remember too.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +27,12 @@ from kws.model import Model, load_model
 KEYWORD_MODELS = ("hey_jarvis", "alexa", "okay_nabu", "hey_mycroft")
 DELAYS_S = (1, 10, 30, 60, 120, 300)
 BLOCK = 320  # 20 ms, as the daemon pushes
+CHECK_MINUTES = 10.0
+CHECK_START_S = 60.0
+"""The build check's audio and fresh start (training.core.ship)."""
+FORGET_WITHIN_S = 540.0
+"""A shipped model's state must forget within this ([ship] max_state_memory_s); the soak's
+fresh pipelines hear as much audio before their segment."""
 
 
 def state_gap(model: Model, frames: np.ndarray, start: int) -> tuple[float | None, list[float]]:
@@ -45,6 +53,7 @@ def state_gap(model: Model, frames: np.ndarray, start: int) -> tuple[float | Non
     return last, gaps
 
 
+@functools.lru_cache(maxsize=2)
 def soak_frames(config: FeatureConfig, minutes: float) -> np.ndarray:
     """The feature frames of the soak's first ``minutes`` of audio (seed 0), pushed through the
     streaming frontend in the daemon's 20 ms blocks."""
@@ -53,6 +62,23 @@ def soak_frames(config: FeatureConfig, minutes: float) -> np.ndarray:
     stream = np.concatenate(list(audio.blocks(0, samples, audio.chunk_samples)))
     frontend = StreamingFrontend(config, Frontend(config))
     return np.concatenate([frontend.push(stream[i : i + BLOCK]) for i in range(0, samples, BLOCK)])
+
+
+def state_memory_s(
+    path: Path, minutes: float = CHECK_MINUTES, start_s: float = CHECK_START_S
+) -> float | None:
+    """Seconds after a fresh start ``start_s`` into the soak audio until a fresh runner's states
+    are bit-identical to those of a runner that heard the audio from its start: 0 for a model
+    without states, None if they still differ when the ``minutes`` of audio end."""
+    model = load_model(path)
+    if not model.state_ports:
+        return 0.0
+    config = model.metadata.features
+    frames = soak_frames(config, minutes)
+    last, gaps = state_gap(model, frames, round(start_s * config.sample_rate / config.frame_step))
+    if gaps and gaps[-1] > 0:
+        return None
+    return last or 0.0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -265,6 +265,7 @@ def test_recipe_trains_calibrates_and_writes_the_card(
     card = (out / "commands.md").read_text()
     assert "commands.tflite" in card and "| `stop` |" in card and "never fires" in card
     assert "| build | passed" in card and summary["build"]["failed"] is False
+    assert 0 < summary["state_memory_s"] <= 540 and "| state memory | identical to a " in card
     assert "| test accuracy per engine | espeak-ng" in card
     assert "| calibration | each command's threshold for 1 FA/h on the validation" in card
 

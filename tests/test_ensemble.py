@@ -116,3 +116,56 @@ def test_the_mean_quantizes_as_its_members_do(tmp_path: Path) -> None:
         scores[quantization] = _scores(path, frames)
     assert np.abs(scores["int8_weights"] - scores["float32"]).max() < 0.01
     assert np.abs(scores["int8"] - scores["float32"]).max() < 0.03
+
+
+def _latching(seed: int) -> keras.Model:
+    """A member whose GRUs' update gates sit at 1 - 5e-5: its state fades over hours of audio,
+    as one okay_nabu run's did (stop 41), instead of within minutes."""
+    window = _member(seed)
+    for layer in window.layers:
+        if isinstance(layer, keras.layers.GRU):
+            kernel, recurrent, bias = layer.get_weights()
+            bias[..., : recurrent.shape[0]] = 10.0  # Keras orders the gates z, r, h
+            layer.set_weights([kernel, recurrent, bias])
+    return window
+
+
+def test_a_state_that_never_forgets_fails_the_build_naming_the_run(tmp_path: Path) -> None:
+    """The build rule behind the soak test: a fresh runner must reach a long-running runner's
+    state bit for bit within [ship] max_state_memory_s; for a mean, the error names each run
+    whose own export never forgets, the one to leave out."""
+    from training.core.ship import ShipOptions, memory_cell, memory_problems
+
+    md = _metadata("streaming")
+    runs = []
+    for name, member in (("fades", _member(1)), ("latches", _latching(2))):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        (run_dir / "model.tflite").write_bytes(
+            export_tflite(member, CONFIG, md, "streaming", "float32")
+        )
+        (run_dir / "metrics.json").write_text('{"files": {"streaming_float32": "model.tflite"}}')
+        runs.append(run_dir)
+    ship = ShipOptions(quantization="float32")
+    seconds, problems = memory_problems(runs[0] / "model.tflite", runs[:1], ship)
+    assert seconds is not None and 0 < seconds <= 540 and problems == []
+    assert memory_cell(seconds).startswith(f"identical to a long-running runner's {seconds:.0f} s")
+    seconds, problems = memory_problems(runs[1] / "model.tflite", runs[1:], ship)
+    assert seconds is None and memory_cell(seconds).startswith("never identical")
+    (problem,) = problems
+    assert "state still differs from a fresh runner's at the end of 10 min" in problem
+    assert "runs whose" not in problem  # one run: the file is the run
+    graphs = [
+        inference_graph(m, CONFIG, "streaming", "float32") for m in (_member(1), _latching(2))
+    ]
+    mean = tmp_path / "mean.tflite"
+    mean.write_bytes(
+        convert_graph(
+            mean_graph(graphs, [md] * 2), mean_metadata([md] * 2, {}), "streaming", "float32"
+        )
+    )
+    seconds, (problem,) = memory_problems(mean, runs, ship)
+    assert seconds is None and problem.endswith(f"runs whose state never forgets: {runs[1]}")
+    assert memory_problems(mean, runs, replace(ship, max_state_memory_s=0.0))[1] == []
+    with pytest.raises(ValueError, match="max_state_memory_s must be >= 0"):
+        ShipOptions(max_state_memory_s=-1)

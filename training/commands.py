@@ -39,6 +39,8 @@ from training.core.ship import (
     copy_shipped_export,
     cpu_seconds_per_hour,
     fail_build,
+    memory_cell,
+    memory_problems,
     model_cell,
     ship_runs,
     shipped_from,
@@ -179,6 +181,7 @@ def model_card(
     command: str,
     problems: Sequence[str],
     ship: ShipOptions,
+    memory_s: float | None = 0.0,
 ) -> str:
     from kws.model import load_model
 
@@ -255,6 +258,7 @@ def model_card(
             f"({'/'.join(f'{x:g}' for x in snrs_db)} dB SNR), {first['negative_hours']:.2f} h "
             "of command-free negatives |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
+            f"| state memory | {memory_cell(memory_s)} |",
             f"| calibration | {calibration_cell(ship)} |",
             f"| build | {build_cell(problems)} |",
             "",
@@ -360,10 +364,11 @@ def run(
     confusion_png(metrics["test_confusion"], results_dir / "confusion.png")
     print("[4/4] measuring CPU cost and writing the model card", flush=True)
     cpu_s = cpu_seconds_per_hour(final, ship.cost_minutes)
-    problems = build_problems(evaluation, ship.max_test_fa_per_hour)
+    memory_s, stuck = memory_problems(final, from_run, ship)
+    problems = build_problems(evaluation, ship.max_test_fa_per_hour) + stuck
     card = model_card(
         final, train, metrics, evaluation, summary, corpus.eval_snrs_db, cpu_s, command, problems,
-        ship,
+        ship, memory_s,
     )  # fmt: skip
     (out / f"{train.name}.md").write_text(card)
     write_json(
@@ -378,6 +383,7 @@ def run(
             "test_confusion": metrics["test_confusion"],
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,
+            "state_memory_s": memory_s,
             "build": {"failed": bool(problems), "problems": problems},
             "wall_seconds": round(time.perf_counter() - started, 1),
         },

@@ -35,6 +35,8 @@ from training.core.ship import (
     cpu_seconds_per_hour,
     fa_cell,
     fail_build,
+    memory_cell,
+    memory_problems,
     model_cell,
     ship_runs,
     shipped_from,
@@ -80,6 +82,7 @@ def model_card(
     cpu_s: float,
     command: str,
     problems: Sequence[str] = (),
+    memory_s: float | None = 0.0,
 ) -> str:
     from kws.model import load_model
 
@@ -147,6 +150,7 @@ def model_card(
             ),
             f"| build | {build_cell(problems)} |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
+            f"| state memory | {memory_cell(memory_s)} |",
             "",
             "Limits: the words were spoken by synthetic voices only (real recordings are among",
             "the negatives when the corpus was made with them); real voices, accents and",
@@ -210,8 +214,11 @@ def run(
     command += "".join(f" --from-run {portable_path(r)}" for r in from_run)
     if from_model is not None:
         command += f" --from-model {portable_path(from_model)}"
-    problems = build_problems({corpus.label: evaluation}, ship.max_test_fa_per_hour)
-    card = model_card(phrase, final, train, metrics, evaluation, summary, cpu_s, command, problems)
+    memory_s, stuck = memory_problems(final, from_run, ship)
+    problems = build_problems({corpus.label: evaluation}, ship.max_test_fa_per_hour) + stuck
+    card = model_card(
+        phrase, final, train, metrics, evaluation, summary, cpu_s, command, problems, memory_s
+    )
     if note:
         card += "\n" + note.strip() + "\n"
     (out / f"{corpus.label}.md").write_text(card)
@@ -223,6 +230,7 @@ def run(
             **shipped_from(from_model, from_run, run_dir),
             "evaluation": evaluation,
             "cpu_s_per_audio_hour": cpu_s,
+            "state_memory_s": memory_s,
             "build": {"failed": bool(problems), "problems": problems},
             "wall_seconds": round(time.perf_counter() - started, 1),
         },

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.state_memory import FORGET_WITHIN_S
 from kws.errors import KwsError
 from training.core.config import TrainConfig
 
@@ -34,6 +35,11 @@ class ShipOptions:
     max_test_fa_per_hour: float = 2.0
     """A shipped threshold giving more false accepts per hour than this on the test negatives
     makes a failed build: the calibration did not transfer to unheard voices and recordings."""
+    max_state_memory_s: float = FORGET_WITHIN_S
+    """A streaming model whose state a fresh runner has not reached bit for bit this many seconds
+    after a start 60 s into the soak test's audio makes a failed build (0: no check). Its scores
+    would then hang on audio heard any time before, for as long as it runs, and the soak test's
+    fresh-run comparison, whose warm-up is this long, could not hold."""
 
     def __post_init__(self) -> None:
         from kws.metadata import QUANTIZATIONS
@@ -45,6 +51,8 @@ class ShipOptions:
             raise ValueError(f"[ship] quantization must be one of {QUANTIZATIONS}")
         if self.calibrate_confidence and not 0.5 < self.calibrate_confidence < 1:
             raise ValueError("[ship] calibrate_confidence must be 0 or within (0.5, 1)")
+        if self.max_state_memory_s < 0:
+            raise ValueError("[ship] max_state_memory_s must be >= 0 (0: no check)")
         if min(self.calibrate_fa_per_hour, self.cost_minutes, self.max_test_fa_per_hour) <= 0:
             raise ValueError(
                 "[ship] calibrate_fa_per_hour, cost_minutes and max_test_fa_per_hour must be > 0"
@@ -69,9 +77,51 @@ def build_problems(per_label: dict[str, dict[str, Any]], limit: float) -> list[s
     return problems
 
 
+def memory_problems(
+    model_path: Path, runs: Sequence[Path], ship: ShipOptions
+) -> tuple[float | None, list[str]]:
+    """The shipped file's state memory (benchmarks.state_memory: seconds, None for never) and
+    what of it fails the build; for the mean of several runs the problem names each run whose
+    own export never forgets, the ones to leave out."""
+    from benchmarks.state_memory import CHECK_MINUTES, state_memory_s
+
+    limit = ship.max_state_memory_s
+    seconds = state_memory_s(model_path)
+    if not limit or (seconds is not None and seconds <= limit):
+        return seconds, []
+    said = "at the end of" if seconds is None else f"{seconds:.0f} s into"
+    problem = (
+        f"its streaming state still differs from a fresh runner's {said} {CHECK_MINUTES:g} min "
+        f"of soak audio (limit {limit:g} s)"
+    )
+    if len(runs) > 1:
+        stuck = []
+        for run_dir in runs:
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            if state_memory_s(shipped_export(run_dir, metrics, ship)) is None:
+                stuck.append(str(run_dir))
+        if stuck:
+            problem += f"; runs whose state never forgets: {', '.join(stuck)}"
+    return seconds, [problem]
+
+
+def memory_cell(seconds: float | None) -> str:
+    """The model card's ``state memory`` cell."""
+    from benchmarks.state_memory import CHECK_MINUTES, CHECK_START_S
+
+    where = f"a fresh start {CHECK_START_S:g} s into {CHECK_MINUTES:g} min of the soak audio"
+    if seconds is None:
+        return f"never identical to a long-running runner's after {where}"
+    if seconds == 0:
+        return "no state"
+    return f"identical to a long-running runner's {seconds:.0f} s after {where}"
+
+
 def build_cell(problems: Sequence[str]) -> str:
     """The model card's ``build`` cell."""
-    return "FAILED: " + "; ".join(problems) if problems else "passed (test FA/h within the limit)"
+    if not problems:
+        return "passed (test FA/h and state memory within their limits)"
+    return "FAILED: " + "; ".join(problems)
 
 
 def fa_cell(point: dict[str, Any], hours: float) -> str:
