@@ -335,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.segment_minutes,
         help="simulated minutes each fresh pipeline checks",
     )
+    parser.add_argument(
+        "--fresh-warmup-s",
+        type=float,
+        default=defaults.fresh_warmup_s,
+        help="simulated seconds a fresh pipeline hears before its segment",
+    )
     parser.add_argument("--warmup-hours", type=float, default=defaults.warmup_hours)
     parser.add_argument(
         "--tracemalloc-at",
@@ -353,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         chunk_minutes=args.chunk_minutes,
         segment_minutes=args.segment_minutes,
+        fresh_warmup_s=args.fresh_warmup_s,
         warmup_hours=args.warmup_hours,
         tracemalloc_at_hours=args.tracemalloc_at,
     )

@@ -44,7 +44,7 @@ def command(config: SoakConfig) -> str:
     default = SoakConfig()
     parts = ["nice -n 15 python -m benchmarks.soak", f"--hours {config.hours:g}"]
     parts.append(f"--seed {config.seed}")
-    for name in ("chunk_minutes", "segment_minutes", "warmup_hours"):
+    for name in ("chunk_minutes", "segment_minutes", "fresh_warmup_s", "warmup_hours"):
         if getattr(config, name) != getattr(default, name):
             parts.append(f"--{name.replace('_', '-')} {getattr(config, name):g}")
     if config.out != default.out:

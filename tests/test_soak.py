@@ -102,7 +102,7 @@ def test_a_few_simulated_minutes(tmp_path) -> None:
     assert saved["keywords"]["hey_jarvis"]["caught"] >= 1
     assert abs(saved["rss"]["growth_after_warmup_kib"]) < 1000
     assert saved["cpu"]["pipeline_cpu_s_per_audio_hour"] > 0
-    assert "--chunk-minutes 1" in saved["command"]
+    assert "--chunk-minutes 1" in saved["command"] and "--fresh-warmup-s" not in saved["command"]
 
 
 @pytest.mark.slow
@@ -129,3 +129,16 @@ def test_fresh_runs_start_in_phase_with_every_model() -> None:
     for model in models:
         md = model.metadata
         assert period % (md.stride_frames * md.features.frame_step) == 0
+
+
+def test_the_fresh_warm_up_is_an_option_the_reproducing_command_keeps() -> None:
+    from benchmarks.soak import build_parser
+    from benchmarks.soak_report import command
+
+    args = build_parser().parse_args(["--hours", "2", "--fresh-warmup-s", "600"])
+    assert args.fresh_warmup_s == 600 and build_parser().parse_args([]).fresh_warmup_s == 540
+    config = SoakConfig(hours=2, fresh_warmup_s=args.fresh_warmup_s)
+    assert (
+        command(config)
+        == "nice -n 15 python -m benchmarks.soak --hours 2 --seed 0 --fresh-warmup-s 600"
+    )
