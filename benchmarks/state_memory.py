@@ -7,8 +7,9 @@ The soak test's fresh pipelines must start at least this long before the hour th
 (a GRU's memory fades but does not end in exact arithmetic; float rounding ends it). Runs the
 shipped wake-word models, or the given files, over the soak's audio (seed 0) and prints, per
 model and start time, when the states last differed ("never": still at the end of the audio)
-and the largest difference at a few delays. A run whose state never forgets makes a mean of
-runs (training.core.ensemble) remember too.
+the largest difference at a few delays, and the largest difference of their scores from the
+build's limit on (FORGET_WITHIN_S) on: what the memory does to detections. A run whose state
+never forgets makes a mean of runs (training.core.ensemble) remember too.
 """
 
 from __future__ import annotations
@@ -35,22 +36,28 @@ FORGET_WITHIN_S = 540.0
 fresh pipelines hear as much audio before their segment."""
 
 
-def state_gap(model: Model, frames: np.ndarray, start: int) -> tuple[float | None, list[float]]:
-    """(seconds after ``start`` when the states last differed, max |difference| per call)."""
+def state_gap(
+    model: Model, frames: np.ndarray, start: int
+) -> tuple[float | None, list[float], list[float]]:
+    """(seconds after ``start`` when the states last differed, max |state difference| per call,
+    max |score difference| per call): what a fresh runner started at ``start`` still differs in
+    from one that heard the frames from the beginning."""
     stride = model.metadata.stride_frames
     frame_s = model.metadata.features.frame_step / model.metadata.features.sample_rate
     long, fresh = model.runner(), model.runner()
     long.push(frames[:start])
-    last, gaps = None, []
+    last, gaps, score_gaps = None, [], []
     for at in range(start, len(frames) - stride + 1, stride):
-        long.push(frames[at : at + stride])
-        fresh.push(frames[at : at + stride])
+        said = long.push(frames[at : at + stride])
+        heard = fresh.push(frames[at : at + stride])
         pairs = zip(long._states, fresh._states, strict=True)
         gap = max(float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in pairs)
         if gap > 0:
             last = (at + stride - start) * frame_s
         gaps.append(gap)
-    return last, gaps
+        scores = zip(said, heard, strict=True)
+        score_gaps.append(max((float(np.max(np.abs(a[1] - b[1]))) for a, b in scores), default=0.0))
+    return last, gaps, score_gaps
 
 
 @functools.lru_cache(maxsize=2)
@@ -75,7 +82,9 @@ def state_memory_s(
         return 0.0
     config = model.metadata.features
     frames = soak_frames(config, minutes)
-    last, gaps = state_gap(model, frames, round(start_s * config.sample_rate / config.frame_step))
+    last, gaps, _ = state_gap(
+        model, frames, round(start_s * config.sample_rate / config.frame_step)
+    )
     if gaps and gaps[-1] > 0:
         return None
     return last or 0.0
@@ -96,18 +105,27 @@ def main(argv: list[str] | None = None) -> int:
     config = models[0].metadata.features
     frames = soak_frames(config, args.minutes)
     step_s = config.frame_step / config.sample_rate
-    print(f"{args.minutes:g} min of soak audio (seed 0); max |state difference| after d seconds")
-    print("model        start  identical after  " + "  ".join(f"d={d:>3}s " for d in DELAYS_S))
+    print(
+        f"{args.minutes:g} min of soak audio (seed 0); max |state difference| after d seconds; "
+        f"largest |score difference| from {FORGET_WITHIN_S:g} s on (the build's limit)"
+    )
+    print(
+        "model        start  identical after  "
+        + "  ".join(f"d={d:>3}s " for d in DELAYS_S)
+        + f"  scores>={FORGET_WITHIN_S:g}s"
+    )
     for path, model in zip(paths, models, strict=True):
         calls_s = model.metadata.stride_frames * step_s
         name = model.name if args.model is None else path
         for start_s in starts:
-            last, gaps = state_gap(model, frames, round(start_s / step_s))
+            last, gaps, score_gaps = state_gap(model, frames, round(start_s / step_s))
             cells = [f"{gaps[min(len(gaps) - 1, round(d / calls_s) - 1)]:8.1e}" for d in DELAYS_S]
             said = f"{last:7.2f} s" if last is not None else "  at once"
             if gaps and gaps[-1] > 0:  # still differing when the audio ends
                 said = "never"
-            print(f"{name:12} {start_s:5d}  {said:>15}  " + "  ".join(cells))
+            late = score_gaps[max(0, round(FORGET_WITHIN_S / calls_s) - 1) :]
+            tail = f"{max(late):8.1e}" if late else "       —"
+            print(f"{name:12} {start_s:5d}  {said:>15}  " + "  ".join(cells) + f"  {tail:>12}")
     return 0
 
 

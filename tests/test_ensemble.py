@@ -168,5 +168,14 @@ def test_a_state_that_never_forgets_fails_the_build_naming_the_run(tmp_path: Pat
     assert seconds is None
     assert problem.endswith(f"runs whose state does not forget within it: {runs[1]}")
     assert memory_problems(mean, runs, replace(ship, max_state_memory_s=0.0))[1] == []
+    # the scores differ as the states do: at first, and not at all once the states agree
+    from benchmarks.state_memory import soak_frames, state_gap
+
+    last, gaps, score_gaps = state_gap(
+        load_model(runs[0] / "model.tflite"), soak_frames(FEATURES, 11.0), 6000
+    )
+    forgotten = round(last * FEATURES.sample_rate / FEATURES.frame_step / CONFIG.stride_t)
+    assert len(score_gaps) == len(gaps) and max(score_gaps[:100]) > 0
+    assert max(gaps[forgotten:]) == 0 and max(score_gaps[forgotten:]) == 0
     with pytest.raises(ValueError, match="max_state_memory_s must be >= 0"):
         ShipOptions(max_state_memory_s=-1)

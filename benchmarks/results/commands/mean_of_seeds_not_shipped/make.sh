@@ -19,4 +19,5 @@ cp data/commands/mean3/commands.md $R/model_card.md
 cp data/commands/mean3/results/commands.json data/commands/mean3/results/confusion.png $R/
 python -m benchmarks.state_memory --minutes 40 --start 60 --model firmware_models/commands.tflite \
   --model firmware_models/digits.tflite --model data/commands/mined/commands.tflite \
-  --model data/commands/seed1/commands.tflite --model data/commands/seed2/commands.tflite > $R/state_memory.txt
+  --model data/commands/seed1/commands.tflite --model data/commands/seed2/commands.tflite \
+  --model data/commands/mean3/commands.tflite > $R/state_memory.txt
