@@ -28,9 +28,8 @@ from kws.model import Model, load_model
 KEYWORD_MODELS = ("hey_jarvis", "alexa", "okay_nabu", "hey_mycroft")
 DELAYS_S = (1, 10, 30, 60, 120, 300)
 BLOCK = 320  # 20 ms, as the daemon pushes
-CHECK_MINUTES = 10.0
 CHECK_START_S = 60.0
-"""The build check's audio and fresh start (training.core.ship)."""
+"""The build check's fresh start into the soak audio (training.core.ship)."""
 FORGET_WITHIN_S = 540.0
 """A shipped model's state must forget within this ([ship] max_state_memory_s); the soak's
 fresh pipelines hear as much audio before their segment."""
@@ -71,19 +70,18 @@ def soak_frames(config: FeatureConfig, minutes: float) -> np.ndarray:
     return np.concatenate([frontend.push(stream[i : i + BLOCK]) for i in range(0, samples, BLOCK)])
 
 
-def state_memory_s(
-    path: Path, minutes: float = CHECK_MINUTES, start_s: float = CHECK_START_S
-) -> float | None:
-    """Seconds after a fresh start ``start_s`` into the soak audio until a fresh runner's states
-    are bit-identical to those of a runner that heard the audio from its start: 0 for a model
-    without states, None if they still differ when the ``minutes`` of audio end."""
+def state_memory_s(path: Path, within_s: float = FORGET_WITHIN_S) -> float | None:
+    """Seconds after a fresh start CHECK_START_S into the soak audio until a fresh runner's
+    states are bit-identical to those of a runner that heard the audio from its start: 0 for a
+    model without states, None if they still differ at the end of the audio, which runs a
+    minute past ``within_s``."""
     model = load_model(path)
     if not model.state_ports:
         return 0.0
     config = model.metadata.features
-    frames = soak_frames(config, minutes)
+    frames = soak_frames(config, (CHECK_START_S + within_s + 60.0) / 60.0)
     last, gaps, _ = state_gap(
-        model, frames, round(start_s * config.sample_rate / config.frame_step)
+        model, frames, round(CHECK_START_S * config.sample_rate / config.frame_step)
     )
     if gaps and gaps[-1] > 0:
         return None

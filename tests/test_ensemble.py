@@ -149,11 +149,27 @@ def test_a_state_that_never_forgets_fails_the_build_naming_the_run(tmp_path: Pat
     ship = ShipOptions(quantization="float32")
     seconds, problems = memory_problems(runs[0] / "model.tflite", runs[:1], ship)
     assert seconds is not None and 0 < seconds <= 540 and problems == []
-    assert memory_cell(seconds).startswith(f"identical to a long-running runner's {seconds:.0f} s")
+    fades_s = seconds
+    assert memory_cell(seconds, 540).startswith(
+        f"identical to a long-running runner's {seconds:.0f} s"
+    )
+    # forgetting later than the limit fails too, saying when it forgot
+    late, (problem,) = memory_problems(
+        runs[0] / "model.tflite", runs[:1], replace(ship, max_state_memory_s=1.0)
+    )
+    assert late == seconds
+    assert problem == (
+        f"its streaming state is identical to a long-running runner's {seconds:.0f} s after a "
+        "fresh start 60 s into the soak audio, later than the limit of 1 s"
+    )
     seconds, problems = memory_problems(runs[1] / "model.tflite", runs[1:], ship)
-    assert seconds is None and memory_cell(seconds).startswith("never identical")
+    assert seconds is None
     (problem,) = problems
-    assert "state still differs from a fresh runner's at the end of 11 min" in problem
+    assert problem == (
+        "its streaming state is not identical to a long-running runner's within 540 s of a fresh "
+        "start 60 s into the soak audio"
+    )
+    assert memory_cell(None, 0.0) == memory_cell(None, 540.0)  # the check off listens as long
     assert "runs whose" not in problem  # one run: the file is the run
     graphs = [
         inference_graph(m, CONFIG, "streaming", "float32") for m in (_member(1), _latching(2))
@@ -166,7 +182,7 @@ def test_a_state_that_never_forgets_fails_the_build_naming_the_run(tmp_path: Pat
     )
     seconds, (problem,) = memory_problems(mean, runs, ship)
     assert seconds is None
-    assert problem.endswith(f"runs whose state does not forget within it: {runs[1]}")
+    assert problem.endswith(f"runs whose state does not forget within 540 s: {runs[1]}")
     assert memory_problems(mean, runs, replace(ship, max_state_memory_s=0.0))[1] == []
     # the scores differ as the states do: at first, and not at all once the states agree
     from benchmarks.state_memory import soak_frames, state_gap
@@ -174,6 +190,7 @@ def test_a_state_that_never_forgets_fails_the_build_naming_the_run(tmp_path: Pat
     last, gaps, score_gaps = state_gap(
         load_model(runs[0] / "model.tflite"), soak_frames(FEATURES, 11.0), 6000
     )
+    assert last == fades_s
     forgotten = round(last * FEATURES.sample_rate / FEATURES.frame_step / CONFIG.stride_t)
     assert len(score_gaps) == len(gaps) and max(score_gaps[:100]) > 0
     assert max(gaps[forgotten:]) == 0 and max(score_gaps[forgotten:]) == 0

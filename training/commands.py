@@ -181,7 +181,7 @@ def model_card(
     command: str,
     problems: Sequence[str],
     ship: ShipOptions,
-    memory_s: float | None = 0.0,
+    memory: str = "no state",
 ) -> str:
     from kws.model import load_model
 
@@ -258,7 +258,7 @@ def model_card(
             f"({'/'.join(f'{x:g}' for x in snrs_db)} dB SNR), {first['negative_hours']:.2f} h "
             "of command-free negatives |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
-            f"| state memory | {memory_cell(memory_s)} |",
+            f"| state memory | {memory} |",
             f"| calibration | {calibration_cell(ship)} |",
             f"| build | {build_cell(problems)} |",
             "",
@@ -368,7 +368,7 @@ def run(
     problems = build_problems(evaluation, ship.max_test_fa_per_hour) + stuck
     card = model_card(
         final, train, metrics, evaluation, summary, corpus.eval_snrs_db, cpu_s, command, problems,
-        ship, memory_s,
+        ship, memory_cell(memory_s, ship.max_state_memory_s),
     )  # fmt: skip
     (out / f"{train.name}.md").write_text(card)
     write_json(

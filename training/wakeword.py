@@ -82,7 +82,7 @@ def model_card(
     cpu_s: float,
     command: str,
     problems: Sequence[str] = (),
-    memory_s: float | None = 0.0,
+    memory: str = "no state",
 ) -> str:
     from kws.model import load_model
 
@@ -150,7 +150,7 @@ def model_card(
             ),
             f"| build | {build_cell(problems)} |",
             f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
-            f"| state memory | {memory_cell(memory_s)} |",
+            f"| state memory | {memory} |",
             "",
             "Limits: the words were spoken by synthetic voices only (real recordings are among",
             "the negatives when the corpus was made with them); real voices, accents and",
@@ -217,7 +217,16 @@ def run(
     memory_s, stuck = memory_problems(final, from_run, ship)
     problems = build_problems({corpus.label: evaluation}, ship.max_test_fa_per_hour) + stuck
     card = model_card(
-        phrase, final, train, metrics, evaluation, summary, cpu_s, command, problems, memory_s
+        phrase,
+        final,
+        train,
+        metrics,
+        evaluation,
+        summary,
+        cpu_s,
+        command,
+        problems,
+        memory_cell(memory_s, ship.max_state_memory_s),
     )
     if note:
         card += "\n" + note.strip() + "\n"
