@@ -212,8 +212,7 @@ def markdown(result: dict[str, Any]) -> str:
         "run's exactly. The wake-word models carry GRU state, whose memory of the past fades "
         "but never ends in exact arithmetic: in float32 a fresh state becomes bit-identical to "
         "the long run's after some minutes of audio (`python -m benchmarks.state_memory`, "
-        "results/soak/state_memory.txt: 64-461 s for the files shipped at stop 41, and "
-        "hey_jarvis's not within the 300 s after a start at 600 s), so the "
+        "results/soak/state_memory.txt), so the "
         "fresh runs start early, by as much as a shipped model's state may take to forget "
         "(the build's limit, `[ship] max_state_memory_s`); with 30 s some scores differ in "
         "the 7th digit.",

@@ -8,10 +8,9 @@ set -uo pipefail
 D=data/okay_nabu_eval C=data/okay_nabu_eval/corpus
 R=benchmarks/results/retrained/okay_nabu/mean_of_seeds
 python -m training.wakeword "okay nabu" --from-run $D/seed1/run --from-run $D/seed2/run \
-  --from-run $D/seed3/run --out $D/mean3_checked 2> $R/mean_of_three.stderr
-echo "exit $?" >> $R/mean_of_three.stderr
+  --from-run $D/seed3/run --out $D/mean3_checked 2>&1 | tail -1 > $R/mean_of_three.stderr
+echo "exit ${PIPESTATUS[0]}" >> $R/mean_of_three.stderr
 set -e
-sed -i "s#$PWD/##g" $R/mean_of_three.stderr
 OUT=$R bash benchmarks/results/retrained/mean_of_seeds.sh "okay nabu" $D \
   $D/models/shipped_stop37.tflite seed1 seed3
 python -m benchmarks.frr_fa --model $D/models/shipped_stop37.tflite --model $D/mean2/okay_nabu.tflite \
