@@ -29,10 +29,10 @@ CONFIG = CRNNConfig(
 LABELS = ("_background_", "word")
 
 
-def _member(seed: int) -> keras.Model:
+def _member(seed: int, config: CRNNConfig = CONFIG) -> keras.Model:
     """An untrained window CRNN with its own random weights and input normalization."""
     keras.utils.set_random_seed(seed)
-    window = get_model("crnn").build(CONFIG, FEATURES.num_features, len(LABELS))
+    window = get_model("crnn").build(config, FEATURES.num_features, len(LABELS))
     rng = np.random.default_rng(seed)
     window.get_layer("normalize").adapt(rng.normal(seed, 2.0, (4, 24, FEATURES.num_features)))
     return window
@@ -118,10 +118,10 @@ def test_the_mean_quantizes_as_its_members_do(tmp_path: Path) -> None:
     assert np.abs(scores["int8"] - scores["float32"]).max() < 0.03
 
 
-def _latching(seed: int) -> keras.Model:
+def _latching(seed: int, config: CRNNConfig = CONFIG) -> keras.Model:
     """A member whose GRUs' update gates sit at 1 - 5e-5: its state fades over hours of audio,
     as one okay_nabu run's did (stop 41), instead of within minutes."""
-    window = _member(seed)
+    window = _member(seed, config)
     for layer in window.layers:
         if isinstance(layer, keras.layers.GRU):
             kernel, recurrent, bias = layer.get_weights()
@@ -196,3 +196,22 @@ def test_a_state_that_never_forgets_fails_the_build_naming_the_run(tmp_path: Pat
     assert max(gaps[forgotten:]) == 0 and max(score_gaps[forgotten:]) == 0
     with pytest.raises(ValueError, match="max_state_memory_s must be >= 0"):
         ShipOptions(max_state_memory_s=-1)
+
+
+def test_bounded_gates_make_a_latching_state_forget(tmp_path: Path) -> None:
+    """[train.params] gate_max: the same saturated update gates, capped at 0.99, keep at most
+    99 % of the state per step, so the exported file passes the build rule that the plain cell
+    fails."""
+    from training.core.ship import ShipOptions, memory_problems
+
+    bounded = replace(CONFIG, gate_max=0.99)
+    run_dir = tmp_path / "bounded"
+    run_dir.mkdir()
+    path = run_dir / "model.tflite"
+    path.write_bytes(
+        export_tflite(
+            _latching(2, bounded), bounded, _metadata("streaming"), "streaming", "float32"
+        )
+    )
+    seconds, problems = memory_problems(path, [run_dir], ShipOptions(quantization="float32"))
+    assert problems == [] and seconds is not None and 0 < seconds <= 540

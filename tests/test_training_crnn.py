@@ -37,6 +37,8 @@ HELDOUT_SEED = 12345
         ({"conv_filters": 0}, "conv_filters"),
         ({"kernel": (5,)}, "kernel"),
         ({"rnn_units": 1.5}, "rnn_units"),
+        ({"gate_max": 0.0}, "gate_max"),
+        ({"gate_max": 1.01}, "gate_max"),
     ],
 )
 def test_config_errors_name_the_key(values: dict, key: str) -> None:
@@ -67,11 +69,15 @@ def _stream(run, states: dict[str, np.ndarray], frames: np.ndarray, stride: int)
     return np.asarray(out["scores"])
 
 
-@pytest.mark.parametrize(("cell", "kernel"), [("gru", (5, 8)), ("lstm", (4, 3)), ("gru", (2, 3))])
-def test_keras_streaming_equals_window(cell: str, kernel: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("cell", "kernel", "gate_max"),
+    [("gru", (5, 8), 1.0), ("lstm", (4, 3), 1.0), ("gru", (2, 3), 1.0), ("gru", (5, 8), 0.99),
+     ("lstm", (4, 3), 0.9)],
+)  # fmt: skip
+def test_keras_streaming_equals_window(cell: str, kernel: tuple[int, int], gate_max: float) -> None:
     config = CRNNConfig(
         conv_filters=4, kernel=kernel, stride=(2, 2), rnn_layers=2, rnn_units=6, cell=cell,
-        fc_units=5, window_frames=24,
+        fc_units=5, window_frames=24, gate_max=gate_max,
     )  # fmt: skip
     spec = get_model("crnn")
     window = spec.build(config, 10, 3)
