@@ -437,11 +437,13 @@ def test_the_card_counts_epochs_against_each_rounds_ceiling() -> None:
     metrics = {"selection": {"epochs_trained": 28, "best_epoch": 24}, "train_seconds": 9.0}
     mined = TrainConfig(name="x", corpus="c", epochs=24, mining=MiningConfig(rounds=1))
     assert training_cell(mined, metrics).startswith(
-        "28 epochs in a first pass and 1 mining round (up to 24 and 24 each), "
-        "checkpoint of epoch 24"
+        "28 epochs over a first pass and 1 mining round (at most 24 in the first pass, 24 in "
+        "the round), checkpoint of epoch 24"
     )
     two = TrainConfig(name="x", corpus="c", epochs=24, mining=MiningConfig(rounds=2, epochs=6))
-    assert "and 2 mining rounds (up to 24 and 6 each)" in training_cell(two, metrics)
+    assert "and 2 mining rounds (at most 24 in the first pass, 6 in each round)" in training_cell(
+        two, metrics
+    )
     plain = TrainConfig(name="x", corpus="c", epochs=24)
     metrics["selection"]["epochs_trained"] = 13
     assert training_cell(plain, metrics).startswith("13 of up to 24 epochs")

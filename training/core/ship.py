@@ -150,9 +150,10 @@ def training_cell(train: TrainConfig, metrics: dict[str, Any]) -> str:
     trained = selection.get("epochs_trained")
     rounds = train.mining.rounds
     if trained and rounds:  # each round has its own ceiling
-        ceiling = f"{train.epochs} and {train.mining.epochs or train.epochs} each"
-        text = f"{trained} epochs in a first pass and {rounds} mining round"
-        text += f"{'s' if rounds > 1 else ''} (up to {ceiling})"
+        each = "the round" if rounds == 1 else "each round"
+        text = f"{trained} epochs over a first pass and {rounds} mining round"
+        text += f"{'s' if rounds > 1 else ''} (at most {train.epochs} in the first pass, "
+        text += f"{train.mining.epochs or train.epochs} in {each})"
     else:
         text = f"{trained} of up to {train.epochs} epochs" if trained else f"{train.epochs} epochs"
     if selection.get("best_epoch"):
