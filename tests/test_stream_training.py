@@ -447,3 +447,24 @@ def test_the_card_counts_epochs_against_each_rounds_ceiling() -> None:
     plain = TrainConfig(name="x", corpus="c", epochs=24)
     metrics["selection"]["epochs_trained"] = 13
     assert training_cell(plain, metrics).startswith("13 of up to 24 epochs")
+
+
+def test_the_card_of_a_mean_names_what_its_runs_do_not_share() -> None:
+    """A mean of runs trained with different settings (one with bounded gates) says so; the
+    card used to print the first run's settings as if they were every run's."""
+    from training.core.config import TrainConfig
+    from training.core.ship import model_cell
+
+    train = TrainConfig(name="x", corpus="c", params={"rnn_units": 32, "cell": "gru"})
+    members = [
+        {"seed": 0, "params": {"rnn_units": 32, "cell": "gru"}},
+        {"seed": 3, "params": {"rnn_units": 32, "cell": "gru", "gate_max": 0.99}},
+    ]
+    assert model_cell(train, {"params": 9, "members": members}) == (
+        "mean of 2 x crnn (cell=gru, rnn_units=32; seed 3: gate_max=0.99); 9 parameters"
+    )
+    same = [{"seed": s, "params": {"rnn_units": 32, "cell": "gru"}} for s in (0, 1)]
+    assert model_cell(train, {"params": 9, "members": same}) == (
+        "mean of 2 x crnn (cell=gru, rnn_units=32); 9 parameters"
+    )
+    assert model_cell(train, {"params": 9}) == "crnn (cell=gru, rnn_units=32); 9 parameters"

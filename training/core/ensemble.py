@@ -123,7 +123,7 @@ def export_mean(
         "train_seconds": round(sum(m["train_seconds"] for *_, m in loaded), 1),
         "params": int(sum(model.count_params() for _, model, _, _ in loaded)),
         "members": [
-            {"run": portable_path(run), "seed": c.seed, "metrics": m}
+            {"run": portable_path(run), "seed": c.seed, "params": c.params, "metrics": m}
             for run, (c, _, _, m) in zip(runs, loaded, strict=True)
         ],
     }

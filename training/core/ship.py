@@ -314,10 +314,18 @@ def check_keywords(path: Path, found: Sequence[str], keywords: Sequence[str]) ->
 def model_cell(train: TrainConfig, metrics: dict[str, Any]) -> str:
     """The model card's ``model`` cell: family, hyper-parameters and parameter count, and for
     the mean of several runs (training.core.ensemble) how many it averages."""
-    params = ", ".join(f"{k}={v}" for k, v in sorted(train.params.items()))
     members = metrics.get("members") or []
+    own = [m.get("params", train.params) for m in members] or [train.params]
+    common = {k: v for k, v in own[0].items() if all(p.get(k) == v for p in own)}
+    params = ", ".join(f"{k}={v}" for k, v in sorted(common.items()))
     family = f"mean of {len(members)} x {train.model}" if members else train.model
-    return f"{family} ({params}); {metrics['params']:,} parameters"
+    apart = [  # a member's own settings where the runs differ (e.g. one with gate_max)
+        f"seed {m['seed']}: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(p.items()) if k not in common)
+        for m, p in zip(members, own, strict=False)
+        if set(p) - set(common)
+    ]
+    return f"{family} ({'; '.join([params, *apart])}); {metrics['params']:,} parameters"
 
 
 def ship_runs(
