@@ -99,9 +99,14 @@ def test_members_that_hear_other_frames_are_refused_in_one_line() -> None:
 
 def test_the_mean_quantizes_as_its_members_do(tmp_path: Path) -> None:
     """int8 weights, and full int8 calibrated on feature windows (each member's states fed
-    call by call), stay within rounding of the float mean."""
+    call by call), stay within rounding of the float mean; one member's gates bounded
+    (gate_max), as in a mean of a plain run and a bounded one."""
     spec = get_model("crnn")
-    graphs = [spec.build_streaming(CONFIG, _member(seed)) for seed in (1, 2)]
+    bounded = replace(CONFIG, gate_max=0.99)
+    graphs = [
+        spec.build_streaming(CONFIG, _member(1)),
+        spec.build_streaming(bounded, _member(2, bounded)),
+    ]
     rng = np.random.default_rng(0)
     windows = rng.normal(0.0, 3.0, (50, CONFIG.window_frames, FEATURES.num_features))
     frames = rng.normal(0.0, 3.0, (200, FEATURES.num_features)).astype(np.float32)
