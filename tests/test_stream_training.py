@@ -468,3 +468,13 @@ def test_the_card_of_a_mean_names_what_its_runs_do_not_share() -> None:
         "mean of 2 x crnn (cell=gru, rnn_units=32); 9 parameters"
     )
     assert model_cell(train, {"params": 9}) == "crnn (cell=gru, rnn_units=32); 9 parameters"
+
+
+def test_the_card_counts_false_accepts_in_words() -> None:
+    from training.core.ship import fa_cell
+
+    one = fa_cell({"fa_per_hour": 0.16, "false_accepts": 1}, 6.07)
+    assert one.startswith("0.16 FA/h (1 false accept in 6.07 h; 95 % interval 0.00-")
+    assert "(4 false accepts in 1.83 h; 95 % interval 0.60-5.60)" in fa_cell(
+        {"fa_per_hour": 2.19, "false_accepts": 4}, 1.83
+    )

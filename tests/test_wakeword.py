@@ -116,7 +116,8 @@ def test_wakeword_cli_makes_a_calibrated_model_and_card(tmp_path: Path) -> None:
         on_test = evaluation["shipped_threshold_on_test"]
         assert on_test["threshold"] == validation["threshold"] and on_test["fa_per_hour"] >= 0
         # the card gives the count behind the test FA/h and its Poisson interval
-        assert f"{on_test['false_accepts']} false accepts in " in card and "95 % interval" in card
+        accepts = "false accept" if on_test["false_accepts"] == 1 else "false accepts"
+        assert f"{on_test['false_accepts']} {accepts} in " in card and "95 % interval" in card
     assert summary["cpu_s_per_audio_hour"] > 0
     card = (out / "hey_computer.md").read_text()
     assert "FRR at 1 FA/h" in card and "hey_computer.tflite" in card

@@ -131,9 +131,10 @@ def fa_cell(point: dict[str, Any], hours: float) -> str:
     negatives one false accept more or less moves the rate a lot, and the card says how much."""
     from kws.evaluation import fa_rate_interval
 
-    low, high = fa_rate_interval(int(point["false_accepts"]), hours)
+    count = int(point["false_accepts"])
+    low, high = fa_rate_interval(count, hours)
     return (
-        f"{point['fa_per_hour']:.2f} FA/h ({point['false_accepts']} false accepts in "
+        f"{point['fa_per_hour']:.2f} FA/h ({count} false accept{'' if count == 1 else 's'} in "
         f"{hours:.2f} h; 95 % interval {low:.2f}-{high:.2f})"
     )
 
