@@ -58,7 +58,7 @@ def test_demo_sh_without_a_microphone_plays_the_recording_to_the_four_wake_words
 @pytest.mark.slow
 def test_the_shipped_wake_words_on_the_bundled_recording() -> None:
     """What the shipped models catch in the demo (the README says the same): 'hey jarvis' in
-    the quiet but not over music (the stop-41 hey_jarvis scores 0.80 there; stop 24's caught
+    the quiet but not over music (the stop-43 hey_jarvis scores 0.81 there; stop 24's caught
     it, and missed twice as many test wake words at 1 FA/h), 'alexa' over French speech and
     'okay nabu' over music (both retrained as clips; the first alexa missed its word and fired
     on 'okay nabu'), 'hey mycroft' over Italian speech (the retrained hey_mycroft; the first
