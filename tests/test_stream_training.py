@@ -478,3 +478,19 @@ def test_the_card_counts_false_accepts_in_words() -> None:
     assert "(4 false accepts in 1.83 h; 95 % interval 0.60-5.60)" in fa_cell(
         {"fa_per_hour": 2.19, "false_accepts": 4}, 1.83
     )
+
+
+def test_the_card_names_the_frontend_its_cpu_cost_ran_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the compiled frontend the same model costs about 1.6x as much CPU; a card
+    measured that way must say so (stop 43 shipped through a worktree without it at first)."""
+    import kws.features.frontend as frontend
+    from training.core.ship import cost_cell
+
+    monkeypatch.setattr(frontend, "native_available", lambda: True)
+    assert cost_cell(3.76) == (
+        "| CPU cost | 3.8 CPU-s per audio hour (frontend + model, 20 ms blocks, native frontend) |"
+    )
+    monkeypatch.setattr(frontend, "native_available", lambda: False)
+    assert "6.2 CPU-s per audio hour (frontend + model, 20 ms blocks, numpy fallback frontend)" in (
+        cost_cell(6.2)
+    )

@@ -37,6 +37,7 @@ from training.core.ship import (
     build_problems,
     calibrate_labels,
     copy_shipped_export,
+    cost_cell,
     cpu_seconds_per_hour,
     fail_build,
     memory_cell,
@@ -257,7 +258,7 @@ def model_card(
             f"| evaluation | {first['num_positives']} positives per command in noise "
             f"({'/'.join(f'{x:g}' for x in snrs_db)} dB SNR), {first['negative_hours']:.2f} h "
             "of command-free negatives |",
-            f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
+            cost_cell(cpu_s),
             f"| state memory | {memory} |",
             f"| calibration | {calibration_cell(ship)} |",
             f"| build | {build_cell(problems)} |",

@@ -32,6 +32,7 @@ from training.core.ship import (
     build_problems,
     calibrate_and_measure,
     copy_shipped_export,
+    cost_cell,
     cpu_seconds_per_hour,
     fa_cell,
     fail_build,
@@ -149,7 +150,7 @@ def model_card(
                 else []
             ),
             f"| build | {build_cell(problems)} |",
-            f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks) |",
+            cost_cell(cpu_s),
             f"| state memory | {memory} |",
             "",
             "Limits: the words were spoken by synthetic voices only (real recordings are among",

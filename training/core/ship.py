@@ -280,6 +280,18 @@ def cpu_seconds_per_hour(model_path: Path, minutes: float) -> float:
     return float(sorted(pipeline_cost([model_path], audio, 20, 3))[1])
 
 
+def cost_cell(cpu_s: float) -> str:
+    """The card's CPU cost row, naming the frontend it ran with: without the compiled kernel
+    (``kws/features/_native.c``) the numpy fallback costs about 1.6x as much."""
+    from kws.features.frontend import native_available
+
+    frontend = "native" if native_available() else "numpy fallback"
+    return (
+        f"| CPU cost | {cpu_s:.1f} CPU-s per audio hour (frontend + model, 20 ms blocks, "
+        f"{frontend} frontend) |"
+    )
+
+
 def trained_model(
     path: Path, final: Path, keywords: Sequence[str]
 ) -> tuple[TrainConfig, dict[str, Any]]:
