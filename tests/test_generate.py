@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from kws.wavfile import read_wav
+from training.data import phonetic
 from training.data.corpus import CorpusConfig, eval_texts, plan
 from training.data.generate import _settings, generate
 from training.data.phonetic import WORD_LISTS
@@ -192,6 +193,19 @@ def test_default_plan_has_20000_clips_300_voice_prosody_pairs_and_no_evaluation_
     # The keyword's words alone are the one overlap, as the keyword itself is for positives.
     assert spoken & {*texts, *phrases} == {"hey", "jarvis"}
     assert len({j.text for j in jobs if j.kind == "confusable"}) == 300
+
+
+def test_span_look_alikes_join_the_training_phrases_and_leave_the_evaluation_sets_alone() -> None:
+    config = CorpusConfig(keyword="alexa", positives=40, confusables=400, speech=40, noise=8,
+                          music=8, silence=8, span_confusables=30)  # fmt: skip
+    without = CorpusConfig(**{**config.__dict__, "span_confusables": 0})
+    spoken = {j.text for j in plan(config) if j.kind == "confusable"}
+    before = {j.text for j in plan(without) if j.kind == "confusable"}
+    spans = set(phonetic.span_phrases("alexa", 30, config.seed)) - before
+    assert len(spoken - before) >= 20 and spoken - before <= spans
+    assert eval_texts(config) == eval_texts(without)
+    with pytest.raises(ValueError, match=">= 0"):
+        CorpusConfig(keyword="alexa", span_confusables=-1)
 
 
 def test_a_clip_store_renders_the_clips_two_corpora_share_once(corpus, tmp_path: Path) -> None:

@@ -146,6 +146,37 @@ def test_confusable_phrases() -> None:
     assert any(p.startswith("hey ") and p != "hey" for p in phrases)
 
 
+def _levenshtein(a: list[str], b: list[str]) -> int:
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+def test_span_phrases_run_the_keyword_across_a_word_boundary() -> None:
+    phrases = phonetic.span_phrases("alexa", 25, seed=0)
+    assert len(phrases) == len(set(phrases)) == 25
+    assert phonetic.span_phrases("alexa", 25, seed=0) == phrases
+    assert phonetic.span_phrases("alexa", 25, seed=1) != phrases  # ties in a seeded order
+    target = phonetic.phonemes("alexa")
+    pairs = text_corpus.word_pairs()
+    limit = phonetic.SPAN_MAX_DISTANCE
+    for phrase, said in zip(phrases, phonetic._phonemize_words(phrases), strict=True):
+        first, second = phrase.split()
+        assert pairs[(first, second)] >= phonetic.SPAN_MIN_PAIRS and "alexa" not in phrase
+        head, tail = said  # the keyword's start ends the first word, its rest starts the second
+        best = min(
+            _levenshtein(target[:k], head[-n:]) + _levenshtein(target[k:], tail[:m])
+            for k in range(1, len(target))
+            for n in range(1, len(head) + 1)
+            for m in range(1, len(tail) + 1)
+        )
+        assert 1 <= best <= limit, phrase
+    assert any(p.split()[0] in ("a", "an", "the") for p in phrases)
+
+
 def test_sentences_exclude_the_keyword() -> None:
     found = text_corpus.sentences("Hey Jarvis", 500, seed=3)
     assert len(found) == len(set(found)) == 500

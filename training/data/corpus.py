@@ -25,7 +25,7 @@ from kws.errors import KwsError
 from kws.wavfile import write_wav
 from training.data import signals
 from training.data.augment import AugmentConfig, augment
-from training.data.phonetic import confusable_phrases
+from training.data.phonetic import confusable_phrases, span_phrases
 from training.data.pronunciation import parse_pronunciation, pick_pronunciation
 from training.data.speaker_augment import speaker_augment
 from training.data.text_corpus import context_words, sentences, unseen, words
@@ -102,6 +102,12 @@ class CorpusConfig:
     """Distinct TTS sentences (held-out voices) that the negative streams' speech is drawn from.
     Training speaks none of them, so changing the count changes the training sentences too; at
     six hours each is heard about three times, at random levels and places."""
+    span_confusables: int = 0
+    """Distinct look-alikes across a word boundary ("an extension" for alexa;
+    :func:`training.data.phonetic.span_phrases`) added to the CONFUSABLE_PHRASES that the
+    training look-alike clips cycle through (the clip count stays ``confusables``). Up to this
+    many: a keyword of several words gets few or none. The evaluation sets keep their phrases,
+    so a corpus with them is measured on the same streams as one without."""
     eval_confusables: int = 150
     """Distinct confusable phrases (held-out voices) in the negative streams."""
     eval_reverb_share: float = 0.25
@@ -175,6 +181,7 @@ class CorpusConfig:
         object.__setattr__(self, "other_wake_words", tuple(self.other_wake_words))
         self.others()  # a malformed or clashing phrase fails here, before any rendering
         counts = (self.positives, self.confusables, self.speech, self.noise, self.music)
+        counts = (*counts, self.span_confusables)
         evals = (self.eval_positives, self.eval_other_wake_words)
         if min(*counts, self.silence, self.recorded, *evals) < 0:
             raise ValueError("counts must be >= 0")
@@ -374,6 +381,13 @@ def _plan(config: CorpusConfig) -> list[ClipJob]:
         confusable_phrases(config.keyword, count, config.seed, config.pronunciation),
         held_phrases, CONFUSABLE_PHRASES, keep=words(config.keyword),
     )  # fmt: skip
+    if config.span_confusables:
+        spans = span_phrases(
+            config.keyword, config.span_confusables + len(held_phrases), config.seed,
+            config.pronunciation,
+        )  # fmt: skip
+        spans = [t for t in spans if t not in held_phrases and t not in phrases]
+        phrases += spans[: config.span_confusables]
     texts = sentences(config.keyword, max(config.speech, 1), config.seed, avoid=held_texts)
     others = config.others()
     jobs: list[ClipJob] = []

@@ -79,6 +79,7 @@ def _settings(config: CorpusConfig) -> dict[str, Any]:
     keys = (
         "pronunciation", "respelling", "eval_engines", "other_wake_words", "in_sentences",
         "in_sentences_twins", "eval_in_sentences", *(f"{c}_twins" for c in TWIN_CONDITIONS),
+        "span_confusables",
     )  # fmt: skip
     for key in keys:
         if not settings[key]:  # corpora made before these keys existed still resume

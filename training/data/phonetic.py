@@ -9,6 +9,7 @@ other words ("hey there"), and words one or two phonemes away from the keyword's
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from training.data.pronunciation import (
     sound_key,
     spoken_ipa,
 )
-from training.data.text_corpus import word_counts, words
+from training.data.text_corpus import word_counts, word_pairs, words
 
 WORD_LISTS = ("/usr/share/dict/words",)
 """Vocabulary files (one word a line) searched for near words; 'apt-get install wamerican'."""
@@ -32,6 +33,12 @@ PHONEME_VOICE = VOICE
 COMMON_WORDS = 300
 """How many of the corpus's most frequent words follow the keyword's first word ("hey there")."""
 MAX_PHONEME_DISTANCE = 2
+SPAN_MAX_DISTANCE = 3
+"""Edits allowed between a keyword and a two-word run (:func:`span_phrases`): one more than for
+a near word, since the whole keyword is matched across two words."""
+SPAN_MIN_PAIRS = 2
+"""How often a pair of words must occur in the text corpus to make a look-alike across their
+boundary (once-seen pairs are mostly cleaning accidents)."""
 _STRESS = str.maketrans("", "", "',%=")
 
 
@@ -39,6 +46,16 @@ def _phonemize(lines: Sequence[str]) -> list[list[str]]:
     """Phonemes of each line, in one espeak-ng run (one clause a line)."""
     out = espeak_lines(lines, ["-x", "--sep=_"], PHONEME_VOICE)
     return [[p for p in line.translate(_STRESS).replace(" ", "_").split("_") if p] for line in out]
+
+
+def _phonemize_words(lines: Sequence[str]) -> list[list[list[str]]]:
+    """Phonemes of each word of each line, read in context, in one espeak-ng run (espeak-ng
+    may join words, so a line can come back with fewer words than it has)."""
+    out = espeak_lines(lines, ["-x", "--sep=_"], PHONEME_VOICE)
+    return [
+        [[p for p in word.translate(_STRESS).split("_") if p] for word in line.split()]
+        for line in out
+    ]
 
 
 def phonemes(text: str) -> list[str]:
@@ -209,3 +226,71 @@ def confusable_phrases(
     if len(chosen) < count:
         raise KwsError(f"only {len(chosen)} confusable phrases for {keyword!r}, {count} wanted")
     return chosen
+
+
+def _edge_distances(part: Sequence[str], sounds: Sequence[Sequence[str]], end: bool) -> np.ndarray:
+    """For each word's phonemes, the least edit distance from ``part`` to its last (``end``) or
+    first phonemes, over the lengths within SPAN_MAX_DISTANCE of ``part``'s."""
+    best = np.full(len(sounds), SPAN_MAX_DISTANCE + 1, dtype=np.int64)
+    low = max(1, len(part) - SPAN_MAX_DISTANCE)
+    for length in range(low, len(part) + SPAN_MAX_DISTANCE + 1):
+        rows = [i for i, s in enumerate(sounds) if len(s) >= length]
+        edges = [sounds[i][-length:] if end else sounds[i][:length] for i in rows]
+        if rows:
+            best[rows] = np.minimum(best[rows], edit_distances(part, edges))
+    return best
+
+
+@functools.cache
+def _said_pairs() -> tuple[tuple[str, list[str], list[str]], ...]:
+    """The text corpus's word pairs (seen SPAN_MIN_PAIRS times, both words in the vocabulary)
+    with each word's phonemes read in context: "a" alone is "eI", before a word "a#"."""
+    known = set(_vocabulary())
+    texts = sorted(
+        f"{a} {b}" for (a, b), n in word_pairs().items()
+        if n >= SPAN_MIN_PAIRS and a in known and b in known
+    )  # fmt: skip
+    said = _phonemize_words(texts)
+    return tuple(
+        (t, w[0], w[1]) for t, w in zip(texts, said, strict=True) if len(w) == 2 and all(w)
+    )
+
+
+def span_phrases(
+    keyword: str, count: int, seed: int, pronunciation: Sequence[str] = ()
+) -> list[str]:
+    """Up to ``count`` two-word phrases whose sound runs across the word boundary like
+    ``keyword``'s.
+
+    The end of the first word sounds like the keyword's first phonemes and the start of the
+    second like the rest, within SPAN_MAX_DISTANCE edits in all ("a lexer", "an extension" for
+    alexa): neither word alone is near the keyword, so :func:`confusable_phrases` never makes
+    them, yet a model that fires on such a run fires on ordinary speech. Pairs come from the
+    text corpus (:func:`word_pairs`), closest first, ties in a seeded order; never a phrase
+    containing the keyword or sounding exactly like it (or like a ``pronunciation``
+    alternative). A keyword of several words may get few or none: its own boundary is where
+    :func:`confusable_phrases` already swaps words.
+    """
+    kw = words(keyword)
+    if not kw:
+        raise KwsError(f"keyword {keyword!r} has no words to make look-alike phrases from")
+    pairs = [p for p in _said_pairs() if not _contains(p[0].split(), kw)]
+    firsts = [a for _, a, _ in pairs]
+    seconds = [b for _, _, b in pairs]
+    targets = [phonemes(keyword)]
+    targets += [[p for word in phoneme_words(alt) for p in word] for alt in pronunciation]
+    closest = np.full(len(pairs), SPAN_MAX_DISTANCE + 1, dtype=np.int64)
+    for target in targets:
+        for split in range(1, len(target)):
+            head = _edge_distances(target[:split], firsts, end=True)
+            tail = _edge_distances(target[split:], seconds, end=False)
+            closest = np.minimum(closest, head + tail)
+    exact = {tuple(t) for t in targets}
+    found = [
+        (int(d), text)
+        for (text, a, b), d in zip(pairs, closest, strict=True)
+        if 1 <= d <= SPAN_MAX_DISTANCE and tuple(a + b) not in exact
+    ]
+    random.Random(seed).shuffle(found)
+    found.sort(key=lambda item: item[0])  # stable: the seeded order within each distance
+    return [text for _, text in found[:count]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import itertools
 import random
 import re
 from collections import Counter
@@ -171,6 +172,13 @@ def says(text: str, *phrases: str, english: bool = True) -> bool:
 def word_counts() -> Counter[str]:
     """How often each lower-case word occurs in the corpus sentences (a 'common words' list)."""
     return Counter(w for sentence in _corpus() for w in words(sentence))
+
+
+@functools.cache
+def word_pairs() -> Counter[tuple[str, str]]:
+    """How often each pair of adjacent lower-case words occurs in the corpus sentences: phrases
+    people write, so look-alikes made of them are phrases people say."""
+    return Counter(pair for sentence in _corpus() for pair in itertools.pairwise(words(sentence)))
 
 
 def sentences(
