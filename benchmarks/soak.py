@@ -343,6 +343,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--warmup-hours", type=float, default=defaults.warmup_hours)
     parser.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        metavar="PATH",
+        help="a model the pipeline runs (repeat for several; default: the daemon's four shipped "
+        "wake words and the environment model)",
+    )
+    parser.add_argument(
         "--tracemalloc-at",
         type=float,
         metavar="HOURS",
@@ -362,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         fresh_warmup_s=args.fresh_warmup_s,
         warmup_hours=args.warmup_hours,
         tracemalloc_at_hours=args.tracemalloc_at,
+        models=tuple(args.models) if args.models else DAEMON_MODELS,
     )
     try:
         result = run(config)

@@ -110,6 +110,23 @@ class Planted:
     offset_s: float
 
 
+@dataclass(frozen=True)
+class Stretch:
+    """What the generator laid under part of the stream: a noise kind (``NOISE_KINDS``) or
+    ``"sentence"`` (``sentence`` indexes :data:`SENTENCES`), from ``start_s`` to ``stop_s``."""
+
+    kind: str
+    start_s: float
+    stop_s: float
+    sentence: int = -1
+
+
+def sentence_name(index: int) -> str:
+    """A sentence and its voice as a report names them."""
+    voice = VOICES[index % len(VOICES)][0]
+    return f'"{SENTENCES[index]}" ({voice})'
+
+
 def _fade(audio: np.ndarray) -> np.ndarray:
     n = min(round(FADE_S * SAMPLE_RATE), len(audio) // 2)
     out = audio.astype(np.float32)
@@ -203,10 +220,18 @@ class SoakAudio:
             out.append(Planted(clip.model, t + clip.onset_s, t + clip.offset_s))
         return out
 
-    def chunk(self, index: int) -> np.ndarray:
-        """Chunk ``index`` as int16: noise stretches, then sentences, then keywords."""
+    def chunk(self, index: int, laid: list[Stretch] | None = None) -> np.ndarray:
+        """Chunk ``index`` as int16: noise stretches, then sentences, then keywords; each noise
+        stretch and sentence is appended to ``laid`` if given."""
         rng = np.random.default_rng([self.seed, index, 0])
         n = self.chunk_samples
+        base_s = index * n / SAMPLE_RATE
+
+        def lay(kind: str, start: int, stop: int, sentence: int = -1) -> None:
+            if laid is not None:
+                at = base_s + start / SAMPLE_RATE
+                laid.append(Stretch(kind, at, at + (stop - start) / SAMPLE_RATE, sentence))
+
         mix = np.zeros(n, dtype=np.float32)
         at = 0
         while at < n:
@@ -222,6 +247,7 @@ class SoakAudio:
             else:
                 level_dbfs = -np.inf
             mix[at : at + length] *= FULL_SCALE * 10 ** (level_dbfs / 20)
+            lay(kind, at, at + length)
             at += length
         layout = self.layout(index)
         busy = [
@@ -229,7 +255,8 @@ class SoakAudio:
             for c, start in layout
         ]
         for _ in range(round(n / SAMPLE_RATE / 12)):  # about one sentence per 12 s tried
-            sentence = self.material.sentences[int(rng.integers(len(self.material.sentences)))]
+            which = int(rng.integers(len(self.material.sentences)))
+            sentence = self.material.sentences[which]
             start = int(rng.integers(max(1, n - len(sentence))))
             stop = start + len(sentence)
             gain = 10 ** (rng.uniform(-12.0, 0.0) / 20)
@@ -238,11 +265,19 @@ class SoakAudio:
             ):
                 continue
             mix[start:stop] += sentence.astype(np.float32) * gain
+            lay("sentence", start, stop, which)
         for clip_index, start in layout:
             clip = self.material.keywords[clip_index].audio
             gain = 10 ** (rng.uniform(-6.0, 3.0) / 20)
             mix[start : start + len(clip)] += clip.astype(np.float32) * gain
         return np.clip(np.rint(mix), -32768, 32767).astype(np.int16)
+
+    def laid(self, index: int) -> list[Stretch]:
+        """What chunk ``index`` is made of (generating it: the noise draws decide where the
+        sentences go)."""
+        out: list[Stretch] = []
+        self.chunk(index, out)
+        return out
 
     def blocks(self, start: int, stop: int, block: int) -> Iterator[np.ndarray]:
         """Samples ``[start, stop)`` of the stream in blocks of ``block`` samples (the last may

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmarks.soak_audio import SAMPLE_RATE, Planted, SoakAudio
+from benchmarks.soak_audio import SAMPLE_RATE, Planted, SoakAudio, Stretch, sentence_name
 from kws.atomic import atomic_write_bytes
 from kws.paths import portable_path
 
@@ -26,6 +26,9 @@ RSS_TARGET_KIB = 1000
 CATCH_AFTER_OFFSET_S = 1.0
 """A planted keyword counts as caught by a detection between its onset and 1 s after its offset
 (the evaluation routine's rule)."""
+UNDER_S = 1.5
+"""A detection elsewhere is put down to what the generator laid in the 1.5 s before its end
+(about a wake word and the score's smoothing)."""
 
 
 def differences(long: list[Record], fresh: list[Record], limit: int = 10) -> list[str]:
@@ -47,6 +50,8 @@ def command(config: SoakConfig) -> str:
     for name in ("chunk_minutes", "segment_minutes", "fresh_warmup_s", "warmup_hours"):
         if getattr(config, name) != getattr(default, name):
             parts.append(f"--{name.replace('_', '-')} {getattr(config, name):g}")
+    if config.models != default.models:
+        parts += [f"--model {portable_path(m)}" for m in config.models]
     if config.out != default.out:
         parts.append(f"--out {config.out}")
     return " ".join(parts)
@@ -75,8 +80,9 @@ def rss_figures(config: SoakConfig, samples: np.ndarray) -> dict[str, Any]:
 
 def catches(
     config: SoakConfig, audio: SoakAudio, records: list[Record]
-) -> dict[str, dict[str, int]]:
-    """Per keyword model: keywords planted, caught, and its detections outside them."""
+) -> tuple[dict[str, dict[str, int]], list[Record]]:
+    """Per keyword model: keywords planted, caught, and its detections outside them; and the
+    detections elsewhere (on no planted keyword)."""
     chunks = math.ceil(config.total_samples / config.chunk_samples)
     end_s = config.total_samples / SAMPLE_RATE
     planted = [
@@ -99,12 +105,53 @@ def catches(
         hits = [i for i, r in enumerate(detections) if r[1] == p.model and within(r, p)]
         row["caught"] += bool(hits)
         used.update(hits)
+    elsewhere = []
     for i, r in enumerate(detections):
         if i not in used:
             row = out.setdefault(r[1], dict(empty))
             near = any(within(r, p) for p in planted)
             row["on_other_keywords" if near else "elsewhere"] += 1
-    return out
+            if not near:
+                elsewhere.append(r)
+    return out, elsewhere
+
+
+def under(end_s: float, laid: list[Stretch]) -> str:
+    """What lies under the UNDER_S before ``end_s``: the sentence that overlaps it most, else
+    the noise kind that does."""
+
+    def overlap(st: Stretch) -> float:
+        return min(st.stop_s, end_s) - max(st.start_s, end_s - UNDER_S)
+
+    spoken = [st for st in laid if st.kind == "sentence" and overlap(st) > 0]
+    if spoken:
+        return sentence_name(max(spoken, key=overlap).sentence)
+    noise = [st for st in laid if st.kind != "sentence" and overlap(st) > 0]
+    return f"{max(noise, key=overlap).kind} (no speech)" if noise else "nothing laid"
+
+
+def false_by_material(
+    config: SoakConfig, audio: SoakAudio, elsewhere: list[Record]
+) -> list[dict[str, Any]]:
+    """The detections elsewhere counted by model and what lies under them, with how often the
+    stream plays each sentence; most detections first. Generates the stream's chunks again
+    (about 1 s per 10 min chunk)."""
+    chunks = math.ceil(config.total_samples / config.chunk_samples)
+    laid = [audio.laid(i) for i in range(chunks)]
+    plays = Counter(
+        sentence_name(st.sentence) for chunk in laid for st in chunk if st.kind == "sentence"
+    )
+    counts: Counter[tuple[str, str]] = Counter()
+    for r in elsewhere:
+        end_s = r[3] / 1000
+        index = min(chunks - 1, int(end_s * SAMPLE_RATE) // config.chunk_samples)
+        near = laid[index] + (laid[index - 1] if index else [])
+        counts[(r[1], under(end_s, near))] += 1
+    rows = [
+        {"model": model, "under": what, "detections": n, "plays": plays.get(what)}
+        for (model, what), n in counts.items()
+    ]
+    return sorted(rows, key=lambda row: (-row["detections"], row["model"], row["under"]))
 
 
 def summarize(
@@ -138,6 +185,7 @@ def summarize(
             }
         )
     pipeline_cpu = float(cpu)
+    keywords, elsewhere = catches(config, audio, long_records)
     return {
         "command": command(config),
         "config": {
@@ -165,7 +213,8 @@ def summarize(
         "segments": segments,
         "detections": sum(r[0] == "detection" for r in long_records),
         "environment_reports": sum(r[0] == "environment" for r in long_records),
-        "keywords": catches(config, audio, long_records),
+        "keywords": keywords,
+        "elsewhere_by_material": false_by_material(config, audio, elsewhere),
         "tracemalloc_top": long.tracemalloc_top,
         "samples": {"columns": list(SAMPLE_COLUMNS), "rows": samples.round(3).tolist()},
     }
@@ -228,6 +277,19 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {model} | {row['planted']} | {row['caught']} | {row['on_other_keywords']} "
             f"| {row['elsewhere']} |"
         )
+    by_material = result.get("elsewhere_by_material") or []
+    if by_material:
+        lines += [
+            "",
+            f"Detections elsewhere, by what lies under the {UNDER_S:g} s before each (a "
+            "sentence wherever one overlaps; plays: how often the stream says it):",
+            "",
+            "| model | under the detection | detections | plays |",
+            "|---|---|---|---|",
+        ]
+        for row in by_material:
+            plays = "" if row["plays"] is None else str(row["plays"])
+            lines.append(f"| {row['model']} | {row['under']} | {row['detections']} | {plays} |")
     unequal = [s for s in result["segments"] if not s["equal"]]
     if unequal:
         lines += ["", "Segments that differ:", ""]
@@ -256,7 +318,8 @@ def plot(result: dict[str, Any], path: str) -> None:
     bottom.set_ylabel("cumulative seconds")
     bottom.set_xlabel("simulated hours")
     bottom.legend()
-    fig.suptitle("kws soak: daemon pipeline (4 wake words + environment)")
+    names = [os.path.basename(m).removesuffix(".tflite") for m in result["config"]["models"]]
+    fig.suptitle(f"kws soak: one pipeline ({', '.join(names)})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -4,6 +4,7 @@ detection, and a few simulated minutes produce the report with stable memory and
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 
@@ -11,8 +12,15 @@ import numpy as np
 import pytest
 
 from benchmarks.soak import SoakConfig, in_span, run
-from benchmarks.soak_audio import SAMPLE_RATE, KeywordClip, Material, SoakAudio
-from benchmarks.soak_report import differences
+from benchmarks.soak_audio import (
+    KEYWORD_CLEAR_S,
+    SAMPLE_RATE,
+    KeywordClip,
+    Material,
+    SoakAudio,
+    sentence_name,
+)
+from benchmarks.soak_report import differences, false_by_material, under
 from benchmarks.state_memory import FORGET_WITHIN_S
 from kws.errors import KwsError
 
@@ -69,6 +77,43 @@ def test_any_span_of_the_stream_regenerates_identically() -> None:
     assert 20 < planted.onset_s < planted.offset_s < 40
 
 
+def test_what_a_chunk_is_made_of_tiles_it_and_leaves_its_audio_alone() -> None:
+    audio = SoakAudio(_material(), seed=5, chunk_s=60)
+    laid = audio.laid(1)
+    assert np.array_equal(audio.chunk(1, []), audio.chunk(1))
+    noise = [st for st in laid if st.kind != "sentence"]
+    assert noise[0].start_s == 60 and noise[-1].stop_s == pytest.approx(120)
+    assert all(a.stop_s == pytest.approx(b.start_s) for a, b in itertools.pairwise(noise))
+    spoken = [st for st in laid if st.kind == "sentence"]
+    assert spoken and all(st.sentence == 0 and 60 <= st.start_s < st.stop_s <= 120 for st in spoken)
+    for keyword in audio.planted(1):  # sentences keep clear of the planted keywords
+        assert all(
+            st.stop_s <= keyword.onset_s - 0.25 - KEYWORD_CLEAR_S + 1e-6
+            or st.start_s >= keyword.offset_s for st in spoken
+        )  # fmt: skip
+
+
+def test_false_detections_are_put_down_to_the_sentence_or_noise_under_them() -> None:
+    audio = SoakAudio(_material(), seed=5, chunk_s=20)
+    config = SoakConfig(hours=40 / 3600, chunk_minutes=1 / 3)
+    laid = [*audio.laid(0), *audio.laid(1)]
+    spoken = [st for st in laid if st.kind == "sentence"]
+    quiet = next(
+        st for st in laid
+        if st.kind != "sentence" and st.stop_s - st.start_s > 2
+        and not any(o.start_s < st.stop_s and o.stop_s > st.start_s - 1.5 for o in spoken)
+    )  # fmt: skip
+    on_speech = ("detection", "alexa", "alexa", round(spoken[-1].stop_s * 1000) - 100, 0.9)
+    on_noise = ("detection", "alexa", "alexa", round(quiet.stop_s * 1000) - 10, 0.9)
+    assert under(on_speech[3] / 1000, laid) == sentence_name(0)
+    assert under(on_noise[3] / 1000, laid) == f"{quiet.kind} (no speech)"
+    rows = false_by_material(config, audio, [on_speech, on_speech, on_noise])
+    assert rows[0] == {
+        "model": "alexa", "under": sentence_name(0), "detections": 2, "plays": len(spoken)
+    }  # fmt: skip
+    assert rows[1]["under"] == f"{quiet.kind} (no speech)" and rows[1]["plays"] is None
+
+
 def test_misaligned_segments_are_refused() -> None:
     with pytest.raises(KwsError, match="--segment-minutes"):
         SoakConfig(segment_minutes=0.51).check()
@@ -100,6 +145,8 @@ def test_a_few_simulated_minutes(tmp_path) -> None:
     assert sum(s["detections"] for s in saved["segments"]) == saved["detections"] > 0
     assert sum(k["planted"] for k in saved["keywords"].values()) == 12  # one per 1-min chunk
     assert saved["keywords"]["hey_jarvis"]["caught"] >= 1
+    elsewhere = sum(k["elsewhere"] for k in saved["keywords"].values())
+    assert sum(row["detections"] for row in saved["elsewhere_by_material"]) == elsewhere
     assert abs(saved["rss"]["growth_after_warmup_kib"]) < 1000
     assert saved["cpu"]["pipeline_cpu_s_per_audio_hour"] > 0
     assert "--chunk-minutes 1" in saved["command"] and "--fresh-warmup-s" not in saved["command"]
@@ -142,3 +189,7 @@ def test_the_fresh_warm_up_is_an_option_the_reproducing_command_keeps() -> None:
         command(config)
         == "nice -n 15 python -m benchmarks.soak --hours 2 --seed 0 --fresh-warmup-s 600"
     )
+    args = build_parser().parse_args(["--model", "a.tflite", "--model", "b.tflite"])
+    assert args.models == ["a.tflite", "b.tflite"] and build_parser().parse_args([]).models is None
+    config = SoakConfig(hours=2, models=tuple(args.models))
+    assert command(config).endswith("--seed 0 --model a.tflite --model b.tflite")
