@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from kws.wavfile import read_wav
-from training.data import phonetic
+from training.data import phonetic, text_corpus
 from training.data.corpus import CorpusConfig, eval_texts, plan
 from training.data.generate import _settings, generate
 from training.data.phonetic import WORD_LISTS
@@ -206,6 +206,18 @@ def test_span_look_alikes_join_the_training_phrases_and_leave_the_evaluation_set
     assert eval_texts(config) == eval_texts(without)
     with pytest.raises(ValueError, match=">= 0"):
         CorpusConfig(keyword="alexa", span_confusables=-1)
+
+
+def test_everyday_sentences_are_a_corpus_setting_that_old_corpora_do_not_carry() -> None:
+    from training.data.generate import _settings
+
+    everyday = CorpusConfig(keyword="alexa", text_sources=("docs", "wordnet"))
+    texts, _ = eval_texts(everyday)
+    assert set(texts) - set(text_corpus.pool_of(["docs"]))  # some are WordNet's
+    assert _settings(everyday)["text_sources"] == ["docs", "wordnet"]
+    assert "text_sources" not in _settings(CorpusConfig(keyword="alexa"))
+    with pytest.raises(ValueError, match="text_sources"):
+        CorpusConfig(keyword="alexa", text_sources=("novels",))
 
 
 def test_a_clip_store_renders_the_clips_two_corpora_share_once(corpus, tmp_path: Path) -> None:

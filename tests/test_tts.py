@@ -177,6 +177,34 @@ def test_span_phrases_run_the_keyword_across_a_word_boundary() -> None:
     assert any(p.split()[0] in ("a", "an", "the") for p in phrases)
 
 
+def test_wordnet_gives_everyday_sentences_beside_the_documentation() -> None:
+    wordnet = text_corpus.pool_of(["wordnet"])
+    assert len(wordnet) > 30000 and len(set(wordnet)) == len(wordnet)
+    assert all(s[:1].isupper() and s[-1] in ".!?" for s in wordnet)
+    assert any("let's" in text_corpus.words(s) for s in wordnet)  # the docs' prose has few
+    docs = set(text_corpus.pool_of(["docs"]))
+    both = text_corpus.pool_of(["docs", "wordnet"])
+    assert set(both) == docs | set(wordnet)
+    drawn = text_corpus.sentences("alexa", 200, seed=0, sources=("docs", "wordnet"))
+    assert drawn == text_corpus.sentences("alexa", 200, seed=0, sources=("docs", "wordnet"))
+    assert docs & set(drawn) and set(wordnet) & set(drawn)
+    assert text_corpus.sentences("alexa", 50, seed=0) == text_corpus.sentences(
+        "alexa", 50, seed=0, sources=("docs",)
+    )  # the default is the documentation alone, as before the key
+    with pytest.raises(KwsError, match="unknown text source 'novels'"):
+        text_corpus.pool_of(["novels"])
+
+
+def test_missing_wordnet_is_one_line_naming_the_file(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(text_corpus, "WORDNET", tmp_path)
+    text_corpus._wordnet.cache_clear()
+    try:
+        with pytest.raises(KwsError, match=r"data\.noun: .*apt-get install wordnet-base"):
+            text_corpus.sentences("alexa", 5, seed=0, sources=("wordnet",))
+    finally:
+        text_corpus._wordnet.cache_clear()
+
+
 def test_sentences_exclude_the_keyword() -> None:
     found = text_corpus.sentences("Hey Jarvis", 500, seed=3)
     assert len(found) == len(set(found)) == 500

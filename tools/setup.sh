@@ -10,7 +10,7 @@ SUDO=""
 if command -v apt-get >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng flite sox wamerican \
+    libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng flite sox wamerican wordnet-base \
     mosquitto openssl \
     >/dev/null
 fi

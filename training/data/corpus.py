@@ -28,7 +28,7 @@ from training.data.augment import AugmentConfig, augment
 from training.data.phonetic import confusable_phrases, span_phrases
 from training.data.pronunciation import parse_pronunciation, pick_pronunciation
 from training.data.speaker_augment import speaker_augment
-from training.data.text_corpus import context_words, sentences, unseen, words
+from training.data.text_corpus import TEXT_SOURCES, context_words, sentences, unseen, words
 from training.data.tts import (
     ENGINES,
     Prosody,
@@ -108,6 +108,12 @@ class CorpusConfig:
     training look-alike clips cycle through (the clip count stays ``confusables``). Up to this
     many: a keyword of several words gets few or none. The evaluation sets keep their phrases,
     so a corpus with them is measured on the same streams as one without."""
+    text_sources: tuple[str, ...] = ("docs",)
+    """Where the spoken sentences (training speech and the evaluation sets') come from
+    (:data:`training.data.text_corpus.TEXT_SOURCES`): ``docs``, licences and changelogs under
+    /usr/share; ``wordnet``, WordNet's 40,000 usage examples, everyday English that the docs
+    lack ("let's", "she left"). Both: drawn from their union, which WordNet outnumbers about
+    2.5 to 1."""
     eval_confusables: int = 150
     """Distinct confusable phrases (held-out voices) in the negative streams."""
     eval_reverb_share: float = 0.25
@@ -178,6 +184,12 @@ class CorpusConfig:
             raise ValueError(f"hall_rt60_s must be > 0, got {self.hall_rt60_s}")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
+        object.__setattr__(self, "text_sources", tuple(self.text_sources))
+        unknown = set(self.text_sources) - set(TEXT_SOURCES)
+        if unknown or not self.text_sources:
+            raise ValueError(
+                f"text_sources must be some of {', '.join(TEXT_SOURCES)}, got {self.text_sources}"
+            )
         object.__setattr__(self, "other_wake_words", tuple(self.other_wake_words))
         self.others()  # a malformed or clashing phrase fails here, before any rendering
         counts = (self.positives, self.confusables, self.speech, self.noise, self.music)
@@ -299,7 +311,10 @@ def eval_voices_by_split(config: CorpusConfig) -> dict[str, list[Voice]]:
 
 def eval_texts(config: CorpusConfig) -> tuple[list[str], list[str]]:
     """The sentences and confusable phrases the evaluation sets speak (training never does)."""
-    texts = sentences(config.keyword, config.eval_sentences, config.seed + EVAL_SEED)
+    texts = sentences(
+        config.keyword, config.eval_sentences, config.seed + EVAL_SEED,
+        sources=config.text_sources,
+    )  # fmt: skip
     phrases = confusable_phrases(
         config.keyword, config.eval_confusables, config.seed + EVAL_SEED, config.pronunciation
     )
@@ -388,7 +403,10 @@ def _plan(config: CorpusConfig) -> list[ClipJob]:
         )  # fmt: skip
         spans = [t for t in spans if t not in held_phrases and t not in phrases]
         phrases += spans[: config.span_confusables]
-    texts = sentences(config.keyword, max(config.speech, 1), config.seed, avoid=held_texts)
+    texts = sentences(
+        config.keyword, max(config.speech, 1), config.seed, avoid=held_texts,
+        sources=config.text_sources,
+    )  # fmt: skip
     others = config.others()
     jobs: list[ClipJob] = []
 

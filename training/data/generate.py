@@ -81,6 +81,8 @@ def _settings(config: CorpusConfig) -> dict[str, Any]:
         "in_sentences_twins", "eval_in_sentences", *(f"{c}_twins" for c in TWIN_CONDITIONS),
         "span_confusables",
     )  # fmt: skip
+    if settings["text_sources"] == ["docs"]:  # corpora made before this key still resume
+        del settings["text_sources"]
     for key in keys:
         if not settings[key]:  # corpora made before these keys existed still resume
             del settings[key]
@@ -241,7 +243,7 @@ def generate(
         "positives_by_pronunciation": dict(Counter(j.ipa or "text" for j in positives)),
         **{f"{c}_twins": n for c, n in Counter(j.twin for j in jobs if j.twin).items()},
         "engine_versions": engine_versions([*config.engines, *config.evaluation_engines]),
-        "text_sources": fingerprint(WORD_LISTS),
+        "text_sources": fingerprint(WORD_LISTS, config.text_sources),
         "workers": workers,
         **({"ray": ray} if ray else {}),
         "clip_seconds_wall": round(clips_s, 1),

@@ -30,6 +30,14 @@ SOURCES = (
 """Glob patterns (from /) of the text files sentences are taken from, and how many bytes of each
 to read: changelogs hold 136 MB on a desktop Debian, so only their newest entries are used (the
 whole set took 20 s to clean; the 32 kB heads give ~15,000 sentences in about 3 s)."""
+WORDNET = Path("/usr/share/wordnet")
+WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
+"""WordNet 3.0's synsets ('apt-get install wordnet-base'), whose glosses quote usage examples:
+everyday English ("she left her job", "let's go") where the documentation is licences and
+changelogs."""
+TEXT_SOURCES = ("docs", "wordnet")
+"""Where sentences come from: ``docs``, the documentation under /usr/share (:data:`SOURCES`);
+``wordnet``, WordNet's usage examples."""
 MIN_WORDS = 3
 MAX_WORDS = 20
 _BLOCK_END = re.compile(r"\n\s*\n")
@@ -96,13 +104,16 @@ def _corpus() -> tuple[str, ...]:
     return tuple(sorted(seen.values()))
 
 
-def fingerprint(word_lists: Sequence[str] = ()) -> dict[str, str]:
-    """What this machine's text gives a corpus: how many sentences, a hash of them, and a hash of
-    each word list. Other installed packages give other sentences and look-alike words, hence
-    other speech negatives from the same seed; a corpus records this to tell."""
+def fingerprint(
+    word_lists: Sequence[str] = (), sources: Sequence[str] = ("docs",)
+) -> dict[str, str]:
+    """What this machine's text gives a corpus: how many sentences ``sources`` hold, a hash of
+    them, and a hash of each word list. Other installed packages give other sentences and
+    look-alike words, hence other speech negatives from the same seed; a corpus records this to
+    tell."""
     import hashlib
 
-    pool = _corpus()
+    pool = pool_of(sources)
     found = {
         "sentences": str(len(pool)),
         "sentences_sha256": hashlib.sha256("\n".join(pool).encode()).hexdigest()[:16],
@@ -113,6 +124,43 @@ def fingerprint(word_lists: Sequence[str] = ()) -> dict[str, str]:
             hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
         )
     return found
+
+
+_EXAMPLE = re.compile(r'"([^"]+)"')
+
+
+@functools.cache
+def _wordnet() -> tuple[str, ...]:
+    """WordNet's usage examples as sentences (first letter raised, a full stop added), cleaned
+    as the documentation's are, deduplicated and sorted. Raises KwsError without WordNet."""
+    found: dict[str, str] = {}
+    for name in WORDNET_FILES:
+        path = WORDNET / name
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            raise KwsError(
+                f"{path}: WordNet's usage examples are missing (apt-get install wordnet-base)"
+            ) from None
+        for line in text.splitlines():
+            if line.startswith("  "):  # the licence header
+                continue
+            for example in _EXAMPLE.findall(line.partition("|")[2]):
+                example = example.strip()
+                cleaned = _clean(example[:1].upper() + example[1:]) if example else None
+                if cleaned is not None:
+                    found.setdefault(cleaned.lower(), cleaned)
+    return tuple(sorted(found.values()))
+
+
+def pool_of(sources: Sequence[str]) -> tuple[str, ...]:
+    """The sentences of ``sources`` (names in :data:`TEXT_SOURCES`), each once, in a fixed order.
+    Raises KwsError for an unknown source."""
+    unknown = [s for s in sources if s not in TEXT_SOURCES]
+    if unknown:
+        raise KwsError(f"unknown text source {unknown[0]!r} (known: {', '.join(TEXT_SOURCES)})")
+    parts = [_corpus() if s == "docs" else _wordnet() for s in dict.fromkeys(sources)]
+    return tuple(dict.fromkeys(s for part in parts for s in part))
 
 
 def words(text: str) -> list[str]:
@@ -182,7 +230,12 @@ def word_pairs() -> Counter[tuple[str, str]]:
 
 
 def sentences(
-    exclude: str, count: int, seed: int, avoid: Collection[str] = (), sound_alike: bool = False
+    exclude: str,
+    count: int,
+    seed: int,
+    avoid: Collection[str] = (),
+    sound_alike: bool = False,
+    sources: Sequence[str] = ("docs",),
 ) -> list[str]:
     """``count`` distinct sentences, none containing a word of ``exclude`` (nor the phrase) and
     none of ``avoid`` (the evaluation sets' sentences, which training must not speak).
@@ -191,12 +244,12 @@ def sentences(
     but not "they"). ``sound_alike`` also leaves out sentences with a word espeak-ng says as an
     excluded one ("to" for "two", "know" for "no"): no model can hear which was meant, so such
     speech must neither teach a command model that it is not the command nor count as its false
-    accept. The same seed gives the same list. Raises KwsError if fewer than ``count``
-    sentences are available on this machine.
+    accept. ``sources`` (:data:`TEXT_SOURCES`) are where they come from. The same seed gives the
+    same list. Raises KwsError if fewer than ``count`` sentences are available on this machine.
     """
     banned = set(words(exclude))
     held = set(avoid)
-    pool = [s for s in _corpus() if banned.isdisjoint(words(s)) and s not in held]
+    pool = [s for s in pool_of(sources) if banned.isdisjoint(words(s)) and s not in held]
     if sound_alike and banned and count:
         from training.data.pronunciation import sound_alikes
 
@@ -209,7 +262,7 @@ def sentences(
         raise KwsError(
             f"only {len(pool)} sentences without the words of {exclude!r}"
             f"{' or words that sound like them' if sound_alike else ''} found in "
-            f"/usr/share text on this machine, {count} wanted"
+            f"{' and '.join(sources)} text on this machine, {count} wanted"
         )
     return random.Random(seed).sample(pool, count)
 
