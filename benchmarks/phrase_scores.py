@@ -1,0 +1,191 @@
+"""Where a keyword model fires on everyday phrases said by held-out voices.
+
+    python -m benchmarks.phrase_scores --model firmware_models/alexa.tflite \
+        [--phrase "Let's watch the documentary." ...] [--engines espeak-ng,piper,kokoro] \
+        [--voices 4] [--out DIR]
+
+Each phrase (default: the soak's ten sentences, :data:`benchmarks.soak_audio.SENTENCES`) is said
+by the first ``--voices`` English voices of each engine's test split (voices no shipped model
+trained on, :func:`training.data.tts.split_voices`), after 2 s of silence that the pipeline
+warms up on; the runtime pipeline scores it as it would a microphone, and the peak of each
+keyword's smoothed score is compared with the model's threshold. The evaluation streams say
+sentences from the corpus's text sources only; this asks about any text. Writes
+phrase_scores.json and phrase_scores.md to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import numpy as np
+
+from benchmarks.soak_audio import SENTENCES
+from kws.atomic import atomic_write_bytes
+from kws.audio import StreamSource
+from kws.errors import KwsError
+from kws.evaluation import smooth
+from kws.events import Event, Score
+from kws.model import Model, load_model
+from kws.paths import portable_path
+from kws.pipeline import Pipeline, PipelineConfig
+
+SAMPLE_RATE = 16000
+WARMUP_S = 2.0
+"""Silence before each phrase: the pipeline's window and state settle on it, and scores from it
+are not counted."""
+TAIL_S = 1.0
+"""Silence after each phrase, so a score that peaks at its end is heard."""
+ENGINES = ("espeak-ng", "piper", "kokoro")
+
+
+def peaks(models: Sequence[Model], audio: np.ndarray) -> list[dict[str, float]]:
+    """Per model, each keyword's highest smoothed score after the warm-up, for int16 ``audio``
+    said after WARMUP_S of silence and followed by TAIL_S (both added here)."""
+    silence = np.zeros(round(WARMUP_S * SAMPLE_RATE), dtype=np.int16)
+    tail = np.zeros(round(TAIL_S * SAMPLE_RATE), dtype=np.int16)
+    stream = np.concatenate([silence, audio.astype(np.int16), tail]).astype("<i2").tobytes()
+    pipeline = Pipeline(list(models), PipelineConfig(emit_scores=True, status_interval_s=0))
+    index = {name: i for i, name in enumerate(pipeline.names)}
+    rows: list[list[tuple[float, dict[str, float]]]] = [[] for _ in models]
+
+    def collect(event: Event) -> None:
+        if isinstance(event, Score):
+            rows[index[event.model]].append((event.t, dict(event.scores)))
+
+    pipeline.on_event = collect
+    pipeline.run(StreamSource(io.BytesIO(stream), "phrase"), "phrase")
+    out = []
+    for model, got in zip(models, rows, strict=True):
+        md = model.metadata
+        found = {}
+        for label in md.keywords:
+            scores = smooth(
+                np.array([s[label] for _, s in got], dtype=np.float64), md.smoothing_calls
+            )
+            after = [v for (t, _), v in zip(got, scores, strict=True) if t > WARMUP_S]
+            found[label] = float(max(after, default=0.0))
+        out.append(found)
+    return out
+
+
+def test_voices(engines: Sequence[str], count: int) -> list[Any]:
+    """The first ``count`` English voices (by name) of each engine's test split."""
+    from training.data.tts import list_voices, split_voices
+
+    voices = []
+    for engine in engines:
+        english = sorted(
+            (v for v in split_voices(list_voices((engine,)))["test"] if v.is_english),
+            key=lambda v: v.name,
+        )
+        if not english:
+            raise KwsError(f"{engine} has no English test voice")
+        voices += english[:count]
+    return voices
+
+
+def run(
+    model_paths: Sequence[Path], phrases: Sequence[str], engines: Sequence[str], count: int
+) -> dict[str, Any]:
+    """Every phrase by every voice through every model: the figures phrase_scores.json holds."""
+    from training.data.tts import Prosody, synthesize
+
+    models = [load_model(p) for p in model_paths]
+    voices = test_voices(engines, count)
+    prosody = Prosody(rate_wpm=175, pitch=50, amplitude=100, word_gap_ms=0)
+    rows = []
+    for phrase in phrases:
+        for voice in voices:
+            audio = synthesize(phrase, voice, prosody)
+            for model, found in zip(models, peaks(models, audio), strict=True):
+                for label, peak in found.items():
+                    threshold = model.metadata.thresholds[label].threshold
+                    rows.append({
+                        "phrase": phrase, "engine": voice.engine, "voice": voice.name,
+                        "model": model.name, "keyword": label, "peak": round(peak, 4),
+                        "threshold": threshold, "fires": peak >= threshold,
+                    })  # fmt: skip
+    return {
+        "models": [portable_path(p) for p in model_paths],
+        "engines": list(engines),
+        "voices_per_engine": count,
+        "warmup_s": WARMUP_S,
+        "rows": rows,
+    }
+
+
+def markdown(result: dict[str, Any], command: str) -> str:
+    """One row per phrase, engine and keyword: how many voices fire it, and the median peak."""
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for row in result["rows"]:
+        key = (row["model"], row["keyword"], row["phrase"], row["engine"])
+        groups.setdefault(key, []).append(row)
+    lines = [
+        "# Peak keyword scores on phrases said by held-out voices",
+        "",
+        f"Reproduce: `{command}`. Each phrase is said by the first {result['voices_per_engine']} "
+        "English voices of each engine's test split after "
+        f"{result['warmup_s']:g} s of silence; 'fires' counts the voices whose peak smoothed "
+        "score reaches the model's threshold.",
+        "",
+        "| model | phrase | engine | fires | median peak | threshold |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (model, keyword, phrase, engine), rows in groups.items():
+        fired = sum(r["fires"] for r in rows)
+        name = model if keyword == model else f"{model}:{keyword}"
+        lines.append(
+            f"| {name} | {phrase} | {engine} | {fired} of {len(rows)} | "
+            f"{median(r['peak'] for r in rows):.3f} | {rows[0]['threshold']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.phrase_scores", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--model", type=Path, action="append", required=True, dest="models")
+    parser.add_argument(
+        "--phrase", action="append", dest="phrases", help="a phrase (repeat; default: the "
+        "soak's ten sentences)"
+    )  # fmt: skip
+    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated")
+    parser.add_argument("--voices", type=int, default=4, help="test voices per engine")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/phrase_scores"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.voices < 1:
+        print("benchmarks.phrase_scores: error: --voices must be at least 1", file=sys.stderr)
+        return 2
+    phrases = args.phrases or list(SENTENCES)
+    engines = [e for e in args.engines.split(",") if e]
+    try:
+        result = run(args.models, phrases, engines, args.voices)
+    except KwsError as exc:
+        print(f"benchmarks.phrase_scores: error: {exc}", file=sys.stderr)
+        return 2
+    parts = ["python -m benchmarks.phrase_scores"]
+    parts += [f"--model {portable_path(p)}" for p in args.models]
+    parts += [f'--phrase "{p}"' for p in args.phrases or []]
+    parts += [f"--engines {','.join(engines)}", f"--voices {args.voices}"]
+    parts.append(f"--out {portable_path(args.out)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out / "phrase_scores.json", json.dumps(result, indent=1).encode())
+    atomic_write_bytes(args.out / "phrase_scores.md", markdown(result, " ".join(parts)).encode())
+    print(markdown(result, " ".join(parts)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
