@@ -104,16 +104,21 @@ def run(
     for phrase in phrases:
         for voice in voices:
             audio = synthesize(phrase, voice, prosody)
-            for model, found in zip(models, peaks(models, audio), strict=True):
+            found_by = zip(model_paths, models, peaks(models, audio), strict=True)
+            for path, model, found in found_by:
                 for label, peak in found.items():
                     threshold = model.metadata.thresholds[label].threshold
                     rows.append({
                         "phrase": phrase, "engine": voice.engine, "voice": voice.name,
-                        "model": model.name, "keyword": label, "peak": round(peak, 4),
+                        "model": portable_path(path), "keyword": label, "peak": round(peak, 4),
                         "threshold": threshold, "fires": peak >= threshold,
                     })  # fmt: skip
     return {
         "models": [portable_path(p) for p in model_paths],
+        "keywords": {
+            portable_path(p): list(m.metadata.keywords)
+            for p, m in zip(model_paths, models, strict=True)
+        },
         "engines": list(engines),
         "voices_per_engine": count,
         "warmup_s": WARMUP_S,
@@ -122,11 +127,14 @@ def run(
 
 
 def markdown(result: dict[str, Any], command: str) -> str:
-    """One row per phrase, engine and keyword: how many voices fire it, and the median peak."""
+    """Per model, how many (phrase, voice) pairs fire it per engine; then one row per model,
+    phrase, engine and keyword: how many voices fire it, and the median peak."""
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-    for row in result["rows"]:
+    rank = {m: i for i, m in enumerate(result["models"])}
+    for row in sorted(result["rows"], key=lambda r: rank[r["model"]]):  # stable: phrase order
         key = (row["model"], row["keyword"], row["phrase"], row["engine"])
         groups.setdefault(key, []).append(row)
+    engines = result["engines"]
     lines = [
         "# Peak keyword scores on phrases said by held-out voices",
         "",
@@ -135,12 +143,28 @@ def markdown(result: dict[str, Any], command: str) -> str:
         f"{result['warmup_s']:g} s of silence; 'fires' counts the voices whose peak smoothed "
         "score reaches the model's threshold.",
         "",
+        "| model | (phrase, voice) pairs it fires on | " + " | ".join(engines) + " |",
+        "|---|---|" + "---|" * len(engines),
+    ]
+    for model in result["models"]:
+        mine = [r for r in result["rows"] if r["model"] == model]
+        cells = []
+        for engine in engines:
+            said = [r for r in mine if r["engine"] == engine]
+            cells.append(f"{sum(r['fires'] for r in said)} of {len(said)}")
+        lines.append(
+            f"| {model} | {sum(r['fires'] for r in mine)} of {len(mine)} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lines += [
+        "",
         "| model | phrase | engine | fires | median peak | threshold |",
         "|---|---|---|---|---|---|",
     ]
     for (model, keyword, phrase, engine), rows in groups.items():
         fired = sum(r["fires"] for r in rows)
-        name = model if keyword == model else f"{model}:{keyword}"
+        name = model if len(result["keywords"][model]) == 1 else f"{model}:{keyword}"
         lines.append(
             f"| {name} | {phrase} | {engine} | {fired} of {len(rows)} | "
             f"{median(r['peak'] for r in rows):.3f} | {rows[0]['threshold']:.3f} |"

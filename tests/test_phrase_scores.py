@@ -26,7 +26,9 @@ def test_the_wake_word_fires_and_silence_does_not(tmp_path: Path) -> None:
     assert all(r["fires"] and r["peak"] >= r["threshold"] for r in said)
     assert all(0 <= r["peak"] <= 1 for r in rows)
     table = (tmp_path / "phrase_scores.md").read_text()
-    assert "| alexa | Alexa, turn on the lights. | espeak-ng | 2 of 2 |" in table
+    assert f"| {saved['models'][0]} | Alexa, turn on the lights. | espeak-ng | 2 of 2 |" in table
+    assert saved["keywords"] == {saved["models"][0]: ["alexa"]}
+    assert f"| {saved['models'][0]} | 2 of 4 | 2 of 4 |" in table  # the per-engine summary
     model = load_model(ALEXA)
     (quiet,) = phrase_scores.peaks([model], np.zeros(16000, dtype=np.int16))
     assert quiet["alexa"] < model.metadata.thresholds["alexa"].threshold
