@@ -12,6 +12,7 @@ for s in 0 1 2 3; do
     --set corpus.recordings=data/recordings --set "corpus.engines=['espeak-ng','flite','piper']" \
     --set "corpus.eval_engines=['espeak-ng','flite','piper','kokoro']" --clip-store data/clip_store \
     --set "corpus.text_sources=['docs','wordnet']" --set train.seed=$s
+  cp $D/seed$s/alexa.md $R/model_card_seed$s.md
 done
 python -m training.wakeword "alexa" --from-run $D/seed0/run --from-run $D/seed1/run \
   --from-run $D/seed2/run --from-run $D/seed3/run --out $D/mean4
