@@ -43,14 +43,25 @@ are not counted."""
 TAIL_S = 1.0
 """Silence after each phrase, so a score that peaks at its end is heard."""
 ENGINES = ("espeak-ng", "piper", "kokoro")
+OPENWAKEWORD_THRESHOLD = 0.5
+"""openWakeWord's default threshold (``Model.predict``'s users, wyoming-openwakeword)."""
+
+
+def peer_threshold(peer: Any) -> float:
+    """The threshold a user of the peer gets by default: microWakeWord's manifest cutoff,
+    openWakeWord's 0.5. KwsError for an engine without one (Porcupine's is a sensitivity)."""
+    cutoff = getattr(peer, "probability_cutoff", None)
+    if cutoff is not None:
+        return float(cutoff)
+    if peer.name.startswith("openwakeword:"):
+        return OPENWAKEWORD_THRESHOLD
+    raise KwsError(f"{peer.name}: no default score threshold to compare with")
 
 
 def peaks(models: Sequence[Model], audio: np.ndarray) -> list[dict[str, float]]:
     """Per model, each keyword's highest smoothed score after the warm-up, for int16 ``audio``
     said after WARMUP_S of silence and followed by TAIL_S (both added here)."""
-    silence = np.zeros(round(WARMUP_S * SAMPLE_RATE), dtype=np.int16)
-    tail = np.zeros(round(TAIL_S * SAMPLE_RATE), dtype=np.int16)
-    stream = np.concatenate([silence, audio.astype(np.int16), tail]).astype("<i2").tobytes()
+    stream = padded(audio).astype("<i2").tobytes()
     pipeline = Pipeline(list(models), PipelineConfig(emit_scores=True, status_interval_s=0))
     index = {name: i for i, name in enumerate(pipeline.names)}
     rows: list[list[tuple[float, dict[str, float]]]] = [[] for _ in models]
@@ -75,6 +86,27 @@ def peaks(models: Sequence[Model], audio: np.ndarray) -> list[dict[str, float]]:
     return out
 
 
+def padded(audio: np.ndarray) -> np.ndarray:
+    """``audio`` after WARMUP_S of silence and before TAIL_S of it, int16."""
+    silence = np.zeros(round(WARMUP_S * SAMPLE_RATE), dtype=np.int16)
+    tail = np.zeros(round(TAIL_S * SAMPLE_RATE), dtype=np.int16)
+    return np.concatenate([silence, audio.astype(np.int16), tail])
+
+
+def peer_peak(peer: Any, audio: np.ndarray) -> float:
+    """A peer engine's highest smoothed score after the warm-up, for ``audio`` as in
+    :func:`peaks`."""
+    peer.reset()
+    stream = padded(audio)
+    got = []
+    for at in range(0, len(stream), peer.chunk_samples):
+        got += peer.process(stream[at : at + peer.chunk_samples])
+    scores = smooth(np.array([p for _, p in got], dtype=np.float64), peer.smoothing_calls)
+    return float(
+        max((v for (t, _), v in zip(got, scores, strict=True) if t > WARMUP_S), default=0.0)
+    )
+
+
 def test_voices(engines: Sequence[str], count: int) -> list[Any]:
     """The first ``count`` English voices (by name) of each engine's test split."""
     from training.data.tts import list_voices, split_voices
@@ -92,12 +124,26 @@ def test_voices(engines: Sequence[str], count: int) -> list[Any]:
 
 
 def run(
-    model_paths: Sequence[Path], phrases: Sequence[str], engines: Sequence[str], count: int
+    model_paths: Sequence[Path],
+    phrases: Sequence[str],
+    engines: Sequence[str],
+    count: int,
+    peer_specs: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Every phrase by every voice through every model: the figures phrase_scores.json holds."""
+    """Every phrase by every voice through every model and peer (``engine:wake_word``): the
+    figures phrase_scores.json holds."""
+    from benchmarks.peers import load_peer
     from training.data.tts import Prosody, synthesize
 
     models = [load_model(p) for p in model_paths]
+    peers = []
+    for spec in peer_specs:
+        engine, _, word = spec.partition(":")
+        try:
+            peers.append(load_peer(engine, word))
+        except (ValueError, ImportError) as exc:
+            raise KwsError(f"peer {spec!r}: {exc}") from None
+    thresholds = [peer_threshold(peer) for peer in peers]
     voices = test_voices(engines, count)
     prosody = Prosody(rate_wpm=175, pitch=50, amplitude=100, word_gap_ms=0)
     rows = []
@@ -113,12 +159,21 @@ def run(
                         "model": portable_path(path), "keyword": label, "peak": round(peak, 4),
                         "threshold": threshold, "fires": peak >= threshold,
                     })  # fmt: skip
+            for peer, threshold in zip(peers, thresholds, strict=True):
+                peak = peer_peak(peer, audio)
+                rows.append({
+                    "phrase": phrase, "engine": voice.engine, "voice": voice.name,
+                    "model": peer.name, "keyword": peer.name.partition(":")[2],
+                    "peak": round(peak, 4), "threshold": threshold, "fires": peak >= threshold,
+                })  # fmt: skip
+    keywords = {
+        portable_path(p): list(m.metadata.keywords)
+        for p, m in zip(model_paths, models, strict=True)
+    }
+    keywords |= {peer.name: [peer.name.partition(":")[2]] for peer in peers}
     return {
-        "models": [portable_path(p) for p in model_paths],
-        "keywords": {
-            portable_path(p): list(m.metadata.keywords)
-            for p, m in zip(model_paths, models, strict=True)
-        },
+        "models": [portable_path(p) for p in model_paths] + [peer.name for peer in peers],
+        "keywords": keywords,
         "engines": list(engines),
         "voices_per_engine": count,
         "warmup_s": WARMUP_S,
@@ -181,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--phrase", action="append", dest="phrases", help="a phrase (repeat; default: the "
         "soak's ten sentences)"
     )  # fmt: skip
+    parser.add_argument(
+        "--peer", action="append", default=[], dest="peers", metavar="ENGINE:WAKE_WORD",
+        help="a peer detector at its default threshold (microwakeword:alexa, openwakeword:alexa)",
+    )  # fmt: skip
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated")
     parser.add_argument("--voices", type=int, default=4, help="test voices per engine")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/phrase_scores"))
@@ -195,12 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     phrases = args.phrases or list(SENTENCES)
     engines = [e for e in args.engines.split(",") if e]
     try:
-        result = run(args.models, phrases, engines, args.voices)
+        result = run(args.models, phrases, engines, args.voices, args.peers)
     except KwsError as exc:
         print(f"benchmarks.phrase_scores: error: {exc}", file=sys.stderr)
         return 2
     parts = ["python -m benchmarks.phrase_scores"]
     parts += [f"--model {portable_path(p)}" for p in args.models]
+    parts += [f"--peer {p}" for p in args.peers]
     parts += [f'--phrase "{p}"' for p in args.phrases or []]
     parts += [f"--engines {','.join(engines)}", f"--voices {args.voices}"]
     parts.append(f"--out {portable_path(args.out)}")

@@ -43,3 +43,16 @@ def test_bad_options_are_one_line_errors(tmp_path: Path, capsys) -> None:
         line.startswith("benchmarks.phrase_scores: error:") for line in err
     )
     assert not (tmp_path / "phrase_scores.json").exists()
+
+
+def test_a_peer_is_scored_at_its_default_threshold(tmp_path: Path) -> None:
+    argv = ["--model", str(ALEXA), "--peer", "openwakeword:alexa", "--phrase",
+            "Alexa, turn on the lights.", "--engines", "kokoro", "--voices", "1",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert phrase_scores.main(argv) == 0
+    saved = json.loads((tmp_path / "phrase_scores.json").read_text())
+    assert saved["models"][1:] == ["openwakeword:alexa"]
+    (peer,) = [r for r in saved["rows"] if r["model"] == "openwakeword:alexa"]
+    assert peer["threshold"] == phrase_scores.OPENWAKEWORD_THRESHOLD and 0 <= peer["peak"] <= 1
+    assert "--peer openwakeword:alexa" in (tmp_path / "phrase_scores.md").read_text()
+    assert phrase_scores.main([*argv[:2], "--peer", "porcupine:alexa", "--out", str(tmp_path)]) == 2
