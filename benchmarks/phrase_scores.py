@@ -58,6 +58,12 @@ def peer_threshold(peer: Any) -> float:
     raise KwsError(f"{peer.name}: no default score threshold to compare with")
 
 
+def _peak_after_warmup(times: Sequence[float], raw: Sequence[float], calls: int) -> float:
+    """The highest of the ``raw`` scores smoothed over ``calls`` outputs, after WARMUP_S."""
+    scores = smooth(np.asarray(raw, dtype=np.float64), calls)
+    return float(max((v for t, v in zip(times, scores, strict=True) if t > WARMUP_S), default=0.0))
+
+
 def peaks(models: Sequence[Model], audio: np.ndarray) -> list[dict[str, float]]:
     """Per model, each keyword's highest smoothed score after the warm-up, for int16 ``audio``
     said after WARMUP_S of silence and followed by TAIL_S (both added here)."""
@@ -76,12 +82,10 @@ def peaks(models: Sequence[Model], audio: np.ndarray) -> list[dict[str, float]]:
     for model, got in zip(models, rows, strict=True):
         md = model.metadata
         found = {}
+        times = [t for t, _ in got]
         for label in md.keywords:
-            scores = smooth(
-                np.array([s[label] for _, s in got], dtype=np.float64), md.smoothing_calls
-            )
-            after = [v for (t, _), v in zip(got, scores, strict=True) if t > WARMUP_S]
-            found[label] = float(max(after, default=0.0))
+            raw = [s[label] for _, s in got]
+            found[label] = _peak_after_warmup(times, raw, md.smoothing_calls)
         out.append(found)
     return out
 
@@ -101,10 +105,7 @@ def peer_peak(peer: Any, audio: np.ndarray) -> float:
     got = []
     for at in range(0, len(stream), peer.chunk_samples):
         got += peer.process(stream[at : at + peer.chunk_samples])
-    scores = smooth(np.array([p for _, p in got], dtype=np.float64), peer.smoothing_calls)
-    return float(
-        max((v for (t, _), v in zip(got, scores, strict=True) if t > WARMUP_S), default=0.0)
-    )
+    return _peak_after_warmup([t for t, _ in got], [p for _, p in got], peer.smoothing_calls)
 
 
 def test_voices(engines: Sequence[str], count: int) -> list[Any]:
