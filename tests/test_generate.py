@@ -308,6 +308,34 @@ def test_hall_twins_ring_where_their_dry_originals_are_silent_and_twins_get_no_t
         config(hall_twins=0.5, hall_rt60_s=(0.0, 1.0))
 
 
+def test_onset_twins_are_a_sentences_start_after_silence_cut_at_the_clips_end() -> None:
+    """``onset_twins`` adds a twin of a share of the sentence clips only: silence, then the
+    sentence's first ``onset_s`` seconds, the clip ending mid-speech (where a wake word that
+    fires on how utterances begin would fire); the clips without twins stay as they were."""
+    import dataclasses
+
+    from training.data.augment import AugmentConfig
+    from training.data.corpus import render
+
+    dry = AugmentConfig(reverb_p=0.0, noise_p=0.0, shift_p=0.0, gain_p=0.0)
+    base = config(speech=40, augment=dry)
+    twinned = dataclasses.replace(base, onset_twins=0.5, onset_s=(0.3, 0.5))
+    alone, jobs = plan(base), plan(twinned)
+    assert jobs[: len(alone)] == alone
+    twins = jobs[len(alone) :]
+    assert 8 <= len(twins) <= 32 and {t.kind for t in twins} == {"speech"}
+    assert all(t.twin == "onset" and t.id.endswith("-onset") for t in twins)
+    rate = 16000
+    for twin in twins[:4]:
+        audio = render(twin, twinned).astype(np.float64)
+        start = np.flatnonzero(np.abs(audio) > 0.01 * np.abs(audio).max())[0]
+        # speech starts 0.3-0.55 s (the lead-in kept before the first loud frame) before the end
+        assert 0.3 * rate <= len(audio) - start <= 0.56 * rate
+        assert np.mean(audio[-800:] ** 2) > 1e-4 * np.mean(audio[start:] ** 2)  # still speaking
+    with pytest.raises(ValueError, match="onset_s"):
+        config(onset_twins=0.5, onset_s=(0.3, 1.6))
+
+
 def test_voices_that_take_no_phonemes_read_the_respelling() -> None:
     from training.data.eval_sets import Said, _items
     from training.data.tts import Prosody, Voice

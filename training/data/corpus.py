@@ -162,6 +162,16 @@ class CorpusConfig:
     reverberation, training's rooms ring at most 1.5 s and only half the clips go through one."""
     hall_rt60_s: tuple[float, float] = (1.0, 3.0)
     """RT60 range of the hall twins' rooms, seconds."""
+    onset_twins: float = 0.0
+    """Share of each split's sentence (``speech``) clips that get a twin made of how the
+    sentence begins: silence, then its first ``onset_s`` seconds of speech, the clip ending
+    there, mid-word, as a positive clip ends just after its phrase. A wake word hears the start
+    of every utterance after a pause this way; ordinary speech clips are windows from inside
+    sentences, so without these it learns "a short word after silence" (the shipped alexa fired
+    on 7 of 12 held-out voices saying "Let's watch the documentary." and on 1 of 12 saying it
+    mid-sentence)."""
+    onset_s: tuple[float, float] = (0.3, 1.2)
+    """How much of the sentence's speech the onset twins keep, seconds (drawn per clip)."""
 
     def __post_init__(self) -> None:
         if not self.keyword.strip():
@@ -182,6 +192,8 @@ class CorpusConfig:
             raise ValueError("babble_twins mixes real recorded speech: set recordings too")
         if self.hall_rt60_s[0] <= 0:
             raise ValueError(f"hall_rt60_s must be > 0, got {self.hall_rt60_s}")
+        if not (0 < self.onset_s[0] and self.onset_s[1] < self.clip_seconds):
+            raise ValueError(f"onset_s must lie within (0, clip_seconds), got {self.onset_s}")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
         object.__setattr__(self, "text_sources", tuple(self.text_sources))
@@ -348,21 +360,24 @@ def planned_with_twins(config: Any, plan_of: Callable[[Any], list[ClipJob]]) -> 
     return with_twins(alone, plan_of(replace(config, in_sentences_twins=False)))
 
 
-TWIN_CONDITIONS = {"babble": "babble_snr_db", "hall": "hall_rt60_s"}
+TWIN_CONDITIONS = {"babble": "babble_snr_db", "hall": "hall_rt60_s", "onset": "onset_s"}
 """Conditions a corpus can render a share of its TTS clips again in (its ``<condition>_twins``
 share), each with the (low, high) range setting it draws from."""
+TWIN_KINDS = {"onset": ("speech",)}
+"""The kinds of clip a condition twins where not every TTS kind (default :data:`TTS_KINDS`)."""
 
 
 def with_condition_twins(
     jobs: Sequence[ClipJob], condition: str, share: float, seed: int
 ) -> list[ClipJob]:
     """The jobs of ``jobs`` and, after them, a twin in ``condition`` of ``share`` of their TTS
-    clips that are no twins themselves (a seeded choice per clip): same voice, settings and
-    seed, its own id (``<id>-<condition>``) and file. The clips before are untouched, so a
-    corpus grows into one with twins by rendering only the twins."""
+    clips (:data:`TWIN_KINDS`) that are no twins themselves (a seeded choice per clip): same
+    voice, settings and seed, its own id (``<id>-<condition>``) and file. The clips before are
+    untouched, so a corpus grows into one with twins by rendering only the twins."""
+    kinds = TWIN_KINDS.get(condition, TTS_KINDS)
     twins = [
         twin_of(j, condition, twin=condition) for j in jobs
-        if j.kind in TTS_KINDS and not j.twin
+        if j.kind in kinds and not j.twin
         and clip_seed(seed, f"{j.id}/{condition}") % 10_000 < share * 10_000
     ]  # fmt: skip
     return [*jobs, *twins]
@@ -371,7 +386,7 @@ def with_condition_twins(
 def plan(config: CorpusConfig) -> list[ClipJob]:
     """Every clip of the corpus, in a fixed order (deterministic for a config); with
     ``in_sentences_twins`` the clips alone and then the twins said inside sentences, then with
-    ``babble_twins`` and ``hall_twins`` the twins in those conditions."""
+    ``babble_twins``, ``hall_twins`` and ``onset_twins`` the twins in those conditions."""
     jobs = planned_with_twins(config, _plan)
     if config.babble_twins and config.recordings:
         for split in SPLITS:  # a split without speech fails here, before any clip is rendered
@@ -577,16 +592,41 @@ def babble_speech(seed: int, engines: tuple[str, ...]) -> tuple[np.ndarray, ...]
     return tuple(synthesize(t, v, p) for t, (v, p) in zip(texts, pairs, strict=True))
 
 
-def active_end(audio: np.ndarray, frame: int = 160, drop_db: float = 20.0) -> int:
-    """Sample index where speech ends: the end of the last 10 ms frame within ``drop_db`` of the
-    loudest frame (TTS voices can trail off in long low-level tails that silence trimming keeps).
-    """
+def active_span(audio: np.ndarray, frame: int = 160, drop_db: float = 20.0) -> tuple[int, int]:
+    """Sample indices where speech starts and ends: the first and the end of the last 10 ms
+    frame within ``drop_db`` of the loudest frame (TTS voices can trail off in long low-level
+    tails that silence trimming keeps)."""
     usable = len(audio) - len(audio) % frame
     if usable == 0:
-        return len(audio)
+        return 0, len(audio)
     rms = np.sqrt(np.mean(np.square(audio[:usable].reshape(-1, frame), dtype=np.float64), axis=1))
     loud = np.flatnonzero(rms >= rms.max() * 10 ** (-drop_db / 20))
-    return int(loud[-1] + 1) * frame if len(loud) else len(audio)
+    if not len(loud):
+        return 0, len(audio)
+    return int(loud[0]) * frame, int(loud[-1] + 1) * frame
+
+
+def active_end(audio: np.ndarray, frame: int = 160, drop_db: float = 20.0) -> int:
+    """Sample index where speech ends (:func:`active_span`)."""
+    return active_span(audio, frame, drop_db)[1]
+
+
+ONSET_LEAD_S = 0.05
+"""Quiet kept before an onset twin's first loud frame: the breath and consonant lead-in."""
+
+
+def _fit_onset(
+    audio: np.ndarray, n: int, rng: np.random.Generator, seconds: tuple[float, float]
+) -> np.ndarray:
+    """An ``n``-sample canvas of silence ending in how ``audio`` begins: from just before its
+    first loud frame to ``seconds`` (drawn) after it, cut there, mid-word."""
+    start, _ = active_span(audio)
+    lead = round(ONSET_LEAD_S * signals.SAMPLE_RATE)
+    stop = start + round(rng.uniform(*seconds) * signals.SAMPLE_RATE)
+    piece = audio[max(0, start - lead) : stop][-n:]
+    canvas = np.zeros(n, dtype=np.float32)
+    canvas[n - len(piece) :] = piece
+    return canvas
 
 
 def _fit_end(
@@ -641,6 +681,8 @@ def _source(job: ClipJob, config: CorpusConfig, rng: np.random.Generator) -> np.
             return _fit_end(speech, n, rng, end)
         speech = synthesize(job.text, job.voice, job.prosody, job.ipa)
         speech = speaker_augment(speech, rng, config.augment)  # before the phrase is placed
+        if job.twin == "onset":
+            return _fit_onset(speech, n, rng, config.onset_s)
         fit = _fit_window if job.kind == "speech" else _fit_end
         return fit(speech, n, rng)
     if job.kind == "recorded":
@@ -674,7 +716,8 @@ def render(job: ClipJob, config: CorpusConfig) -> np.ndarray:
         rirs = split_rirs(config.recordings, job.split)
     augmented = augment(audio, rng, augment_config, backgrounds, rirs)
     fit: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
-    fit = _fit_window if job.kind not in ("positive", "confusable") else _keep_end
+    ends = job.kind in ("positive", "confusable") or job.twin == "onset"
+    fit = _keep_end if ends else _fit_window
     return signals.to_int16(fit(augmented, config.clip_samples, rng))
 
 
