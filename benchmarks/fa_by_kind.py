@@ -216,13 +216,16 @@ def _rows(
     from benchmarks.peers.run import score_peer
 
     rows: dict[str, dict[str, Any]] = {}
+    names = [m.path.name for m in models]
+    if len(set(names)) < len(names):  # runs of one word are all <label>.tflite: say which
+        names = [str(m.path) for m in models]
     if models:
         timelines = score_streams(models, streams)
         for i, model in enumerate(models):
             for label in model.metadata.keywords:
                 threshold = model.metadata.thresholds[label].threshold
                 line, refractory_s = timelines[i, label], model.metadata.refractory_s
-                rows[f"{model.path.name}:{label}"] = {
+                rows[f"{names[i]}:{label}"] = {
                     "threshold": threshold,
                     "kinds": false_accepts_by_kind(line, streams, threshold, refractory_s),
                     "stretches": firings_by_stretch(line, streams, threshold, refractory_s),

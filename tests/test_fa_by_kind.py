@@ -83,6 +83,16 @@ def test_recordings_a_model_fires_on_are_named_per_package_and_file(tmp_path: Pa
     assert main(["--recordings", str(root), "--split", "validation", "--model", model,
                  "--out", str(out)]) == 2  # fmt: skip
 
+    import shutil
+
+    runs = []  # two runs of one word: both files are <label>.tflite, each gets its own row
+    for run in ("seed0", "seed1"):
+        (tmp_path / run).mkdir()
+        runs += ["--model", str(shutil.copy(model, tmp_path / run / "chirp.tflite"))]
+    assert main(["--recordings", str(root), *runs, "--out", str(out)]) == 0
+    rows = json.loads((out / "fa_by_kind.json").read_text())["engines"]
+    assert [name.split("/")[-2] for name in rows] == ["seed0", "seed1"]
+
 
 def test_a_recordings_folder_without_its_index_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
