@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# alexa's recipe with onset twins (corpus.onset_twins = 0.5: half the sentence clips again as
+# how the sentence begins after silence), four seeds and their mean, against the shipped file
+# and one run of the plain recipe on the same render's streams, and on everyday phrases said by
+# held-out voices. From the repository root; about 35 min to render the plain corpus (with the
+# recordings), 2 min for the twins, 10-15 min per seed on 2 cores.
+set -euo pipefail
+SHIPPED=firmware_models/alexa.tflite R=benchmarks/results/retrained/alexa/onsets
+KEYS=(--set corpus.recordings=data/recordings --set "corpus.engines=['espeak-ng','flite','piper']"
+  --set "corpus.eval_engines=['espeak-ng','flite','piper','kokoro']")
+[ -f data/recordings/recordings.json ] || python -m training.data recordings --out data/recordings --cache data/debs
+[ -f data/alexa/s0/alexa.tflite ] || python -m training.wakeword "alexa" --data data/alexa/corpus \
+  --out data/alexa/s0 "${KEYS[@]}" --clip-store data/clip_store --set train.seed=0
+mkdir -p data/alexa_onset/corpus
+[ -d data/alexa_onset/corpus/eval ] || cp -al data/alexa/corpus/eval data/alexa_onset/corpus/eval
+for s in 0 1 2 3; do
+  [ -f data/alexa_onset/s$s/alexa.tflite ] || python -m training.wakeword "alexa" \
+    --data data/alexa_onset/corpus --out data/alexa_onset/s$s "${KEYS[@]}" \
+    --clip-store data/clip_store --set corpus.onset_twins=0.5 --set train.seed=$s
+  cp data/alexa_onset/s$s/alexa.md $R/model_card_seed$s.md
+done
+python -m training.wakeword "alexa" --from-run data/alexa_onset/s0/run --from-run data/alexa_onset/s1/run \
+  --from-run data/alexa_onset/s2/run --from-run data/alexa_onset/s3/run --out data/alexa_onset/mean4
+cp data/alexa_onset/mean4/alexa.md $R/model_card.md
+cp data/alexa/s0/alexa.md $R/model_card_plain_seed0.md
+for split in validation test; do
+  E=data/alexa/corpus/eval/$split
+  python -m benchmarks.frr_fa --model $SHIPPED --model data/alexa/s0/alexa.tflite \
+    --model data/alexa_onset/mean4/alexa.tflite \
+    --positives $E/positives/positives.json --negatives $E/negatives/negatives.json --out $R/$split --quiet
+  python -m benchmarks.fa_by_kind --negatives $E/negatives/negatives.json --model $SHIPPED \
+    --model data/alexa/s0/alexa.tflite --model data/alexa_onset/mean4/alexa.tflite --out $R/$split/by_kind
+done
+python -m benchmarks.phrase_scores --model $SHIPPED --model data/alexa/s0/alexa.tflite \
+  --model data/alexa_onset/s0/alexa.tflite --model data/alexa_onset/s1/alexa.tflite \
+  --model data/alexa_onset/s2/alexa.tflite --model data/alexa_onset/s3/alexa.tflite \
+  --model data/alexa_onset/mean4/alexa.tflite --out $R/phrases
+python -m benchmarks.soak --hours 2 --seed 0 --model $SHIPPED --model data/alexa_onset/mean4/alexa.tflite \
+  --out $R/soak
