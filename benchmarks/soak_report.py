@@ -82,7 +82,8 @@ def catches(
     config: SoakConfig, audio: SoakAudio, records: list[Record]
 ) -> tuple[dict[str, dict[str, int]], list[Record]]:
     """Per keyword model: keywords planted, caught, and its detections outside them; and the
-    detections elsewhere (on no planted keyword)."""
+    detections elsewhere (on no planted keyword). Two models of one keyword (a candidate beside
+    the shipped file: ``alexa`` and ``alexa#2``) each get the keyword's planted utterances."""
     chunks = math.ceil(config.total_samples / config.chunk_samples)
     end_s = config.total_samples / SAMPLE_RATE
     planted = [
@@ -99,12 +100,20 @@ def catches(
     def within(r: Record, p: Planted) -> bool:
         return p.onset_s * 1000 <= r[3] <= (p.offset_s + CATCH_AFTER_OFFSET_S) * 1000
 
+    detectors: dict[str, list[str]] = {}  # keyword -> the models detecting it (alexa, alexa#2)
+    for r in detections:
+        if r[1] not in detectors.setdefault(r[2], []):
+            detectors[r[2]].append(r[1])
     for p in planted:
-        row = out.setdefault(p.model, dict(empty))
-        row["planted"] += 1
-        hits = [i for i, r in enumerate(detections) if r[1] == p.model and within(r, p)]
-        row["caught"] += bool(hits)
-        used.update(hits)
+        for model in detectors.get(p.model) or [p.model]:
+            row = out.setdefault(model, dict(empty))
+            row["planted"] += 1
+            hits = [
+                i for i, r in enumerate(detections)
+                if r[1] == model and r[2] == p.model and within(r, p)
+            ]  # fmt: skip
+            row["caught"] += bool(hits)
+            used.update(hits)
     elsewhere = []
     for i, r in enumerate(detections):
         if i not in used:

@@ -114,6 +114,25 @@ def test_false_detections_are_put_down_to_the_sentence_or_noise_under_them() -> 
     assert rows[1]["under"] == f"{quiet.kind} (no speech)" and rows[1]["plays"] is None
 
 
+def test_two_models_of_one_keyword_are_each_counted_against_its_planted_utterances() -> None:
+    """A candidate soaked beside the shipped file (event names ``hey_jarvis`` and
+    ``hey_jarvis#2``): each catches the planted keyword on its own row, and neither counts the
+    other's catch as a detection on another keyword."""
+    from benchmarks.soak_report import catches
+
+    audio = SoakAudio(_material(), seed=5, chunk_s=20)
+    config = SoakConfig(hours=40 / 3600, chunk_minutes=1 / 3)
+    first = audio.planted(0)[0]
+    hit = round(first.offset_s * 1000) + 100
+    records = [
+        ("detection", name, "hey_jarvis", hit, 0.9) for name in ("hey_jarvis", "hey_jarvis#2")
+    ]
+    rows, elsewhere = catches(config, audio, records)
+    assert rows["hey_jarvis"] == rows["hey_jarvis#2"]
+    assert rows["hey_jarvis"]["planted"] >= 1 and rows["hey_jarvis"]["caught"] == 1
+    assert rows["hey_jarvis"]["on_other_keywords"] == 0 and elsewhere == []
+
+
 def test_misaligned_segments_are_refused() -> None:
     with pytest.raises(KwsError, match="--segment-minutes"):
         SoakConfig(segment_minutes=0.51).check()
