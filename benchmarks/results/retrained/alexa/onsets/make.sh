@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# alexa's recipe with onset twins (corpus.onset_twins = 0.5: half the sentence clips again as
+# alexa's recipe (since stop 45 with onset twins, corpus.onset_twins = 0.5: half the sentence clips again as
 # how the sentence begins after silence), four seeds and their mean, against the shipped file
-# and one run of the plain recipe on the same render's streams, and on everyday phrases said by
+# and one run of the recipe without them on the same render's streams, and on everyday phrases said by
 # held-out voices. From the repository root; about 35 min to render the plain corpus (with the
 # recordings), 2 min for the twins, 10-15 min per seed on 2 cores.
 set -euo pipefail
@@ -13,7 +13,7 @@ KEYS=(--set corpus.recordings=data/recordings --set "corpus.engines=['espeak-ng'
   --set "corpus.eval_engines=['espeak-ng','flite','piper','kokoro']")
 [ -f data/recordings/recordings.json ] || python -m training.data recordings --out data/recordings --cache data/debs
 [ -f data/alexa/s0/alexa.tflite ] || python -m training.wakeword "alexa" --data data/alexa/corpus \
-  --out data/alexa/s0 "${KEYS[@]}" --clip-store data/clip_store --set train.seed=0
+  --out data/alexa/s0 "${KEYS[@]}" --clip-store data/clip_store --set corpus.onset_twins=0 --set train.seed=0
 mkdir -p data/alexa_onset/corpus
 [ -d data/alexa_onset/corpus/eval ] || cp -al data/alexa/corpus/eval data/alexa_onset/corpus/eval
 for s in 0 1 2 3; do
