@@ -161,6 +161,8 @@ def test_recipes_for_a_phrase_and_extends(tmp_path: Path) -> None:
         others = dict(planned.others())
         assert set(others) == set(shipped) - {phrase}
         assert phrase == "hey mycroft" or others["hey mycroft"] == MYCROFT
+        # the shipped alexa was made with onset twins, the other three without
+        assert planned.onset_twins == (0.5 if phrase == "alexa" else 0.0)
     assert train.epochs == load_recipe(DEFAULT_RECIPE, [])["train"]["epochs"]
     bad = load_recipe(mycroft, ["corpus.pronunciation=hˈeɪ mˈaɪkɹøft"])
     with pytest.raises(KwsError, match="'ø'"):
