@@ -334,6 +334,7 @@ def test_onset_twins_are_a_sentences_start_after_silence_cut_at_the_clips_end() 
         assert np.mean(audio[-800:] ** 2) > 1e-4 * np.mean(audio[start:] ** 2)  # still speaking
     with pytest.raises(ValueError, match="onset_s"):
         config(onset_twins=0.5, onset_s=(0.3, 1.6))
+    assert config(clip_seconds=1.0).onset_twins == 0.0  # the range only matters with twins
 
 
 def test_voices_that_take_no_phonemes_read_the_respelling() -> None:

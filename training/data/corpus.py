@@ -192,7 +192,7 @@ class CorpusConfig:
             raise ValueError("babble_twins mixes real recorded speech: set recordings too")
         if self.hall_rt60_s[0] <= 0:
             raise ValueError(f"hall_rt60_s must be > 0, got {self.hall_rt60_s}")
-        if not (self.onset_s[0] > 0 and self.onset_s[1] < self.clip_seconds):
+        if self.onset_twins and not (self.onset_s[0] > 0 and self.onset_s[1] < self.clip_seconds):
             raise ValueError(f"onset_s must lie within (0, clip_seconds), got {self.onset_s}")
         object.__setattr__(self, "pronunciation", parse_pronunciation(self.pronunciation))
         object.__setattr__(self, "eval_engines", tuple(self.eval_engines))
