@@ -29,6 +29,7 @@ from kws.errors import KwsError
 from kws.evaluation import Timeline, fire_times
 from kws.metadata import spoken
 from kws.model import Model, load_model
+from kws.paths import portable_path
 
 
 def _segment_of_each_firing(
@@ -218,7 +219,7 @@ def _rows(
     rows: dict[str, dict[str, Any]] = {}
     names = [m.path.name for m in models]
     if len(set(names)) < len(names):  # runs of one word are all <label>.tflite: say which
-        names = [str(m.path) for m in models]
+        names = [portable_path(m.path) for m in models]
     if models:
         timelines = score_streams(models, streams)
         for i, model in enumerate(models):

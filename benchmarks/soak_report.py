@@ -9,6 +9,7 @@ import os
 import platform
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from kws.paths import portable_path
 
 if TYPE_CHECKING:
     from benchmarks.soak import LongRun, Record, SoakConfig
+    from kws.model import Model
 
 RSS_TARGET_KIB = 1000
 """RSS may grow less than this (1 MB) after the warm-up."""
@@ -78,12 +80,26 @@ def rss_figures(config: SoakConfig, samples: np.ndarray) -> dict[str, Any]:
     }
 
 
+def listeners(models: Sequence[Model]) -> dict[str, list[str]]:
+    """Keyword -> the pipeline's names of the models that detect it (two files of one word run
+    side by side are ``alexa`` and ``alexa#2``, :func:`kws.pipeline.unique_names`)."""
+    from kws.pipeline import unique_names
+
+    out: dict[str, list[str]] = {}
+    names = unique_names([m.metadata.name for m in models])
+    for model, name in zip(models, names, strict=True):
+        for keyword in model.metadata.keywords:
+            out.setdefault(keyword, []).append(name)
+    return out
+
+
 def catches(
-    config: SoakConfig, audio: SoakAudio, records: list[Record]
+    config: SoakConfig, audio: SoakAudio, records: list[Record], heard_by: dict[str, list[str]]
 ) -> tuple[dict[str, dict[str, int]], list[Record]]:
     """Per keyword model: keywords planted, caught, and its detections outside them; and the
-    detections elsewhere (on no planted keyword). Two models of one keyword (a candidate beside
-    the shipped file: ``alexa`` and ``alexa#2``) each get the keyword's planted utterances."""
+    detections elsewhere (on no planted keyword). ``heard_by`` (:func:`listeners`) says which
+    models listen for each keyword: each gets that keyword's planted utterances, a model that
+    never fires included; a keyword no model listens for gets no row."""
     chunks = math.ceil(config.total_samples / config.chunk_samples)
     end_s = config.total_samples / SAMPLE_RATE
     planted = [
@@ -100,12 +116,8 @@ def catches(
     def within(r: Record, p: Planted) -> bool:
         return p.onset_s * 1000 <= r[3] <= (p.offset_s + CATCH_AFTER_OFFSET_S) * 1000
 
-    detectors: dict[str, list[str]] = {}  # keyword -> the models detecting it (alexa, alexa#2)
-    for r in detections:
-        if r[1] not in detectors.setdefault(r[2], []):
-            detectors[r[2]].append(r[1])
     for p in planted:
-        for model in detectors.get(p.model) or [p.model]:
+        for model in heard_by.get(p.model, []):
             row = out.setdefault(model, dict(empty))
             row["planted"] += 1
             hits = [
@@ -194,7 +206,9 @@ def summarize(
             }
         )
     pipeline_cpu = float(cpu)
-    keywords, elsewhere = catches(config, audio, long_records)
+    from benchmarks.soak import load_models
+
+    keywords, elsewhere = catches(config, audio, long_records, listeners(load_models(config)))
     return {
         "command": command(config),
         "config": {

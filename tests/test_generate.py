@@ -317,7 +317,9 @@ def test_onset_twins_are_a_sentences_start_after_silence_cut_at_the_clips_end() 
     from training.data.augment import AugmentConfig
     from training.data.corpus import render
 
-    dry = AugmentConfig(reverb_p=0.0, noise_p=0.0, shift_p=0.0, gain_p=0.0)
+    dry = AugmentConfig(
+        reverb_p=0.0, noise_p=0.0, shift_p=0.0, gain_p=0.0, speed_p=0.0, pitch_p=0.0
+    )
     base = config(speech=40, augment=dry)
     twinned = dataclasses.replace(base, onset_twins=0.5, onset_s=(0.3, 0.5))
     alone, jobs = plan(base), plan(twinned)

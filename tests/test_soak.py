@@ -115,22 +115,34 @@ def test_false_detections_are_put_down_to_the_sentence_or_noise_under_them() -> 
 
 
 def test_two_models_of_one_keyword_are_each_counted_against_its_planted_utterances() -> None:
-    """A candidate soaked beside the shipped file (event names ``hey_jarvis`` and
-    ``hey_jarvis#2``): each catches the planted keyword on its own row, and neither counts the
-    other's catch as a detection on another keyword."""
-    from benchmarks.soak_report import catches
+    """A candidate soaked beside the shipped file (the pipeline names them ``hey_jarvis`` and
+    ``hey_jarvis#2``): each gets the planted keywords on its own row, the one that never fires
+    included, and neither counts the other's catch as a detection on another keyword. A planted
+    keyword no model listens for gets no row."""
+    from benchmarks.soak_report import catches, listeners
+    from kws.model import load_model
 
-    audio = SoakAudio(_material(), seed=5, chunk_s=20)
+    chirp = load_model(
+        Path(__file__).parents[1] / "firmware_models" / "chirp_demo_streaming.tflite"
+    )
+    (keyword,) = chirp.metadata.keywords
+    heard_by = listeners([chirp, chirp])
+    assert heard_by == {keyword: [chirp.metadata.name, f"{chirp.metadata.name}#2"]}
+    first, second = heard_by[keyword]
+
+    audio = SoakAudio(_material(), seed=5, chunk_s=20)  # plants "hey_jarvis"
     config = SoakConfig(hours=40 / 3600, chunk_minutes=1 / 3)
-    first = audio.planted(0)[0]
-    hit = round(first.offset_s * 1000) + 100
-    records = [
-        ("detection", name, "hey_jarvis", hit, 0.9) for name in ("hey_jarvis", "hey_jarvis#2")
-    ]
-    rows, elsewhere = catches(config, audio, records)
+    hit = round(audio.planted(0)[0].offset_s * 1000) + 100
+    both = {"hey_jarvis": ["hey_jarvis", "hey_jarvis#2"]}
+    records = [("detection", name, "hey_jarvis", hit, 0.9) for name in both["hey_jarvis"]]
+    rows, elsewhere = catches(config, audio, records, both)
     assert rows["hey_jarvis"] == rows["hey_jarvis#2"]
     assert rows["hey_jarvis"]["planted"] >= 1 and rows["hey_jarvis"]["caught"] == 1
     assert rows["hey_jarvis"]["on_other_keywords"] == 0 and elsewhere == []
+    rows, _ = catches(config, audio, records[:1], both)
+    assert rows["hey_jarvis#2"]["planted"] == rows["hey_jarvis"]["planted"]
+    assert rows["hey_jarvis#2"]["caught"] == 0
+    assert catches(config, audio, [], {first: [second]}) == ({}, [])
 
 
 def test_misaligned_segments_are_refused() -> None:

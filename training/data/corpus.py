@@ -167,7 +167,7 @@ class CorpusConfig:
     sentence begins: silence, then its first ``onset_s`` seconds of speech, the clip ending
     there, mid-word, as a positive clip ends just after its phrase. A wake word hears the start
     of every utterance after a pause this way; ordinary speech clips are windows from inside
-    sentences, so without these it learns "a short word after silence" (the shipped alexa fired
+    sentences, so without these it learns "a short word after silence" (the stop-42 alexa fired
     on 7 of 12 held-out voices saying "Let's watch the documentary." and on 1 of 12 saying it
     mid-sentence)."""
     onset_s: tuple[float, float] = (0.3, 1.2)
@@ -623,10 +623,7 @@ def _fit_onset(
     start, _ = active_span(audio)
     lead = round(ONSET_LEAD_S * signals.SAMPLE_RATE)
     stop = start + round(rng.uniform(*seconds) * signals.SAMPLE_RATE)
-    piece = audio[max(0, start - lead) : stop][-n:]
-    canvas = np.zeros(n, dtype=np.float32)
-    canvas[n - len(piece) :] = piece
-    return canvas
+    return _keep_end(audio[max(0, start - lead) : stop][-n:], n, rng)
 
 
 def _fit_end(
