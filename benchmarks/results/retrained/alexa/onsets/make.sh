@@ -2,8 +2,8 @@
 # alexa's recipe (since stop 45 with onset twins, corpus.onset_twins = 0.5: half the sentence clips again as
 # how the sentence begins after silence), four seeds and their mean, against the shipped file
 # and one run of the recipe without them on the same render's streams, and on everyday phrases said by
-# held-out voices. From the repository root; about 35 min to render the plain corpus (with the
-# recordings), 2 min for the twins, 10-15 min per seed on 2 cores.
+# held-out voices. From the repository root; about 42 min for the recordings, the plain corpus
+# and its run, 2.5 min for the twins, 10-15 min per seed on 2 cores.
 set -euo pipefail
 R=benchmarks/results/retrained/alexa/onsets
 # The file this replaced (stop 42), named firmware_models/alexa.tflite in the results: measured then.
