@@ -40,3 +40,9 @@ python -m benchmarks.phrase_scores --model $SHIPPED --model data/alexa/s0/alexa.
   --model data/alexa_onset/mean4/alexa.tflite --out $R/phrases
 python -m benchmarks.soak --hours 2 --seed 0 --model $SHIPPED --model data/alexa_onset/mean4/alexa.tflite \
   --out $R/soak
+# The peers on the same test streams (stop 46; about 100 min on 2 cores, niced beside training):
+# microWakeWord, openWakeWord and Porcupine 1.9 through their PyPI packages and bundled models.
+E=data/alexa/corpus/eval/test
+python -m benchmarks.frr_fa --model firmware_models/alexa.tflite --positives $E/positives/positives.json \
+  --negatives $E/negatives/negatives.json --peers microwakeword:alexa openwakeword:alexa porcupine:alexa \
+  --out $R/peers --quiet
