@@ -205,6 +205,8 @@ class LongRun:
     samples: np.ndarray
     records_path: Path
     tracemalloc_top: list[str]
+    heard_by: dict[str, list[str]]
+    """Keyword -> the run's names of the models listening for it (soak_report.listeners)."""
 
 
 def _producer(config: SoakConfig, material_path: Path) -> subprocess.Popen[bytes]:
@@ -219,6 +221,8 @@ def _producer(config: SoakConfig, material_path: Path) -> subprocess.Popen[bytes
 
 def long_run(config: SoakConfig, material_path: Path, work: Path, log: TextIO) -> LongRun:
     """Drive one pipeline over the whole stream, sampling RSS and CPU at chunk boundaries."""
+    from benchmarks.soak_report import listeners
+
     models = load_models(config)
     records_path = work / "long.tsv"
     records_file = open(records_path, "w")  # noqa: SIM115 - closed below, after the run
@@ -287,7 +291,7 @@ def long_run(config: SoakConfig, material_path: Path, work: Path, log: TextIO) -
             top.append(f"{stat.size_diff / 1024:+.1f} KiB in {stat.count_diff:+d} blocks:")
             top.extend(f"    {line}" for line in stat.traceback.format()[-6:])
     tracemalloc.stop()
-    return LongRun(samples, records_path, top)
+    return LongRun(samples, records_path, top, listeners(pipeline))
 
 
 def run(config: SoakConfig, log: TextIO = sys.stdout) -> dict[str, object]:

@@ -9,7 +9,6 @@ import os
 import platform
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from kws.paths import portable_path
 
 if TYPE_CHECKING:
     from benchmarks.soak import LongRun, Record, SoakConfig
-    from kws.model import Model
+    from kws.pipeline import Pipeline
 
 RSS_TARGET_KIB = 1000
 """RSS may grow less than this (1 MB) after the warm-up."""
@@ -80,14 +79,11 @@ def rss_figures(config: SoakConfig, samples: np.ndarray) -> dict[str, Any]:
     }
 
 
-def listeners(models: Sequence[Model]) -> dict[str, list[str]]:
-    """Keyword -> the pipeline's names of the models that detect it (two files of one word run
-    side by side are ``alexa`` and ``alexa#2``, :func:`kws.pipeline.unique_names`)."""
-    from kws.pipeline import unique_names
-
+def listeners(pipeline: Pipeline) -> dict[str, list[str]]:
+    """Keyword -> the names the pipeline gives the models that detect it (two files of one word
+    run side by side are ``alexa`` and ``alexa#2``, :attr:`kws.pipeline.Pipeline.names`)."""
     out: dict[str, list[str]] = {}
-    names = unique_names([m.metadata.name for m in models])
-    for model, name in zip(models, names, strict=True):
+    for model, name in zip(pipeline.models, pipeline.names, strict=True):
         for keyword in model.metadata.keywords:
             out.setdefault(keyword, []).append(name)
     return out
@@ -206,9 +202,7 @@ def summarize(
             }
         )
     pipeline_cpu = float(cpu)
-    from benchmarks.soak import load_models
-
-    keywords, elsewhere = catches(config, audio, long_records, listeners(load_models(config)))
+    keywords, elsewhere = catches(config, audio, long_records, long.heard_by)
     return {
         "command": command(config),
         "config": {

@@ -121,12 +121,13 @@ def test_two_models_of_one_keyword_are_each_counted_against_its_planted_utteranc
     keyword no model listens for gets no row."""
     from benchmarks.soak_report import catches, listeners
     from kws.model import load_model
+    from kws.pipeline import Pipeline
 
     chirp = load_model(
         Path(__file__).parents[1] / "firmware_models" / "chirp_demo_streaming.tflite"
     )
     (keyword,) = chirp.metadata.keywords
-    heard_by = listeners([chirp, chirp])
+    heard_by = listeners(Pipeline([chirp, chirp]))
     assert heard_by == {keyword: [chirp.metadata.name, f"{chirp.metadata.name}#2"]}
     first, second = heard_by[keyword]
 
