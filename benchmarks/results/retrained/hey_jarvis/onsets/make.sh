@@ -3,7 +3,7 @@
 # sentence clips again as how the sentence begins after silence), four seeds and their mean,
 # against the shipped file (stop 43) on the same render's streams (../four_seeds.sh), what fires
 # in their negatives, and everyday phrases said by held-out voices. From the repository root;
-# about 20 min for the corpus and its evaluation sets (with the recordings already made, 7 min
+# about 23 min for the corpus and its evaluation sets (with the recordings already made, 7 min
 # more without), 10-15 min per seed on 2 cores.
 set -euo pipefail
 R=benchmarks/results/retrained/hey_jarvis/onsets
