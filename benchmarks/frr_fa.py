@@ -2,7 +2,7 @@
 
     python -m benchmarks.frr_fa --model M.tflite [--model M2.tflite] --positives POSITIVES
         --negatives NEGATIVES --out DIR [--calibrate FA_PER_HOUR] [--label LABEL] [--seed N]
-        [--peers [ENGINE:WAKE_WORD ...]] [--mean]
+        [--peers [ENGINE:WAKE_WORD ...]] [--mean] [--paired N]
 
 Every positive and negative stream goes once through :class:`kws.pipeline.Pipeline` (all models
 in one pass, sharing the frontend) fed from :class:`kws.audio.WavSource` blocks, exactly as
@@ -10,7 +10,10 @@ in one pass, sharing the frontend) fed from :class:`kws.audio.WavSource` blocks,
 :func:`kws.evaluation.det_curve`. Writes results.json, results.md and det.png to ``--out``;
 ``--calibrate`` writes the threshold for that FA/hr into each model's metadata; ``--peers``
 scores peer engines on the same streams and compares them (benchmarks.compare); ``--mean`` adds
-the mean of the models' scores as one more model (what an ensemble of them would score).
+the mean of the models' scores as one more model (what an ensemble of them would score). With
+several models, each is compared with the first on the same trials (``--paired`` resamples,
+:func:`kws.evaluation.paired_bootstrap`): how far its FRR at 0.5, 1, 2 and 4 FA/h and their mean
+could move with other voices and recordings of the same kind.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from benchmarks.streams import (
 from kws.audio import WavSource
 from kws.errors import KwsError
 from kws.evaluation import (
+    CHOICE_FA_PER_HOUR,
     DETECTION_TOLERANCE_S,
     OperatingPoint,
     Timeline,
@@ -47,7 +51,9 @@ from kws.evaluation import (
     frr_at,
     negative_seconds,
     operating_point,
+    paired_bootstrap,
     smooth,
+    trials,
 )
 from kws.events import Event, Score
 from kws.metadata import ModelMetadata, Threshold
@@ -222,6 +228,42 @@ def evaluate(
     return entries
 
 
+def paired(
+    models: Sequence[Model | MeanOf],
+    labels: Sequence[Sequence[str]],
+    streams: Sequence[EvalStream],
+    timelines: Timelines,
+    resamples: int,
+) -> list[dict[str, Any]]:
+    """Each model after the first against the first, per label both score, on the same trials
+    resampled ``resamples`` times (:func:`kws.evaluation.paired_bootstrap`)."""
+    if resamples <= 0 or len(models) < 2:
+        return []
+    reference = models[0]
+    out = []
+    for label in labels[0]:
+        lines, _ = for_label(timelines[0, label], streams, label)
+        first = trials(lines, reference.metadata.refractory_s)
+        for i, model in enumerate(models[1:], start=1):
+            if label not in labels[i]:
+                continue
+            lines, _ = for_label(timelines[i, label], streams, label)
+            rows = paired_bootstrap(
+                first, trials(lines, model.metadata.refractory_s), resamples=resamples
+            )
+            out.append(
+                {
+                    "reference": portable_path(reference.path),
+                    "model": portable_path(model.path),
+                    "label": label,
+                    "resamples": resamples,
+                    "level": 0.95,
+                    "rows": [dataclasses.asdict(row) for row in rows],
+                }
+            )
+    return out
+
+
 def labels_to_evaluate(model: Model, label: str | None) -> list[str]:
     """``label`` if the model has it; else the model's only keyword; without ``label`` every
     keyword (a label with a threshold in the metadata)."""
@@ -335,6 +377,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if averaged is not None:  # the models the mean is of, as the report names them
         entries[-1]["members"] = [portable_path(m.path) for m in models]
     results = summarize(args.positives, args.negatives, args.seed, positives, negatives, entries)
+    pairs = paired(scored, labels, streams, timelines, args.paired)
+    if pairs:
+        results["paired"] = {"targets_fa_per_hour": list(CHOICE_FA_PER_HOUR), "pairs": pairs}
     if args.peers is not None:
         results.update(compare.section(entries, timelines, cpu_s, len(models), peer_entries))
     if args.calibrate is not None:
@@ -371,6 +416,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also score the mean of the models' scores (an ensemble of them; one-keyword models)",
     )
+    parser.add_argument(
+        "--paired",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="resamples of the trials for each model against the first (0: no comparison)",
+    )
     args = parser.parse_args(argv)
     try:
         results = run(args)
@@ -380,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.text_table(report.summary_header(results), report.summary_rows(results)))
     if "comparison" in results:
         print(report.text_table(report.comparison_header(results), report.comparison_rows(results)))
+    if "paired" in results:
+        print(report.text_table(report.PAIRED_HEADER, report.paired_rows(results)))
     for c in results.get("calibration", {}).get("models", []):
         old = "none" if c["old_threshold"] is None else f"{c['old_threshold']:.4g}"
         print(

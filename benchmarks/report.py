@@ -177,6 +177,58 @@ def _peer_notes(results: dict[str, Any]) -> list[str]:
     return ["", "Notes:", "", *lines] if lines else []
 
 
+PAIRED_HEADER = [
+    "model",
+    "against",
+    "label",
+    "FA/h",
+    "FRR, first",
+    "FRR, this",
+    "difference, 95 % interval",
+    "resamples lower",
+]
+
+
+def paired_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per (model, target) of the paired comparison with the first model: both FRRs as
+    measured, the interval of their difference over resamples, how often this one is lower."""
+    rows = []
+    for pair in results["paired"]["pairs"]:
+        for row in pair["rows"]:
+            target = "mean" if row["target"] is None else f"{row['target']:g}"
+            rows.append(
+                [
+                    Path(pair["model"]).name,
+                    Path(pair["reference"]).name,
+                    pair["label"],
+                    target,
+                    pct(row["reference"]),
+                    pct(row["candidate"]),
+                    f"{100 * (row['candidate'] - row['reference']):+.1f} "
+                    f"[{100 * row['low']:+.1f}, {100 * row['high']:+.1f}] points",
+                    f"{100 * row['better']:.0f}%",
+                ]
+            )
+    return rows
+
+
+def _paired_markdown(results: dict[str, Any]) -> list[str]:
+    pairs = results["paired"]["pairs"]
+    return [
+        "",
+        "## Each model against the first, on the same trials",
+        "",
+        f"FRR at each FA/h and their mean (the training's model-choice criterion); the interval "
+        f"is the central 95 % of the difference (this minus the first) over "
+        f"{pairs[0]['resamples']} resamples of the same positives (one by one) and negative "
+        "streams (whole), drawn with replacement: how far other voices and recordings of the "
+        "same kind could move it (a difference whose interval spans 0 is not one these "
+        "streams can tell). Unreachable rates count as 100 %.",
+        "",
+        *_table(PAIRED_HEADER, paired_rows(results)),
+    ]
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [
         "| " + " | ".join(header) + " |",
@@ -242,6 +294,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines += ["", *_table([condition, "FRR", "misses", "positives"], rows)]
     if "comparison" in results:
         lines += _peers_markdown(results)
+    if "paired" in results:
+        lines += _paired_markdown(results)
     calibration = results.get("calibration")
     if calibration:
         lines += ["", f"## Calibrated at {calibration['target_fa_per_hour']:g} FA/h", ""]

@@ -18,6 +18,9 @@ import numpy as np
 DETECTION_TOLERANCE_S = 1.0
 """A positive counts as detected by a firing between its onset and this long after its offset."""
 
+CHOICE_FA_PER_HOUR = (0.5, 1.0, 2.0, 4.0)
+"""False accepts per hour whose FRRs, averaged, choose between models and checkpoints."""
+
 
 def smooth(scores: np.ndarray, calls: int) -> np.ndarray:
     """The Detector's moving average over the last ``calls`` outputs (zeros before the start),
@@ -100,6 +103,39 @@ class OperatingPoint:
     """Of :attr:`false_accepts`, the firings on another keyword's occurrence."""
 
 
+@dataclass(frozen=True)
+class _StreamOutcome:
+    """What one stream says at one threshold: whether each of its positives was missed, and its
+    false accepts (cross accepts on other keywords included), firings counted apart and cross
+    accepts alone."""
+
+    missed: np.ndarray
+    false_accepts: int
+    apart_accepts: int
+    cross_accepts: int
+
+
+def _outcome(timeline: Timeline, threshold: float, refractory_s: float) -> _StreamOutcome:
+    fired = fire_times(timeline.times, timeline.scores, threshold, refractory_s)
+    if timeline.is_negative:
+        inside = np.zeros(len(fired), dtype=bool)
+        for onset, offset in timeline.apart:
+            inside |= (fired >= onset) & (fired < offset)
+        apart = int(np.count_nonzero(inside))
+        return _StreamOutcome(np.zeros(0, dtype=bool), len(fired) - apart, apart, 0)
+    own = np.zeros(len(fired), dtype=bool)
+    missed = np.zeros(len(timeline.positives), dtype=bool)
+    for k, (onset, offset) in enumerate(timeline.positives):
+        hit = (fired >= onset) & (fired <= offset + DETECTION_TOLERANCE_S)
+        missed[k] = not np.any(hit)
+        own |= hit
+    confused = np.zeros(len(fired), dtype=bool)
+    for onset, offset in timeline.others:
+        confused |= (fired >= onset) & (fired <= offset + DETECTION_TOLERANCE_S)
+    cross = int(np.count_nonzero(confused & ~own))
+    return _StreamOutcome(missed, cross, 0, cross)
+
+
 def operating_point(
     timelines: Sequence[Timeline], threshold: float, refractory_s: float
 ) -> OperatingPoint:
@@ -112,28 +148,11 @@ def operating_point(
     accept, but for those inside its ``apart`` stretches, which are counted apart, their time
     left out of the hours.
     """
-    false_accepts = misses = total = apart_accepts = cross = 0
+    outcomes = [_outcome(t, threshold, refractory_s) for t in timelines]
     negative_s, apart_s = negative_seconds(timelines)
-    for timeline in timelines:
-        fired = fire_times(timeline.times, timeline.scores, threshold, refractory_s)
-        if timeline.is_negative:
-            inside = np.zeros(len(fired), dtype=bool)
-            for onset, offset in timeline.apart:
-                inside |= (fired >= onset) & (fired < offset)
-            false_accepts += int(np.count_nonzero(~inside))
-            apart_accepts += int(np.count_nonzero(inside))
-            continue
-        own = np.zeros(len(fired), dtype=bool)
-        for onset, offset in timeline.positives:
-            total += 1
-            hit = (fired >= onset) & (fired <= offset + DETECTION_TOLERANCE_S)
-            misses += int(not np.any(hit))
-            own |= hit
-        confused = np.zeros(len(fired), dtype=bool)
-        for onset, offset in timeline.others:
-            confused |= (fired >= onset) & (fired <= offset + DETECTION_TOLERANCE_S)
-        cross += int(np.count_nonzero(confused & ~own))
-    false_accepts += cross
+    total = sum(len(o.missed) for o in outcomes)
+    misses = sum(int(o.missed.sum()) for o in outcomes)
+    false_accepts = sum(o.false_accepts for o in outcomes)
     hours = negative_s / 3600
     return OperatingPoint(
         threshold=threshold,
@@ -141,9 +160,9 @@ def operating_point(
         frr=misses / total if total else float("nan"),
         false_accepts=false_accepts,
         misses=misses,
-        apart_accepts=apart_accepts,
+        apart_accepts=sum(o.apart_accepts for o in outcomes),
         apart_s=apart_s,
-        cross_accepts=cross,
+        cross_accepts=sum(o.cross_accepts for o in outcomes),
     )
 
 
@@ -164,11 +183,13 @@ def det_curve(
     The default grid is 0.01 .. 0.99 in steps of 0.01 plus 100 steps between 0.9 and 0.999999
     spaced evenly in log(1 - threshold), where useful thresholds of a confident model live.
     """
-    if thresholds is None:
-        thresholds = np.unique(
-            np.concatenate([np.linspace(0.01, 0.99, 99), 1 - np.logspace(-1, -6, 101)])
-        )
-    return [operating_point(timelines, float(t), refractory_s) for t in thresholds]
+    grid = threshold_grid() if thresholds is None else thresholds
+    return [operating_point(timelines, float(t), refractory_s) for t in grid]
+
+
+def threshold_grid() -> np.ndarray:
+    """The thresholds a DET curve sweeps by default (see :func:`det_curve`)."""
+    return np.unique(np.concatenate([np.linspace(0.01, 0.99, 99), 1 - np.logspace(-1, -6, 101)]))
 
 
 def frr_at(
@@ -226,3 +247,122 @@ def fa_rate_interval(false_accepts: int, hours: float, level: float = 0.95) -> t
     lower = 0.0 if false_accepts == 0 else solve(1 - tail, false_accepts - 1)
     upper = solve(tail, false_accepts)
     return lower / hours, upper / hours
+
+
+@dataclass(frozen=True)
+class Trials:
+    """A DET curve kept per trial, so that trials can be resampled: at each threshold, whether
+    each positive was missed, and each stream's false accepts with the seconds it counts toward
+    FA/h (streams that count none left out). Summed it gives :func:`det_curve`'s FRR and FA/h."""
+
+    thresholds: np.ndarray
+    missed: np.ndarray
+    """(positives, thresholds) bool."""
+    false_accepts: np.ndarray
+    """(streams, thresholds) int."""
+    seconds: np.ndarray
+    """(streams,) seconds each counts toward the hours."""
+
+
+def trials(
+    timelines: Sequence[Timeline], refractory_s: float, thresholds: Sequence[float] | None = None
+) -> Trials:
+    """The per-trial outcomes of :func:`det_curve`'s sweep over ``timelines``."""
+    grid = threshold_grid() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    missed: list[np.ndarray] = []
+    false_accepts: list[np.ndarray] = []
+    seconds: list[float] = []
+    for timeline in timelines:
+        outcomes = [_outcome(timeline, float(t), refractory_s) for t in grid]
+        if timeline.positives:
+            missed.append(np.stack([o.missed for o in outcomes], axis=1))
+        counted = negative_seconds([timeline])[0]
+        if counted > 0:
+            false_accepts.append(np.array([o.false_accepts for o in outcomes]))
+            seconds.append(counted)
+    if not missed or not seconds:
+        raise ValueError("trials need positives and streams that count toward FA/h")
+    return Trials(
+        grid, np.concatenate(missed), np.stack(false_accepts), np.asarray(seconds, np.float64)
+    )
+
+
+def frr_at_weights(
+    of: Trials, positives: np.ndarray, streams: np.ndarray, targets: Sequence[float]
+) -> np.ndarray:
+    """FRR at each target FA/h (as :func:`frr_at`; 1.0 where no threshold is that quiet) for
+    each row of weights: ``positives`` (rows, positives) and ``streams`` (rows, streams), how
+    often each trial is drawn. Returns (rows, targets)."""
+    misses = positives @ of.missed
+    frr = misses / positives.sum(axis=1, keepdims=True)
+    hours = (streams @ of.seconds) / 3600
+    rate = (streams @ of.false_accepts) / hours[:, None]
+    out = np.empty((len(frr), len(targets)))
+    for k, target in enumerate(targets):
+        out[:, k] = np.where(rate <= target, frr, np.inf).min(axis=1)
+    return np.where(np.isinf(out), 1.0, out)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """How a candidate's FRR differs from a reference's on the same trials."""
+
+    target: float | None
+    """The FA/h; None for the mean over the targets."""
+    reference: float
+    candidate: float
+    """Both on the trials as measured."""
+    low: float
+    high: float
+    """The central interval of candidate minus reference over resamples of the trials."""
+    better: float
+    """Share of resamples in which the candidate's FRR is lower."""
+
+
+def paired_bootstrap(
+    reference: Trials,
+    candidate: Trials,
+    targets: Sequence[float] = CHOICE_FA_PER_HOUR,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> list[PairedDifference]:
+    """Candidate against reference at each target and on their mean, resampling the same
+    positives and negative streams for both (each drawn with replacement, positives one by one,
+    negatives a whole stream at a time): whether a difference is larger than what other voices
+    and recordings of the same kind would move it."""
+    if reference.missed.shape[0] != candidate.missed.shape[0] or not np.array_equal(
+        reference.seconds, candidate.seconds
+    ):
+        raise ValueError("a paired comparison needs both models' trials on the same streams")
+    if resamples < 1 or not 0 < level < 1:
+        raise ValueError("paired_bootstrap needs resamples >= 1 and 0 < level < 1")
+    rng = np.random.default_rng(seed)
+    n_pos, n_streams = reference.missed.shape[0], len(reference.seconds)
+    positives = rng.multinomial(n_pos, np.full(n_pos, 1 / n_pos), size=resamples)
+    streams = rng.multinomial(n_streams, np.full(n_streams, 1 / n_streams), size=resamples)
+    ones_pos, ones_streams = np.ones((1, n_pos)), np.ones((1, n_streams))
+
+    def with_mean(values: np.ndarray) -> np.ndarray:
+        return np.concatenate([values, values.mean(axis=1, keepdims=True)], axis=1)
+
+    measured = [
+        with_mean(frr_at_weights(t, ones_pos, ones_streams, targets))[0]
+        for t in (reference, candidate)
+    ]
+    diff = with_mean(frr_at_weights(candidate, positives, streams, targets)) - with_mean(
+        frr_at_weights(reference, positives, streams, targets)
+    )
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(diff, [tail, 100 - tail], axis=0)
+    return [
+        PairedDifference(
+            target=None if k == len(targets) else float(targets[k]),
+            reference=float(measured[0][k]),
+            candidate=float(measured[1][k]),
+            low=float(low[k]),
+            high=float(high[k]),
+            better=float(np.mean(diff[:, k] < 0)),
+        )
+        for k in range(len(targets) + 1)
+    ]

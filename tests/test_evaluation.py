@@ -12,14 +12,18 @@ from hypothesis import strategies as st
 
 from kws.detect import Detector
 from kws.evaluation import (
+    CHOICE_FA_PER_HOUR,
     Timeline,
     det_curve,
     fa_rate_interval,
     fire_times,
     frr_at,
+    frr_at_weights,
     negative_seconds,
     operating_point,
+    paired_bootstrap,
     smooth,
+    trials,
 )
 
 T = np.arange(1, 21) * 0.1  # 20 calls, 0.1 s apart
@@ -168,3 +172,62 @@ def test_fa_rate_interval_covers_the_true_rate_at_least_95_percent(
     assert covered >= 0.95 - 1e-9
     low, high = fa_rate_interval(int(mean), hours)
     assert low <= int(mean) / hours <= high  # the measured rate lies inside its own interval
+
+
+def _streams(seed: int, hit: float) -> list[Timeline]:
+    """Five positive streams of ten keywords each (``hit``: the share whose peak is high) and
+    six ten-minute negative streams with rare spikes, the same trials for every ``hit``."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(5):
+        times = np.arange(0, 100, 0.08)
+        scores = rng.random(len(times)) * 0.3
+        spans = tuple((5.0 + 10 * k, 5.8 + 10 * k) for k in range(10))
+        for _, offset in spans:
+            at = int(np.searchsorted(times, offset))
+            peak = rng.uniform(0.85, 1.0) if rng.random() < hit else rng.uniform(0.3, 0.85)
+            scores[at : at + 3] = peak
+        lines.append(Timeline(times, scores, 100.0, positives=spans))
+    for _ in range(6):
+        times = np.arange(0, 600, 0.08)
+        scores = rng.random(len(times)) * 0.3
+        spikes = rng.choice(len(times), size=4, replace=False)
+        scores[spikes] = rng.uniform(0.3, 0.99, size=4)
+        lines.append(Timeline(times, scores, 600.0))
+    return lines
+
+
+def test_trials_sum_to_the_det_curve_and_its_frr_at_each_target() -> None:
+    lines = _streams(0, 0.7)
+    grid = [0.2, 0.5, 0.8, 0.9, 0.95]
+    of = trials(lines, 1.5, grid)
+    points = det_curve(lines, 1.5, grid)
+    assert of.missed.shape == (50, 5) and of.false_accepts.shape == (6, 5)
+    for k, point in enumerate(points):
+        assert int(of.missed[:, k].sum()) == point.misses
+        assert int(of.false_accepts[:, k].sum()) == point.false_accepts
+    assert of.seconds.sum() == pytest.approx(3600.0)
+    full = frr_at_weights(of, np.ones((1, 50)), np.ones((1, 6)), CHOICE_FA_PER_HOUR)[0]
+    for target, value in zip(CHOICE_FA_PER_HOUR, full, strict=True):
+        best = frr_at(points, target)
+        assert value == (1.0 if best is None else best.frr)
+
+
+def test_paired_bootstrap_separates_a_better_model_and_not_an_equal_one() -> None:
+    worse, better = trials(_streams(1, 0.5), 1.5), trials(_streams(1, 0.95), 1.5)
+    same = paired_bootstrap(worse, worse, resamples=300)
+    assert all(d.low == d.high == 0.0 and d.better == 0.0 for d in same)
+    rows = paired_bootstrap(worse, better, resamples=300)
+    assert [d.target for d in rows] == [*CHOICE_FA_PER_HOUR, None]
+    mean = rows[-1]
+    assert mean.candidate < mean.reference
+    assert mean.high < 0 and mean.better > 0.95
+    assert mean.low <= mean.candidate - mean.reference <= mean.high
+    backwards = paired_bootstrap(better, worse, resamples=300)[-1]
+    assert backwards.low > 0 and backwards.better < 0.05
+
+
+def test_paired_bootstrap_refuses_trials_of_other_streams() -> None:
+    lines = _streams(2, 0.7)
+    with pytest.raises(ValueError, match="same streams"):
+        paired_bootstrap(trials(lines, 1.5), trials(lines[:4] + lines[5:], 1.5))

@@ -102,6 +102,28 @@ def test_manifests_two_models_one_pass(
     assert "| model | label | FRR@0.5 FA/h |" in markdown
     assert "| window.tflite | chirp |" in markdown and "| snr_db | FRR |" in markdown
     assert "streaming.tflite" in done.stdout  # the summary table
+    # the second model against the first on the same trials, resampled
+    (pair,) = results["paired"]["pairs"]
+    assert (pair["reference"], pair["model"], pair["label"]) == (
+        str(tiny_models["window"]),
+        str(tiny_models["streaming"]),
+        "chirp",
+    )
+    assert [r["target"] for r in pair["rows"]] == [0.5, 1.0, 2.0, 4.0, None]
+    for row in pair["rows"][:2]:
+        for key, entry in (
+            ("reference", results["models"][0]),
+            ("candidate", results["models"][1]),
+        ):
+            at = entry["frr_at"]["0.5" if row["target"] == 0.5 else "1"]
+            assert row[key] == (1.0 if at is None else at["frr"])
+    for row in pair["rows"]:
+        assert row["low"] <= row["candidate"] - row["reference"] <= row["high"]
+        assert 0.0 <= row["better"] <= 1.0
+    mean = pair["rows"][-1]
+    assert mean["reference"] == pytest.approx(np.mean([r["reference"] for r in pair["rows"][:4]]))
+    assert "## Each model against the first, on the same trials" in markdown
+    assert "resamples lower" in done.stdout
 
 
 def test_look_alike_phrases_are_counted_apart_from_false_accepts_per_hour(

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from kws.evaluation import CHOICE_FA_PER_HOUR
 from kws.metadata import smoothing_calls, spoken
 from training.core.checkpoint import Checkpoint, LoopState, assign_all, seed_epoch
 from training.core.mining import MiningConfig, mine, mined_label, mining_sources
@@ -43,7 +44,7 @@ class ValidationConfig:
     """Choose by FRR on the corpus's validation streams when it has them (False: by the
     validation clips' loss, as plain clip training does)."""
     target_fa_per_hour: float = 1.0
-    choose_at: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    choose_at: tuple[float, ...] = CHOICE_FA_PER_HOUR
     """False accepts per hour whose FRRs, averaged, choose the checkpoint (ties: FRR at the
     target, at half of it, then the loss); empty: the target and half of it alone."""
     patience: int = 4
