@@ -191,15 +191,16 @@ PAIRED_HEADER = [
 
 def paired_rows(results: dict[str, Any]) -> list[list[str]]:
     """One row per (model, target) of the paired comparison with the first model: both FRRs as
-    measured, the interval of their difference over resamples, how often this one is lower."""
+    measured, the interval of their difference over resamples, how often this one is lower.
+    Models are named by path: runs of one word share a file name."""
     rows = []
     for pair in results["paired"]["pairs"]:
         for row in pair["rows"]:
             target = "mean" if row["target"] is None else f"{row['target']:g}"
             rows.append(
                 [
-                    Path(pair["model"]).name,
-                    Path(pair["reference"]).name,
+                    pair["model"],
+                    pair["reference"],
                     pair["label"],
                     target,
                     pct(row["reference"]),
