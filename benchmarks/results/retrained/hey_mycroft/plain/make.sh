@@ -3,7 +3,9 @@
 # shipped file (stop 42, ../../four_seeds.sh) on the evaluation sets of ../onsets (linked, so
 # the same streams): the baseline that ../onsets and ../low_snr change one thing of. From the
 # repository root after ../onsets/make.sh has rendered its corpus; about 6 min for the clips
-# (the voices from the clip store), 10-15 min per seed on 2 cores.
+# (the voices from the clip store), 10-15 min per seed on 2 cores. At stop 47 seed 2's state did
+# not forget within 540 s, a failed build that stops the script before seed 3 and the mean
+# (model_card_seed2_failed_build.md); the README gives the three single seeds.
 set -euo pipefail
 D=data/hm_plain
 mkdir -p $D/corpus
