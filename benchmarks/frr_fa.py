@@ -228,6 +228,10 @@ def evaluate(
     return entries
 
 
+PAIRED_LEVEL = 0.95
+"""The central share of resampled differences the paired comparison reports."""
+
+
 def paired(
     models: Sequence[Model | MeanOf],
     labels: Sequence[Sequence[str]],
@@ -249,7 +253,10 @@ def paired(
                 continue
             lines, _ = for_label(timelines[i, label], streams, label)
             rows = paired_bootstrap(
-                first, trials(lines, model.metadata.refractory_s), resamples=resamples
+                first,
+                trials(lines, model.metadata.refractory_s),
+                resamples=resamples,
+                level=PAIRED_LEVEL,
             )
             out.append(
                 {
@@ -257,7 +264,7 @@ def paired(
                     "model": portable_path(model.path),
                     "label": label,
                     "resamples": resamples,
-                    "level": 0.95,
+                    "level": PAIRED_LEVEL,
                     "rows": [dataclasses.asdict(row) for row in rows],
                 }
             )
@@ -349,6 +356,8 @@ def summarize(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the models and streams, score, evaluate, calibrate if asked, write the report."""
+    if args.paired < 0:
+        raise ValueError(f"--paired needs a number of resamples >= 0, got {args.paired}")
     if args.mean and (args.calibrate is not None or args.peers is not None):
         raise ValueError("--mean scores the models' mean alone: not with --calibrate or --peers")
     models = [load_model(path) for path in args.model]

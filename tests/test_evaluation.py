@@ -231,3 +231,7 @@ def test_paired_bootstrap_refuses_trials_of_other_streams() -> None:
     lines = _streams(2, 0.7)
     with pytest.raises(ValueError, match="same streams"):
         paired_bootstrap(trials(lines, 1.5), trials(lines[:4] + lines[5:], 1.5))
+    with pytest.raises(ValueError, match="resamples >= 1"):
+        paired_bootstrap(trials(lines, 1.5), trials(lines, 1.5), resamples=0)
+    with pytest.raises(ValueError, match="need positives"):
+        trials([line for line in lines if not line.positives], 1.5)

@@ -259,6 +259,14 @@ def test_errors_are_one_line_with_exit_2(
         assert done.returncode == 2, (positives, done.stderr)
         assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
         assert not (tmp_path / "out").exists()
+    done = run_cli(
+        "--model", tiny_models["window"], "--model", tiny_models["streaming"], "--paired", -1,
+        "--positives", eval_data["positives"], "--negatives", eval_data["negatives"],
+        "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "--paired needs a number of resamples >= 0, got -1" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_replayed_timelines_fire_where_the_pipeline_detects(tiny_models: dict[str, Path]) -> None:
